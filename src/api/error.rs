@@ -1,0 +1,100 @@
+//! The API's one error type: every failure becomes a status code and a JSON
+//! body `{"detail": "..."}`, decided here and nowhere else.
+
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::log::LogError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError { status, detail: detail.into() }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, detail = %self.detail, "request failed");
+        }
+        (self.status, Json(json!({ "detail": self.detail }))).into_response()
+    }
+}
+
+impl From<LogError> for ApiError {
+    fn from(e: LogError) -> Self {
+        use LogError::*;
+        let status = match &e {
+            InvalidSubject { .. } | InvalidConfig(_) | InvalidDuration(_) | InvalidMsgId(_) => StatusCode::BAD_REQUEST,
+            StreamNotFound(_) | MessageNotFound { .. } | NoMessageForSubject { .. } | ConsumerNotFound { .. }
+            | NotPending { .. } => StatusCode::NOT_FOUND,
+            StreamExists(_)
+            | SubjectsOverlap { .. }
+            | ConsumerExists { .. }
+            | WrongStream { .. }
+            | WrongLastSequence { .. }
+            | WrongLastSubjectSequence { .. }
+            | NoStream { .. } => StatusCode::CONFLICT,
+            MessageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            StreamFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Corrupt(_) | FormatTooNew { .. } | DataDirInUse(_) | Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request(format!("invalid query string: {}", r.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::bad_request(format!("invalid path: {}", r.body_text()))
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        let status = r.status();
+        let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "request body is too large".to_string()
+        } else {
+            format!("could not read the request body: {}", r.body_text())
+        };
+        ApiError::new(status, detail)
+    }
+}
+
+/// JSON body errors: syntax is 400, a well-formed body of the wrong shape
+/// is 422 (what FastAPI and axum both answer).
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request(format!("request body is not valid JSON: {e}"))
+            }
+            Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid request body: {e}")),
+        }
+    }
+}

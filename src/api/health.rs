@@ -1,0 +1,33 @@
+//! `GET /health`: liveness plus what an operator wants at a glance.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::AppState;
+use crate::log::SyncPolicy;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/health", get(health))
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    let log = &state.log;
+    let sync = match log.sync_policy() {
+        SyncPolicy::Always => "always".to_string(),
+        SyncPolicy::Interval(d) => format!("interval ({})", crate::log::duration::format_duration(d)),
+    };
+    Json(json!({
+        "status": "healthy",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": log.uptime().as_secs(),
+        "streams": log.stream_names().len(),
+        "store_bytes": log.size_on_disk(),
+        "format_version": crate::log::format_version(),
+        "sync": sync,
+        "subscribers": log.subscriber_count(),
+        "live_delivered": log.fanout_totals().0,
+        "slow_consumers": log.fanout_totals().1,
+    }))
+}

@@ -1,0 +1,134 @@
+//! Publishing (`POST /api/pub/{subject}`) and reading stored messages.
+//!
+//! Publish headers, as in NATS: `Nats-Msg-Id`, `Nats-Expected-Stream`,
+//! `Nats-Expected-Last-Sequence`, `Nats-Expected-Last-Subject-Sequence`.
+//! Headers named `Hdr-<name>` are stored on the message as `<name>`.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{Body, Path, Query};
+use super::render::{message, parse_time};
+use super::{ApiError, AppState};
+use crate::log::{Headers, PubAck, PublishOptions, ReadRange};
+
+const USER_HEADER_PREFIX: &str = "hdr-";
+const DEFAULT_LIMIT: usize = 100;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/pub/{subject}", post(publish))
+        .route("/api/streams/{name}/messages", get(list))
+        .route("/api/streams/{name}/messages/{seq}", get(get_one).delete(delete_one))
+        .route("/api/streams/{name}/last/{subject}", get(last))
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim()))
+            .map_err(|_| ApiError::bad_request(format!("header {name} is not valid text"))),
+    }
+}
+
+fn header_seq(headers: &HeaderMap, name: &str) -> Result<Option<u64>, ApiError> {
+    header_text(headers, name)?
+        .map(|v| v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("header {name} must be a sequence number, not {v:?}"))))
+        .transpose()
+}
+
+fn publish_options(headers: &HeaderMap) -> Result<PublishOptions, ApiError> {
+    let mut stored = Headers::new();
+    for (name, value) in headers {
+        if let Some(key) = name.as_str().strip_prefix(USER_HEADER_PREFIX) {
+            let value = value
+                .to_str()
+                .map_err(|_| ApiError::bad_request(format!("header {name} is not valid text")))?;
+            stored.insert(key.to_string(), value.to_string());
+        }
+    }
+    Ok(PublishOptions {
+        headers: stored,
+        msg_id: header_text(headers, "nats-msg-id")?.map(str::to_string),
+        expected_stream: header_text(headers, "nats-expected-stream")?.map(str::to_string),
+        expected_last_seq: header_seq(headers, "nats-expected-last-sequence")?,
+        expected_last_subject_seq: header_seq(headers, "nats-expected-last-subject-sequence")?,
+    })
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<axum::Json<PubAck>, ApiError> {
+    let opts = publish_options(&headers)?;
+    let ack = state.log.publish(&subject, body.to_vec(), opts).await?;
+    Ok(axum::Json(ack))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    subject: Option<String>,
+    start_seq: Option<u64>,
+    start_time: Option<String>,
+    limit: Option<usize>,
+    #[serde(default)]
+    last_per_subject: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    let messages = if q.last_per_subject {
+        if q.start_seq.is_some() || q.start_time.is_some() {
+            return Err(ApiError::bad_request("last_per_subject cannot be combined with start_seq or start_time"));
+        }
+        state.log.last_per_subject(&name, q.subject.as_deref(), limit)?
+    } else {
+        let start_time_ns = match &q.start_time {
+            Some(t) => Some(
+                parse_time(t)?
+                    .timestamp_nanos_opt()
+                    .ok_or_else(|| ApiError::bad_request("start_time is out of range"))?,
+            ),
+            None => None,
+        };
+        let range = ReadRange { start_seq: q.start_seq, start_time_ns, subject: q.subject, limit };
+        state.log.read_range(&name, &range)?
+    };
+    let messages: Vec<Value> = messages.iter().map(|m| Value::Object(message(m))).collect();
+    Ok(axum::Json(json!({ "stream": name, "messages": messages })))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path((name, seq)): Path<(String, u64)>,
+) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(Value::Object(message(&state.log.get_message(&name, seq)?))))
+}
+
+async fn delete_one(
+    State(state): State<AppState>,
+    Path((name, seq)): Path<(String, u64)>,
+) -> Result<axum::Json<Value>, ApiError> {
+    state.log.delete_message(&name, seq).await?;
+    Ok(axum::Json(json!({ "success": true, "stream": name, "seq": seq })))
+}
+
+async fn last(
+    State(state): State<AppState>,
+    Path((name, subject)): Path<(String, String)>,
+) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(Value::Object(message(&state.log.last_message(&name, &subject)?))))
+}

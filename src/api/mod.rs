@@ -1,0 +1,62 @@
+//! The HTTP API (axum). Handlers parse and validate, call the log, and
+//! answer JSON; errors become `{"detail": ...}` with one status each (see
+//! `error.rs`). The whole router is built before the listener accepts its
+//! first connection.
+
+mod consumers;
+pub mod error;
+mod extract;
+mod health;
+mod messages;
+pub mod render;
+mod streams;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::log::{Log, MAX_MSG_SIZE_CAP};
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub log: Log,
+}
+
+/// The largest request body: the largest message a stream may accept, plus
+/// room for headers of a JSON envelope.
+pub const MAX_BODY: usize = MAX_MSG_SIZE_CAP as usize + 64 * 1024;
+/// The longest a pull request may wait for messages.
+pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(300);
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .merge(streams::routes())
+        .merge(messages::routes())
+        .merge(consumers::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!("no route for {} {}", req.method(), req.uri().path()))
+}
+
+async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}

@@ -1,0 +1,100 @@
+//! `/api/streams`: create, inspect, update, delete and purge streams.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{Json, OptionalJson, Path};
+use super::render::time;
+use super::{ApiError, AppState};
+use crate::log::{StreamConfig, StreamInfo};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/streams", get(list).post(create))
+        .route("/api/streams/{name}", get(info).put(update).delete(remove))
+        .route("/api/streams/{name}/purge", post(purge))
+}
+
+pub fn render(info: &StreamInfo) -> Value {
+    let s = &info.state;
+    json!({
+        "config": info.config,
+        "created": time(info.created_ns),
+        "state": {
+            "messages": s.messages,
+            "bytes": s.bytes,
+            "first_seq": s.first_seq,
+            "last_seq": s.last_seq,
+            "first_ts": time(s.first_ts),
+            "last_ts": time(s.last_ts),
+            "num_subjects": s.num_subjects,
+            "consumer_count": info.consumer_count,
+        }
+    })
+}
+
+async fn list(State(state): State<AppState>) -> axum::Json<Value> {
+    let streams: Vec<Value> = state.log.streams().iter().map(render).collect();
+    axum::Json(json!({ "streams": streams }))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Json(config): Json<StreamConfig>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let (info, created) = state.log.create_stream(config)?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, axum::Json(render(&info))))
+}
+
+async fn info(State(state): State<AppState>, Path(name): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(render(&state.log.stream_info(&name)?)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(mut config): Json<Value>,
+) -> Result<axum::Json<Value>, ApiError> {
+    // The name comes from the path; a body that names another stream is a
+    // mistake worth reporting rather than guessing.
+    if let Some(obj) = config.as_object_mut() {
+        match obj.get("name") {
+            Some(Value::String(n)) if *n != name => {
+                return Err(ApiError::bad_request(format!(
+                    "body names stream {n:?} but the path names {name:?}; a stream cannot be renamed"
+                )))
+            }
+            _ => {
+                obj.insert("name".into(), Value::String(name.clone()));
+            }
+        }
+    }
+    let config: StreamConfig = serde_json::from_value(config)?;
+    Ok(axum::Json(render(&state.log.update_stream(config)?)))
+}
+
+async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+    state.log.delete_stream(&name)?;
+    Ok(axum::Json(json!({ "success": true, "stream": name })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeRequest {
+    subject: Option<String>,
+    keep: Option<u64>,
+}
+
+async fn purge(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    OptionalJson(req): OptionalJson<PurgeRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let purged = state.log.purge(&name, req.subject.as_deref(), req.keep).await?;
+    Ok(axum::Json(json!({ "success": true, "purged": purged })))
+}

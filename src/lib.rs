@@ -1,0 +1,21 @@
+//! hivelog: one binary that gives a team of software agents a task queue,
+//! an agent registry, message channels and a live dashboard, on top of an
+//! embedded, JetStream-style append-only log stored in sled.
+//!
+//! The crate is layered; each module depends only on the ones above it in
+//! this list:
+//!
+//! - [`log`]: the storage engine — streams bound to subject patterns,
+//!   retention limits, de-duplication, optimistic concurrency, consumers
+//!   with acks and redelivery, live fan-out, and group-committed durable
+//!   writes. Knows nothing about tasks or HTTP.
+//! - [`api`]: the HTTP surface (axum). Parses and validates input, calls
+//!   the layers below, and maps their errors to status codes in one place.
+//! - [`config`]: the server's settings from flags and environment.
+//! - [`cli`]: the `hivelog` command line; `serve` starts the server.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod log;
+pub mod shutdown;

@@ -1,0 +1,415 @@
+//! Consumers on a stream: creating them at the right start position,
+//! pull fetches with long polling, acks, and persisting durable consumers'
+//! state next to the stream's messages.
+//!
+//! Consumer state is written with every fetch and ack but not waited on:
+//! like JetStream's, it reaches disk with the next flush. After a crash a
+//! message whose ack was not yet flushed is delivered again, which
+//! at-least-once delivery allows.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use super::consumer::{AckKind, AckState, ConsumerConfig, ConsumerState, DeliverPolicy, Pending};
+use super::error::{LogError, Result};
+use super::message::{Message, StoredMessage};
+use super::publish::{last_seq_of_subject, subject_counts};
+use super::read::{last_seqs_per_subject, read_stored, seq_at_or_after};
+use super::store::{decode, encode, keys};
+use super::stream::StreamState;
+use super::subject::{is_literal, matches};
+use super::{lock, now_ns, Log, StreamHandle};
+
+/// The most messages one fetch returns.
+pub const MAX_FETCH_BATCH: usize = 10_000;
+/// Messages looked at per fetch when a filter skips most of them; the
+/// cursor keeps its place, so the next fetch continues from there.
+const MAX_SCAN_PER_FETCH: usize = 100_000;
+
+pub(crate) struct ConsumerHandle {
+    pub name: String,
+    pub machine: Mutex<AckState>,
+    /// Wakes long-polling fetchers when an ack or nak changes what is due.
+    pub changed: Notify,
+    pub deleted: AtomicBool,
+}
+
+/// What a durable consumer keeps under its `C` key.
+#[derive(Serialize, Deserialize)]
+struct ConsumerRecord {
+    /// JSON: configs carry human durations, which bincode cannot read back.
+    config_json: String,
+    state: ConsumerState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SequenceInfo {
+    pub consumer_seq: u64,
+    pub stream_seq: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerInfo {
+    pub stream_name: String,
+    pub name: String,
+    pub config: ConsumerConfig,
+    pub created_ns: i64,
+    pub durable: bool,
+    pub delivered: SequenceInfo,
+    pub ack_floor: SequenceInfo,
+    pub num_ack_pending: u64,
+    pub num_redelivered: u64,
+    pub num_pending: u64,
+}
+
+/// One message handed out by a fetch.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub message: Message,
+    /// How many times this message has been delivered to this consumer.
+    pub delivered: u64,
+    pub consumer_seq: u64,
+}
+
+/// Restores the durable consumers of a stream on open.
+pub(super) fn load_durables(handle: &StreamHandle) -> Result<()> {
+    let mut consumers = lock(&handle.consumers);
+    for item in handle.tree.scan_prefix([keys::CONSUMER]) {
+        let (k, v) = item?;
+        let name = String::from_utf8(k[1..].to_vec()).map_err(|_| LogError::Corrupt("consumer name".into()))?;
+        let record: ConsumerRecord = decode(&v)?;
+        let config: ConsumerConfig = serde_json::from_str(&record.config_json)?;
+        let mut pending = BTreeMap::new();
+        for item in handle.tree.scan_prefix(keys::pending_prefix(&name)) {
+            let (k, v) = item?;
+            let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("pending key".into()))?;
+            pending.insert(seq, decode::<Pending>(&v)?);
+        }
+        let machine = AckState::new(config, record.state, pending);
+        consumers.insert(name.clone(), Arc::new(new_handle(name, machine)));
+    }
+    Ok(())
+}
+
+fn new_handle(name: String, machine: AckState) -> ConsumerHandle {
+    ConsumerHandle { name, machine: Mutex::new(machine), changed: Notify::new(), deleted: AtomicBool::new(false) }
+}
+
+fn ephemeral_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mix = (now_ns() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n.rotate_left(32);
+    format!("eph-{mix:016x}")
+}
+
+/// Persists what changed in a durable consumer (pending entries and state).
+fn persist(handle: &StreamHandle, consumer: &ConsumerHandle, m: &mut AckState) -> Result<()> {
+    let changes = m.take_changes();
+    if !m.config.is_durable() || consumer.deleted.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for (seq, p) in changes {
+        match p {
+            Some(p) => batch.insert(keys::pending(&consumer.name, seq), encode(&p)?),
+            None => batch.remove(keys::pending(&consumer.name, seq)),
+        }
+    }
+    let record = ConsumerRecord { config_json: serde_json::to_string(&m.config)?, state: m.state.clone() };
+    batch.insert(keys::consumer(&consumer.name), encode(&record)?);
+    handle.tree.apply_batch(batch)?;
+    Ok(())
+}
+
+/// Where a new consumer starts: its cursor and, for last_per_subject, the
+/// messages to hand out first.
+fn start_position(handle: &StreamHandle, config: &ConsumerConfig, state: StreamState) -> Result<(u64, VecDeque<u64>)> {
+    let before = |seq: u64| seq.saturating_sub(1);
+    Ok(match config.deliver_policy {
+        DeliverPolicy::All => (before(state.first_seq), VecDeque::new()),
+        DeliverPolicy::New => (state.last_seq, VecDeque::new()),
+        DeliverPolicy::ByStartSequence => (before(config.opt_start_seq.unwrap_or(1)), VecDeque::new()),
+        DeliverPolicy::ByStartTime => {
+            let t = config.opt_start_time.and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0);
+            match seq_at_or_after(handle, t)? {
+                Some(seq) => (before(seq), VecDeque::new()),
+                None => (state.last_seq, VecDeque::new()),
+            }
+        }
+        DeliverPolicy::Last => (before(last_matching(handle, config, state)?.unwrap_or(state.last_seq + 1)), VecDeque::new()),
+        DeliverPolicy::LastPerSubject => {
+            let seqs = last_seqs_per_subject(&handle.tree, |s| config.wants(s))?;
+            (state.last_seq, seqs.into())
+        }
+    })
+}
+
+/// The newest stored message this consumer wants.
+fn last_matching(handle: &StreamHandle, config: &ConsumerConfig, state: StreamState) -> Result<Option<u64>> {
+    if config.filter_subjects.is_empty() {
+        return Ok((state.messages > 0).then_some(state.last_seq));
+    }
+    if config.filter_subjects.iter().all(|f| is_literal(f)) {
+        let mut best = None;
+        for f in &config.filter_subjects {
+            best = best.max(last_seq_of_subject(&handle.tree, f)?);
+        }
+        return Ok(best);
+    }
+    let mut best = None;
+    for (subject, _) in subject_counts(&handle.tree)? {
+        if config.wants(&subject) {
+            best = best.max(last_seq_of_subject(&handle.tree, &subject)?);
+        }
+    }
+    Ok(best)
+}
+
+impl Log {
+    fn consumer(&self, stream: &str, name: &str) -> Result<(Arc<StreamHandle>, Arc<ConsumerHandle>)> {
+        let handle = self.stream(stream)?;
+        let consumer = lock(&handle.consumers).get(name).cloned().ok_or_else(|| LogError::ConsumerNotFound {
+            stream: stream.into(),
+            consumer: name.into(),
+        })?;
+        Ok((handle, consumer))
+    }
+
+    /// Creates a consumer; a durable that exists with the same config is
+    /// returned as is (`created == false`).
+    pub fn create_consumer(&self, stream: &str, mut config: ConsumerConfig) -> Result<(ConsumerInfo, bool)> {
+        let handle = self.stream(stream)?;
+        let (stream_config, state) = {
+            let inner = lock(&handle.inner);
+            (inner.config.clone(), inner.state)
+        };
+        config.normalize_and_validate(&stream_config)?;
+        let name = config.name.clone().unwrap_or_else(ephemeral_name);
+        config.name = Some(name.clone());
+        let existing = lock(&handle.consumers).get(&name).cloned();
+        if let Some(existing) = existing {
+            let same = lock(&existing.machine).config == config;
+            return if same {
+                Ok((self.consumer_info(stream, &name)?, false))
+            } else {
+                Err(LogError::ConsumerExists { stream: stream.into(), consumer: name })
+            };
+        }
+        let (cursor, backlog) = start_position(&handle, &config, state)?;
+        let now = now_ns();
+        let cstate = ConsumerState { cursor, consumer_seq: 0, backlog, created_ns: now, last_active_ns: now };
+        let consumer = Arc::new(new_handle(name.clone(), AckState::new(config, cstate, BTreeMap::new())));
+        persist(&handle, &consumer, &mut lock(&consumer.machine))?;
+        lock(&handle.consumers).insert(name.clone(), consumer);
+        tracing::info!(stream, consumer = %name, "consumer created");
+        Ok((self.consumer_info(stream, &name)?, true))
+    }
+
+    pub fn delete_consumer(&self, stream: &str, name: &str) -> Result<()> {
+        let (handle, consumer) = self.consumer(stream, name)?;
+        lock(&handle.consumers).remove(name);
+        consumer.deleted.store(true, Ordering::Release);
+        consumer.changed.notify_waiters();
+        let mut batch = sled::Batch::default();
+        batch.remove(keys::consumer(name));
+        for item in handle.tree.scan_prefix(keys::pending_prefix(name)) {
+            batch.remove(item?.0);
+        }
+        handle.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    pub fn consumers(&self, stream: &str) -> Result<Vec<ConsumerInfo>> {
+        let handle = self.stream(stream)?;
+        let names: Vec<String> = lock(&handle.consumers).keys().cloned().collect();
+        Ok(names.iter().filter_map(|n| self.consumer_info(stream, n).ok()).collect())
+    }
+
+    pub fn consumer_info(&self, stream: &str, name: &str) -> Result<ConsumerInfo> {
+        let (handle, consumer) = self.consumer(stream, name)?;
+        let state = lock(&handle.inner).state;
+        let m = lock(&consumer.machine).clone();
+        let num_pending = count_pending(&handle, &m, state)?;
+        Ok(ConsumerInfo {
+            stream_name: stream.into(),
+            name: name.into(),
+            durable: m.config.is_durable(),
+            created_ns: m.state.created_ns,
+            delivered: SequenceInfo { consumer_seq: m.state.consumer_seq, stream_seq: m.state.cursor },
+            ack_floor: SequenceInfo { consumer_seq: m.ack_floor_consumer_seq(), stream_seq: m.ack_floor() },
+            num_ack_pending: m.pending.len() as u64,
+            num_redelivered: m.num_redelivered(),
+            num_pending,
+            config: m.config,
+        })
+    }
+
+    /// Up to `batch` messages for this consumer: due redeliveries first, then
+    /// new ones. When there are none, waits up to `expires` for the first
+    /// to arrive, without polling.
+    pub async fn fetch(&self, stream: &str, name: &str, batch: usize, expires: Duration) -> Result<Vec<Delivered>> {
+        let (handle, consumer) = self.consumer(stream, name)?;
+        let batch = batch.clamp(1, MAX_FETCH_BATCH);
+        let give_up = tokio::time::Instant::now() + expires;
+        let mut appended = handle.committed.subscribe();
+        loop {
+            appended.borrow_and_update();
+            let acked = consumer.changed.notified();
+            let (out, next_due) = fetch_now(&handle, &consumer, batch)?;
+            if !out.is_empty() {
+                return Ok(out);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= give_up {
+                return Ok(out);
+            }
+            let wake = match next_due {
+                Some(due_ns) => {
+                    let wait = u64::try_from(due_ns.saturating_sub(now_ns())).unwrap_or(0);
+                    give_up.min(now + Duration::from_nanos(wait))
+                }
+                None => give_up,
+            };
+            tokio::select! {
+                changed = appended.changed() => {
+                    if changed.is_err() {
+                        return Err(LogError::StreamNotFound(stream.into()));
+                    }
+                }
+                _ = acked => {}
+                _ = tokio::time::sleep_until(wake) => {}
+            }
+            if handle.deleted.load(Ordering::Acquire) {
+                return Err(LogError::StreamNotFound(stream.into()));
+            }
+            if consumer.deleted.load(Ordering::Acquire) {
+                return Err(LogError::ConsumerNotFound { stream: stream.into(), consumer: name.into() });
+            }
+        }
+    }
+
+    /// Acknowledges (or naks, extends, terminates) one delivered message.
+    pub fn ack(&self, stream: &str, name: &str, seq: u64, kind: AckKind, delay: Option<Duration>) -> Result<()> {
+        let (handle, consumer) = self.consumer(stream, name)?;
+        let mut m = lock(&consumer.machine);
+        let now = now_ns();
+        m.ack(seq, kind, delay, now)?;
+        m.state.last_active_ns = now;
+        persist(&handle, &consumer, &mut m)?;
+        drop(m);
+        if kind == AckKind::Nak {
+            consumer.changed.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// Removes ephemeral consumers idle for longer than their
+    /// `inactive_threshold`; returns how many.
+    pub(super) fn remove_idle_consumers(&self, handle: &StreamHandle) -> u64 {
+        let now = now_ns();
+        let idle: Vec<String> = lock(&handle.consumers)
+            .iter()
+            .filter(|(_, c)| {
+                let m = lock(&c.machine);
+                let threshold = i64::try_from(m.config.inactive_threshold.as_nanos()).unwrap_or(i64::MAX);
+                !m.config.is_durable() && now.saturating_sub(m.state.last_active_ns) > threshold
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in &idle {
+            if let Some(c) = lock(&handle.consumers).remove(name) {
+                c.deleted.store(true, Ordering::Release);
+                c.changed.notify_waiters();
+                tracing::info!(stream = %handle.name, consumer = %name, "idle ephemeral consumer removed");
+            }
+        }
+        idle.len() as u64
+    }
+}
+
+/// One non-waiting pass of a fetch. Returns the deliveries and, when there
+/// are none, when the next pending message falls due.
+fn fetch_now(handle: &StreamHandle, consumer: &ConsumerHandle, batch: usize) -> Result<(Vec<Delivered>, Option<i64>)> {
+    let mut m = lock(&consumer.machine);
+    let now = now_ns();
+    m.state.last_active_ns = now;
+    let committed = *handle.committed.borrow();
+    let mut out = Vec::new();
+    for (seq, delivered) in m.take_due(now, batch) {
+        match read_stored(handle, seq)? {
+            Some(message) => {
+                let consumer_seq = m.pending.get(&seq).map_or(m.state.consumer_seq, |p| p.consumer_seq);
+                out.push(Delivered { message, delivered, consumer_seq });
+            }
+            None => m.forget(seq),
+        }
+    }
+    while out.len() < batch && m.room() > 0 {
+        let Some(seq) = m.state.backlog.pop_front() else { break };
+        if let Some(message) = read_stored(handle, seq)? {
+            m.deliver(seq, now);
+            out.push(Delivered { message, delivered: 1, consumer_seq: m.state.consumer_seq });
+        }
+    }
+    if out.len() < batch && m.room() > 0 && m.state.cursor < committed {
+        let mut scanned = 0;
+        let mut exhausted = true;
+        for item in handle.tree.range(keys::msg(m.state.cursor + 1)..=keys::msg(committed)) {
+            let (k, v) = item?;
+            let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
+            let stored: StoredMessage = decode(&v)?;
+            m.state.cursor = seq;
+            if m.config.wants(&stored.subject) {
+                m.deliver(seq, now);
+                out.push(Delivered {
+                    message: stored.into_message(Some(handle.name.clone()), seq),
+                    delivered: 1,
+                    consumer_seq: m.state.consumer_seq,
+                });
+            }
+            scanned += 1;
+            if out.len() >= batch || m.room() == 0 || scanned >= MAX_SCAN_PER_FETCH {
+                exhausted = false;
+                break;
+            }
+        }
+        if exhausted {
+            m.state.cursor = committed;
+        }
+    }
+    let next_due = m.next_deadline_ns();
+    persist(handle, consumer, &mut m)?;
+    Ok((out, next_due))
+}
+
+/// Messages the consumer has not been given yet.
+fn count_pending(handle: &StreamHandle, m: &AckState, state: StreamState) -> Result<u64> {
+    let cursor = m.state.cursor;
+    let backlog = m.state.backlog.len() as u64;
+    if m.config.filter_subjects.is_empty() {
+        let ahead = if cursor < state.first_seq { state.messages } else { state.last_seq.saturating_sub(cursor) };
+        return Ok(ahead + backlog);
+    }
+    let mut n = 0;
+    for (subject, count) in subject_counts(&handle.tree)? {
+        if !m.config.filter_subjects.iter().any(|f| matches(f, &subject)) {
+            continue;
+        }
+        if cursor < state.first_seq {
+            n += count;
+        } else {
+            let prefix = keys::subject_prefix(&subject);
+            n += handle
+                .tree
+                .range(keys::subject(&subject, cursor + 1)..)
+                .take_while(|item| item.as_ref().is_ok_and(|(k, _)| k.starts_with(&prefix)))
+                .count() as u64;
+        }
+    }
+    Ok(n + backlog)
+}

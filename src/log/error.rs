@@ -1,0 +1,96 @@
+//! The log layer's one error type. Each variant is a distinct answer a
+//! caller can act on; the API layer maps each to exactly one status code.
+
+use super::duration::DurationError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("invalid subject {subject:?}: {reason}")]
+    InvalidSubject { subject: String, reason: String },
+
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    #[error(transparent)]
+    InvalidDuration(#[from] DurationError),
+
+    #[error("stream {0} not found")]
+    StreamNotFound(String),
+
+    #[error("stream {0} already exists with a different configuration")]
+    StreamExists(String),
+
+    #[error("subjects overlap with stream {stream}: {ours:?} and {theirs:?} can match the same subject")]
+    SubjectsOverlap { stream: String, ours: String, theirs: String },
+
+    #[error("message {seq} not found in stream {stream}")]
+    MessageNotFound { stream: String, seq: u64 },
+
+    #[error("no message on subject {subject:?} in stream {stream}")]
+    NoMessageForSubject { stream: String, subject: String },
+
+    #[error("expected stream {expected} but subject {subject:?} is captured by {}", .actual.as_deref().unwrap_or("no stream"))]
+    WrongStream { expected: String, subject: String, actual: Option<String> },
+
+    #[error("wrong last sequence: expected {expected}, the stream's last sequence is {actual}")]
+    WrongLastSequence { expected: u64, actual: u64 },
+
+    #[error("wrong last sequence for subject {subject:?}: expected {expected}, the subject's last sequence is {actual}")]
+    WrongLastSubjectSequence { subject: String, expected: u64, actual: u64 },
+
+    #[error("message is {size} bytes; stream {stream} accepts at most {max} ({limit})")]
+    MessageTooLarge { stream: String, size: u64, max: u64, limit: &'static str },
+
+    #[error("no stream captures subject {subject:?}, so the publish expectations cannot be checked")]
+    NoStream { subject: String },
+
+    #[error("invalid message id: {0}")]
+    InvalidMsgId(String),
+
+    #[error("stream {stream} is full: {limit} = {value} reached and the discard policy is \"new\"")]
+    StreamFull { stream: String, limit: &'static str, value: u64 },
+
+    #[error("consumer {consumer} not found on stream {stream}")]
+    ConsumerNotFound { stream: String, consumer: String },
+
+    #[error("consumer {consumer} already exists on stream {stream} with a different configuration")]
+    ConsumerExists { stream: String, consumer: String },
+
+    #[error("message {seq} is not awaiting an ack from consumer {consumer}")]
+    NotPending { consumer: String, seq: u64 },
+
+    #[error("the on-disk data is damaged: {0}")]
+    Corrupt(String),
+
+    #[error("data directory was written by on-disk format version {found}; this hivelog understands up to version {supported}. Upgrade hivelog, or point --data-dir elsewhere")]
+    FormatTooNew { found: u32, supported: u32 },
+
+    #[error("data directory {0} is in use by another hivelog process")]
+    DataDirInUse(String),
+
+    #[error("the log is shutting down")]
+    ShuttingDown,
+
+    #[error("storage error: {0}")]
+    Storage(#[from] sled::Error),
+}
+
+pub type Result<T, E = LogError> = std::result::Result<T, E>;
+
+impl From<bincode::error::DecodeError> for LogError {
+    fn from(e: bincode::error::DecodeError) -> Self {
+        LogError::Corrupt(e.to_string())
+    }
+}
+
+impl From<bincode::error::EncodeError> for LogError {
+    fn from(e: bincode::error::EncodeError) -> Self {
+        LogError::Corrupt(format!("could not encode a record: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for LogError {
+    fn from(e: serde_json::Error) -> Self {
+        LogError::Corrupt(format!("could not read a stored configuration: {e}"))
+    }
+}

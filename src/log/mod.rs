@@ -1,0 +1,347 @@
+//! The embedded log: a small JetStream on sled. Streams capture subjects and
+//! keep messages under limits; consumers track what was delivered and
+//! acknowledged; subscribers get new messages live. Nothing here knows about
+//! tasks or HTTP.
+
+mod commit;
+mod consumer;
+mod consumers;
+pub mod duration;
+mod error;
+mod fanout;
+mod message;
+mod publish;
+mod read;
+mod retention;
+mod store;
+mod stream;
+pub mod subject;
+mod sweeper;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+
+pub use commit::{CommitStats, SyncPolicy};
+pub use consumer::{AckKind, AckPolicy, ConsumerConfig, DeliverPolicy};
+pub use consumers::{ConsumerInfo, Delivered, SequenceInfo};
+pub use error::{LogError, Result};
+pub use fanout::{Subscription, SubscriptionEnded, DEFAULT_SUBSCRIBER_QUEUE};
+pub use message::{Headers, Message};
+pub use publish::{PubAck, PublishOptions};
+pub use read::ReadRange;
+pub use store::current_version as format_version;
+pub use sweeper::SweepReport;
+pub use stream::{DiscardPolicy, StreamConfig, StreamState, DEFAULT_MAX_MSG_SIZE, MAX_MSG_SIZE_CAP};
+
+use commit::Committer;
+use consumers::ConsumerHandle;
+use fanout::Fanout;
+use store::{decode, keys, Store, StreamRecord};
+use subject::SubjectTrie;
+
+/// How to open the log.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    pub sync: SyncPolicy,
+    /// sled's page cache, in bytes.
+    pub cache_bytes: u64,
+    pub subscriber_queue: usize,
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions { sync: SyncPolicy::Always, cache_bytes: 64 * 1024 * 1024, subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE }
+    }
+}
+
+/// A stream's configuration and counters, as reported to users.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StreamInfo {
+    pub config: StreamConfig,
+    pub state: StreamState,
+    pub created_ns: i64,
+    pub consumer_count: usize,
+}
+
+/// Cheap to clone; every clone is the same log.
+#[derive(Clone)]
+pub struct Log {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    store: Store,
+    streams: RwLock<BTreeMap<String, Arc<StreamHandle>>>,
+    /// Stream subjects → stream name, to find which stream captures a subject.
+    routes: RwLock<SubjectTrie<Arc<str>>>,
+    fanout: Arc<Fanout>,
+    committer: Committer,
+    options: LogOptions,
+    opened: Instant,
+    closed: AtomicBool,
+}
+
+pub(crate) struct StreamHandle {
+    pub name: Arc<str>,
+    pub tree: sled::Tree,
+    pub created_ns: i64,
+    /// The writer lock: held while a change is computed and applied.
+    pub inner: Mutex<StreamInner>,
+    /// The last sequence that is durable (and therefore visible to consumers).
+    pub committed: watch::Sender<u64>,
+    pub consumers: Mutex<BTreeMap<String, Arc<ConsumerHandle>>>,
+    pub deleted: AtomicBool,
+}
+
+pub(crate) struct StreamInner {
+    pub config: StreamConfig,
+    pub state: StreamState,
+}
+
+pub(crate) fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding a lock is a bug, but it must not take every
+    // later request down with it; the data under these locks is only
+    // changed after a successful sled write.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Log {
+    /// Opens (or creates) the log in `dir`. Reads only stored counters and
+    /// configs, never the messages, so opening is fast at any size.
+    pub fn open(dir: &Path, options: LogOptions) -> Result<Log> {
+        let flush_every = match options.sync {
+            SyncPolicy::Interval(d) => d,
+            SyncPolicy::Always => Duration::from_millis(500),
+        };
+        let store = Store::open(dir, options.cache_bytes, flush_every)?;
+        let committer = Committer::start(store.clone(), options.sync)?;
+        let shared = Shared {
+            dir: dir.to_path_buf(),
+            store,
+            streams: RwLock::new(BTreeMap::new()),
+            routes: RwLock::new(SubjectTrie::new()),
+            fanout: Fanout::new(),
+            committer,
+            options,
+            opened: Instant::now(),
+            closed: AtomicBool::new(false),
+        };
+        let log = Log { shared: Arc::new(shared) };
+        for record in log.shared.store.stream_records()? {
+            log.load_stream(record)?;
+        }
+        Ok(log)
+    }
+
+    fn load_stream(&self, record: StreamRecord) -> Result<Arc<StreamHandle>> {
+        let name = record.config.name.clone();
+        let tree = self.shared.store.stream_tree(&name)?;
+        let state = match tree.get(keys::STATE)? {
+            Some(raw) => decode(&raw)?,
+            None => StreamState::empty(),
+        };
+        let (committed, _) = watch::channel(state.last_seq);
+        let handle = Arc::new(StreamHandle {
+            name: name.as_str().into(),
+            tree,
+            created_ns: record.created_ns,
+            inner: Mutex::new(StreamInner { config: record.config.clone(), state }),
+            committed,
+            consumers: Mutex::new(BTreeMap::new()),
+            deleted: AtomicBool::new(false),
+        });
+        consumers::load_durables(&handle)?;
+        let mut routes = self.shared.routes.write().unwrap_or_else(|p| p.into_inner());
+        for s in &record.config.subjects {
+            routes.insert(s, handle.name.clone());
+        }
+        drop(routes);
+        self.shared.streams.write().unwrap_or_else(|p| p.into_inner()).insert(name, handle.clone());
+        Ok(handle)
+    }
+
+    pub(crate) fn stream(&self, name: &str) -> Result<Arc<StreamHandle>> {
+        self.shared
+            .streams
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| LogError::StreamNotFound(name.to_string()))
+    }
+
+    /// The stream that captures `subject`, if any.
+    pub(crate) fn stream_for_subject(&self, subject: &str) -> Option<Arc<StreamHandle>> {
+        let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
+        let name = routes.matches(subject).into_iter().next()?.clone();
+        drop(routes);
+        self.stream(&name).ok()
+    }
+
+    /// Creates a stream. Returns `(info, created)`: an existing stream with
+    /// an identical config is not an error (`created == false`).
+    pub fn create_stream(&self, config: StreamConfig) -> Result<(StreamInfo, bool)> {
+        config.validate()?;
+        // One stream change at a time keeps the overlap check honest.
+        let streams = self.shared.streams.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(existing) = streams.get(&config.name) {
+            let same = lock(&existing.inner).config == config;
+            return if same {
+                Ok((self.stream_info(&config.name)?, false))
+            } else {
+                Err(LogError::StreamExists(config.name))
+            };
+        }
+        for other in streams.values() {
+            config.check_no_overlap(&lock(&other.inner).config)?;
+        }
+        let record = StreamRecord { config, created_ns: now_ns() };
+        self.shared.store.save_stream_record(&record)?;
+        self.shared.store.flush()?;
+        let name = record.config.name.clone();
+        self.load_stream(record)?;
+        tracing::info!(stream = %name, "stream created");
+        Ok((self.stream_info(&name)?, true))
+    }
+
+    /// Changes a stream's subjects and limits. Messages beyond new limits are
+    /// removed at once, oldest first.
+    pub fn update_stream(&self, config: StreamConfig) -> Result<StreamInfo> {
+        config.validate()?;
+        let handle = self.stream(&config.name)?;
+        let streams = self.shared.streams.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for other in streams.values().filter(|o| o.name != handle.name) {
+            config.check_no_overlap(&lock(&other.inner).config)?;
+        }
+        let old = {
+            let mut inner = lock(&handle.inner);
+            let old = std::mem::replace(&mut inner.config, config.clone());
+            self.shared.store.save_stream_record(&StreamRecord { config: config.clone(), created_ns: handle.created_ns })?;
+            old
+        };
+        {
+            let mut routes = self.shared.routes.write().unwrap_or_else(|p| p.into_inner());
+            for s in &old.subjects {
+                routes.remove(s, &handle.name);
+            }
+            for s in &config.subjects {
+                routes.insert(s, handle.name.clone());
+            }
+        }
+        publish::enforce_limits(&handle)?;
+        self.shared.store.flush()?;
+        self.stream_info(&config.name)
+    }
+
+    pub fn delete_stream(&self, name: &str) -> Result<()> {
+        let handle = self.stream(name)?;
+        let writer = lock(&handle.inner);
+        handle.deleted.store(true, Ordering::Release);
+        self.shared.streams.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        let mut routes = self.shared.routes.write().unwrap_or_else(|p| p.into_inner());
+        for s in &writer.config.subjects {
+            routes.remove(s, &handle.name);
+        }
+        drop(routes);
+        for consumer in std::mem::take(&mut *lock(&handle.consumers)).into_values() {
+            consumer.deleted.store(true, Ordering::Release);
+            consumer.changed.notify_waiters();
+        }
+        // Wake long-polling fetchers so they see the stream is gone.
+        handle.committed.send_modify(|_| {});
+        self.shared.store.remove_stream(name)?;
+        self.shared.store.flush()?;
+        tracing::info!(stream = %name, "stream deleted");
+        Ok(())
+    }
+
+    pub fn stream_names(&self) -> Vec<String> {
+        self.shared.streams.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
+    pub fn stream_info(&self, name: &str) -> Result<StreamInfo> {
+        let handle = self.stream(name)?;
+        let consumer_count = lock(&handle.consumers).len();
+        let inner = lock(&handle.inner);
+        Ok(StreamInfo { config: inner.config.clone(), state: inner.state, created_ns: handle.created_ns, consumer_count })
+    }
+
+    pub fn streams(&self) -> Vec<StreamInfo> {
+        self.stream_names().iter().filter_map(|n| self.stream_info(n).ok()).collect()
+    }
+
+    /// A live feed of new messages on `pattern`, stored or not.
+    pub fn subscribe(&self, pattern: &str) -> Result<Subscription> {
+        self.shared.fanout.subscribe(pattern, self.shared.options.subscriber_queue)
+    }
+
+    /// As `subscribe`, with a queue of `queue` messages.
+    pub fn subscribe_with_queue(&self, pattern: &str, queue: usize) -> Result<Subscription> {
+        self.shared.fanout.subscribe(pattern, queue)
+    }
+
+    pub fn sync_policy(&self) -> SyncPolicy {
+        self.shared.committer.policy()
+    }
+
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.shared.committer.stats
+    }
+
+    pub fn size_on_disk(&self) -> u64 {
+        self.shared.store.size_on_disk()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.shared.opened.elapsed()
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.shared.fanout.subscriber_count()
+    }
+
+    /// Messages handed to live subscribers, and subscribers cut off for
+    /// being slow, since the log was opened.
+    pub fn fanout_totals(&self) -> (u64, u64) {
+        (self.shared.fanout.delivered_total(), self.shared.fanout.slow_consumers_total())
+    }
+
+    /// Starts the background sweeper (max age, dedup window, idle ephemeral
+    /// consumers). It stops when `shutdown` turns true.
+    pub fn start_sweeper(&self, every: Duration, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(sweeper::run(self.clone(), every, shutdown))
+    }
+
+    /// Runs one sweep now (used by the sweeper and by tests).
+    pub fn sweep(&self) -> Result<SweepReport> {
+        sweeper::sweep_once(self)
+    }
+
+    /// Commits everything queued and flushes. Later writes fail.
+    pub fn close(&self) -> Result<()> {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.shared.committer.close();
+        self.shared.store.flush()?;
+        Ok(())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,327 @@
+//! The write path: publish with de-duplication and expectations, limits
+//! enforced in the same atomic batch, then group commit before the answer.
+//! Also message delete and purge, which are writes too.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::error::{LogError, Result};
+use super::message::{headers_len, Headers, Message, StoredMessage};
+use super::retention::Change;
+use super::store::{decode, encode, keys};
+use super::stream::{DiscardPolicy, StreamConfig};
+use super::subject::{matches, validate_pattern, validate_subject};
+use super::{lock, now_ns, Log, StreamHandle};
+
+pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
+const MAX_MSG_ID_LEN: usize = 256;
+/// Removals per atomic batch when purging, so a huge purge neither builds a
+/// giant batch nor holds the writer lock for long.
+const PURGE_CHUNK: u64 = 5_000;
+
+/// Headers and expectations of one publish (the `Nats-*` headers).
+#[derive(Debug, Default, Clone)]
+pub struct PublishOptions {
+    pub headers: Headers,
+    pub msg_id: Option<String>,
+    pub expected_stream: Option<String>,
+    pub expected_last_seq: Option<u64>,
+    pub expected_last_subject_seq: Option<u64>,
+}
+
+/// The answer to a publish. `stream`/`seq` are `None` when no stream
+/// captured the subject (delivered live only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PubAck {
+    pub stream: Option<String>,
+    pub seq: Option<u64>,
+    pub duplicate: bool,
+}
+
+fn validate_msg_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > MAX_MSG_ID_LEN {
+        return Err(LogError::InvalidMsgId(format!("must be 1 to {MAX_MSG_ID_LEN} bytes long")));
+    }
+    if id.chars().any(|c| c.is_control()) {
+        return Err(LogError::InvalidMsgId("must not contain control characters".into()));
+    }
+    Ok(())
+}
+
+impl Log {
+    /// Appends a message to the stream that captures `subject` (if any) and
+    /// delivers it to live subscribers. Under `SyncPolicy::Always` it returns
+    /// only once the message is on disk.
+    pub async fn publish(&self, subject: &str, payload: Vec<u8>, mut opts: PublishOptions) -> Result<PubAck> {
+        if self.is_closed() {
+            return Err(LogError::ShuttingDown);
+        }
+        validate_subject(subject)?;
+        let mut headers = std::mem::take(&mut opts.headers);
+        if let Some(id) = &opts.msg_id {
+            validate_msg_id(id)?;
+            headers.insert(MSG_ID_HEADER.to_string(), id.clone());
+        }
+        let Some(handle) = self.stream_for_subject(subject) else {
+            if let Some(expected) = opts.expected_stream {
+                return Err(LogError::WrongStream { expected, subject: subject.into(), actual: None });
+            }
+            if opts.expected_last_seq.is_some() || opts.expected_last_subject_seq.is_some() {
+                return Err(LogError::NoStream { subject: subject.into() });
+            }
+            let msg = Message { stream: None, seq: 0, subject: subject.into(), time_ns: now_ns(), headers, payload };
+            self.shared.fanout.deliver(&Arc::new(msg));
+            return Ok(PubAck { stream: None, seq: None, duplicate: false });
+        };
+        let stored = StoredMessage { subject: subject.into(), time_ns: 0, headers, payload };
+        let (ack, waiter) = self.append(&handle, stored, &opts)?;
+        waiter.wait().await?;
+        Ok(ack)
+    }
+
+    fn append(
+        &self,
+        handle: &Arc<StreamHandle>,
+        mut stored: StoredMessage,
+        opts: &PublishOptions,
+    ) -> Result<(PubAck, super::commit::Waiter)> {
+        let mut inner = lock(&handle.inner);
+        if handle.deleted.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(LogError::StreamNotFound(handle.name.to_string()));
+        }
+        let name = handle.name.to_string();
+        if let Some(expected) = &opts.expected_stream {
+            if *expected != name {
+                return Err(LogError::WrongStream {
+                    expected: expected.clone(),
+                    subject: stored.subject,
+                    actual: Some(name),
+                });
+            }
+        }
+        // Timestamps never go backwards within a stream, so start-time
+        // lookups can binary-search by sequence.
+        let now = now_ns().max(inner.state.last_ts);
+        let window = i64::try_from(inner.config.duplicate_window.as_nanos()).unwrap_or(i64::MAX);
+        if let Some(id) = &opts.msg_id {
+            if let Some(raw) = handle.tree.get(keys::dedup(id))? {
+                let (seq, at): (u64, i64) = decode(&raw)?;
+                if now.saturating_sub(at) < window {
+                    // The original may still be waiting for its flush.
+                    let waiter = self.shared.committer.submit(None);
+                    return Ok((PubAck { stream: Some(name), seq: Some(seq), duplicate: true }, waiter));
+                }
+            }
+        }
+        if let Some(expected) = opts.expected_last_seq {
+            if expected != inner.state.last_seq {
+                return Err(LogError::WrongLastSequence { expected, actual: inner.state.last_seq });
+            }
+        }
+        if let Some(expected) = opts.expected_last_subject_seq {
+            let actual = last_seq_of_subject(&handle.tree, &stored.subject)?.unwrap_or(0);
+            if expected != actual {
+                return Err(LogError::WrongLastSubjectSequence { subject: stored.subject, expected, actual });
+            }
+        }
+        let size = (stored.payload.len() + headers_len(&stored.headers)) as u64;
+        if size > inner.config.max_msg_size {
+            return Err(LogError::MessageTooLarge {
+                stream: name,
+                size,
+                max: inner.config.max_msg_size,
+                limit: "max_msg_size",
+            });
+        }
+        stored.time_ns = now;
+        let mut change = Change::new(&handle.tree, inner.state);
+        make_room(&inner.config, &mut change, &stored)?;
+        let seq = inner.state.last_seq + 1;
+        change.append(seq, &stored)?;
+        if let Some(id) = &opts.msg_id {
+            change.put(&keys::dedup(id), &encode(&(seq, now))?);
+            change.put(&keys::dedup_time(now, id), &[]);
+        }
+        let (batch, state) = change.finish()?;
+        handle.tree.apply_batch(batch)?;
+        inner.state = state;
+
+        let msg = Arc::new(stored.into_message(Some(handle.name.clone()), seq));
+        let (h, fanout) = (handle.clone(), self.shared.fanout.clone());
+        let waiter = self.shared.committer.submit(Some(Box::new(move || {
+            h.committed.send_if_modified(|c| {
+                let newer = seq > *c;
+                *c = (*c).max(seq);
+                newer
+            });
+            fanout.deliver(&msg);
+        })));
+        Ok((PubAck { stream: Some(name), seq: Some(seq), duplicate: false }, waiter))
+    }
+
+    /// Removes one message.
+    pub async fn delete_message(&self, stream: &str, seq: u64) -> Result<()> {
+        let handle = self.stream(stream)?;
+        let waiter = {
+            let mut inner = lock(&handle.inner);
+            let mut change = Change::new(&handle.tree, inner.state);
+            if !change.remove(seq)? {
+                return Err(LogError::MessageNotFound { stream: stream.into(), seq });
+            }
+            let (batch, state) = change.finish()?;
+            handle.tree.apply_batch(batch)?;
+            inner.state = state;
+            self.shared.committer.submit(None)
+        };
+        waiter.wait().await
+    }
+
+    /// Removes all messages, or those on subjects matching `subject`, keeping
+    /// the newest `keep` (per subject when a subject is given). Returns how
+    /// many were removed.
+    pub async fn purge(&self, stream: &str, subject: Option<&str>, keep: Option<u64>) -> Result<u64> {
+        let handle = self.stream(stream)?;
+        let keep = keep.unwrap_or(0);
+        let purged = match subject {
+            None => {
+                let mut purged = 0;
+                loop {
+                    let mut inner = lock(&handle.inner);
+                    let excess = inner.state.messages.saturating_sub(keep);
+                    if excess == 0 {
+                        break;
+                    }
+                    let mut change = Change::new(&handle.tree, inner.state);
+                    let mut n = 0;
+                    while n < excess.min(PURGE_CHUNK) && change.remove_oldest()? {
+                        n += 1;
+                    }
+                    let (batch, state) = change.finish()?;
+                    handle.tree.apply_batch(batch)?;
+                    inner.state = state;
+                    purged += n;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                purged
+            }
+            Some(filter) => {
+                validate_pattern(filter)?;
+                let mut purged = 0;
+                for (subj, count) in subject_counts(&handle.tree)? {
+                    if !matches(filter, &subj) || count <= keep {
+                        continue;
+                    }
+                    let mut remaining = count - keep;
+                    while remaining > 0 {
+                        let mut inner = lock(&handle.inner);
+                        let mut change = Change::new(&handle.tree, inner.state);
+                        let n = change.remove_oldest_of_subject(&subj, remaining.min(PURGE_CHUNK))?;
+                        let (batch, state) = change.finish()?;
+                        handle.tree.apply_batch(batch)?;
+                        inner.state = state;
+                        purged += n;
+                        if n == 0 {
+                            break;
+                        }
+                        remaining -= n;
+                    }
+                }
+                purged
+            }
+        };
+        self.shared.committer.submit(None).wait().await?;
+        if purged > 0 {
+            tracing::info!(stream, purged, "stream purged");
+        }
+        Ok(purged)
+    }
+}
+
+/// Makes space for `msg` under the stream's limits, or refuses it when the
+/// discard policy is `new`.
+fn make_room(config: &StreamConfig, change: &mut Change, msg: &StoredMessage) -> Result<()> {
+    let size = msg.stored_size();
+    let full = |limit, value| LogError::StreamFull { stream: config.name.clone(), limit, value };
+    let discard_new = config.discard == DiscardPolicy::New;
+    if let Some(max) = config.max_bytes {
+        if size > max {
+            return Err(LogError::MessageTooLarge { stream: config.name.clone(), size, max, limit: "max_bytes" });
+        }
+    }
+    if let Some(max) = config.max_msgs_per_subject {
+        let count = change.subject_count(&msg.subject)?;
+        if count >= max {
+            if discard_new {
+                return Err(full("max_msgs_per_subject", max));
+            }
+            change.remove_oldest_of_subject(&msg.subject, count + 1 - max)?;
+        }
+    }
+    if let Some(max) = config.max_msgs {
+        while change.state.messages >= max {
+            if discard_new {
+                return Err(full("max_msgs", max));
+            }
+            if !change.remove_oldest()? {
+                break;
+            }
+        }
+    }
+    if let Some(max) = config.max_bytes {
+        while change.state.bytes + size > max {
+            if discard_new {
+                return Err(full("max_bytes", max));
+            }
+            if !change.remove_oldest()? {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a config update: removes what no longer fits, oldest first.
+pub(super) fn enforce_limits(handle: &StreamHandle) -> Result<()> {
+    let mut inner = lock(&handle.inner);
+    let config = inner.config.clone();
+    let mut change = Change::new(&handle.tree, inner.state);
+    if let Some(max) = config.max_msgs_per_subject {
+        for (subject, count) in subject_counts(&handle.tree)? {
+            if count > max {
+                change.remove_oldest_of_subject(&subject, count - max)?;
+            }
+        }
+    }
+    while config.max_msgs.is_some_and(|max| change.state.messages > max) && change.remove_oldest()? {}
+    while config.max_bytes.is_some_and(|max| change.state.bytes > max) && change.remove_oldest()? {}
+    let (batch, state) = change.finish()?;
+    handle.tree.apply_batch(batch)?;
+    inner.state = state;
+    Ok(())
+}
+
+/// Every stored subject with its message count.
+pub(super) fn subject_counts(tree: &sled::Tree) -> Result<Vec<(String, u64)>> {
+    tree.scan_prefix([keys::COUNT])
+        .map(|item| {
+            let (k, v) = item?;
+            let subject = String::from_utf8(k[1..].to_vec()).map_err(|_| LogError::Corrupt("subject key".into()))?;
+            let count = u64::from_be_bytes(v.as_ref().try_into().map_err(|_| LogError::Corrupt("subject count".into()))?);
+            Ok((subject, count))
+        })
+        .collect()
+}
+
+/// The sequence of the newest message on `subject`.
+pub(super) fn last_seq_of_subject(tree: &sled::Tree, subject: &str) -> Result<Option<u64>> {
+    match tree.scan_prefix(keys::subject_prefix(subject)).next_back() {
+        Some(item) => {
+            let (k, _) = item?;
+            Ok(keys::trailing_seq(&k))
+        }
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,190 @@
+//! The read path: a message by sequence, the last one on a subject, ranges
+//! by sequence or time with a subject filter, and the last message of every
+//! subject. Reads go straight to sled and never take the writer lock.
+
+use super::error::{LogError, Result};
+use super::message::{Message, StoredMessage};
+use super::publish::{last_seq_of_subject, subject_counts};
+use super::store::{decode, keys};
+use super::subject::{is_literal, matches, validate_pattern, validate_subject};
+use super::{lock, Log, StreamHandle};
+
+/// The most messages one read returns.
+pub const MAX_READ_LIMIT: usize = 10_000;
+/// A wildcard filter matching at most this many subjects is read through
+/// the subject index; wider filters scan messages in order.
+const INDEX_MERGE_MAX_SUBJECTS: usize = 64;
+
+/// Which messages a range read returns.
+#[derive(Debug, Clone, Default)]
+pub struct ReadRange {
+    pub start_seq: Option<u64>,
+    /// Nanoseconds since the epoch; used when `start_seq` is absent.
+    pub start_time_ns: Option<i64>,
+    pub subject: Option<String>,
+    pub limit: usize,
+}
+
+pub(super) fn read_stored(handle: &StreamHandle, seq: u64) -> Result<Option<Message>> {
+    match handle.tree.get(keys::msg(seq))? {
+        Some(raw) => {
+            let stored: StoredMessage = decode(&raw)?;
+            Ok(Some(stored.into_message(Some(handle.name.clone()), seq)))
+        }
+        None => Ok(None),
+    }
+}
+
+impl Log {
+    pub fn get_message(&self, stream: &str, seq: u64) -> Result<Message> {
+        let handle = self.stream(stream)?;
+        read_stored(&handle, seq)?.ok_or_else(|| LogError::MessageNotFound { stream: stream.into(), seq })
+    }
+
+    /// The newest message on a literal subject.
+    pub fn last_message(&self, stream: &str, subject: &str) -> Result<Message> {
+        validate_subject(subject)?;
+        let handle = self.stream(stream)?;
+        let not_found = || LogError::NoMessageForSubject { stream: stream.into(), subject: subject.into() };
+        let seq = last_seq_of_subject(&handle.tree, subject)?.ok_or_else(not_found)?;
+        read_stored(&handle, seq)?.ok_or_else(not_found)
+    }
+
+    /// Messages from a start sequence (or time) on, optionally only those
+    /// matching a subject pattern, oldest first.
+    pub fn read_range(&self, stream: &str, range: &ReadRange) -> Result<Vec<Message>> {
+        let handle = self.stream(stream)?;
+        if let Some(f) = &range.subject {
+            validate_pattern(f)?;
+        }
+        let limit = range.limit.clamp(1, MAX_READ_LIMIT);
+        let start = match (range.start_seq, range.start_time_ns) {
+            (Some(seq), _) => seq.max(1),
+            (None, Some(t)) => match seq_at_or_after(&handle, t)? {
+                Some(seq) => seq,
+                None => return Ok(Vec::new()),
+            },
+            (None, None) => 1,
+        };
+        let seqs = match range.subject.as_deref() {
+            None | Some(">") => return scan(&handle, start, limit, |_| true),
+            Some(f) if is_literal(f) => index_seqs(&handle.tree, f, start, limit)?,
+            Some(f) => {
+                let subjects: Vec<String> =
+                    subject_counts(&handle.tree)?.into_iter().map(|(s, _)| s).filter(|s| matches(f, s)).collect();
+                if subjects.len() > INDEX_MERGE_MAX_SUBJECTS {
+                    return scan(&handle, start, limit, |s| matches(f, s));
+                }
+                let mut all = Vec::new();
+                for s in &subjects {
+                    all.extend(index_seqs(&handle.tree, s, start, limit)?);
+                }
+                all.sort_unstable();
+                all.truncate(limit);
+                all
+            }
+        };
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            if let Some(m) = read_stored(&handle, seq)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest message of every subject matching `filter` (all subjects
+    /// when `None`), in sequence order.
+    pub fn last_per_subject(&self, stream: &str, filter: Option<&str>, limit: usize) -> Result<Vec<Message>> {
+        let handle = self.stream(stream)?;
+        if let Some(f) = filter {
+            validate_pattern(f)?;
+        }
+        let mut seqs = last_seqs_per_subject(&handle.tree, |s| filter.is_none_or(|f| matches(f, s)))?;
+        seqs.truncate(limit.clamp(1, MAX_READ_LIMIT));
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            if let Some(m) = read_stored(&handle, seq)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first sequence at or after `time_ns`, if any.
+    pub fn seq_for_time(&self, stream: &str, time_ns: i64) -> Result<Option<u64>> {
+        let handle = self.stream(stream)?;
+        seq_at_or_after(&handle, time_ns)
+    }
+}
+
+/// Sorted sequences of the newest message of each subject that `want`s.
+pub(super) fn last_seqs_per_subject(tree: &sled::Tree, want: impl Fn(&str) -> bool) -> Result<Vec<u64>> {
+    let mut seqs = Vec::new();
+    for (subject, _) in subject_counts(tree)? {
+        if want(&subject) {
+            if let Some(seq) = last_seq_of_subject(tree, &subject)? {
+                seqs.push(seq);
+            }
+        }
+    }
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
+fn scan(handle: &StreamHandle, start: u64, limit: usize, want: impl Fn(&str) -> bool) -> Result<Vec<Message>> {
+    let mut out = Vec::new();
+    for item in handle.tree.range(keys::msg(start)..=keys::msg(u64::MAX)) {
+        let (k, v) = item?;
+        let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
+        let stored: StoredMessage = decode(&v)?;
+        if want(&stored.subject) {
+            out.push(stored.into_message(Some(handle.name.clone()), seq));
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn index_seqs(tree: &sled::Tree, subject: &str, start: u64, limit: usize) -> Result<Vec<u64>> {
+    let prefix = keys::subject_prefix(subject);
+    let mut out = Vec::new();
+    for item in tree.range(keys::subject(subject, start)..) {
+        let (k, _) = item?;
+        if !k.starts_with(&prefix) || out.len() >= limit {
+            break;
+        }
+        if let Some(seq) = keys::trailing_seq(&k) {
+            out.push(seq);
+        }
+    }
+    Ok(out)
+}
+
+/// Binary search over sequences: timestamps never decrease with sequence,
+/// so the first message at or after a time costs O(log n) lookups.
+pub(super) fn seq_at_or_after(handle: &StreamHandle, time_ns: i64) -> Result<Option<u64>> {
+    let state = lock(&handle.inner).state;
+    let (mut lo, mut hi) = (state.first_seq, state.last_seq.saturating_add(1));
+    let mut found = None;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let next = handle.tree.range(keys::msg(mid)..=keys::msg(state.last_seq)).next();
+        let Some(item) = next else {
+            hi = mid;
+            continue;
+        };
+        let (k, v) = item?;
+        let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
+        let stored: StoredMessage = decode(&v)?;
+        if stored.time_ns >= time_ns {
+            found = Some(seq);
+            hi = mid;
+        } else {
+            lo = seq + 1;
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,184 @@
+//! One atomic change to a stream: appends and removals collected into a
+//! single sled batch together with the updated counters, so that a crash
+//! never leaves the index, the per-subject counts and the state disagreeing
+//! with the messages. Retention (limits, age, purge, delete) is expressed as
+//! removals through this type.
+
+use std::collections::{HashMap, HashSet};
+
+use super::error::{LogError, Result};
+use super::message::StoredMessage;
+use super::store::{decode, encode, keys};
+use super::stream::StreamState;
+
+pub(crate) struct Change<'a> {
+    tree: &'a sled::Tree,
+    batch: sled::Batch,
+    pub state: StreamState,
+    original_first: u64,
+    /// Current per-subject counts for subjects this change touched.
+    counts: HashMap<String, u64>,
+    removed: HashSet<u64>,
+    /// Where to continue looking for the oldest message.
+    head: u64,
+    appended: Option<(u64, i64)>,
+}
+
+impl<'a> Change<'a> {
+    pub fn new(tree: &'a sled::Tree, state: StreamState) -> Self {
+        Change {
+            tree,
+            batch: sled::Batch::default(),
+            state,
+            original_first: state.first_seq,
+            counts: HashMap::new(),
+            removed: HashSet::new(),
+            head: state.first_seq,
+            appended: None,
+        }
+    }
+
+    pub fn subject_count(&mut self, subject: &str) -> Result<u64> {
+        if let Some(c) = self.counts.get(subject) {
+            return Ok(*c);
+        }
+        let c = match self.tree.get(keys::count(subject))? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| LogError::Corrupt("subject count".into()))?),
+            None => 0,
+        };
+        self.counts.insert(subject.to_string(), c);
+        Ok(c)
+    }
+
+    /// Adds a raw key/value to the same atomic batch (dedup records).
+    pub fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.batch.insert(key, value);
+    }
+
+    pub fn append(&mut self, seq: u64, msg: &StoredMessage) -> Result<()> {
+        let count = self.subject_count(&msg.subject)?;
+        if count == 0 {
+            self.state.num_subjects += 1;
+        }
+        self.counts.insert(msg.subject.clone(), count + 1);
+        self.batch.insert(&keys::msg(seq), encode(msg)?);
+        self.batch.insert(keys::subject(&msg.subject, seq), &[]);
+        self.state.messages += 1;
+        self.state.bytes += msg.stored_size();
+        self.state.last_seq = seq;
+        self.state.last_ts = msg.time_ns;
+        self.appended = Some((seq, msg.time_ns));
+        Ok(())
+    }
+
+    fn remove_decoded(&mut self, seq: u64, msg: &StoredMessage) -> Result<()> {
+        let count = self.subject_count(&msg.subject)?;
+        let count = count.saturating_sub(1);
+        if count == 0 {
+            self.state.num_subjects = self.state.num_subjects.saturating_sub(1);
+        }
+        self.counts.insert(msg.subject.clone(), count);
+        self.batch.remove(&keys::msg(seq));
+        self.batch.remove(keys::subject(&msg.subject, seq));
+        self.state.messages = self.state.messages.saturating_sub(1);
+        self.state.bytes = self.state.bytes.saturating_sub(msg.stored_size());
+        self.removed.insert(seq);
+        Ok(())
+    }
+
+    /// Removes message `seq`; false if it is not stored.
+    pub fn remove(&mut self, seq: u64) -> Result<bool> {
+        if self.removed.contains(&seq) {
+            return Ok(false);
+        }
+        let Some(raw) = self.tree.get(keys::msg(seq))? else { return Ok(false) };
+        let msg: StoredMessage = decode(&raw)?;
+        self.remove_decoded(seq, &msg)?;
+        Ok(true)
+    }
+
+    /// The oldest stored message not yet removed by this change.
+    pub fn oldest(&mut self) -> Result<Option<(u64, StoredMessage)>> {
+        let end = keys::msg(self.state.last_seq.max(self.head));
+        for item in self.tree.range(keys::msg(self.head)..=end) {
+            let (k, v) = item?;
+            let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
+            if self.removed.contains(&seq) {
+                continue;
+            }
+            self.head = seq;
+            return Ok(Some((seq, decode(&v)?)));
+        }
+        Ok(None)
+    }
+
+    /// Removes the oldest stored message; false when none is left.
+    pub fn remove_oldest(&mut self) -> Result<bool> {
+        match self.oldest()? {
+            Some((seq, msg)) => {
+                self.remove_decoded(seq, &msg)?;
+                self.head = seq + 1;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Removes up to `n` of the oldest messages on `subject`.
+    pub fn remove_oldest_of_subject(&mut self, subject: &str, n: u64) -> Result<u64> {
+        let mut victims = Vec::new();
+        for item in self.tree.scan_prefix(keys::subject_prefix(subject)) {
+            if victims.len() as u64 >= n {
+                break;
+            }
+            let (k, _) = item?;
+            let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("subject index key".into()))?;
+            if !self.removed.contains(&seq) {
+                victims.push(seq);
+            }
+        }
+        let mut done = 0;
+        for seq in victims {
+            if self.remove(seq)? {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Writes the counters into the batch and hands it over with the new
+    /// state, ready for `Tree::apply_batch`.
+    pub fn finish(mut self) -> Result<(sled::Batch, StreamState)> {
+        for (subject, count) in &self.counts {
+            if *count == 0 {
+                self.batch.remove(keys::count(subject));
+            } else {
+                self.batch.insert(keys::count(subject), &count.to_be_bytes());
+            }
+        }
+        if self.state.messages == 0 {
+            self.state.first_seq = self.state.last_seq + 1;
+            self.state.first_ts = 0;
+        } else if self.removed.contains(&self.original_first) || self.original_first > self.state.last_seq {
+            self.head = self.head.max(self.original_first);
+            match self.oldest()? {
+                Some((seq, msg)) => {
+                    self.state.first_seq = seq;
+                    self.state.first_ts = msg.time_ns;
+                }
+                None => {
+                    // Only what this change appended is left.
+                    let (seq, ts) = self.appended.ok_or_else(|| LogError::Corrupt("stream counters".into()))?;
+                    self.state.first_seq = seq;
+                    self.state.first_ts = ts;
+                }
+            }
+        } else if self.state.first_ts == 0 {
+            if let Some((_, ts)) = self.appended {
+                self.state.first_ts = ts;
+            }
+        }
+        self.batch.insert(keys::STATE, encode(&self.state)?);
+        Ok((self.batch, self.state))
+    }
+}

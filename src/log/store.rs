@@ -1,0 +1,242 @@
+//! The sled side of the log: where each record lives, how it is encoded,
+//! and the on-disk format version with its migrations.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::error::{LogError, Result};
+use super::stream::StreamConfig;
+
+#[path = "../../migrations/mod.rs"]
+mod migrations;
+
+pub use migrations::current_version;
+
+const META_TREE: &str = "meta";
+const FORMAT_KEY: &[u8] = b"format_version";
+const STREAM_RECORD_PREFIX: &str = "stream/";
+
+/// Key layout inside a stream's tree (see migrations/v1_initial_layout.rs).
+pub(crate) mod keys {
+    pub const MSG: u8 = b'm';
+    pub const SUBJECT: u8 = b's';
+    pub const COUNT: u8 = b'c';
+    pub const DEDUP: u8 = b'd';
+    pub const DEDUP_TIME: u8 = b't';
+    pub const STATE: &[u8] = b"S";
+    pub const CONSUMER: u8 = b'C';
+    pub const PENDING: u8 = b'P';
+
+    pub fn msg(seq: u64) -> [u8; 9] {
+        let mut k = [MSG; 9];
+        k[1..].copy_from_slice(&seq.to_be_bytes());
+        k
+    }
+
+    /// Reads the sequence back from a `msg` or any key ending in one.
+    pub fn trailing_seq(key: &[u8]) -> Option<u64> {
+        let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+        Some(u64::from_be_bytes(tail))
+    }
+
+    /// `s` subject 0x00: the prefix of all index entries of one subject.
+    pub fn subject_prefix(subject: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(subject.len() + 10);
+        k.push(SUBJECT);
+        k.extend_from_slice(subject.as_bytes());
+        k.push(0);
+        k
+    }
+
+    pub fn subject(subject: &str, seq: u64) -> Vec<u8> {
+        let mut k = subject_prefix(subject);
+        k.extend_from_slice(&seq.to_be_bytes());
+        k
+    }
+
+    pub fn count(subject: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(subject.len() + 1);
+        k.push(COUNT);
+        k.extend_from_slice(subject.as_bytes());
+        k
+    }
+
+    pub fn dedup(msg_id: &str) -> Vec<u8> {
+        let mut k = vec![DEDUP];
+        k.extend_from_slice(msg_id.as_bytes());
+        k
+    }
+
+    pub fn dedup_time(time_ns: i64, msg_id: &str) -> Vec<u8> {
+        let mut k = vec![DEDUP_TIME];
+        k.extend_from_slice(&(time_ns as u64).to_be_bytes());
+        k.extend_from_slice(msg_id.as_bytes());
+        k
+    }
+
+    pub fn consumer(name: &str) -> Vec<u8> {
+        let mut k = vec![CONSUMER];
+        k.extend_from_slice(name.as_bytes());
+        k
+    }
+
+    pub fn pending_prefix(consumer: &str) -> Vec<u8> {
+        let mut k = vec![PENDING];
+        k.extend_from_slice(consumer.as_bytes());
+        k.push(0);
+        k
+    }
+
+    pub fn pending(consumer: &str, seq: u64) -> Vec<u8> {
+        let mut k = pending_prefix(consumer);
+        k.extend_from_slice(&seq.to_be_bytes());
+        k
+    }
+}
+
+/// Binary records (messages, state, consumers) use bincode: compact and fast
+/// on the hot path.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    Ok(bincode::serde::encode_to_vec(value, bincode::config::standard())?)
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let (value, _) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())?;
+    Ok(value)
+}
+
+/// A stream's definition as kept in the meta tree. JSON, because it is
+/// small, rarely written, and must stay readable across format versions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StreamRecord {
+    pub config: StreamConfig,
+    pub created_ns: i64,
+}
+
+#[derive(Clone)]
+pub(crate) struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, upgrading an older format and
+    /// refusing a newer one.
+    pub fn open(dir: &Path, cache_bytes: u64, flush_every: std::time::Duration) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(dir.join("sled"))
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(flush_every.as_millis().clamp(1, u64::MAX as u128) as u64))
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                    LogError::DataDirInUse(dir.display().to_string())
+                }
+                other => LogError::Storage(other),
+            })?;
+        let meta = db.open_tree(META_TREE)?;
+        let found = match meta.get(FORMAT_KEY)? {
+            Some(v) => u32::from_be_bytes(
+                v.as_ref().try_into().map_err(|_| LogError::Corrupt("format version record".into()))?,
+            ),
+            None => 0,
+        };
+        let supported = migrations::current_version();
+        if found > supported {
+            return Err(LogError::FormatTooNew { found, supported });
+        }
+        for step in migrations::MIGRATIONS.iter().filter(|m| m.version > found) {
+            tracing::info!(version = step.version, description = step.description, "applying on-disk migration");
+            (step.up)(&db)?;
+            meta.insert(FORMAT_KEY, &step.version.to_be_bytes())?;
+        }
+        if found < supported {
+            db.flush()?;
+        }
+        Ok(Store { db, meta })
+    }
+
+    #[cfg(test)]
+    pub fn format_version(&self) -> Result<u32> {
+        Ok(match self.meta.get(FORMAT_KEY)? {
+            Some(v) => u32::from_be_bytes(v.as_ref().try_into().map_err(|_| LogError::Corrupt("format version".into()))?),
+            None => 0,
+        })
+    }
+
+    pub fn stream_tree(&self, name: &str) -> Result<sled::Tree> {
+        Ok(self.db.open_tree(format!("{STREAM_RECORD_PREFIX}{name}"))?)
+    }
+
+    pub fn stream_records(&self) -> Result<Vec<StreamRecord>> {
+        self.meta
+            .scan_prefix(STREAM_RECORD_PREFIX)
+            .map(|item| {
+                let (_, v) = item?;
+                Ok(serde_json::from_slice(&v)?)
+            })
+            .collect()
+    }
+
+    pub fn save_stream_record(&self, record: &StreamRecord) -> Result<()> {
+        let key = format!("{STREAM_RECORD_PREFIX}{}", record.config.name);
+        self.meta.insert(key, serde_json::to_vec(record)?)?;
+        Ok(())
+    }
+
+    pub fn remove_stream(&self, name: &str) -> Result<()> {
+        self.meta.remove(format!("{STREAM_RECORD_PREFIX}{name}"))?;
+        self.db.drop_tree(format!("{STREAM_RECORD_PREFIX}{name}"))?;
+        Ok(())
+    }
+
+    /// Writes every dirty buffer and fsyncs. All writes made before the
+    /// call are durable when it returns.
+    pub fn flush(&self) -> Result<usize> {
+        Ok(self.db.flush()?)
+    }
+
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// For tests that simulate an older binary's data.
+    #[cfg(test)]
+    pub fn set_format_version(&self, v: u32) -> Result<()> {
+        self.meta.insert(FORMAT_KEY, &v.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_store_gets_current_version_and_newer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), 1 << 20, std::time::Duration::from_millis(500)).unwrap();
+            assert_eq!(store.format_version().unwrap(), current_version());
+            store.set_format_version(current_version() + 1).unwrap();
+        }
+        let err = Store::open(dir.path(), 1 << 20, std::time::Duration::from_millis(500)).err().expect("newer format must be refused");
+        let text = err.to_string();
+        assert!(text.contains("format version") && text.contains("Upgrade hivelog"), "{text}");
+    }
+
+    #[test]
+    fn keys_sort_by_sequence_and_read_back() {
+        assert!(keys::msg(2) < keys::msg(10));
+        assert!(keys::subject("a", 255) < keys::subject("a", 256));
+        // A subject that is a prefix of another must not interleave with it.
+        assert!(keys::subject("a", u64::MAX) < keys::subject("a.b", 0));
+        assert_eq!(keys::trailing_seq(&keys::msg(42)), Some(42));
+        assert_eq!(keys::trailing_seq(&keys::pending("c", 7)), Some(7));
+        assert_eq!(keys::trailing_seq(b"x"), None);
+    }
+}
