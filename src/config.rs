@@ -52,7 +52,9 @@ impl ServeConfig {
         LogOptions {
             sync: match self.sync {
                 SyncMode::Always => SyncPolicy::Always,
-                SyncMode::Interval => SyncPolicy::Interval(self.sync_interval.max(Duration::from_millis(1))),
+                SyncMode::Interval => {
+                    SyncPolicy::Interval(self.sync_interval.max(Duration::from_millis(1)))
+                }
             },
             cache_bytes: self.cache_mb.max(1) * 1024 * 1024,
             subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,

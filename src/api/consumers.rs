@@ -19,7 +19,10 @@ use crate::log::{AckKind, ConsumerConfig, ConsumerInfo};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/streams/{name}/consumers", get(list).post(create))
-        .route("/api/streams/{name}/consumers/{consumer}", get(info).delete(remove))
+        .route(
+            "/api/streams/{name}/consumers/{consumer}",
+            get(info).delete(remove),
+        )
         .route("/api/streams/{name}/consumers/{consumer}/next", post(next))
         .route("/api/streams/{name}/consumers/{consumer}/ack", post(ack))
 }
@@ -45,20 +48,31 @@ async fn create(
     Json(config): Json<ConsumerConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let (info, created) = state.log.create_consumer(&stream, config)?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, axum::Json(render(&info))))
 }
 
-async fn list(State(state): State<AppState>, Path(stream): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Path(stream): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     let consumers: Vec<Value> = state.log.consumers(&stream)?.iter().map(render).collect();
-    Ok(axum::Json(json!({ "stream": stream, "consumers": consumers })))
+    Ok(axum::Json(
+        json!({ "stream": stream, "consumers": consumers }),
+    ))
 }
 
 async fn info(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(render(&state.log.consumer_info(&stream, &consumer)?)))
+    Ok(axum::Json(render(
+        &state.log.consumer_info(&stream, &consumer)?,
+    )))
 }
 
 async fn remove(
@@ -66,7 +80,9 @@ async fn remove(
     Path((stream, consumer)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
     state.log.delete_consumer(&stream, &consumer)?;
-    Ok(axum::Json(json!({ "success": true, "stream": stream, "consumer": consumer })))
+    Ok(axum::Json(
+        json!({ "success": true, "stream": stream, "consumer": consumer }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,7 +103,9 @@ async fn next(
         return Err(ApiError::bad_request("batch must be at least 1"));
     }
     let expires = match q.expires.as_deref() {
-        Some(text) => parse_duration(text).map_err(|e| ApiError::bad_request(format!("expires: {e}")))?,
+        Some(text) => {
+            parse_duration(text).map_err(|e| ApiError::bad_request(format!("expires: {e}")))?
+        }
         None => Duration::ZERO,
     };
     if expires > MAX_FETCH_WAIT {
@@ -106,7 +124,9 @@ async fn next(
             Value::Object(m)
         })
         .collect();
-    Ok(axum::Json(json!({ "stream": stream, "consumer": consumer, "messages": messages })))
+    Ok(axum::Json(
+        json!({ "stream": stream, "consumer": consumer, "messages": messages }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,8 +150,14 @@ async fn ack(
     Json(req): Json<AckRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
     if req.delay.is_some() && req.kind != AckKind::Nak {
-        return Err(ApiError::bad_request("delay is only meaningful with kind \"nak\""));
+        return Err(ApiError::bad_request(
+            "delay is only meaningful with kind \"nak\"",
+        ));
     }
-    state.log.ack(&stream, &consumer, req.seq, req.kind, req.delay)?;
-    Ok(axum::Json(json!({ "success": true, "seq": req.seq, "kind": req.kind })))
+    state
+        .log
+        .ack(&stream, &consumer, req.seq, req.kind, req.delay)?;
+    Ok(axum::Json(
+        json!({ "success": true, "seq": req.seq, "kind": req.kind }),
+    ))
 }

@@ -17,7 +17,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        ApiError { status, detail: detail.into() }
+        ApiError {
+            status,
+            detail: detail.into(),
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -42,8 +45,13 @@ impl From<LogError> for ApiError {
     fn from(e: LogError) -> Self {
         use LogError::*;
         let status = match &e {
-            InvalidSubject { .. } | InvalidConfig(_) | InvalidDuration(_) | InvalidMsgId(_) => StatusCode::BAD_REQUEST,
-            StreamNotFound(_) | MessageNotFound { .. } | NoMessageForSubject { .. } | ConsumerNotFound { .. }
+            InvalidSubject { .. } | InvalidConfig(_) | InvalidDuration(_) | InvalidMsgId(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            StreamNotFound(_)
+            | MessageNotFound { .. }
+            | NoMessageForSubject { .. }
+            | ConsumerNotFound { .. }
             | NotPending { .. } => StatusCode::NOT_FOUND,
             StreamExists(_)
             | SubjectsOverlap { .. }
@@ -55,7 +63,9 @@ impl From<LogError> for ApiError {
             MessageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             StreamFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Corrupt(_) | FormatTooNew { .. } | DataDirInUse(_) | Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Corrupt(_) | FormatTooNew { .. } | DataDirInUse(_) | Storage(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         ApiError::new(status, e.to_string())
     }
@@ -94,7 +104,10 @@ impl From<serde_json::Error> for ApiError {
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::bad_request(format!("request body is not valid JSON: {e}"))
             }
-            Category::Data => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("invalid request body: {e}")),
+            Category::Data => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid request body: {e}"),
+            ),
         }
     }
 }

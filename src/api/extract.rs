@@ -26,7 +26,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(req, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request("request body is empty; a JSON object was expected"));
+            return Err(ApiError::bad_request(
+                "request body is empty; a JSON object was expected",
+            ));
         }
         Ok(Json(serde_json::from_slice(&bytes)?))
     }

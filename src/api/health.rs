@@ -16,7 +16,9 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
     let log = &state.log;
     let sync = match log.sync_policy() {
         SyncPolicy::Always => "always".to_string(),
-        SyncPolicy::Interval(d) => format!("interval ({})", crate::log::duration::format_duration(d)),
+        SyncPolicy::Interval(d) => {
+            format!("interval ({})", crate::log::duration::format_duration(d))
+        }
     };
     Json(json!({
         "status": "healthy",

@@ -23,7 +23,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/pub/{subject}", post(publish))
         .route("/api/streams/{name}/messages", get(list))
-        .route("/api/streams/{name}/messages/{seq}", get(get_one).delete(delete_one))
+        .route(
+            "/api/streams/{name}/messages/{seq}",
+            get(get_one).delete(delete_one),
+        )
         .route("/api/streams/{name}/last/{subject}", get(last))
 }
 
@@ -39,7 +42,13 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>
 
 fn header_seq(headers: &HeaderMap, name: &str) -> Result<Option<u64>, ApiError> {
     header_text(headers, name)?
-        .map(|v| v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("header {name} must be a sequence number, not {v:?}"))))
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "header {name} must be a sequence number, not {v:?}"
+                ))
+            })
+        })
         .transpose()
 }
 
@@ -92,9 +101,13 @@ async fn list(
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     let messages = if q.last_per_subject {
         if q.start_seq.is_some() || q.start_time.is_some() {
-            return Err(ApiError::bad_request("last_per_subject cannot be combined with start_seq or start_time"));
+            return Err(ApiError::bad_request(
+                "last_per_subject cannot be combined with start_seq or start_time",
+            ));
         }
-        state.log.last_per_subject(&name, q.subject.as_deref(), limit)?
+        state
+            .log
+            .last_per_subject(&name, q.subject.as_deref(), limit)?
     } else {
         let start_time_ns = match &q.start_time {
             Some(t) => Some(
@@ -104,7 +117,12 @@ async fn list(
             ),
             None => None,
         };
-        let range = ReadRange { start_seq: q.start_seq, start_time_ns, subject: q.subject, limit };
+        let range = ReadRange {
+            start_seq: q.start_seq,
+            start_time_ns,
+            subject: q.subject,
+            limit,
+        };
         state.log.read_range(&name, &range)?
     };
     let messages: Vec<Value> = messages.iter().map(|m| Value::Object(message(m))).collect();
@@ -115,7 +133,9 @@ async fn get_one(
     State(state): State<AppState>,
     Path((name, seq)): Path<(String, u64)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(Value::Object(message(&state.log.get_message(&name, seq)?))))
+    Ok(axum::Json(Value::Object(message(
+        &state.log.get_message(&name, seq)?,
+    ))))
 }
 
 async fn delete_one(
@@ -123,12 +143,16 @@ async fn delete_one(
     Path((name, seq)): Path<(String, u64)>,
 ) -> Result<axum::Json<Value>, ApiError> {
     state.log.delete_message(&name, seq).await?;
-    Ok(axum::Json(json!({ "success": true, "stream": name, "seq": seq })))
+    Ok(axum::Json(
+        json!({ "success": true, "stream": name, "seq": seq }),
+    ))
 }
 
 async fn last(
     State(state): State<AppState>,
     Path((name, subject)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(Value::Object(message(&state.log.last_message(&name, &subject)?))))
+    Ok(axum::Json(Value::Object(message(
+        &state.log.last_message(&name, &subject)?,
+    ))))
 }

@@ -25,7 +25,11 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, ApiError> {
     }
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
         .map(|t| t.and_utc())
-        .map_err(|_| ApiError::bad_request(format!("invalid time {text:?}: use ISO-8601, e.g. 2026-11-25T14:46:30Z")))
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid time {text:?}: use ISO-8601, e.g. 2026-11-25T14:46:30Z"
+            ))
+        })
 }
 
 pub fn payload_fields(payload: &[u8], into: &mut Map<String, Value>) {
@@ -34,7 +38,10 @@ pub fn payload_fields(payload: &[u8], into: &mut Map<String, Value>) {
     } else if let Ok(text) = std::str::from_utf8(payload) {
         into.insert("text".into(), Value::String(text.to_string()));
     } else {
-        into.insert("data_b64".into(), Value::String(base64::engine::general_purpose::STANDARD.encode(payload)));
+        into.insert(
+            "data_b64".into(),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(payload)),
+        );
     }
 }
 

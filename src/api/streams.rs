@@ -47,11 +47,18 @@ async fn create(
     Json(config): Json<StreamConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let (info, created) = state.log.create_stream(config)?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, axum::Json(render(&info))))
 }
 
-async fn info(State(state): State<AppState>, Path(name): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+async fn info(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     Ok(axum::Json(render(&state.log.stream_info(&name)?)))
 }
 
@@ -64,11 +71,9 @@ async fn update(
     // mistake worth reporting rather than guessing.
     if let Some(obj) = config.as_object_mut() {
         match obj.get("name") {
-            Some(Value::String(n)) if *n != name => {
-                return Err(ApiError::bad_request(format!(
-                    "body names stream {n:?} but the path names {name:?}; a stream cannot be renamed"
-                )))
-            }
+            Some(Value::String(n)) if *n != name => return Err(ApiError::bad_request(format!(
+                "body names stream {n:?} but the path names {name:?}; a stream cannot be renamed"
+            ))),
             _ => {
                 obj.insert("name".into(), Value::String(name.clone()));
             }
@@ -78,7 +83,10 @@ async fn update(
     Ok(axum::Json(render(&state.log.update_stream(config)?)))
 }
 
-async fn remove(State(state): State<AppState>, Path(name): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     state.log.delete_stream(&name)?;
     Ok(axum::Json(json!({ "success": true, "stream": name })))
 }
@@ -95,6 +103,9 @@ async fn purge(
     Path(name): Path<String>,
     OptionalJson(req): OptionalJson<PurgeRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let purged = state.log.purge(&name, req.subject.as_deref(), req.keep).await?;
+    let purged = state
+        .log
+        .purge(&name, req.subject.as_deref(), req.keep)
+        .await?;
     Ok(axum::Json(json!({ "success": true, "purged": purged })))
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use crate::config::ServeConfig;
 
 #[derive(Debug, Parser)]
-#[command(name = "hivelog", version, about = "Coordinate a team of software agents on one machine: task queue, agent registry, messages and a JetStream-style log, in one binary.")]
+#[command(
+    name = "hivelog",
+    version,
+    about = "Coordinate a team of software agents on one machine: task queue, agent registry, messages and a JetStream-style log, in one binary."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,6 +45,10 @@ pub fn run() -> ExitCode {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("HIVELOG_LOG").unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = EnvFilter::try_from_env("HIVELOG_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

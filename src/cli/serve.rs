@@ -45,7 +45,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
 
-    axum::serve(listener, app).with_graceful_shutdown(crate::shutdown::signal()).await.context("server error")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(crate::shutdown::signal())
+        .await
+        .context("server error")?;
 
     // In-flight requests have finished; stop background jobs, then make
     // everything durable before exiting.
@@ -64,8 +67,10 @@ fn ensure_default_stream(log: &Log) -> anyhow::Result<()> {
         Err(LogError::StreamNotFound(_)) => {
             let mut config = StreamConfig::new(DEFAULT_STREAM, &[DEFAULT_SUBJECTS]);
             config.max_age = Some(DEFAULT_MAX_AGE);
-            config.description = Some("hivelog's default stream: tasks, coordination, errors, heartbeats".into());
-            log.create_stream(config).context("cannot create the default stream")?;
+            config.description =
+                Some("hivelog's default stream: tasks, coordination, errors, heartbeats".into());
+            log.create_stream(config)
+                .context("cannot create the default stream")?;
             Ok(())
         }
         Err(e) => Err(e).context("cannot read the default stream"),

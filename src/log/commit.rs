@@ -81,7 +81,12 @@ impl Committer {
                 (Some(tx), Some(thread))
             }
         };
-        Ok(Committer { policy, tx: Mutex::new(tx), thread: Mutex::new(thread), stats })
+        Ok(Committer {
+            policy,
+            tx: Mutex::new(tx),
+            thread: Mutex::new(thread),
+            stats,
+        })
     }
 
     pub fn policy(&self) -> SyncPolicy {
@@ -101,7 +106,13 @@ impl Committer {
             return Waiter(None);
         };
         let (done_tx, done_rx) = oneshot::channel();
-        if tx.send(Ticket { after_commit, done: Some(done_tx) }).is_err() {
+        if tx
+            .send(Ticket {
+                after_commit,
+                done: Some(done_tx),
+            })
+            .is_err()
+        {
             // The flusher is gone; the receiver resolves to ShuttingDown.
         }
         Waiter(Some(done_rx))
@@ -127,8 +138,12 @@ fn run_flusher(store: Store, rx: mpsc::Receiver<Ticket>, stats: &CommitStats) {
             tracing::error!(error = %e, "flush failed; failing the writes that waited on it");
         }
         stats.flushes.fetch_add(1, Ordering::Relaxed);
-        stats.tickets.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        stats.largest_batch.fetch_max(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .tickets
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .largest_batch
+            .fetch_max(batch.len() as u64, Ordering::Relaxed);
         for mut ticket in batch {
             if result.is_ok() {
                 if let Some(action) = ticket.after_commit.take() {

@@ -134,7 +134,9 @@ impl ConsumerConfig {
         }
         match (&self.durable_name, &self.name) {
             (Some(d), Some(n)) if d != n => {
-                return Err(invalid(format!("durable_name {d:?} and name {n:?} differ; give one, or the same")))
+                return Err(invalid(format!(
+                    "durable_name {d:?} and name {n:?} differ; give one, or the same"
+                )))
             }
             (Some(d), _) => {
                 validate_name("consumer", d)?;
@@ -158,27 +160,41 @@ impl ConsumerConfig {
         match self.deliver_policy {
             DeliverPolicy::ByStartSequence => match self.opt_start_seq {
                 Some(s) if s >= 1 => {}
-                _ => return Err(invalid("deliver_policy by_start_sequence needs opt_start_seq >= 1".into())),
+                _ => {
+                    return Err(invalid(
+                        "deliver_policy by_start_sequence needs opt_start_seq >= 1".into(),
+                    ))
+                }
             },
             DeliverPolicy::ByStartTime if self.opt_start_time.is_none() => {
-                return Err(invalid("deliver_policy by_start_time needs opt_start_time".into()))
+                return Err(invalid(
+                    "deliver_policy by_start_time needs opt_start_time".into(),
+                ))
             }
             _ => {}
         }
         if self.deliver_policy != DeliverPolicy::ByStartSequence && self.opt_start_seq.is_some() {
-            return Err(invalid("opt_start_seq is only allowed with deliver_policy by_start_sequence".into()));
+            return Err(invalid(
+                "opt_start_seq is only allowed with deliver_policy by_start_sequence".into(),
+            ));
         }
         if self.deliver_policy != DeliverPolicy::ByStartTime && self.opt_start_time.is_some() {
-            return Err(invalid("opt_start_time is only allowed with deliver_policy by_start_time".into()));
+            return Err(invalid(
+                "opt_start_time is only allowed with deliver_policy by_start_time".into(),
+            ));
         }
         if self.ack_wait < Duration::from_millis(1) {
             return Err(invalid("ack_wait must be at least 1ms".into()));
         }
         if self.max_deliver == Some(0) {
-            return Err(invalid("max_deliver must be at least 1; leave it out for unlimited".into()));
+            return Err(invalid(
+                "max_deliver must be at least 1; leave it out for unlimited".into(),
+            ));
         }
         if self.max_ack_pending == 0 || self.max_ack_pending > MAX_ACK_PENDING_CAP {
-            return Err(invalid(format!("max_ack_pending must be between 1 and {MAX_ACK_PENDING_CAP}")));
+            return Err(invalid(format!(
+                "max_ack_pending must be between 1 and {MAX_ACK_PENDING_CAP}"
+            )));
         }
         if self.inactive_threshold.is_zero() {
             return Err(invalid("inactive_threshold must be longer than 0".into()));
@@ -225,8 +241,17 @@ pub struct AckState {
 }
 
 impl AckState {
-    pub fn new(config: ConsumerConfig, state: ConsumerState, pending: BTreeMap<u64, Pending>) -> Self {
-        AckState { config, state, pending, changes: Vec::new() }
+    pub fn new(
+        config: ConsumerConfig,
+        state: ConsumerState,
+        pending: BTreeMap<u64, Pending>,
+    ) -> Self {
+        AckState {
+            config,
+            state,
+            pending,
+            changes: Vec::new(),
+        }
     }
 
     fn tracks_acks(&self) -> bool {
@@ -274,8 +299,14 @@ impl AckState {
             if out.len() >= limit {
                 break;
             }
-            let Some(p) = self.pending.get(&seq).copied() else { continue };
-            if self.config.max_deliver.is_some_and(|max| p.deliveries >= max) {
+            let Some(p) = self.pending.get(&seq).copied() else {
+                continue;
+            };
+            if self
+                .config
+                .max_deliver
+                .is_some_and(|max| p.deliveries >= max)
+            {
                 self.set(seq, None);
                 continue;
             }
@@ -312,7 +343,13 @@ impl AckState {
         }
     }
 
-    pub fn ack(&mut self, seq: u64, kind: AckKind, delay: Option<Duration>, now_ns: i64) -> Result<()> {
+    pub fn ack(
+        &mut self,
+        seq: u64,
+        kind: AckKind,
+        delay: Option<Duration>,
+        now_ns: i64,
+    ) -> Result<()> {
         if !self.tracks_acks() {
             // As in NATS, acks to an ack-none consumer are accepted and ignored.
             return Ok(());
@@ -331,16 +368,30 @@ impl AckState {
             }
             return Ok(());
         }
-        let Some(p) = self.pending.get(&seq).copied() else { return Err(not_pending()) };
+        let Some(p) = self.pending.get(&seq).copied() else {
+            return Err(not_pending());
+        };
         match kind {
             AckKind::Ack | AckKind::Term => self.set(seq, None),
             AckKind::Nak => {
                 let deadline = self.deadline(now_ns, delay.unwrap_or_default());
-                self.set(seq, Some(Pending { deadline_ns: deadline, ..p }));
+                self.set(
+                    seq,
+                    Some(Pending {
+                        deadline_ns: deadline,
+                        ..p
+                    }),
+                );
             }
             AckKind::Wpi => {
                 let deadline = self.deadline(now_ns, self.config.ack_wait);
-                self.set(seq, Some(Pending { deadline_ns: deadline, ..p }));
+                self.set(
+                    seq,
+                    Some(Pending {
+                        deadline_ns: deadline,
+                        ..p
+                    }),
+                );
             }
         }
         Ok(())
@@ -415,9 +466,14 @@ mod tests {
             m.state.cursor = s;
             m.deliver(s, 0);
         }
-        m.ack(2, AckKind::Nak, Some(Duration::from_nanos(50)), 0).unwrap();
+        m.ack(2, AckKind::Nak, Some(Duration::from_nanos(50)), 0)
+            .unwrap();
         m.ack(1, AckKind::Wpi, None, 8).unwrap();
-        assert_eq!(m.take_due(10, 10), vec![(3, 2)], "1 was extended, 2 delayed");
+        assert_eq!(
+            m.take_due(10, 10),
+            vec![(3, 2)],
+            "1 was extended, 2 delayed"
+        );
         assert_eq!(m.take_due(60, 10), vec![(1, 2), (2, 2), (3, 3)]);
         m.ack(1, AckKind::Term, None, 60).unwrap();
         assert_eq!(m.ack_floor(), 1);
@@ -436,13 +492,33 @@ mod tests {
     #[test]
     fn config_validation_names_the_field() {
         let stream = StreamConfig::new("S", &["orders.>"]);
-        let mut c = ConsumerConfig { filter_subject: Some("other.x".into()), ..Default::default() };
-        assert!(c.normalize_and_validate(&stream).unwrap_err().to_string().contains("matches none"));
-        let mut c = ConsumerConfig { deliver_policy: DeliverPolicy::ByStartSequence, ..Default::default() };
-        assert!(c.normalize_and_validate(&stream).unwrap_err().to_string().contains("opt_start_seq"));
-        let mut c = ConsumerConfig { durable_name: Some("bad name".into()), ..Default::default() };
+        let mut c = ConsumerConfig {
+            filter_subject: Some("other.x".into()),
+            ..Default::default()
+        };
+        assert!(c
+            .normalize_and_validate(&stream)
+            .unwrap_err()
+            .to_string()
+            .contains("matches none"));
+        let mut c = ConsumerConfig {
+            deliver_policy: DeliverPolicy::ByStartSequence,
+            ..Default::default()
+        };
+        assert!(c
+            .normalize_and_validate(&stream)
+            .unwrap_err()
+            .to_string()
+            .contains("opt_start_seq"));
+        let mut c = ConsumerConfig {
+            durable_name: Some("bad name".into()),
+            ..Default::default()
+        };
         assert!(c.normalize_and_validate(&stream).is_err());
-        let mut c = ConsumerConfig { filter_subject: Some("orders.*".into()), ..Default::default() };
+        let mut c = ConsumerConfig {
+            filter_subject: Some("orders.*".into()),
+            ..Default::default()
+        };
         c.normalize_and_validate(&stream).unwrap();
         assert_eq!(c.filter_subjects, vec!["orders.*".to_string()]);
         assert!(c.wants("orders.1") && !c.wants("orders.1.x"));
@@ -457,7 +533,12 @@ mod tests {
     }
 
     fn op() -> impl Strategy<Value = Op> {
-        let kind = prop_oneof![Just(AckKind::Ack), Just(AckKind::Nak), Just(AckKind::Wpi), Just(AckKind::Term)];
+        let kind = prop_oneof![
+            Just(AckKind::Ack),
+            Just(AckKind::Nak),
+            Just(AckKind::Wpi),
+            Just(AckKind::Term)
+        ];
         prop_oneof![
             3 => Just(Op::Deliver),
             3 => (1u64..30, kind).prop_map(|(s, k)| Op::Ack(s, k)),

@@ -81,13 +81,15 @@ pub(super) fn load_durables(handle: &StreamHandle) -> Result<()> {
     let mut consumers = lock(&handle.consumers);
     for item in handle.tree.scan_prefix([keys::CONSUMER]) {
         let (k, v) = item?;
-        let name = String::from_utf8(k[1..].to_vec()).map_err(|_| LogError::Corrupt("consumer name".into()))?;
+        let name = String::from_utf8(k[1..].to_vec())
+            .map_err(|_| LogError::Corrupt("consumer name".into()))?;
         let record: ConsumerRecord = decode(&v)?;
         let config: ConsumerConfig = serde_json::from_str(&record.config_json)?;
         let mut pending = BTreeMap::new();
         for item in handle.tree.scan_prefix(keys::pending_prefix(&name)) {
             let (k, v) = item?;
-            let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("pending key".into()))?;
+            let seq =
+                keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("pending key".into()))?;
             pending.insert(seq, decode::<Pending>(&v)?);
         }
         let machine = AckState::new(config, record.state, pending);
@@ -97,7 +99,12 @@ pub(super) fn load_durables(handle: &StreamHandle) -> Result<()> {
 }
 
 fn new_handle(name: String, machine: AckState) -> ConsumerHandle {
-    ConsumerHandle { name, machine: Mutex::new(machine), changed: Notify::new(), deleted: AtomicBool::new(false) }
+    ConsumerHandle {
+        name,
+        machine: Mutex::new(machine),
+        changed: Notify::new(),
+        deleted: AtomicBool::new(false),
+    }
 }
 
 fn ephemeral_name() -> String {
@@ -120,7 +127,10 @@ fn persist(handle: &StreamHandle, consumer: &ConsumerHandle, m: &mut AckState) -
             None => batch.remove(keys::pending(&consumer.name, seq)),
         }
     }
-    let record = ConsumerRecord { config_json: serde_json::to_string(&m.config)?, state: m.state.clone() };
+    let record = ConsumerRecord {
+        config_json: serde_json::to_string(&m.config)?,
+        state: m.state.clone(),
+    };
     batch.insert(keys::consumer(&consumer.name), encode(&record)?);
     handle.tree.apply_batch(batch)?;
     Ok(())
@@ -128,20 +138,32 @@ fn persist(handle: &StreamHandle, consumer: &ConsumerHandle, m: &mut AckState) -
 
 /// Where a new consumer starts: its cursor and, for last_per_subject, the
 /// messages to hand out first.
-fn start_position(handle: &StreamHandle, config: &ConsumerConfig, state: StreamState) -> Result<(u64, VecDeque<u64>)> {
+fn start_position(
+    handle: &StreamHandle,
+    config: &ConsumerConfig,
+    state: StreamState,
+) -> Result<(u64, VecDeque<u64>)> {
     let before = |seq: u64| seq.saturating_sub(1);
     Ok(match config.deliver_policy {
         DeliverPolicy::All => (before(state.first_seq), VecDeque::new()),
         DeliverPolicy::New => (state.last_seq, VecDeque::new()),
-        DeliverPolicy::ByStartSequence => (before(config.opt_start_seq.unwrap_or(1)), VecDeque::new()),
+        DeliverPolicy::ByStartSequence => {
+            (before(config.opt_start_seq.unwrap_or(1)), VecDeque::new())
+        }
         DeliverPolicy::ByStartTime => {
-            let t = config.opt_start_time.and_then(|t| t.timestamp_nanos_opt()).unwrap_or(0);
+            let t = config
+                .opt_start_time
+                .and_then(|t| t.timestamp_nanos_opt())
+                .unwrap_or(0);
             match seq_at_or_after(handle, t)? {
                 Some(seq) => (before(seq), VecDeque::new()),
                 None => (state.last_seq, VecDeque::new()),
             }
         }
-        DeliverPolicy::Last => (before(last_matching(handle, config, state)?.unwrap_or(state.last_seq + 1)), VecDeque::new()),
+        DeliverPolicy::Last => (
+            before(last_matching(handle, config, state)?.unwrap_or(state.last_seq + 1)),
+            VecDeque::new(),
+        ),
         DeliverPolicy::LastPerSubject => {
             let seqs = last_seqs_per_subject(&handle.tree, |s| config.wants(s))?;
             (state.last_seq, seqs.into())
@@ -150,7 +172,11 @@ fn start_position(handle: &StreamHandle, config: &ConsumerConfig, state: StreamS
 }
 
 /// The newest stored message this consumer wants.
-fn last_matching(handle: &StreamHandle, config: &ConsumerConfig, state: StreamState) -> Result<Option<u64>> {
+fn last_matching(
+    handle: &StreamHandle,
+    config: &ConsumerConfig,
+    state: StreamState,
+) -> Result<Option<u64>> {
     if config.filter_subjects.is_empty() {
         return Ok((state.messages > 0).then_some(state.last_seq));
     }
@@ -171,18 +197,28 @@ fn last_matching(handle: &StreamHandle, config: &ConsumerConfig, state: StreamSt
 }
 
 impl Log {
-    fn consumer(&self, stream: &str, name: &str) -> Result<(Arc<StreamHandle>, Arc<ConsumerHandle>)> {
+    fn consumer(
+        &self,
+        stream: &str,
+        name: &str,
+    ) -> Result<(Arc<StreamHandle>, Arc<ConsumerHandle>)> {
         let handle = self.stream(stream)?;
-        let consumer = lock(&handle.consumers).get(name).cloned().ok_or_else(|| LogError::ConsumerNotFound {
-            stream: stream.into(),
-            consumer: name.into(),
+        let consumer = lock(&handle.consumers).get(name).cloned().ok_or_else(|| {
+            LogError::ConsumerNotFound {
+                stream: stream.into(),
+                consumer: name.into(),
+            }
         })?;
         Ok((handle, consumer))
     }
 
     /// Creates a consumer; a durable that exists with the same config is
     /// returned as is (`created == false`).
-    pub fn create_consumer(&self, stream: &str, mut config: ConsumerConfig) -> Result<(ConsumerInfo, bool)> {
+    pub fn create_consumer(
+        &self,
+        stream: &str,
+        mut config: ConsumerConfig,
+    ) -> Result<(ConsumerInfo, bool)> {
         let handle = self.stream(stream)?;
         let (stream_config, state) = {
             let inner = lock(&handle.inner);
@@ -197,13 +233,25 @@ impl Log {
             return if same {
                 Ok((self.consumer_info(stream, &name)?, false))
             } else {
-                Err(LogError::ConsumerExists { stream: stream.into(), consumer: name })
+                Err(LogError::ConsumerExists {
+                    stream: stream.into(),
+                    consumer: name,
+                })
             };
         }
         let (cursor, backlog) = start_position(&handle, &config, state)?;
         let now = now_ns();
-        let cstate = ConsumerState { cursor, consumer_seq: 0, backlog, created_ns: now, last_active_ns: now };
-        let consumer = Arc::new(new_handle(name.clone(), AckState::new(config, cstate, BTreeMap::new())));
+        let cstate = ConsumerState {
+            cursor,
+            consumer_seq: 0,
+            backlog,
+            created_ns: now,
+            last_active_ns: now,
+        };
+        let consumer = Arc::new(new_handle(
+            name.clone(),
+            AckState::new(config, cstate, BTreeMap::new()),
+        ));
         persist(&handle, &consumer, &mut lock(&consumer.machine))?;
         lock(&handle.consumers).insert(name.clone(), consumer);
         tracing::info!(stream, consumer = %name, "consumer created");
@@ -227,7 +275,10 @@ impl Log {
     pub fn consumers(&self, stream: &str) -> Result<Vec<ConsumerInfo>> {
         let handle = self.stream(stream)?;
         let names: Vec<String> = lock(&handle.consumers).keys().cloned().collect();
-        Ok(names.iter().filter_map(|n| self.consumer_info(stream, n).ok()).collect())
+        Ok(names
+            .iter()
+            .filter_map(|n| self.consumer_info(stream, n).ok())
+            .collect())
     }
 
     pub fn consumer_info(&self, stream: &str, name: &str) -> Result<ConsumerInfo> {
@@ -240,8 +291,14 @@ impl Log {
             name: name.into(),
             durable: m.config.is_durable(),
             created_ns: m.state.created_ns,
-            delivered: SequenceInfo { consumer_seq: m.state.consumer_seq, stream_seq: m.state.cursor },
-            ack_floor: SequenceInfo { consumer_seq: m.ack_floor_consumer_seq(), stream_seq: m.ack_floor() },
+            delivered: SequenceInfo {
+                consumer_seq: m.state.consumer_seq,
+                stream_seq: m.state.cursor,
+            },
+            ack_floor: SequenceInfo {
+                consumer_seq: m.ack_floor_consumer_seq(),
+                stream_seq: m.ack_floor(),
+            },
             num_ack_pending: m.pending.len() as u64,
             num_redelivered: m.num_redelivered(),
             num_pending,
@@ -252,7 +309,13 @@ impl Log {
     /// Up to `batch` messages for this consumer: due redeliveries first, then
     /// new ones. When there are none, waits up to `expires` for the first
     /// to arrive, without polling.
-    pub async fn fetch(&self, stream: &str, name: &str, batch: usize, expires: Duration) -> Result<Vec<Delivered>> {
+    pub async fn fetch(
+        &self,
+        stream: &str,
+        name: &str,
+        batch: usize,
+        expires: Duration,
+    ) -> Result<Vec<Delivered>> {
         let (handle, consumer) = self.consumer(stream, name)?;
         let batch = batch.clamp(1, MAX_FETCH_BATCH);
         let give_up = tokio::time::Instant::now() + expires;
@@ -288,13 +351,23 @@ impl Log {
                 return Err(LogError::StreamNotFound(stream.into()));
             }
             if consumer.deleted.load(Ordering::Acquire) {
-                return Err(LogError::ConsumerNotFound { stream: stream.into(), consumer: name.into() });
+                return Err(LogError::ConsumerNotFound {
+                    stream: stream.into(),
+                    consumer: name.into(),
+                });
             }
         }
     }
 
     /// Acknowledges (or naks, extends, terminates) one delivered message.
-    pub fn ack(&self, stream: &str, name: &str, seq: u64, kind: AckKind, delay: Option<Duration>) -> Result<()> {
+    pub fn ack(
+        &self,
+        stream: &str,
+        name: &str,
+        seq: u64,
+        kind: AckKind,
+        delay: Option<Duration>,
+    ) -> Result<()> {
         let (handle, consumer) = self.consumer(stream, name)?;
         let mut m = lock(&consumer.machine);
         let now = now_ns();
@@ -316,7 +389,8 @@ impl Log {
             .iter()
             .filter(|(_, c)| {
                 let m = lock(&c.machine);
-                let threshold = i64::try_from(m.config.inactive_threshold.as_nanos()).unwrap_or(i64::MAX);
+                let threshold =
+                    i64::try_from(m.config.inactive_threshold.as_nanos()).unwrap_or(i64::MAX);
                 !m.config.is_durable() && now.saturating_sub(m.state.last_active_ns) > threshold
             })
             .map(|(n, _)| n.clone())
@@ -334,7 +408,11 @@ impl Log {
 
 /// One non-waiting pass of a fetch. Returns the deliveries and, when there
 /// are none, when the next pending message falls due.
-fn fetch_now(handle: &StreamHandle, consumer: &ConsumerHandle, batch: usize) -> Result<(Vec<Delivered>, Option<i64>)> {
+fn fetch_now(
+    handle: &StreamHandle,
+    consumer: &ConsumerHandle,
+    batch: usize,
+) -> Result<(Vec<Delivered>, Option<i64>)> {
     let mut m = lock(&consumer.machine);
     let now = now_ns();
     m.state.last_active_ns = now;
@@ -343,25 +421,42 @@ fn fetch_now(handle: &StreamHandle, consumer: &ConsumerHandle, batch: usize) -> 
     for (seq, delivered) in m.take_due(now, batch) {
         match read_stored(handle, seq)? {
             Some(message) => {
-                let consumer_seq = m.pending.get(&seq).map_or(m.state.consumer_seq, |p| p.consumer_seq);
-                out.push(Delivered { message, delivered, consumer_seq });
+                let consumer_seq = m
+                    .pending
+                    .get(&seq)
+                    .map_or(m.state.consumer_seq, |p| p.consumer_seq);
+                out.push(Delivered {
+                    message,
+                    delivered,
+                    consumer_seq,
+                });
             }
             None => m.forget(seq),
         }
     }
     while out.len() < batch && m.room() > 0 {
-        let Some(seq) = m.state.backlog.pop_front() else { break };
+        let Some(seq) = m.state.backlog.pop_front() else {
+            break;
+        };
         if let Some(message) = read_stored(handle, seq)? {
             m.deliver(seq, now);
-            out.push(Delivered { message, delivered: 1, consumer_seq: m.state.consumer_seq });
+            out.push(Delivered {
+                message,
+                delivered: 1,
+                consumer_seq: m.state.consumer_seq,
+            });
         }
     }
     if out.len() < batch && m.room() > 0 && m.state.cursor < committed {
         let mut scanned = 0;
         let mut exhausted = true;
-        for item in handle.tree.range(keys::msg(m.state.cursor + 1)..=keys::msg(committed)) {
+        for item in handle
+            .tree
+            .range(keys::msg(m.state.cursor + 1)..=keys::msg(committed))
+        {
             let (k, v) = item?;
-            let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
+            let seq =
+                keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
             let stored: StoredMessage = decode(&v)?;
             m.state.cursor = seq;
             if m.config.wants(&stored.subject) {
@@ -392,12 +487,21 @@ fn count_pending(handle: &StreamHandle, m: &AckState, state: StreamState) -> Res
     let cursor = m.state.cursor;
     let backlog = m.state.backlog.len() as u64;
     if m.config.filter_subjects.is_empty() {
-        let ahead = if cursor < state.first_seq { state.messages } else { state.last_seq.saturating_sub(cursor) };
+        let ahead = if cursor < state.first_seq {
+            state.messages
+        } else {
+            state.last_seq.saturating_sub(cursor)
+        };
         return Ok(ahead + backlog);
     }
     let mut n = 0;
     for (subject, count) in subject_counts(&handle.tree)? {
-        if !m.config.filter_subjects.iter().any(|f| matches(f, &subject)) {
+        if !m
+            .config
+            .filter_subjects
+            .iter()
+            .any(|f| matches(f, &subject))
+        {
             continue;
         }
         if cursor < state.first_seq {

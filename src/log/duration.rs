@@ -21,9 +21,14 @@ pub struct DurationError {
 
 /// Parses `"90"`, `"90s"`, `"1500ms"`, `"5m"`, `"2h"`, `"7d"`.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let err = |reason| DurationError { input: text.chars().take(40).collect(), reason };
+    let err = |reason| DurationError {
+        input: text.chars().take(40).collect(),
+        reason,
+    };
     let trimmed = text.trim();
-    let split = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (digits, unit) = trimmed.split_at(split);
     if digits.is_empty() {
         return Err(err("it does not start with a number"));
@@ -37,7 +42,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         "d" => 86_400_000,
         _ => return Err(err("unknown unit")),
     };
-    let millis = value.checked_mul(millis_per_unit).ok_or_else(|| err("the duration is too large"))?;
+    let millis = value
+        .checked_mul(millis_per_unit)
+        .ok_or_else(|| err("the duration is too large"))?;
     let duration = Duration::from_millis(millis);
     if duration > MAX_DURATION {
         return Err(err("the duration is longer than 100 years"));
@@ -51,7 +58,12 @@ pub fn format_duration(d: Duration) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    for (unit, size) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000u128),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
@@ -116,7 +128,9 @@ impl Visitor<'_> for HumanDuration {
     type Value = Duration;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a duration: whole seconds, or a string like \"1500ms\", \"90s\", \"2h\", \"7d\"")
+        f.write_str(
+            "a duration: whole seconds, or a string like \"1500ms\", \"90s\", \"2h\", \"7d\"",
+        )
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
@@ -135,7 +149,9 @@ impl Visitor<'_> for HumanDuration {
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
         if !(v.is_finite() && v >= 0.0 && v <= MAX_DURATION.as_secs_f64()) {
-            return Err(E::custom(format!("duration {v} is not a valid number of seconds")));
+            return Err(E::custom(format!(
+                "duration {v} is not a valid number of seconds"
+            )));
         }
         Ok(Duration::from_secs_f64(v))
     }
@@ -154,11 +170,25 @@ mod tests {
     fn parses_units() {
         assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("1500ms").unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(7 * 86400));
-        for bad in ["", "s", "-5s", "5x", "1.5h", "99999999999999999999", "40000d"] {
+        assert_eq!(
+            parse_duration("7d").unwrap(),
+            Duration::from_secs(7 * 86400)
+        );
+        for bad in [
+            "",
+            "s",
+            "-5s",
+            "5x",
+            "1.5h",
+            "99999999999999999999",
+            "40000d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }
@@ -182,7 +212,10 @@ mod tests {
     #[test]
     fn deserializes_numbers_strings_and_null() {
         let h: Holder = serde_json::from_str(r#"{"d": 30, "o": "2m"}"#).unwrap();
-        assert_eq!((h.d, h.o), (Duration::from_secs(30), Some(Duration::from_secs(120))));
+        assert_eq!(
+            (h.d, h.o),
+            (Duration::from_secs(30), Some(Duration::from_secs(120)))
+        );
         let h: Holder = serde_json::from_str(r#"{"d": "1h", "o": null}"#).unwrap();
         assert_eq!((h.d, h.o), (Duration::from_secs(3600), None));
         let h: Holder = serde_json::from_str(r#"{"d": 0.5}"#).unwrap();

@@ -20,8 +20,14 @@ pub enum LogError {
     #[error("stream {0} already exists with a different configuration")]
     StreamExists(String),
 
-    #[error("subjects overlap with stream {stream}: {ours:?} and {theirs:?} can match the same subject")]
-    SubjectsOverlap { stream: String, ours: String, theirs: String },
+    #[error(
+        "subjects overlap with stream {stream}: {ours:?} and {theirs:?} can match the same subject"
+    )]
+    SubjectsOverlap {
+        stream: String,
+        ours: String,
+        theirs: String,
+    },
 
     #[error("message {seq} not found in stream {stream}")]
     MessageNotFound { stream: String, seq: u64 },
@@ -30,30 +36,53 @@ pub enum LogError {
     NoMessageForSubject { stream: String, subject: String },
 
     #[error("expected stream {expected} but subject {subject:?} is captured by {}", .actual.as_deref().unwrap_or("no stream"))]
-    WrongStream { expected: String, subject: String, actual: Option<String> },
+    WrongStream {
+        expected: String,
+        subject: String,
+        actual: Option<String>,
+    },
 
     #[error("wrong last sequence: expected {expected}, the stream's last sequence is {actual}")]
     WrongLastSequence { expected: u64, actual: u64 },
 
     #[error("wrong last sequence for subject {subject:?}: expected {expected}, the subject's last sequence is {actual}")]
-    WrongLastSubjectSequence { subject: String, expected: u64, actual: u64 },
+    WrongLastSubjectSequence {
+        subject: String,
+        expected: u64,
+        actual: u64,
+    },
 
     #[error("message is {size} bytes; stream {stream} accepts at most {max} ({limit})")]
-    MessageTooLarge { stream: String, size: u64, max: u64, limit: &'static str },
+    MessageTooLarge {
+        stream: String,
+        size: u64,
+        max: u64,
+        limit: &'static str,
+    },
 
-    #[error("no stream captures subject {subject:?}, so the publish expectations cannot be checked")]
+    #[error(
+        "no stream captures subject {subject:?}, so the publish expectations cannot be checked"
+    )]
     NoStream { subject: String },
 
     #[error("invalid message id: {0}")]
     InvalidMsgId(String),
 
-    #[error("stream {stream} is full: {limit} = {value} reached and the discard policy is \"new\"")]
-    StreamFull { stream: String, limit: &'static str, value: u64 },
+    #[error(
+        "stream {stream} is full: {limit} = {value} reached and the discard policy is \"new\""
+    )]
+    StreamFull {
+        stream: String,
+        limit: &'static str,
+        value: u64,
+    },
 
     #[error("consumer {consumer} not found on stream {stream}")]
     ConsumerNotFound { stream: String, consumer: String },
 
-    #[error("consumer {consumer} already exists on stream {stream} with a different configuration")]
+    #[error(
+        "consumer {consumer} already exists on stream {stream} with a different configuration"
+    )]
     ConsumerExists { stream: String, consumer: String },
 
     #[error("message {seq} is not awaiting an ack from consumer {consumer}")]

@@ -11,9 +11,9 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::mpsc;
 
+use super::error::Result;
 use super::message::Message;
 use super::subject::{validate_pattern, SubjectTrie};
-use super::error::Result;
 
 /// Default queue length per subscriber.
 pub const DEFAULT_SUBSCRIBER_QUEUE: usize = 4096;
@@ -108,9 +108,22 @@ impl Fanout {
         let slow = Arc::new(AtomicBool::new(false));
         let mut subs = self.subs.write().unwrap_or_else(|p| p.into_inner());
         subs.trie.insert(pattern, id);
-        subs.by_id.insert(id, Entry { pattern: pattern.to_string(), tx, slow: slow.clone() });
+        subs.by_id.insert(
+            id,
+            Entry {
+                pattern: pattern.to_string(),
+                tx,
+                slow: slow.clone(),
+            },
+        );
         drop(subs);
-        Ok(Subscription { id, pattern: pattern.to_string(), rx, slow, fanout: self.clone() })
+        Ok(Subscription {
+            id,
+            pattern: pattern.to_string(),
+            rx,
+            slow,
+            fanout: self.clone(),
+        })
     }
 
     /// Hands `msg` to every matching subscriber without waiting.
@@ -122,7 +135,9 @@ impl Fanout {
                 return;
             }
             subs.trie.for_each_match(&msg.subject, |id| {
-                let Some(entry) = subs.by_id.get(id) else { return };
+                let Some(entry) = subs.by_id.get(id) else {
+                    return;
+                };
                 match entry.tx.try_send(msg.clone()) {
                     Ok(()) => {
                         self.delivered.fetch_add(1, Ordering::Relaxed);
@@ -144,7 +159,9 @@ impl Fanout {
 
     fn remove(&self, id: SubId) -> bool {
         let mut subs = self.subs.write().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = subs.by_id.remove(&id) else { return false };
+        let Some(entry) = subs.by_id.remove(&id) else {
+            return false;
+        };
         subs.trie.remove(&entry.pattern, &id);
         if entry.slow.load(Ordering::Acquire) {
             self.dropped_slow.fetch_add(1, Ordering::Relaxed);
@@ -153,7 +170,11 @@ impl Fanout {
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.subs.read().unwrap_or_else(|p| p.into_inner()).by_id.len()
+        self.subs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_id
+            .len()
     }
 
     /// Messages handed to subscribers since start.
@@ -211,7 +232,10 @@ mod tests {
         // The slow one keeps what was queued before the cut, then is told.
         assert_eq!(slow.recv().await.unwrap().seq, 1);
         assert_eq!(slow.recv().await.unwrap().seq, 2);
-        assert_eq!(slow.recv().await.unwrap_err(), SubscriptionEnded::SlowConsumer);
+        assert_eq!(
+            slow.recv().await.unwrap_err(),
+            SubscriptionEnded::SlowConsumer
+        );
         assert_eq!(fanout.subscriber_count(), 1);
         assert_eq!(fanout.slow_consumers_total(), 1);
     }

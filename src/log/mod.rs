@@ -35,8 +35,10 @@ pub use message::{Headers, Message};
 pub use publish::{PubAck, PublishOptions};
 pub use read::ReadRange;
 pub use store::current_version as format_version;
+pub use stream::{
+    DiscardPolicy, StreamConfig, StreamState, DEFAULT_MAX_MSG_SIZE, MAX_MSG_SIZE_CAP,
+};
 pub use sweeper::SweepReport;
-pub use stream::{DiscardPolicy, StreamConfig, StreamState, DEFAULT_MAX_MSG_SIZE, MAX_MSG_SIZE_CAP};
 
 use commit::Committer;
 use consumers::ConsumerHandle;
@@ -55,7 +57,11 @@ pub struct LogOptions {
 
 impl Default for LogOptions {
     fn default() -> Self {
-        LogOptions { sync: SyncPolicy::Always, cache_bytes: 64 * 1024 * 1024, subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE }
+        LogOptions {
+            sync: SyncPolicy::Always,
+            cache_bytes: 64 * 1024 * 1024,
+            subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,
+        }
     }
 }
 
@@ -105,7 +111,9 @@ pub(crate) struct StreamInner {
 }
 
 pub(crate) fn now_ns() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -136,7 +144,9 @@ impl Log {
             opened: Instant::now(),
             closed: AtomicBool::new(false),
         };
-        let log = Log { shared: Arc::new(shared) };
+        let log = Log {
+            shared: Arc::new(shared),
+        };
         for record in log.shared.store.stream_records()? {
             log.load_stream(record)?;
         }
@@ -155,18 +165,29 @@ impl Log {
             name: name.as_str().into(),
             tree,
             created_ns: record.created_ns,
-            inner: Mutex::new(StreamInner { config: record.config.clone(), state }),
+            inner: Mutex::new(StreamInner {
+                config: record.config.clone(),
+                state,
+            }),
             committed,
             consumers: Mutex::new(BTreeMap::new()),
             deleted: AtomicBool::new(false),
         });
         consumers::load_durables(&handle)?;
-        let mut routes = self.shared.routes.write().unwrap_or_else(|p| p.into_inner());
+        let mut routes = self
+            .shared
+            .routes
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         for s in &record.config.subjects {
             routes.insert(s, handle.name.clone());
         }
         drop(routes);
-        self.shared.streams.write().unwrap_or_else(|p| p.into_inner()).insert(name, handle.clone());
+        self.shared
+            .streams
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, handle.clone());
         Ok(handle)
     }
 
@@ -193,7 +214,12 @@ impl Log {
     pub fn create_stream(&self, config: StreamConfig) -> Result<(StreamInfo, bool)> {
         config.validate()?;
         // One stream change at a time keeps the overlap check honest.
-        let streams = self.shared.streams.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let streams = self
+            .shared
+            .streams
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(existing) = streams.get(&config.name) {
             let same = lock(&existing.inner).config == config;
             return if same {
@@ -205,7 +231,10 @@ impl Log {
         for other in streams.values() {
             config.check_no_overlap(&lock(&other.inner).config)?;
         }
-        let record = StreamRecord { config, created_ns: now_ns() };
+        let record = StreamRecord {
+            config,
+            created_ns: now_ns(),
+        };
         self.shared.store.save_stream_record(&record)?;
         self.shared.store.flush()?;
         let name = record.config.name.clone();
@@ -219,18 +248,30 @@ impl Log {
     pub fn update_stream(&self, config: StreamConfig) -> Result<StreamInfo> {
         config.validate()?;
         let handle = self.stream(&config.name)?;
-        let streams = self.shared.streams.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let streams = self
+            .shared
+            .streams
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for other in streams.values().filter(|o| o.name != handle.name) {
             config.check_no_overlap(&lock(&other.inner).config)?;
         }
         let old = {
             let mut inner = lock(&handle.inner);
             let old = std::mem::replace(&mut inner.config, config.clone());
-            self.shared.store.save_stream_record(&StreamRecord { config: config.clone(), created_ns: handle.created_ns })?;
+            self.shared.store.save_stream_record(&StreamRecord {
+                config: config.clone(),
+                created_ns: handle.created_ns,
+            })?;
             old
         };
         {
-            let mut routes = self.shared.routes.write().unwrap_or_else(|p| p.into_inner());
+            let mut routes = self
+                .shared
+                .routes
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
             for s in &old.subjects {
                 routes.remove(s, &handle.name);
             }
@@ -247,8 +288,16 @@ impl Log {
         let handle = self.stream(name)?;
         let writer = lock(&handle.inner);
         handle.deleted.store(true, Ordering::Release);
-        self.shared.streams.write().unwrap_or_else(|p| p.into_inner()).remove(name);
-        let mut routes = self.shared.routes.write().unwrap_or_else(|p| p.into_inner());
+        self.shared
+            .streams
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        let mut routes = self
+            .shared
+            .routes
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         for s in &writer.config.subjects {
             routes.remove(s, &handle.name);
         }
@@ -266,23 +315,39 @@ impl Log {
     }
 
     pub fn stream_names(&self) -> Vec<String> {
-        self.shared.streams.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.shared
+            .streams
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
     pub fn stream_info(&self, name: &str) -> Result<StreamInfo> {
         let handle = self.stream(name)?;
         let consumer_count = lock(&handle.consumers).len();
         let inner = lock(&handle.inner);
-        Ok(StreamInfo { config: inner.config.clone(), state: inner.state, created_ns: handle.created_ns, consumer_count })
+        Ok(StreamInfo {
+            config: inner.config.clone(),
+            state: inner.state,
+            created_ns: handle.created_ns,
+            consumer_count,
+        })
     }
 
     pub fn streams(&self) -> Vec<StreamInfo> {
-        self.stream_names().iter().filter_map(|n| self.stream_info(n).ok()).collect()
+        self.stream_names()
+            .iter()
+            .filter_map(|n| self.stream_info(n).ok())
+            .collect()
     }
 
     /// A live feed of new messages on `pattern`, stored or not.
     pub fn subscribe(&self, pattern: &str) -> Result<Subscription> {
-        self.shared.fanout.subscribe(pattern, self.shared.options.subscriber_queue)
+        self.shared
+            .fanout
+            .subscribe(pattern, self.shared.options.subscriber_queue)
     }
 
     /// As `subscribe`, with a queue of `queue` messages.
@@ -317,12 +382,19 @@ impl Log {
     /// Messages handed to live subscribers, and subscribers cut off for
     /// being slow, since the log was opened.
     pub fn fanout_totals(&self) -> (u64, u64) {
-        (self.shared.fanout.delivered_total(), self.shared.fanout.slow_consumers_total())
+        (
+            self.shared.fanout.delivered_total(),
+            self.shared.fanout.slow_consumers_total(),
+        )
     }
 
     /// Starts the background sweeper (max age, dedup window, idle ephemeral
     /// consumers). It stops when `shutdown` turns true.
-    pub fn start_sweeper(&self, every: Duration, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    pub fn start_sweeper(
+        &self,
+        every: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(sweeper::run(self.clone(), every, shutdown))
     }
 
@@ -345,3 +417,6 @@ impl Log {
         self.shared.closed.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests;

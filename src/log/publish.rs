@@ -41,10 +41,14 @@ pub struct PubAck {
 
 fn validate_msg_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > MAX_MSG_ID_LEN {
-        return Err(LogError::InvalidMsgId(format!("must be 1 to {MAX_MSG_ID_LEN} bytes long")));
+        return Err(LogError::InvalidMsgId(format!(
+            "must be 1 to {MAX_MSG_ID_LEN} bytes long"
+        )));
     }
     if id.chars().any(|c| c.is_control()) {
-        return Err(LogError::InvalidMsgId("must not contain control characters".into()));
+        return Err(LogError::InvalidMsgId(
+            "must not contain control characters".into(),
+        ));
     }
     Ok(())
 }
@@ -53,7 +57,12 @@ impl Log {
     /// Appends a message to the stream that captures `subject` (if any) and
     /// delivers it to live subscribers. Under `SyncPolicy::Always` it returns
     /// only once the message is on disk.
-    pub async fn publish(&self, subject: &str, payload: Vec<u8>, mut opts: PublishOptions) -> Result<PubAck> {
+    pub async fn publish(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        mut opts: PublishOptions,
+    ) -> Result<PubAck> {
         if self.is_closed() {
             return Err(LogError::ShuttingDown);
         }
@@ -65,16 +74,38 @@ impl Log {
         }
         let Some(handle) = self.stream_for_subject(subject) else {
             if let Some(expected) = opts.expected_stream {
-                return Err(LogError::WrongStream { expected, subject: subject.into(), actual: None });
+                return Err(LogError::WrongStream {
+                    expected,
+                    subject: subject.into(),
+                    actual: None,
+                });
             }
             if opts.expected_last_seq.is_some() || opts.expected_last_subject_seq.is_some() {
-                return Err(LogError::NoStream { subject: subject.into() });
+                return Err(LogError::NoStream {
+                    subject: subject.into(),
+                });
             }
-            let msg = Message { stream: None, seq: 0, subject: subject.into(), time_ns: now_ns(), headers, payload };
+            let msg = Message {
+                stream: None,
+                seq: 0,
+                subject: subject.into(),
+                time_ns: now_ns(),
+                headers,
+                payload,
+            };
             self.shared.fanout.deliver(&Arc::new(msg));
-            return Ok(PubAck { stream: None, seq: None, duplicate: false });
+            return Ok(PubAck {
+                stream: None,
+                seq: None,
+                duplicate: false,
+            });
         };
-        let stored = StoredMessage { subject: subject.into(), time_ns: 0, headers, payload };
+        let stored = StoredMessage {
+            subject: subject.into(),
+            time_ns: 0,
+            headers,
+            payload,
+        };
         let (ack, waiter) = self.append(&handle, stored, &opts)?;
         waiter.wait().await?;
         Ok(ack)
@@ -110,19 +141,33 @@ impl Log {
                 if now.saturating_sub(at) < window {
                     // The original may still be waiting for its flush.
                     let waiter = self.shared.committer.submit(None);
-                    return Ok((PubAck { stream: Some(name), seq: Some(seq), duplicate: true }, waiter));
+                    return Ok((
+                        PubAck {
+                            stream: Some(name),
+                            seq: Some(seq),
+                            duplicate: true,
+                        },
+                        waiter,
+                    ));
                 }
             }
         }
         if let Some(expected) = opts.expected_last_seq {
             if expected != inner.state.last_seq {
-                return Err(LogError::WrongLastSequence { expected, actual: inner.state.last_seq });
+                return Err(LogError::WrongLastSequence {
+                    expected,
+                    actual: inner.state.last_seq,
+                });
             }
         }
         if let Some(expected) = opts.expected_last_subject_seq {
             let actual = last_seq_of_subject(&handle.tree, &stored.subject)?.unwrap_or(0);
             if expected != actual {
-                return Err(LogError::WrongLastSubjectSequence { subject: stored.subject, expected, actual });
+                return Err(LogError::WrongLastSubjectSequence {
+                    subject: stored.subject,
+                    expected,
+                    actual,
+                });
             }
         }
         let size = (stored.payload.len() + headers_len(&stored.headers)) as u64;
@@ -157,7 +202,14 @@ impl Log {
             });
             fanout.deliver(&msg);
         })));
-        Ok((PubAck { stream: Some(name), seq: Some(seq), duplicate: false }, waiter))
+        Ok((
+            PubAck {
+                stream: Some(name),
+                seq: Some(seq),
+                duplicate: false,
+            },
+            waiter,
+        ))
     }
 
     /// Removes one message.
@@ -167,7 +219,10 @@ impl Log {
             let mut inner = lock(&handle.inner);
             let mut change = Change::new(&handle.tree, inner.state);
             if !change.remove(seq)? {
-                return Err(LogError::MessageNotFound { stream: stream.into(), seq });
+                return Err(LogError::MessageNotFound {
+                    stream: stream.into(),
+                    seq,
+                });
             }
             let (batch, state) = change.finish()?;
             handle.tree.apply_batch(batch)?;
@@ -180,7 +235,12 @@ impl Log {
     /// Removes all messages, or those on subjects matching `subject`, keeping
     /// the newest `keep` (per subject when a subject is given). Returns how
     /// many were removed.
-    pub async fn purge(&self, stream: &str, subject: Option<&str>, keep: Option<u64>) -> Result<u64> {
+    pub async fn purge(
+        &self,
+        stream: &str,
+        subject: Option<&str>,
+        keep: Option<u64>,
+    ) -> Result<u64> {
         let handle = self.stream(stream)?;
         let keep = keep.unwrap_or(0);
         let purged = match subject {
@@ -218,7 +278,8 @@ impl Log {
                     while remaining > 0 {
                         let mut inner = lock(&handle.inner);
                         let mut change = Change::new(&handle.tree, inner.state);
-                        let n = change.remove_oldest_of_subject(&subj, remaining.min(PURGE_CHUNK))?;
+                        let n =
+                            change.remove_oldest_of_subject(&subj, remaining.min(PURGE_CHUNK))?;
                         let (batch, state) = change.finish()?;
                         handle.tree.apply_batch(batch)?;
                         inner.state = state;
@@ -244,11 +305,20 @@ impl Log {
 /// discard policy is `new`.
 fn make_room(config: &StreamConfig, change: &mut Change, msg: &StoredMessage) -> Result<()> {
     let size = msg.stored_size();
-    let full = |limit, value| LogError::StreamFull { stream: config.name.clone(), limit, value };
+    let full = |limit, value| LogError::StreamFull {
+        stream: config.name.clone(),
+        limit,
+        value,
+    };
     let discard_new = config.discard == DiscardPolicy::New;
     if let Some(max) = config.max_bytes {
         if size > max {
-            return Err(LogError::MessageTooLarge { stream: config.name.clone(), size, max, limit: "max_bytes" });
+            return Err(LogError::MessageTooLarge {
+                stream: config.name.clone(),
+                size,
+                max,
+                limit: "max_bytes",
+            });
         }
     }
     if let Some(max) = config.max_msgs_per_subject {
@@ -295,7 +365,11 @@ pub(super) fn enforce_limits(handle: &StreamHandle) -> Result<()> {
             }
         }
     }
-    while config.max_msgs.is_some_and(|max| change.state.messages > max) && change.remove_oldest()? {}
+    while config
+        .max_msgs
+        .is_some_and(|max| change.state.messages > max)
+        && change.remove_oldest()?
+    {}
     while config.max_bytes.is_some_and(|max| change.state.bytes > max) && change.remove_oldest()? {}
     let (batch, state) = change.finish()?;
     handle.tree.apply_batch(batch)?;
@@ -308,8 +382,13 @@ pub(super) fn subject_counts(tree: &sled::Tree) -> Result<Vec<(String, u64)>> {
     tree.scan_prefix([keys::COUNT])
         .map(|item| {
             let (k, v) = item?;
-            let subject = String::from_utf8(k[1..].to_vec()).map_err(|_| LogError::Corrupt("subject key".into()))?;
-            let count = u64::from_be_bytes(v.as_ref().try_into().map_err(|_| LogError::Corrupt("subject count".into()))?);
+            let subject = String::from_utf8(k[1..].to_vec())
+                .map_err(|_| LogError::Corrupt("subject key".into()))?;
+            let count = u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| LogError::Corrupt("subject count".into()))?,
+            );
             Ok((subject, count))
         })
         .collect()

@@ -38,14 +38,20 @@ pub(super) fn read_stored(handle: &StreamHandle, seq: u64) -> Result<Option<Mess
 impl Log {
     pub fn get_message(&self, stream: &str, seq: u64) -> Result<Message> {
         let handle = self.stream(stream)?;
-        read_stored(&handle, seq)?.ok_or_else(|| LogError::MessageNotFound { stream: stream.into(), seq })
+        read_stored(&handle, seq)?.ok_or_else(|| LogError::MessageNotFound {
+            stream: stream.into(),
+            seq,
+        })
     }
 
     /// The newest message on a literal subject.
     pub fn last_message(&self, stream: &str, subject: &str) -> Result<Message> {
         validate_subject(subject)?;
         let handle = self.stream(stream)?;
-        let not_found = || LogError::NoMessageForSubject { stream: stream.into(), subject: subject.into() };
+        let not_found = || LogError::NoMessageForSubject {
+            stream: stream.into(),
+            subject: subject.into(),
+        };
         let seq = last_seq_of_subject(&handle.tree, subject)?.ok_or_else(not_found)?;
         read_stored(&handle, seq)?.ok_or_else(not_found)
     }
@@ -70,8 +76,11 @@ impl Log {
             None | Some(">") => return scan(&handle, start, limit, |_| true),
             Some(f) if is_literal(f) => index_seqs(&handle.tree, f, start, limit)?,
             Some(f) => {
-                let subjects: Vec<String> =
-                    subject_counts(&handle.tree)?.into_iter().map(|(s, _)| s).filter(|s| matches(f, s)).collect();
+                let subjects: Vec<String> = subject_counts(&handle.tree)?
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .filter(|s| matches(f, s))
+                    .collect();
                 if subjects.len() > INDEX_MERGE_MAX_SUBJECTS {
                     return scan(&handle, start, limit, |s| matches(f, s));
                 }
@@ -95,12 +104,18 @@ impl Log {
 
     /// The newest message of every subject matching `filter` (all subjects
     /// when `None`), in sequence order.
-    pub fn last_per_subject(&self, stream: &str, filter: Option<&str>, limit: usize) -> Result<Vec<Message>> {
+    pub fn last_per_subject(
+        &self,
+        stream: &str,
+        filter: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
         let handle = self.stream(stream)?;
         if let Some(f) = filter {
             validate_pattern(f)?;
         }
-        let mut seqs = last_seqs_per_subject(&handle.tree, |s| filter.is_none_or(|f| matches(f, s)))?;
+        let mut seqs =
+            last_seqs_per_subject(&handle.tree, |s| filter.is_none_or(|f| matches(f, s)))?;
         seqs.truncate(limit.clamp(1, MAX_READ_LIMIT));
         let mut out = Vec::with_capacity(seqs.len());
         for seq in seqs {
@@ -119,7 +134,10 @@ impl Log {
 }
 
 /// Sorted sequences of the newest message of each subject that `want`s.
-pub(super) fn last_seqs_per_subject(tree: &sled::Tree, want: impl Fn(&str) -> bool) -> Result<Vec<u64>> {
+pub(super) fn last_seqs_per_subject(
+    tree: &sled::Tree,
+    want: impl Fn(&str) -> bool,
+) -> Result<Vec<u64>> {
     let mut seqs = Vec::new();
     for (subject, _) in subject_counts(tree)? {
         if want(&subject) {
@@ -132,7 +150,12 @@ pub(super) fn last_seqs_per_subject(tree: &sled::Tree, want: impl Fn(&str) -> bo
     Ok(seqs)
 }
 
-fn scan(handle: &StreamHandle, start: u64, limit: usize, want: impl Fn(&str) -> bool) -> Result<Vec<Message>> {
+fn scan(
+    handle: &StreamHandle,
+    start: u64,
+    limit: usize,
+    want: impl Fn(&str) -> bool,
+) -> Result<Vec<Message>> {
     let mut out = Vec::new();
     for item in handle.tree.range(keys::msg(start)..=keys::msg(u64::MAX)) {
         let (k, v) = item?;
@@ -171,7 +194,10 @@ pub(super) fn seq_at_or_after(handle: &StreamHandle, time_ns: i64) -> Result<Opt
     let mut found = None;
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let next = handle.tree.range(keys::msg(mid)..=keys::msg(state.last_seq)).next();
+        let next = handle
+            .tree
+            .range(keys::msg(mid)..=keys::msg(state.last_seq))
+            .next();
         let Some(item) = next else {
             hi = mid;
             continue;

@@ -43,7 +43,11 @@ impl<'a> Change<'a> {
             return Ok(*c);
         }
         let c = match self.tree.get(keys::count(subject))? {
-            Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| LogError::Corrupt("subject count".into()))?),
+            Some(v) => u64::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| LogError::Corrupt("subject count".into()))?,
+            ),
             None => 0,
         };
         self.counts.insert(subject.to_string(), c);
@@ -91,7 +95,9 @@ impl<'a> Change<'a> {
         if self.removed.contains(&seq) {
             return Ok(false);
         }
-        let Some(raw) = self.tree.get(keys::msg(seq))? else { return Ok(false) };
+        let Some(raw) = self.tree.get(keys::msg(seq))? else {
+            return Ok(false);
+        };
         let msg: StoredMessage = decode(&raw)?;
         self.remove_decoded(seq, &msg)?;
         Ok(true)
@@ -102,7 +108,8 @@ impl<'a> Change<'a> {
         let end = keys::msg(self.state.last_seq.max(self.head));
         for item in self.tree.range(keys::msg(self.head)..=end) {
             let (k, v) = item?;
-            let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
+            let seq =
+                keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
             if self.removed.contains(&seq) {
                 continue;
             }
@@ -132,7 +139,8 @@ impl<'a> Change<'a> {
                 break;
             }
             let (k, _) = item?;
-            let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("subject index key".into()))?;
+            let seq = keys::trailing_seq(&k)
+                .ok_or_else(|| LogError::Corrupt("subject index key".into()))?;
             if !self.removed.contains(&seq) {
                 victims.push(seq);
             }
@@ -153,13 +161,16 @@ impl<'a> Change<'a> {
             if *count == 0 {
                 self.batch.remove(keys::count(subject));
             } else {
-                self.batch.insert(keys::count(subject), &count.to_be_bytes());
+                self.batch
+                    .insert(keys::count(subject), &count.to_be_bytes());
             }
         }
         if self.state.messages == 0 {
             self.state.first_seq = self.state.last_seq + 1;
             self.state.first_ts = 0;
-        } else if self.removed.contains(&self.original_first) || self.original_first > self.state.last_seq {
+        } else if self.removed.contains(&self.original_first)
+            || self.original_first > self.state.last_seq
+        {
             self.head = self.head.max(self.original_first);
             match self.oldest()? {
                 Some((seq, msg)) => {
@@ -168,7 +179,9 @@ impl<'a> Change<'a> {
                 }
                 None => {
                     // Only what this change appended is left.
-                    let (seq, ts) = self.appended.ok_or_else(|| LogError::Corrupt("stream counters".into()))?;
+                    let (seq, ts) = self
+                        .appended
+                        .ok_or_else(|| LogError::Corrupt("stream counters".into()))?;
                     self.state.first_seq = seq;
                     self.state.first_ts = ts;
                 }

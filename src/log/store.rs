@@ -99,7 +99,10 @@ pub(crate) mod keys {
 /// Binary records (messages, state, consumers) use bincode: compact and fast
 /// on the hot path.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
-    Ok(bincode::serde::encode_to_vec(value, bincode::config::standard())?)
+    Ok(bincode::serde::encode_to_vec(
+        value,
+        bincode::config::standard(),
+    )?)
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
@@ -129,7 +132,9 @@ impl Store {
             .path(dir.join("sled"))
             .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(Some(flush_every.as_millis().clamp(1, u64::MAX as u128) as u64))
+            .flush_every_ms(Some(
+                flush_every.as_millis().clamp(1, u64::MAX as u128) as u64
+            ))
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
@@ -140,7 +145,9 @@ impl Store {
         let meta = db.open_tree(META_TREE)?;
         let found = match meta.get(FORMAT_KEY)? {
             Some(v) => u32::from_be_bytes(
-                v.as_ref().try_into().map_err(|_| LogError::Corrupt("format version record".into()))?,
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| LogError::Corrupt("format version record".into()))?,
             ),
             None => 0,
         };
@@ -149,7 +156,11 @@ impl Store {
             return Err(LogError::FormatTooNew { found, supported });
         }
         for step in migrations::MIGRATIONS.iter().filter(|m| m.version > found) {
-            tracing::info!(version = step.version, description = step.description, "applying on-disk migration");
+            tracing::info!(
+                version = step.version,
+                description = step.description,
+                "applying on-disk migration"
+            );
             (step.up)(&db)?;
             meta.insert(FORMAT_KEY, &step.version.to_be_bytes())?;
         }
@@ -162,7 +173,11 @@ impl Store {
     #[cfg(test)]
     pub fn format_version(&self) -> Result<u32> {
         Ok(match self.meta.get(FORMAT_KEY)? {
-            Some(v) => u32::from_be_bytes(v.as_ref().try_into().map_err(|_| LogError::Corrupt("format version".into()))?),
+            Some(v) => u32::from_be_bytes(
+                v.as_ref()
+                    .try_into()
+                    .map_err(|_| LogError::Corrupt("format version".into()))?,
+            ),
             None => 0,
         })
     }
@@ -220,13 +235,19 @@ mod tests {
     fn fresh_store_gets_current_version_and_newer_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(dir.path(), 1 << 20, std::time::Duration::from_millis(500)).unwrap();
+            let store =
+                Store::open(dir.path(), 1 << 20, std::time::Duration::from_millis(500)).unwrap();
             assert_eq!(store.format_version().unwrap(), current_version());
             store.set_format_version(current_version() + 1).unwrap();
         }
-        let err = Store::open(dir.path(), 1 << 20, std::time::Duration::from_millis(500)).err().expect("newer format must be refused");
+        let err = Store::open(dir.path(), 1 << 20, std::time::Duration::from_millis(500))
+            .err()
+            .expect("newer format must be refused");
         let text = err.to_string();
-        assert!(text.contains("format version") && text.contains("Upgrade hivelog"), "{text}");
+        assert!(
+            text.contains("format version") && text.contains("Upgrade hivelog"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub enum DiscardPolicy {
 pub struct StreamConfig {
     pub name: String,
     pub subjects: Vec<String>,
-    #[serde(default, with = "serde_human_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "serde_human_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_age: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_msgs: Option<u64>,
@@ -86,12 +90,16 @@ impl StreamConfig {
             return Err(invalid("subjects must list at least one subject pattern"));
         }
         if self.subjects.len() > MAX_SUBJECTS {
-            return Err(invalid(format!("a stream may capture at most {MAX_SUBJECTS} subject patterns")));
+            return Err(invalid(format!(
+                "a stream may capture at most {MAX_SUBJECTS} subject patterns"
+            )));
         }
         for (i, s) in self.subjects.iter().enumerate() {
             validate_pattern(s)?;
             if let Some(other) = self.subjects[..i].iter().find(|o| overlaps(o, s)) {
-                return Err(invalid(format!("subjects {other:?} and {s:?} overlap within the same stream")));
+                return Err(invalid(format!(
+                    "subjects {other:?} and {s:?} overlap within the same stream"
+                )));
             }
         }
         for (field, value) in [
@@ -100,7 +108,9 @@ impl StreamConfig {
             ("max_msgs_per_subject", self.max_msgs_per_subject),
         ] {
             if value == Some(0) {
-                return Err(invalid(format!("{field} must be at least 1; leave it out (or null) for no limit")));
+                return Err(invalid(format!(
+                    "{field} must be at least 1; leave it out (or null) for no limit"
+                )));
             }
         }
         if self.max_msg_size == 0 || self.max_msg_size > MAX_MSG_SIZE_CAP {
@@ -110,7 +120,9 @@ impl StreamConfig {
             )));
         }
         if self.max_age == Some(Duration::ZERO) {
-            return Err(invalid("max_age must be longer than 0; leave it out (or null) for no limit"));
+            return Err(invalid(
+                "max_age must be longer than 0; leave it out (or null) for no limit",
+            ));
         }
         if let Some(age) = self.max_age {
             if self.duplicate_window > age {
@@ -148,10 +160,17 @@ fn invalid(msg: impl Into<String>) -> LogError {
 /// recommends, so a name is safe in a URL path, a subject and a key.
 pub fn validate_name(kind: &str, name: &str) -> Result<()> {
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(invalid(format!("{kind} name must be 1 to {MAX_NAME_LEN} characters long")));
+        return Err(invalid(format!(
+            "{kind} name must be 1 to {MAX_NAME_LEN} characters long"
+        )));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        return Err(invalid(format!("{kind} name {name:?} contains {c:?}; use only letters, digits, '_' and '-'")));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(invalid(format!(
+            "{kind} name {name:?} contains {c:?}; use only letters, digits, '_' and '-'"
+        )));
     }
     Ok(())
 }
@@ -173,7 +192,10 @@ pub struct StreamState {
 
 impl StreamState {
     pub fn empty() -> Self {
-        StreamState { first_seq: 1, ..Default::default() }
+        StreamState {
+            first_seq: 1,
+            ..Default::default()
+        }
     }
 }
 
@@ -184,7 +206,8 @@ mod tests {
     #[test]
     fn parses_with_defaults_and_human_durations() {
         let c: StreamConfig =
-            serde_json::from_str(r#"{"name":"ORDERS","subjects":["orders.>"],"max_age":"7d"}"#).unwrap();
+            serde_json::from_str(r#"{"name":"ORDERS","subjects":["orders.>"],"max_age":"7d"}"#)
+                .unwrap();
         assert_eq!(c.max_age, Some(Duration::from_secs(7 * 86400)));
         assert_eq!(c.max_msg_size, DEFAULT_MAX_MSG_SIZE);
         assert_eq!(c.duplicate_window, DEFAULT_DUPLICATE_WINDOW);
@@ -201,8 +224,14 @@ mod tests {
             (r#"{"name":"A","subjects":[]}"#, "at least one"),
             (r#"{"name":"A","subjects":["x.>","x.y"]}"#, "overlap"),
             (r#"{"name":"A","subjects":["x"],"max_msgs":0}"#, "max_msgs"),
-            (r#"{"name":"A","subjects":["x"],"max_msg_size":99999999999}"#, "max_msg_size"),
-            (r#"{"name":"A","subjects":["x"],"max_age":"1m","duplicate_window":"2m"}"#, "duplicate_window"),
+            (
+                r#"{"name":"A","subjects":["x"],"max_msg_size":99999999999}"#,
+                "max_msg_size",
+            ),
+            (
+                r#"{"name":"A","subjects":["x"],"max_age":"1m","duplicate_window":"2m"}"#,
+                "duplicate_window",
+            ),
             (r#"{"name":"A","subjects":["a..b"]}"#, "empty"),
         ];
         for (json, needle) in cases {
@@ -210,8 +239,14 @@ mod tests {
             let err = c.validate().unwrap_err().to_string();
             assert!(err.contains(needle), "{json}: {err}");
         }
-        assert!(serde_json::from_str::<StreamConfig>(r#"{"name":"A","subjects":["x"],"max_msgs":-5}"#).is_err());
-        assert!(serde_json::from_str::<StreamConfig>(r#"{"name":"A","subjects":["x"],"bogus":1}"#).is_err());
+        assert!(serde_json::from_str::<StreamConfig>(
+            r#"{"name":"A","subjects":["x"],"max_msgs":-5}"#
+        )
+        .is_err());
+        assert!(
+            serde_json::from_str::<StreamConfig>(r#"{"name":"A","subjects":["x"],"bogus":1}"#)
+                .is_err()
+        );
     }
 
     #[test]

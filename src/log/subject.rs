@@ -42,7 +42,10 @@ fn check_tokens(text: &str, wildcards: bool) -> Result<(), LogError> {
     let tokens: Vec<&str> = text.split('.').collect();
     for (i, token) in tokens.iter().enumerate() {
         if token.is_empty() {
-            return Err(invalid(format!("token {} is empty (two dots, or a leading or trailing dot)", i + 1)));
+            return Err(invalid(format!(
+                "token {} is empty (two dots, or a leading or trailing dot)",
+                i + 1
+            )));
         }
         if let Some(c) = token.chars().find(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid(format!("token {} contains the character {c:?}; whitespace and control characters are not allowed", i + 1)));
@@ -138,19 +141,30 @@ struct Node<T> {
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
-        Node { literal: HashMap::new(), star: None, rest: Vec::new(), here: Vec::new() }
+        Node {
+            literal: HashMap::new(),
+            star: None,
+            rest: Vec::new(),
+            here: Vec::new(),
+        }
     }
 }
 
 impl<T> Node<T> {
     fn is_empty(&self) -> bool {
-        self.literal.is_empty() && self.star.is_none() && self.rest.is_empty() && self.here.is_empty()
+        self.literal.is_empty()
+            && self.star.is_none()
+            && self.rest.is_empty()
+            && self.here.is_empty()
     }
 }
 
 impl<T> Default for SubjectTrie<T> {
     fn default() -> Self {
-        SubjectTrie { root: Node::default(), len: 0 }
+        SubjectTrie {
+            root: Node::default(),
+            len: 0,
+        }
     }
 }
 
@@ -237,7 +251,9 @@ fn remove_in<T: PartialEq>(node: &mut Node<T>, tokens: &[&str], value: &T) -> bo
     match *first {
         ">" => take(&mut node.rest),
         "*" => {
-            let Some(child) = node.star.as_deref_mut() else { return false };
+            let Some(child) = node.star.as_deref_mut() else {
+                return false;
+            };
             let removed = remove_in(child, rest, value);
             if child.is_empty() {
                 node.star = None;
@@ -245,7 +261,9 @@ fn remove_in<T: PartialEq>(node: &mut Node<T>, tokens: &[&str], value: &T) -> bo
             removed
         }
         literal => {
-            let Some(child) = node.literal.get_mut(literal) else { return false };
+            let Some(child) = node.literal.get_mut(literal) else {
+                return false;
+            };
             let removed = remove_in(child, rest, value);
             if child.is_empty() {
                 node.literal.remove(literal);
@@ -327,7 +345,12 @@ mod tests {
     }
 
     fn token() -> impl Strategy<Value = String> {
-        prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("c".to_string()), "[a-z0-9_-]{1,4}"]
+        prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            Just("c".to_string()),
+            "[a-z0-9_-]{1,4}"
+        ]
     }
 
     fn subject() -> impl Strategy<Value = String> {

@@ -60,7 +60,9 @@ fn expire_messages(handle: &StreamHandle) -> Result<u64> {
     let mut total = 0;
     loop {
         let mut inner = lock(&handle.inner);
-        let Some(max_age) = inner.config.max_age else { return Ok(total) };
+        let Some(max_age) = inner.config.max_age else {
+            return Ok(total);
+        };
         let cutoff = now_ns().saturating_sub(i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX));
         if inner.state.messages == 0 || inner.state.first_ts >= cutoff {
             return Ok(total);
