@@ -64,10 +64,10 @@ fn publish_options(headers: &HeaderMap) -> Result<PublishOptions, ApiError> {
     }
     Ok(PublishOptions {
         headers: stored,
-        msg_id: header_text(headers, "nats-msg-id")?.map(str::to_string),
-        expected_stream: header_text(headers, "nats-expected-stream")?.map(str::to_string),
-        expected_last_seq: header_seq(headers, "nats-expected-last-sequence")?,
-        expected_last_subject_seq: header_seq(headers, "nats-expected-last-subject-sequence")?,
+        msg_id: header_text(headers, "Nats-Msg-Id")?.map(str::to_string),
+        expected_stream: header_text(headers, "Nats-Expected-Stream")?.map(str::to_string),
+        expected_last_seq: header_seq(headers, "Nats-Expected-Last-Sequence")?,
+        expected_last_subject_seq: header_seq(headers, "Nats-Expected-Last-Subject-Sequence")?,
     })
 }
 

@@ -71,9 +71,11 @@ async fn update(
     // mistake worth reporting rather than guessing.
     if let Some(obj) = config.as_object_mut() {
         match obj.get("name") {
-            Some(Value::String(n)) if *n != name => return Err(ApiError::bad_request(format!(
+            Some(Value::String(n)) if *n != name => {
+                return Err(ApiError::bad_request(format!(
                 "body names stream {n:?} but the path names {name:?}; a stream cannot be renamed"
-            ))),
+            )))
+            }
             _ => {
                 obj.insert("name".into(), Value::String(name.clone()));
             }

@@ -18,7 +18,6 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::error::{LogError, Result};
-use super::store::Store;
 
 /// When an acknowledged write is on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +66,11 @@ impl Waiter {
 }
 
 impl Committer {
-    pub fn start(store: Store, policy: SyncPolicy) -> Result<Committer> {
+    /// Starts the flusher; `flush` must make every earlier write durable.
+    pub fn start<F>(flush: F, policy: SyncPolicy) -> Result<Committer>
+    where
+        F: Fn() -> Result<()> + Send + 'static,
+    {
         let stats = Arc::new(CommitStats::default());
         let (tx, thread) = match policy {
             SyncPolicy::Interval(_) => (None, None),
@@ -76,7 +79,7 @@ impl Committer {
                 let stats = stats.clone();
                 let thread = std::thread::Builder::new()
                     .name("hivelog-commit".into())
-                    .spawn(move || run_flusher(store, rx, &stats))
+                    .spawn(move || run_flusher(flush, rx, &stats))
                     .map_err(|e| LogError::Storage(sled::Error::Io(e)))?;
                 (Some(tx), Some(thread))
             }
@@ -129,11 +132,13 @@ impl Committer {
     }
 }
 
-fn run_flusher(store: Store, rx: mpsc::Receiver<Ticket>, stats: &CommitStats) {
+fn run_flusher(flush: impl Fn() -> Result<()>, rx: mpsc::Receiver<Ticket>, stats: &CommitStats) {
     while let Ok(first) = rx.recv() {
+        // Everything queued before this flush starts is covered by it;
+        // whatever arrives while it runs waits for the next one.
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
-        let result = store.flush().map(|_| ()).map_err(|e| e.to_string());
+        let result = flush().map_err(|e| e.to_string());
         if let Err(e) = &result {
             tracing::error!(error = %e, "flush failed; failing the writes that waited on it");
         }
@@ -155,5 +160,81 @@ fn run_flusher(store: Store, rx: mpsc::Receiver<Ticket>, stats: &CommitStats) {
                 let _ = done.send(result.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    /// A flush that takes `ms` and counts starts and completions.
+    fn slow_flush(
+        ms: u64,
+    ) -> (
+        impl Fn() -> Result<()> + Send + 'static,
+        Arc<(AtomicU64, AtomicU64)>,
+    ) {
+        let counts = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
+        let c = counts.clone();
+        let flush = move || {
+            c.0.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(ms));
+            c.1.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        };
+        (flush, counts)
+    }
+
+    #[tokio::test]
+    async fn a_write_is_answered_only_after_a_flush_that_started_after_it() {
+        let (flush, counts) = slow_flush(60);
+        let committer = Committer::start(flush, SyncPolicy::Always).unwrap();
+        let first = committer.submit(None);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The first flush is running now; this write came too late for it.
+        let started_before = counts.0.load(Ordering::SeqCst);
+        assert_eq!(started_before, 1);
+        let second = committer.submit(None);
+        first.wait().await.unwrap();
+        second.wait().await.unwrap();
+        assert!(
+            counts.1.load(Ordering::SeqCst) > started_before,
+            "the second write must wait for a flush that began after it was queued"
+        );
+        committer.close();
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_share_flushes() {
+        let (flush, counts) = slow_flush(20);
+        let committer = Arc::new(Committer::start(flush, SyncPolicy::Always).unwrap());
+        let waiters: Vec<Waiter> = (0..64).map(|_| committer.submit(None)).collect();
+        for w in waiters {
+            w.wait().await.unwrap();
+        }
+        let flushes = counts.1.load(Ordering::SeqCst);
+        assert!(flushes <= 2, "64 queued writes took {flushes} flushes");
+        assert_eq!(committer.stats.tickets.load(Ordering::SeqCst), 64);
+        committer.close();
+    }
+
+    #[tokio::test]
+    async fn interval_policy_answers_at_once_and_runs_actions_in_order() {
+        let committer = Committer::start(
+            || panic!("interval mode must not flush inline"),
+            SyncPolicy::Interval(Duration::from_secs(1)),
+        )
+        .unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..3 {
+            let order = order.clone();
+            committer
+                .submit(Some(Box::new(move || order.lock().unwrap().push(i))))
+                .wait()
+                .await
+                .unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), vec![0, 1, 2]);
     }
 }

@@ -132,7 +132,8 @@ impl Log {
             SyncPolicy::Always => Duration::from_millis(500),
         };
         let store = Store::open(dir, options.cache_bytes, flush_every)?;
-        let committer = Committer::start(store.clone(), options.sync)?;
+        let flusher = store.clone();
+        let committer = Committer::start(move || flusher.flush().map(|_| ()), options.sync)?;
         let shared = Shared {
             dir: dir.to_path_buf(),
             store,

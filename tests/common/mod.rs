@@ -1,0 +1,176 @@
+//! Starts the real `hivelog` binary on an ephemeral port and talks to it
+//! over HTTP, as a client would. Shared by every integration test file.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+    logs: Arc<Mutex<Vec<String>>>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// A server on a fresh data directory.
+    pub fn start() -> Server {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut s = Server::start_in(tmp.path(), &[]);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server on `dir` (kept after the server stops) with extra flags.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        match Server::try_start_in(dir, extra) {
+            Ok(s) => s,
+            Err((status, logs)) => {
+                panic!("server did not start ({status:?}):\n{}", logs.join("\n"))
+            }
+        }
+    }
+
+    /// Starts the server, or returns its exit status and output if it
+    /// exits before listening.
+    pub fn try_start_in(
+        dir: &Path,
+        extra: &[&str],
+    ) -> Result<Server, (Option<ExitStatus>, Vec<String>)> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("HIVELOG_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hivelog");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        {
+            let logs = logs.clone();
+            // Keep draining stderr for the server's whole life, or it would
+            // block on a full pipe.
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(i) = line.find("listening on http://") {
+                        let addr = line[i + "listening on http://".len()..]
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                        let _ = tx.send(addr);
+                    }
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(addr) = rx.recv_timeout(Duration::from_millis(50)) {
+                return Ok(Server {
+                    child,
+                    base: format!("http://{addr}"),
+                    dir: dir.to_path_buf(),
+                    logs,
+                    _tmp: None,
+                });
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                let logs = logs.lock().unwrap().clone();
+                return Err((Some(status), logs));
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err((None, logs.lock().unwrap().clone()));
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `kill -9`: no chance to flush anything.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop within 30s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+/// A response's status and JSON body (`Value::Null` if the body is not JSON).
+pub async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Asserts an error answer: the status and a JSON `detail` containing `needle`.
+#[track_caller]
+pub fn assert_error(got: &(u16, Value), status: u16, needle: &str) {
+    assert_eq!(got.0, status, "unexpected status, body: {}", got.1);
+    let detail = got.1["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no JSON detail in {}", got.1));
+    assert!(
+        detail.contains(needle),
+        "detail {detail:?} does not mention {needle:?}"
+    );
+}
