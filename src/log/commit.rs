@@ -32,15 +32,21 @@ type Action = Box<dyn FnOnce() + Send>;
 
 struct Ticket {
     after_commit: Option<Action>,
-    done: Option<oneshot::Sender<Result<(), String>>>,
+    /// One per writer whose answer waits on this commit.
+    done: Vec<oneshot::Sender<Result<(), String>>>,
 }
 
 /// Counters for benchmarks and metrics.
 #[derive(Debug, Default)]
 pub struct CommitStats {
+    /// fsyncs done by the flusher.
     pub flushes: AtomicU64,
-    pub tickets: AtomicU64,
+    /// Writers answered after a flush.
+    pub writes: AtomicU64,
+    /// The most writers one flush answered.
     pub largest_batch: AtomicU64,
+    /// Time spent inside flushes, in microseconds.
+    pub flush_micros: AtomicU64,
 }
 
 pub(crate) struct Committer {
@@ -100,25 +106,31 @@ impl Committer {
     /// the lock that ordered the write, so that after-commit actions run in
     /// the same order as the writes.
     pub fn submit(&self, after_commit: Option<Action>) -> Waiter {
+        self.submit_group(after_commit, 1)
+            .pop()
+            .unwrap_or(Waiter(None))
+    }
+
+    /// Queues one applied change that `writers` callers wait on (a group of
+    /// publishes applied together); returns one waiter each.
+    pub fn submit_group(&self, after_commit: Option<Action>, writers: usize) -> Vec<Waiter> {
         let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
         let Some(tx) = guard.as_ref() else {
             // Interval mode, or closed: nothing to wait for.
             if let Some(action) = after_commit {
                 action();
             }
-            return Waiter(None);
+            return (0..writers).map(|_| Waiter(None)).collect();
         };
-        let (done_tx, done_rx) = oneshot::channel();
-        if tx
-            .send(Ticket {
-                after_commit,
-                done: Some(done_tx),
+        let (done, waiters): (Vec<_>, Vec<_>) = (0..writers)
+            .map(|_| {
+                let (tx, rx) = oneshot::channel();
+                (tx, Waiter(Some(rx)))
             })
-            .is_err()
-        {
-            // The flusher is gone; the receiver resolves to ShuttingDown.
-        }
-        Waiter(Some(done_rx))
+            .unzip();
+        // If the flusher is gone the receivers resolve to ShuttingDown.
+        let _ = tx.send(Ticket { after_commit, done });
+        waiters
     }
 
     /// Stops the flusher after it has committed everything queued.
@@ -138,24 +150,25 @@ fn run_flusher(flush: impl Fn() -> Result<()>, rx: mpsc::Receiver<Ticket>, stats
         // whatever arrives while it runs waits for the next one.
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
+        let started = std::time::Instant::now();
         let result = flush().map_err(|e| e.to_string());
+        stats
+            .flush_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         if let Err(e) = &result {
             tracing::error!(error = %e, "flush failed; failing the writes that waited on it");
         }
         stats.flushes.fetch_add(1, Ordering::Relaxed);
-        stats
-            .tickets
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        stats
-            .largest_batch
-            .fetch_max(batch.len() as u64, Ordering::Relaxed);
+        let writers: u64 = batch.iter().map(|t| t.done.len() as u64).sum();
+        stats.writes.fetch_add(writers, Ordering::Relaxed);
+        stats.largest_batch.fetch_max(writers, Ordering::Relaxed);
         for mut ticket in batch {
             if result.is_ok() {
                 if let Some(action) = ticket.after_commit.take() {
                     action();
                 }
             }
-            if let Some(done) = ticket.done.take() {
+            for done in ticket.done.drain(..) {
                 // The writer may have given up waiting; that is fine.
                 let _ = done.send(result.clone());
             }
@@ -215,7 +228,7 @@ mod tests {
         }
         let flushes = counts.1.load(Ordering::SeqCst);
         assert!(flushes <= 2, "64 queued writes took {flushes} flushes");
-        assert_eq!(committer.stats.tickets.load(Ordering::SeqCst), 64);
+        assert_eq!(committer.stats.writes.load(Ordering::SeqCst), 64);
         committer.close();
     }
 

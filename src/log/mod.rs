@@ -17,6 +17,7 @@ mod store;
 mod stream;
 pub mod subject;
 mod sweeper;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -87,7 +88,8 @@ struct Shared {
     /// Stream subjects → stream name, to find which stream captures a subject.
     routes: RwLock<SubjectTrie<Arc<str>>>,
     fanout: Arc<Fanout>,
-    committer: Committer,
+    committer: Arc<Committer>,
+    writer: writer::Writer,
     options: LogOptions,
     opened: Instant,
     closed: AtomicBool,
@@ -133,14 +135,20 @@ impl Log {
         };
         let store = Store::open(dir, options.cache_bytes, flush_every)?;
         let flusher = store.clone();
-        let committer = Committer::start(move || flusher.flush().map(|_| ()), options.sync)?;
+        let committer = Arc::new(Committer::start(
+            move || flusher.flush().map(|_| ()),
+            options.sync,
+        )?);
+        let fanout = Fanout::new();
+        let writer = writer::Writer::start(committer.clone(), fanout.clone())?;
         let shared = Shared {
             dir: dir.to_path_buf(),
             store,
             streams: RwLock::new(BTreeMap::new()),
             routes: RwLock::new(SubjectTrie::new()),
-            fanout: Fanout::new(),
+            fanout,
             committer,
+            writer,
             options,
             opened: Instant::now(),
             closed: AtomicBool::new(false),
@@ -409,6 +417,7 @@ impl Log {
         if self.shared.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        self.shared.writer.close();
         self.shared.committer.close();
         self.shared.store.flush()?;
         Ok(())

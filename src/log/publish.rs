@@ -4,14 +4,17 @@
 
 use std::sync::Arc;
 
+use tokio::sync::oneshot;
+
 use serde::Serialize;
 
 use super::error::{LogError, Result};
-use super::message::{headers_len, Headers, Message, StoredMessage};
+use super::message::{Headers, Message, StoredMessage};
 use super::retention::Change;
-use super::store::{decode, encode, keys};
+use super::store::keys;
 use super::stream::{DiscardPolicy, StreamConfig};
 use super::subject::{matches, validate_pattern, validate_subject};
+use super::writer::Queued;
 use super::{lock, now_ns, Log, StreamHandle};
 
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
@@ -100,116 +103,24 @@ impl Log {
                 duplicate: false,
             });
         };
+        let (reply, answer) = oneshot::channel();
         let stored = StoredMessage {
             subject: subject.into(),
             time_ns: 0,
             headers,
             payload,
         };
-        let (ack, waiter) = self.append(&handle, stored, &opts)?;
+        self.shared.writer.send(
+            handle,
+            Queued {
+                stored,
+                opts,
+                reply,
+            },
+        )?;
+        let (ack, waiter) = answer.await.map_err(|_| LogError::ShuttingDown)??;
         waiter.wait().await?;
         Ok(ack)
-    }
-
-    fn append(
-        &self,
-        handle: &Arc<StreamHandle>,
-        mut stored: StoredMessage,
-        opts: &PublishOptions,
-    ) -> Result<(PubAck, super::commit::Waiter)> {
-        let mut inner = lock(&handle.inner);
-        if handle.deleted.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(LogError::StreamNotFound(handle.name.to_string()));
-        }
-        let name = handle.name.to_string();
-        if let Some(expected) = &opts.expected_stream {
-            if *expected != name {
-                return Err(LogError::WrongStream {
-                    expected: expected.clone(),
-                    subject: stored.subject,
-                    actual: Some(name),
-                });
-            }
-        }
-        // Timestamps never go backwards within a stream, so start-time
-        // lookups can binary-search by sequence.
-        let now = now_ns().max(inner.state.last_ts);
-        let window = i64::try_from(inner.config.duplicate_window.as_nanos()).unwrap_or(i64::MAX);
-        if let Some(id) = &opts.msg_id {
-            if let Some(raw) = handle.tree.get(keys::dedup(id))? {
-                let (seq, at): (u64, i64) = decode(&raw)?;
-                if now.saturating_sub(at) < window {
-                    // The original may still be waiting for its flush.
-                    let waiter = self.shared.committer.submit(None);
-                    return Ok((
-                        PubAck {
-                            stream: Some(name),
-                            seq: Some(seq),
-                            duplicate: true,
-                        },
-                        waiter,
-                    ));
-                }
-            }
-        }
-        if let Some(expected) = opts.expected_last_seq {
-            if expected != inner.state.last_seq {
-                return Err(LogError::WrongLastSequence {
-                    expected,
-                    actual: inner.state.last_seq,
-                });
-            }
-        }
-        if let Some(expected) = opts.expected_last_subject_seq {
-            let actual = last_seq_of_subject(&handle.tree, &stored.subject)?.unwrap_or(0);
-            if expected != actual {
-                return Err(LogError::WrongLastSubjectSequence {
-                    subject: stored.subject,
-                    expected,
-                    actual,
-                });
-            }
-        }
-        let size = (stored.payload.len() + headers_len(&stored.headers)) as u64;
-        if size > inner.config.max_msg_size {
-            return Err(LogError::MessageTooLarge {
-                stream: name,
-                size,
-                max: inner.config.max_msg_size,
-                limit: "max_msg_size",
-            });
-        }
-        stored.time_ns = now;
-        let mut change = Change::new(&handle.tree, inner.state);
-        make_room(&inner.config, &mut change, &stored)?;
-        let seq = inner.state.last_seq + 1;
-        change.append(seq, &stored)?;
-        if let Some(id) = &opts.msg_id {
-            change.put(&keys::dedup(id), &encode(&(seq, now))?);
-            change.put(&keys::dedup_time(now, id), &[]);
-        }
-        let (batch, state) = change.finish()?;
-        handle.tree.apply_batch(batch)?;
-        inner.state = state;
-
-        let msg = Arc::new(stored.into_message(Some(handle.name.clone()), seq));
-        let (h, fanout) = (handle.clone(), self.shared.fanout.clone());
-        let waiter = self.shared.committer.submit(Some(Box::new(move || {
-            h.committed.send_if_modified(|c| {
-                let newer = seq > *c;
-                *c = (*c).max(seq);
-                newer
-            });
-            fanout.deliver(&msg);
-        })));
-        Ok((
-            PubAck {
-                stream: Some(name),
-                seq: Some(seq),
-                duplicate: false,
-            },
-            waiter,
-        ))
     }
 
     /// Removes one message.
@@ -303,7 +214,11 @@ impl Log {
 
 /// Makes space for `msg` under the stream's limits, or refuses it when the
 /// discard policy is `new`.
-fn make_room(config: &StreamConfig, change: &mut Change, msg: &StoredMessage) -> Result<()> {
+pub(super) fn make_room(
+    config: &StreamConfig,
+    change: &mut Change,
+    msg: &StoredMessage,
+) -> Result<()> {
     let size = msg.stored_size();
     let full = |limit, value| LogError::StreamFull {
         stream: config.name.clone(),

@@ -22,6 +22,8 @@ pub(crate) struct Change<'a> {
     /// Where to continue looking for the oldest message.
     head: u64,
     appended: Option<(u64, i64)>,
+    /// The newest sequence this change appended on each subject.
+    last_by_subject: HashMap<String, u64>,
 }
 
 impl<'a> Change<'a> {
@@ -35,6 +37,7 @@ impl<'a> Change<'a> {
             removed: HashSet::new(),
             head: state.first_seq,
             appended: None,
+            last_by_subject: HashMap::new(),
         }
     }
 
@@ -71,8 +74,16 @@ impl<'a> Change<'a> {
         self.state.bytes += msg.stored_size();
         self.state.last_seq = seq;
         self.state.last_ts = msg.time_ns;
-        self.appended = Some((seq, msg.time_ns));
+        if self.appended.is_none() {
+            self.appended = Some((seq, msg.time_ns));
+        }
+        self.last_by_subject.insert(msg.subject.clone(), seq);
         Ok(())
+    }
+
+    /// The last sequence this change appended on `subject`, if any.
+    pub fn last_appended(&self, subject: &str) -> Option<u64> {
+        self.last_by_subject.get(subject).copied()
     }
 
     fn remove_decoded(&mut self, seq: u64, msg: &StoredMessage) -> Result<()> {

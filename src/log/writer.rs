@@ -1,0 +1,256 @@
+//! The single writer: publishers hand their message to this thread and
+//! wait; it takes everything queued so far, applies each stream's share as
+//! one atomic sled batch (one state and counter write per group, one commit
+//! ticket), and hands the group to the committer. While the committer
+//! fsyncs one group the writer applies the next, so concurrent publishers
+//! share both sled's per-batch cost and the fsync.
+
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+use super::commit::{Committer, Waiter};
+use super::error::{LogError, Result};
+use super::fanout::Fanout;
+use super::message::{headers_len, Message, StoredMessage};
+use super::publish::{last_seq_of_subject, make_room, PubAck, PublishOptions};
+use super::retention::Change;
+use super::store::{decode, encode, keys};
+use super::stream::StreamConfig;
+use super::{lock, now_ns, StreamHandle, StreamInner};
+
+/// The most publishes applied as one batch.
+const MAX_GROUP: usize = 1024;
+
+type Request = (Arc<StreamHandle>, Queued);
+
+pub(crate) struct Writer {
+    tx: Mutex<Option<mpsc::Sender<Request>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    pub fn start(committer: Arc<Committer>, fanout: Arc<Fanout>) -> Result<Writer> {
+        let (tx, rx) = mpsc::channel::<Request>();
+        let thread = std::thread::Builder::new()
+            .name("hivelog-writer".into())
+            .spawn(move || run(rx, &committer, &fanout))
+            .map_err(|e| LogError::Storage(sled::Error::Io(e)))?;
+        Ok(Writer {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub fn send(&self, handle: Arc<StreamHandle>, q: Queued) -> Result<()> {
+        let guard = lock(&self.tx);
+        let tx = guard.as_ref().ok_or(LogError::ShuttingDown)?;
+        tx.send((handle, q)).map_err(|_| LogError::ShuttingDown)
+    }
+
+    /// Applies everything queued, then stops the thread.
+    pub fn close(&self) {
+        lock(&self.tx).take();
+        if let Some(thread) = lock(&self.thread).take() {
+            if thread.join().is_err() {
+                tracing::error!("the writer thread panicked");
+            }
+        }
+    }
+}
+
+fn run(rx: mpsc::Receiver<Request>, committer: &Committer, fanout: &Arc<Fanout>) {
+    while let Ok(first) = rx.recv() {
+        let mut requests = vec![first];
+        requests.extend(rx.try_iter().take(MAX_GROUP - 1));
+        // Group per stream, keeping each stream's arrival order.
+        let mut groups: Vec<(Arc<StreamHandle>, Vec<Queued>)> = Vec::new();
+        for (handle, q) in requests {
+            match groups.iter_mut().find(|(h, _)| Arc::ptr_eq(h, &handle)) {
+                Some((_, group)) => group.push(q),
+                None => groups.push((handle, vec![q])),
+            }
+        }
+        for (handle, group) in groups {
+            let mut inner = lock(&handle.inner);
+            apply_group(&handle, &mut inner, group, committer, fanout);
+        }
+    }
+}
+
+fn apply_group(
+    handle: &Arc<StreamHandle>,
+    inner: &mut StreamInner,
+    group: Vec<Queued>,
+    committer: &Committer,
+    fanout: &Arc<Fanout>,
+) {
+    if handle.deleted.load(std::sync::atomic::Ordering::Acquire) {
+        for q in group {
+            let _ = q
+                .reply
+                .send(Err(LogError::StreamNotFound(handle.name.to_string())));
+        }
+        return;
+    }
+    let mut change = Change::new(&handle.tree, inner.state);
+    let mut ids_in_group = HashMap::new();
+    let mut accepted = Vec::new();
+    let mut appended = Vec::new();
+    for q in group {
+        match stage(
+            handle,
+            &inner.config,
+            &mut change,
+            &mut ids_in_group,
+            q.stored,
+            &q.opts,
+        ) {
+            Ok(Staged::Appended(msg)) => {
+                accepted.push((q.reply, msg.seq, false));
+                appended.push(msg);
+            }
+            Ok(Staged::Duplicate(seq)) => accepted.push((q.reply, seq, true)),
+            Err(e) => {
+                let _ = q.reply.send(Err(e));
+            }
+        }
+    }
+    if !appended.is_empty() {
+        let applied = change.finish().and_then(|(batch, state)| {
+            handle.tree.apply_batch(batch)?;
+            Ok(state)
+        });
+        match applied {
+            Ok(state) => inner.state = state,
+            Err(e) => {
+                tracing::error!(stream = %handle.name, error = %e, "append failed");
+                for (reply, _, _) in accepted {
+                    let io = std::io::Error::other(e.to_string());
+                    let _ = reply.send(Err(LogError::Storage(sled::Error::Io(io))));
+                }
+                return;
+            }
+        }
+    }
+    let after_commit: Option<Box<dyn FnOnce() + Send>> = match appended.last().map(|m| m.seq) {
+        None => None,
+        Some(last) => {
+            let (h, fanout) = (handle.clone(), fanout.clone());
+            Some(Box::new(move || {
+                h.committed.send_if_modified(|c| {
+                    let newer = last > *c;
+                    *c = (*c).max(last);
+                    newer
+                });
+                for msg in &appended {
+                    fanout.deliver(msg);
+                }
+            }))
+        }
+    };
+    // Duplicates wait too: their original may be in this very commit.
+    let waiters = committer.submit_group(after_commit, accepted.len());
+    let stream = Some(handle.name.to_string());
+    for ((reply, seq, duplicate), waiter) in accepted.into_iter().zip(waiters) {
+        let ack = PubAck {
+            stream: stream.clone(),
+            seq: Some(seq),
+            duplicate,
+        };
+        let _ = reply.send(Ok((ack, waiter)));
+    }
+}
+
+/// A publish waiting for the writer.
+pub(crate) struct Queued {
+    pub stored: StoredMessage,
+    pub opts: PublishOptions,
+    pub reply: oneshot::Sender<Result<(PubAck, Waiter)>>,
+}
+
+enum Staged {
+    Appended(Arc<Message>),
+    Duplicate(u64),
+}
+
+/// Checks one publish against the stream as changed so far by its group
+/// and adds it to the change. An error leaves the change untouched.
+fn stage(
+    handle: &StreamHandle,
+    config: &StreamConfig,
+    change: &mut Change,
+    ids_in_group: &mut HashMap<String, u64>,
+    mut stored: StoredMessage,
+    opts: &PublishOptions,
+) -> Result<Staged> {
+    let name = handle.name.to_string();
+    if let Some(expected) = &opts.expected_stream {
+        if *expected != name {
+            return Err(LogError::WrongStream {
+                expected: expected.clone(),
+                subject: stored.subject,
+                actual: Some(name),
+            });
+        }
+    }
+    // Timestamps never go backwards within a stream, so start-time lookups
+    // can binary-search by sequence.
+    let now = now_ns().max(change.state.last_ts);
+    if let Some(id) = &opts.msg_id {
+        if let Some(seq) = ids_in_group.get(id) {
+            return Ok(Staged::Duplicate(*seq));
+        }
+        if let Some(raw) = handle.tree.get(keys::dedup(id))? {
+            let (seq, at): (u64, i64) = decode(&raw)?;
+            let window = i64::try_from(config.duplicate_window.as_nanos()).unwrap_or(i64::MAX);
+            if now.saturating_sub(at) < window {
+                return Ok(Staged::Duplicate(seq));
+            }
+        }
+    }
+    if let Some(expected) = opts.expected_last_seq {
+        if expected != change.state.last_seq {
+            return Err(LogError::WrongLastSequence {
+                expected,
+                actual: change.state.last_seq,
+            });
+        }
+    }
+    if let Some(expected) = opts.expected_last_subject_seq {
+        let actual = match change.last_appended(&stored.subject) {
+            Some(seq) => seq,
+            None => last_seq_of_subject(&handle.tree, &stored.subject)?.unwrap_or(0),
+        };
+        if expected != actual {
+            return Err(LogError::WrongLastSubjectSequence {
+                subject: stored.subject,
+                expected,
+                actual,
+            });
+        }
+    }
+    let size = (stored.payload.len() + headers_len(&stored.headers)) as u64;
+    if size > config.max_msg_size {
+        return Err(LogError::MessageTooLarge {
+            stream: name,
+            size,
+            max: config.max_msg_size,
+            limit: "max_msg_size",
+        });
+    }
+    stored.time_ns = now;
+    make_room(config, change, &stored)?;
+    let seq = change.state.last_seq + 1;
+    change.append(seq, &stored)?;
+    if let Some(id) = &opts.msg_id {
+        change.put(&keys::dedup(id), &encode(&(seq, now))?);
+        change.put(&keys::dedup_time(now, id), &[]);
+        ids_in_group.insert(id.clone(), seq);
+    }
+    Ok(Staged::Appended(Arc::new(
+        stored.into_message(Some(handle.name.clone()), seq),
+    )))
+}
