@@ -583,6 +583,37 @@ async fn deliver_policies_pick_the_right_start() {
     assert_eq!(first(DeliverPolicy::All, None, Some("dp.b")).await, [2, 4]);
 }
 
+#[tokio::test]
+async fn idle_ephemeral_consumers_are_removed_and_durables_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_stream(stream("I", &["i"])).unwrap();
+    let short = Duration::from_millis(100);
+    let (eph, _) = log
+        .create_consumer(
+            "I",
+            ConsumerConfig {
+                inactive_threshold: short,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let durable = ConsumerConfig {
+        durable_name: Some("d".into()),
+        inactive_threshold: short,
+        ..Default::default()
+    };
+    log.create_consumer("I", durable).unwrap();
+    assert_eq!(log.sweep().unwrap().removed_consumers, 0, "not idle yet");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(log.sweep().unwrap().removed_consumers, 1);
+    assert!(matches!(
+        log.consumer_info("I", &eph.name),
+        Err(LogError::ConsumerNotFound { .. })
+    ));
+    assert!(log.consumer_info("I", "d").is_ok());
+}
+
 #[test]
 fn a_data_dir_in_use_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
@@ -610,6 +641,54 @@ fn op() -> impl Strategy<Value = Op> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Within the window, the first publish of an id gets a new sequence
+    /// and every repeat gets that same sequence, marked duplicate, and
+    /// stores nothing — whether repeats arrive one by one or concurrently.
+    #[test]
+    fn dedup_matches_a_model(ids in prop::collection::vec(prop::option::of(0u8..6), 1..40), concurrent in any::<bool>()) {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let log = open(dir.path());
+            log.create_stream(stream("DD", &["dd"])).unwrap();
+            let publish = |id: Option<u8>| {
+                let log = log.clone();
+                async move {
+                    let opts = PublishOptions { msg_id: id.map(|i| format!("id-{i}")), ..Default::default() };
+                    log.publish("dd", vec![], opts).await.unwrap()
+                }
+            };
+            let acks: Vec<PubAck> = if concurrent {
+                let tasks: Vec<_> = ids.iter().map(|id| tokio::spawn(publish(*id))).collect();
+                let mut out = Vec::new();
+                for t in tasks { out.push(t.await.unwrap()); }
+                out
+            } else {
+                let mut out = Vec::new();
+                for id in &ids { out.push(publish(*id).await); }
+                out
+            };
+            let mut first_seq: std::collections::HashMap<u8, u64> = Default::default();
+            let mut stored = 0u64;
+            for (id, ack) in ids.iter().zip(&acks) {
+                let seq = ack.seq.unwrap();
+                match id {
+                    None => { prop_assert!(!ack.duplicate); stored += 1; }
+                    Some(i) => match first_seq.get(i) {
+                        // Concurrent publishes of one id: whichever was applied
+                        // first owns the sequence; all others must match it.
+                        Some(s) => prop_assert_eq!(*s, seq),
+                        None => { first_seq.insert(*i, seq); stored += 1; }
+                    },
+                }
+            }
+            let originals = acks.iter().filter(|a| !a.duplicate).count() as u64;
+            prop_assert_eq!(originals, stored);
+            prop_assert_eq!(log.stream_info("DD").unwrap().state.messages, stored);
+            Ok(())
+        })?;
+    }
 
     /// Against a simple in-memory model: whatever mix of publishes, deletes
     /// and purges under whatever limits, the stored messages are exactly
