@@ -20,6 +20,13 @@ pub struct DurationError {
 }
 
 /// Parses `"90"`, `"90s"`, `"1500ms"`, `"5m"`, `"2h"`, `"7d"`.
+///
+/// ```
+/// use std::time::Duration;
+/// use hivelog::log::duration::parse_duration;
+/// assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+/// assert!(parse_duration("soon").is_err());
+/// ```
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let err = |reason| DurationError {
         input: text.chars().take(40).collect(),

@@ -76,6 +76,13 @@ pub fn is_literal(pattern: &str) -> bool {
 }
 
 /// Does the literal `subject` match `pattern`?
+///
+/// ```
+/// use hivelog::log::subject::matches;
+/// assert!(matches("mjwork.>", "mjwork.heartbeat.alice"));
+/// assert!(matches("mjwork.*", "mjwork.tasks"));
+/// assert!(!matches("mjwork.*", "mjwork.heartbeat.alice"));
+/// ```
 pub fn matches(pattern: &str, subject: &str) -> bool {
     let mut subject_tokens = subject.split('.');
     for p in pattern.split('.') {
