@@ -5,7 +5,6 @@
 
 mod commit;
 mod consumer;
-mod consumers;
 pub mod duration;
 mod error;
 mod fanout;
@@ -28,8 +27,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 pub use commit::{CommitStats, SyncPolicy};
-pub use consumer::{AckKind, AckPolicy, ConsumerConfig, DeliverPolicy};
-pub use consumers::{ConsumerInfo, Delivered, SequenceInfo};
+pub use consumer::{
+    AckKind, AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Delivered, SequenceInfo,
+};
 pub use error::{LogError, Result};
 pub use fanout::{Subscription, SubscriptionEnded, DEFAULT_SUBSCRIBER_QUEUE};
 pub use message::{Headers, Message};
@@ -42,7 +42,7 @@ pub use stream::{
 pub use sweeper::SweepReport;
 
 use commit::Committer;
-use consumers::ConsumerHandle;
+use consumer::ConsumerHandle;
 use fanout::Fanout;
 use store::{decode, keys, Store, StreamRecord};
 use subject::SubjectTrie;
@@ -182,7 +182,7 @@ impl Log {
             consumers: Mutex::new(BTreeMap::new()),
             deleted: AtomicBool::new(false),
         });
-        consumers::load_durables(&handle)?;
+        consumer::load_durables(&handle)?;
         let mut routes = self
             .shared
             .routes
