@@ -5,17 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{assert_error, client, send, Server};
+use common::{assert_error, client, send, seqs, Server};
 use serde_json::{json, Value};
-
-fn seqs(body: &Value) -> Vec<u64> {
-    body["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["seq"].as_u64().unwrap())
-        .collect()
-}
 
 #[tokio::test]
 async fn durable_pull_consumer_with_acks_and_redelivery() {

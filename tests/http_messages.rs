@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_error, client, send, Server};
+use common::{assert_error, client, send, seqs, Server};
 use serde_json::json;
 
 #[tokio::test]
@@ -131,14 +131,6 @@ async fn ranges_times_filters_and_last_per_subject() {
         .await;
     }
     let list = |q: &str| c.get(server.url(&format!("/api/streams/MJ_ONLINE_WORK/messages?{q}")));
-    let seqs = |body: &serde_json::Value| -> Vec<u64> {
-        body["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["seq"].as_u64().unwrap())
-            .collect()
-    };
     let (_, body) = send(list("start_seq=3&limit=2")).await;
     assert_eq!(seqs(&body), [3, 4]);
     let (_, body) = send(list("subject=mjwork.heartbeat.bob")).await;

@@ -114,7 +114,7 @@ impl Committer {
     /// Queues one applied change that `writers` callers wait on (a group of
     /// publishes applied together); returns one waiter each.
     pub fn submit_group(&self, after_commit: Option<Action>, writers: usize) -> Vec<Waiter> {
-        let guard = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = super::lock(&self.tx);
         let Some(tx) = guard.as_ref() else {
             // Interval mode, or closed: nothing to wait for.
             if let Some(action) = after_commit {
@@ -135,8 +135,8 @@ impl Committer {
 
     /// Stops the flusher after it has committed everything queued.
     pub fn close(&self) {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        super::lock(&self.tx).take();
+        if let Some(thread) = super::lock(&self.thread).take() {
             if thread.join().is_err() {
                 tracing::error!("the commit thread panicked");
             }

@@ -106,7 +106,7 @@ impl Fanout {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let slow = Arc::new(AtomicBool::new(false));
-        let mut subs = self.subs.write().unwrap_or_else(|p| p.into_inner());
+        let mut subs = super::write(&self.subs);
         subs.trie.insert(pattern, id);
         subs.by_id.insert(
             id,
@@ -130,7 +130,7 @@ impl Fanout {
     pub fn deliver(&self, msg: &Arc<Message>) {
         let mut cut = Vec::new();
         {
-            let subs = self.subs.read().unwrap_or_else(|p| p.into_inner());
+            let subs = super::read(&self.subs);
             if subs.by_id.is_empty() {
                 return;
             }
@@ -158,7 +158,7 @@ impl Fanout {
     }
 
     fn remove(&self, id: SubId) -> bool {
-        let mut subs = self.subs.write().unwrap_or_else(|p| p.into_inner());
+        let mut subs = super::write(&self.subs);
         let Some(entry) = subs.by_id.remove(&id) else {
             return false;
         };
@@ -170,11 +170,7 @@ impl Fanout {
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.subs
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .len()
+        super::read(&self.subs).by_id.len()
     }
 
     /// Messages handed to subscribers since start.

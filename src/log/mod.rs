@@ -125,6 +125,15 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Read access that survives a poisoned lock, as `lock` does.
+pub(crate) fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Log {
     /// Opens (or creates) the log in `dir`. Reads only stored counters and
     /// configs, never the messages, so opening is fast at any size.
@@ -183,28 +192,17 @@ impl Log {
             deleted: AtomicBool::new(false),
         });
         consumer::load_durables(&handle)?;
-        let mut routes = self
-            .shared
-            .routes
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut routes = write(&self.shared.routes);
         for s in &record.config.subjects {
             routes.insert(s, handle.name.clone());
         }
         drop(routes);
-        self.shared
-            .streams
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name, handle.clone());
+        write(&self.shared.streams).insert(name, handle.clone());
         Ok(handle)
     }
 
     pub(crate) fn stream(&self, name: &str) -> Result<Arc<StreamHandle>> {
-        self.shared
-            .streams
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        read(&self.shared.streams)
             .get(name)
             .cloned()
             .ok_or_else(|| LogError::StreamNotFound(name.to_string()))
@@ -212,7 +210,7 @@ impl Log {
 
     /// The stream that captures `subject`, if any.
     pub(crate) fn stream_for_subject(&self, subject: &str) -> Option<Arc<StreamHandle>> {
-        let routes = self.shared.routes.read().unwrap_or_else(|p| p.into_inner());
+        let routes = read(&self.shared.routes);
         let name = routes.matches(subject).into_iter().next()?.clone();
         drop(routes);
         self.stream(&name).ok()
@@ -223,12 +221,7 @@ impl Log {
     pub fn create_stream(&self, config: StreamConfig) -> Result<(StreamInfo, bool)> {
         config.validate()?;
         // One stream change at a time keeps the overlap check honest.
-        let streams = self
-            .shared
-            .streams
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let streams = read(&self.shared.streams).clone();
         if let Some(existing) = streams.get(&config.name) {
             let same = lock(&existing.inner).config == config;
             return if same {
@@ -257,12 +250,7 @@ impl Log {
     pub fn update_stream(&self, config: StreamConfig) -> Result<StreamInfo> {
         config.validate()?;
         let handle = self.stream(&config.name)?;
-        let streams = self
-            .shared
-            .streams
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let streams = read(&self.shared.streams).clone();
         for other in streams.values().filter(|o| o.name != handle.name) {
             config.check_no_overlap(&lock(&other.inner).config)?;
         }
@@ -276,11 +264,7 @@ impl Log {
             old
         };
         {
-            let mut routes = self
-                .shared
-                .routes
-                .write()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut routes = write(&self.shared.routes);
             for s in &old.subjects {
                 routes.remove(s, &handle.name);
             }
@@ -297,16 +281,8 @@ impl Log {
         let handle = self.stream(name)?;
         let writer = lock(&handle.inner);
         handle.deleted.store(true, Ordering::Release);
-        self.shared
-            .streams
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
-        let mut routes = self
-            .shared
-            .routes
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
+        write(&self.shared.streams).remove(name);
+        let mut routes = write(&self.shared.routes);
         for s in &writer.config.subjects {
             routes.remove(s, &handle.name);
         }
@@ -324,13 +300,7 @@ impl Log {
     }
 
     pub fn stream_names(&self) -> Vec<String> {
-        self.shared
-            .streams
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect()
+        read(&self.shared.streams).keys().cloned().collect()
     }
 
     pub fn stream_info(&self, name: &str) -> Result<StreamInfo> {

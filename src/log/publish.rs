@@ -135,9 +135,7 @@ impl Log {
                     seq,
                 });
             }
-            let (batch, state) = change.finish()?;
-            handle.tree.apply_batch(batch)?;
-            inner.state = state;
+            change.commit(&mut inner.state)?;
             self.shared.committer.submit(None)
         };
         waiter.wait().await
@@ -168,9 +166,7 @@ impl Log {
                     while n < excess.min(PURGE_CHUNK) && change.remove_oldest()? {
                         n += 1;
                     }
-                    let (batch, state) = change.finish()?;
-                    handle.tree.apply_batch(batch)?;
-                    inner.state = state;
+                    change.commit(&mut inner.state)?;
                     purged += n;
                     if n == 0 {
                         break;
@@ -191,9 +187,7 @@ impl Log {
                         let mut change = Change::new(&handle.tree, inner.state);
                         let n =
                             change.remove_oldest_of_subject(&subj, remaining.min(PURGE_CHUNK))?;
-                        let (batch, state) = change.finish()?;
-                        handle.tree.apply_batch(batch)?;
-                        inner.state = state;
+                        change.commit(&mut inner.state)?;
                         purged += n;
                         if n == 0 {
                             break;
@@ -286,9 +280,7 @@ pub(super) fn enforce_limits(handle: &StreamHandle) -> Result<()> {
         && change.remove_oldest()?
     {}
     while config.max_bytes.is_some_and(|max| change.state.bytes > max) && change.remove_oldest()? {}
-    let (batch, state) = change.finish()?;
-    handle.tree.apply_batch(batch)?;
-    inner.state = state;
+    change.commit(&mut inner.state)?;
     Ok(())
 }
 

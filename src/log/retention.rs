@@ -165,6 +165,15 @@ impl<'a> Change<'a> {
         Ok(done)
     }
 
+    /// Applies the change atomically and updates `state` to match.
+    pub fn commit(self, state: &mut StreamState) -> Result<()> {
+        let tree = self.tree;
+        let (batch, new_state) = self.finish()?;
+        tree.apply_batch(batch)?;
+        *state = new_state;
+        Ok(())
+    }
+
     /// Writes the counters into the batch and hands it over with the new
     /// state, ready for `Tree::apply_batch`.
     pub fn finish(mut self) -> Result<(sled::Batch, StreamState)> {

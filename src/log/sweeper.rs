@@ -78,9 +78,7 @@ fn expire_messages(handle: &StreamHandle) -> Result<u64> {
                 _ => break,
             }
         }
-        let (batch, state) = change.finish()?;
-        handle.tree.apply_batch(batch)?;
-        inner.state = state;
+        change.commit(&mut inner.state)?;
         total += n;
         if n < CHUNK {
             return Ok(total);

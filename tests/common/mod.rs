@@ -174,3 +174,13 @@ pub fn assert_error(got: &(u16, Value), status: u16, needle: &str) {
         "detail {detail:?} does not mention {needle:?}"
     );
 }
+
+/// The `seq` of each message in a `{"messages": [...]}` answer.
+pub fn seqs(body: &Value) -> Vec<u64> {
+    body["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| m["seq"].as_u64().expect("seq"))
+        .collect()
+}
