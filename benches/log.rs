@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hivelog::api::{router, AppState};
+use hivelog::coord::port::LogBackend;
+use hivelog::coord::{CoordConfig, Coordinator};
 use hivelog::log::{
     AckKind, ConsumerConfig, Log, LogOptions, PublishOptions, StreamConfig, SyncPolicy,
 };
@@ -231,7 +233,12 @@ async fn fetch_ack_rate(n: usize) -> f64 {
 
 async fn http_publish_rate(clients: usize, total: usize) -> f64 {
     let (_dir, log) = fresh(SyncPolicy::Always);
-    let app = router(AppState { log: log.clone() });
+    let port = LogBackend::open(log.clone(), "mjwork").expect("port");
+    let coord = Coordinator::open(port, CoordConfig::default()).expect("coordinator");
+    let app = router(AppState {
+        log: log.clone(),
+        coord,
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::coord::CoordConfig;
 use crate::log::duration::parse_duration;
 use crate::log::{LogOptions, SyncPolicy, DEFAULT_SUBSCRIBER_QUEUE};
 
@@ -42,12 +43,53 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_CACHE_MB", default_value_t = 64)]
     pub cache_mb: u64,
 
+    /// Subject prefix for tasks, messages and heartbeats (`<prefix>.tasks`, …).
+    #[arg(long, env = "HIVELOG_SUBJECT_PREFIX", default_value = "mjwork", value_parser = parse_prefix)]
+    pub subject_prefix: String,
+
+    /// How long a claim lasts without a heartbeat or progress naming the task.
+    #[arg(long, env = "HIVELOG_TASK_LEASE", default_value = "2h", value_parser = parse_duration)]
+    pub task_lease: Duration,
+
+    /// An agent is shown as stale after this long without a heartbeat.
+    #[arg(long, env = "HIVELOG_AGENT_STALE_AFTER", default_value = "90s", value_parser = parse_duration)]
+    pub agent_stale_after: Duration,
+
+    /// An agent is dead after this long without a heartbeat; its tasks go back to the queue.
+    #[arg(long, env = "HIVELOG_AGENT_DEAD_AFTER", default_value = "120s", value_parser = parse_duration)]
+    pub agent_dead_after: Duration,
+
+    /// A task that was given back this many times (lease expired, agent died) fails.
+    #[arg(long, env = "HIVELOG_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_attempts: u32,
+
+    /// How often leases and agent liveness are checked.
+    #[arg(long, env = "HIVELOG_REAP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub reap_interval: Duration,
+
     /// How often expired messages, dedup ids and idle consumers are removed.
     #[arg(long, env = "HIVELOG_SWEEP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
 }
 
+fn parse_prefix(text: &str) -> Result<String, String> {
+    crate::log::subject::validate_subject(text).map_err(|e| e.to_string())?;
+    Ok(text.to_string())
+}
+
 impl ServeConfig {
+    pub fn coord_config(&self) -> CoordConfig {
+        CoordConfig {
+            prefix: self.subject_prefix.clone(),
+            history_stream: crate::coord::port::HISTORY_STREAM.to_string(),
+            task_lease: self.task_lease,
+            agent_stale_after: self.agent_stale_after,
+            agent_dead_after: self.agent_dead_after.max(self.agent_stale_after),
+            max_attempts: self.max_attempts,
+            reap_every: self.reap_interval.max(Duration::from_millis(50)),
+        }
+    }
+
     pub fn log_options(&self) -> LogOptions {
         LogOptions {
             sync: match self.sync {

@@ -17,5 +17,6 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod coord;
 pub mod log;
 pub mod shutdown;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::coord::CoordError;
 use crate::log::LogError;
 
 #[derive(Debug)]
@@ -109,5 +110,29 @@ impl From<serde_json::Error> for ApiError {
                 format!("invalid request body: {e}"),
             ),
         }
+    }
+}
+
+impl From<CoordError> for ApiError {
+    fn from(e: CoordError) -> Self {
+        use CoordError::*;
+        let status = match &e {
+            Log(_) => {
+                if let Log(inner) = e {
+                    return inner.into();
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            MissingAgent | Blocked(_) | Cycle(_) => StatusCode::BAD_REQUEST,
+            TaskNotFound | NotClaimable { .. } | NotClaimed | AgentNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            NotOwner { .. } => StatusCode::FORBIDDEN,
+            Held(_) | Finished(_) => StatusCode::CONFLICT,
+            Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
     }
 }

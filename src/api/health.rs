@@ -30,6 +30,9 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "sync": sync,
         "subscribers": log.subscriber_count(),
         "live_delivered": log.fanout_totals().0,
+        "nats_connected": true,
+        "broker": "embedded (hivelog's own JetStream-style log; nats_connected is kept for old clients)",
+        "tasks": state.coord.task_counts().into_iter().map(|(s, n)| (s.as_str(), n)).collect::<std::collections::BTreeMap<_, _>>(),
         "slow_consumers": log.fanout_totals().1,
     }))
 }

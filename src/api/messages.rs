@@ -105,9 +105,11 @@ async fn list(
                 "last_per_subject cannot be combined with start_seq or start_time",
             ));
         }
-        state
-            .log
-            .last_per_subject(&name, q.subject.as_deref(), limit)?
+        state.log.last_per_subject(
+            &name,
+            q.subject.as_deref(),
+            limit.min(crate::log::MAX_READ_LIMIT),
+        )?
     } else {
         let start_time_ns = match &q.start_time {
             Some(t) => Some(

@@ -3,6 +3,8 @@
 //! `error.rs`). The whole router is built before the listener accepts its
 //! first connection.
 
+mod agents;
+mod channels;
 mod consumers;
 pub mod error;
 mod extract;
@@ -10,6 +12,7 @@ mod health;
 mod messages;
 pub mod render;
 mod streams;
+mod tasks;
 
 use std::time::Duration;
 
@@ -18,6 +21,10 @@ use axum::http::StatusCode;
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
+use std::sync::Arc;
+
+use crate::coord::port::LogBackend;
+use crate::coord::Coordinator;
 use crate::log::{Log, MAX_MSG_SIZE_CAP};
 pub use error::ApiError;
 
@@ -25,6 +32,7 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub log: Log,
+    pub coord: Arc<Coordinator<LogBackend>>,
 }
 
 /// The largest request body: the largest message a stream may accept, plus
@@ -39,6 +47,9 @@ pub fn router(state: AppState) -> Router {
         .merge(streams::routes())
         .merge(messages::routes())
         .merge(consumers::routes())
+        .merge(tasks::routes())
+        .merge(agents::routes())
+        .merge(channels::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -34,7 +34,7 @@ pub use error::{LogError, Result};
 pub use fanout::{Subscription, SubscriptionEnded, DEFAULT_SUBSCRIBER_QUEUE};
 pub use message::{Headers, Message};
 pub use publish::{PubAck, PublishOptions};
-pub use read::ReadRange;
+pub use read::{ReadRange, MAX_READ_LIMIT};
 pub use store::current_version as format_version;
 pub use stream::{
     DiscardPolicy, StreamConfig, StreamState, DEFAULT_MAX_MSG_SIZE, MAX_MSG_SIZE_CAP,
@@ -214,6 +214,11 @@ impl Log {
         let name = routes.matches(subject).into_iter().next()?.clone();
         drop(routes);
         self.stream(&name).ok()
+    }
+
+    /// The name of the stream that captures `subject`, if any.
+    pub fn stream_name_for(&self, subject: &str) -> Option<String> {
+        self.stream_for_subject(subject).map(|h| h.name.to_string())
     }
 
     /// Creates a stream. Returns `(info, created)`: an existing stream with

@@ -44,6 +44,29 @@ impl Log {
         })
     }
 
+    /// The newest `limit` messages on a literal subject, oldest first, read
+    /// backwards through the subject index (cost grows with `limit`, not
+    /// with the stream).
+    pub fn tail(&self, stream: &str, subject: &str, limit: usize) -> Result<Vec<Message>> {
+        validate_subject(subject)?;
+        let handle = self.stream(stream)?;
+        let limit = limit.clamp(1, MAX_READ_LIMIT);
+        let mut seqs = Vec::with_capacity(limit);
+        for item in handle.tree.scan_prefix(keys::subject_prefix(subject)).rev() {
+            if seqs.len() >= limit {
+                break;
+            }
+            let (k, _) = item?;
+            seqs.extend(keys::trailing_seq(&k));
+        }
+        seqs.reverse();
+        let mut out = Vec::with_capacity(seqs.len());
+        for seq in seqs {
+            out.extend(read_stored(&handle, seq)?);
+        }
+        Ok(out)
+    }
+
     /// The newest message on a literal subject.
     pub fn last_message(&self, stream: &str, subject: &str) -> Result<Message> {
         validate_subject(subject)?;
@@ -116,7 +139,7 @@ impl Log {
         }
         let mut seqs =
             last_seqs_per_subject(&handle.tree, |s| filter.is_none_or(|f| matches(f, s)))?;
-        seqs.truncate(limit.clamp(1, MAX_READ_LIMIT));
+        seqs.truncate(limit.max(1));
         let mut out = Vec::with_capacity(seqs.len());
         for seq in seqs {
             if let Some(m) = read_stored(&handle, seq)? {

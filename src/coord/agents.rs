@@ -1,0 +1,283 @@
+//! The agent registry: registration, heartbeats, derived health, removal.
+//! Each registration and heartbeat stores the agent's whole record (so
+//! agents and their last heartbeats survive restarts) and publishes the
+//! heartbeat on `<prefix>.heartbeat.<agent_id>`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::port::LogPort;
+use super::task::{token, validate_id};
+use super::time::Timestamp;
+use super::{lock, CoordError, Coordinator, AGENT_STATE};
+
+const MAX_AGENT_ID: usize = 50;
+const MAX_DESCRIPTION: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    #[default]
+    Active,
+    Idle,
+    Busy,
+    Offline,
+}
+
+/// Derived from the time since the last heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Active,
+    Stale,
+    Dead,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Agent {
+    pub agent_id: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    pub status: AgentStatus,
+    pub current_task: Option<String>,
+    pub current_task_title: Option<String>,
+    #[serde(default)]
+    pub needs_approval: bool,
+    pub approval_message: Option<String>,
+    pub registered_at: Timestamp,
+    pub last_heartbeat: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentRecord {
+    pub agent: Agent,
+    pub seq: u64,
+}
+
+/// An agent as answered: its record plus its health.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentView {
+    #[serde(flatten)]
+    pub agent: Agent,
+    pub health: Health,
+    pub seconds_since_heartbeat: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegisterInput {
+    pub agent_id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub capabilities: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HeartbeatInput {
+    pub agent_id: String,
+    #[serde(default)]
+    pub status: Option<AgentStatus>,
+    #[serde(default)]
+    pub current_task: Option<String>,
+    #[serde(default)]
+    pub current_task_title: Option<String>,
+    #[serde(default)]
+    pub needs_approval: Option<bool>,
+    #[serde(default)]
+    pub approval_message: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn check_agent_id(id: &str) -> Result<(), CoordError> {
+    validate_id("agent_id", id, MAX_AGENT_ID)
+}
+
+impl<P: LogPort> Coordinator<P> {
+    fn agent_subject(id: &str) -> String {
+        format!("{AGENT_STATE}.{}", token(id))
+    }
+
+    pub fn health(&self, agent: &Agent) -> Health {
+        let age = agent.last_heartbeat.age();
+        if age <= self.config.agent_stale_after {
+            Health::Active
+        } else if age <= self.config.agent_dead_after {
+            Health::Stale
+        } else {
+            Health::Dead
+        }
+    }
+
+    fn view_of(&self, agent: &Agent) -> AgentView {
+        AgentView {
+            agent: agent.clone(),
+            health: self.health(agent),
+            seconds_since_heartbeat: agent.last_heartbeat.age().as_secs(),
+        }
+    }
+
+    pub(super) fn agent_capabilities(&self, id: &str) -> Vec<String> {
+        lock(&self.agents)
+            .get(id)
+            .map(|r| r.agent.capabilities.clone())
+            .unwrap_or_default()
+    }
+
+    pub(super) fn agent(&self, id: &str) -> Option<Agent> {
+        lock(&self.agents).get(id).map(|r| r.agent.clone())
+    }
+
+    async fn store_agent(&self, agent: Agent) -> Result<(), CoordError> {
+        let payload = serde_json::to_vec(&agent).map_err(|e| CoordError::Corrupt(e.to_string()))?;
+        let seq = self
+            .port
+            .append(&Self::agent_subject(&agent.agent_id), payload, None)
+            .await?;
+        let mut agents = lock(&self.agents);
+        let newer = agents.get(&agent.agent_id).is_none_or(|r| r.seq < seq);
+        if newer {
+            agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq });
+        }
+        Ok(())
+    }
+
+    /// Registers an agent, or updates its description and capabilities.
+    pub async fn register(&self, input: RegisterInput) -> Result<AgentView, CoordError> {
+        check_agent_id(&input.agent_id)?;
+        if input
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+        {
+            return Err(CoordError::Invalid(format!(
+                "description is longer than {MAX_DESCRIPTION} characters"
+            )));
+        }
+        let caps = input.capabilities.clone().unwrap_or_default();
+        if caps.len() > 256 || caps.iter().any(|c| c.is_empty() || c.len() > 64) {
+            return Err(CoordError::Invalid(
+                "capabilities: at most 256 names of 1 to 64 characters".into(),
+            ));
+        }
+        let now = Timestamp::now();
+        let agent = match self.agent(&input.agent_id) {
+            Some(mut a) => {
+                a.description = input.description;
+                a.capabilities = caps;
+                a.last_heartbeat = now;
+                a
+            }
+            None => Agent {
+                agent_id: input.agent_id,
+                description: input.description,
+                capabilities: caps,
+                status: AgentStatus::Active,
+                current_task: None,
+                current_task_title: None,
+                needs_approval: false,
+                approval_message: None,
+                registered_at: now,
+                last_heartbeat: now,
+            },
+        };
+        let view = self.view_of(&agent);
+        self.store_agent(agent).await?;
+        Ok(view)
+    }
+
+    /// Records a heartbeat. It replaces the reported fields (an omitted
+    /// `current_task` or `needs_approval` becomes null/false). An agent that
+    /// never registered is registered by its first heartbeat. A heartbeat
+    /// naming a task the agent holds renews that task's lease.
+    pub async fn heartbeat(&self, input: HeartbeatInput) -> Result<AgentView, CoordError> {
+        check_agent_id(&input.agent_id)?;
+        let now = Timestamp::now();
+        let mut agent = self.agent(&input.agent_id).unwrap_or_else(|| Agent {
+            agent_id: input.agent_id.clone(),
+            description: None,
+            capabilities: Vec::new(),
+            status: AgentStatus::Active,
+            current_task: None,
+            current_task_title: None,
+            needs_approval: false,
+            approval_message: None,
+            registered_at: now,
+            last_heartbeat: now,
+        });
+        agent.status = input.status.unwrap_or_default();
+        agent.current_task = input.current_task;
+        agent.current_task_title = input.current_task_title;
+        agent.needs_approval = input.needs_approval.unwrap_or(false);
+        agent.approval_message = input.approval_message;
+        agent.last_heartbeat = now;
+        if let Some(task) = &agent.current_task {
+            lock(&self.tasks).renew_lease(task, &agent.agent_id, now.plus(self.config.task_lease));
+        }
+        let view = self.view_of(&agent);
+        let beat = serde_json::to_vec(&view).map_err(|e| CoordError::Corrupt(e.to_string()))?;
+        self.store_agent(agent).await?;
+        let subject = self.subject(&format!("heartbeat.{}", token(&view.agent.agent_id)));
+        if let Err(e) = self.port.append(&subject, beat, None).await {
+            tracing::warn!(error = %e, "could not publish the heartbeat on its subject");
+        }
+        Ok(view)
+    }
+
+    /// Agents sorted by id; without `include_stale`, only those whose last
+    /// heartbeat is within the stale threshold.
+    pub fn agents(&self, include_stale: bool) -> Vec<AgentView> {
+        let mut out: Vec<AgentView> = lock(&self.agents)
+            .values()
+            .map(|r| self.view_of(&r.agent))
+            .filter(|v| include_stale || v.health == Health::Active)
+            .collect();
+        out.sort_by(|a, b| a.agent.agent_id.cmp(&b.agent.agent_id));
+        out
+    }
+
+    /// Removes an agent. Tasks it held return to the queue through the
+    /// reaper, as for a dead agent.
+    pub async fn remove_agent(&self, id: &str) -> Result<AgentView, CoordError> {
+        let agent = self.agent(id).ok_or(CoordError::AgentNotFound)?;
+        self.port
+            .append(&Self::agent_subject(id), b"null".to_vec(), None)
+            .await?;
+        lock(&self.agents).remove(id);
+        Ok(self.view_of(&agent))
+    }
+
+    /// Removes every agent not in `keep`; returns (removed, kept) ids.
+    pub async fn cleanup_agents(
+        &self,
+        keep: &[String],
+    ) -> Result<(Vec<String>, Vec<String>), CoordError> {
+        let ids: Vec<String> = lock(&self.agents).keys().cloned().collect();
+        let (mut kept, mut removed) = (Vec::new(), Vec::new());
+        for id in ids {
+            if keep.contains(&id) {
+                kept.push(id);
+            } else {
+                self.remove_agent(&id).await?;
+                removed.push(id);
+            }
+        }
+        removed.sort();
+        kept.sort();
+        Ok((removed, kept))
+    }
+
+    pub fn agent_health_counts(&self) -> [(Health, usize); 3] {
+        let mut counts = [(Health::Active, 0), (Health::Stale, 0), (Health::Dead, 0)];
+        for r in lock(&self.agents).values() {
+            let h = self.health(&r.agent);
+            if let Some(c) = counts.iter_mut().find(|(k, _)| *k == h) {
+                c.1 += 1;
+            }
+        }
+        counts
+    }
+}

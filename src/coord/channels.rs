@@ -1,0 +1,191 @@
+//! Messages on channels (`coordination`, `errors`, `status`, …), stored on
+//! `<prefix>.<channel>` as the replaced service did, with `@agent` mentions
+//! picked out so they can be filtered.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::port::LogPort;
+use super::time::Timestamp;
+use super::{CoordError, Coordinator};
+
+const MAX_CONTENT: usize = 64 * 1024;
+/// How far back a mention filter looks.
+const MENTION_SCAN: usize = 10_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelMessage {
+    /// The stream sequence (the replaced service sent null).
+    #[serde(default)]
+    pub message_id: Option<u64>,
+    pub agent_id: Option<String>,
+    pub channel: String,
+    pub content: Value,
+    pub timestamp: Option<Timestamp>,
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageInput {
+    pub agent_id: Option<String>,
+    pub channel: Option<String>,
+    pub content: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Channel names are one subject token: letters, digits, `_` and `-`.
+pub fn validate_channel(channel: &str) -> Result<(), CoordError> {
+    let ok = !channel.is_empty()
+        && channel.len() <= 64
+        && channel
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        return Err(CoordError::Invalid(format!(
+            "channel {channel:?} must be 1 to 64 letters, digits, '_' or '-'"
+        )));
+    }
+    if channel == "heartbeat" {
+        return Err(CoordError::Invalid(
+            "channel \"heartbeat\" is reserved for heartbeats".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `@name` mentions, in order, without repeats.
+pub fn mentions(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, _) in text.match_indices('@') {
+        // An '@' inside a word (an e-mail address) is not a mention.
+        if text[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric())
+        {
+            continue;
+        }
+        let name: String = text[i + 1..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .collect();
+        let name = name.trim_end_matches('.').to_string();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+impl<P: LogPort> Coordinator<P> {
+    /// Posts a message; returns it with its sequence.
+    pub async fn post_message(&self, input: MessageInput) -> Result<ChannelMessage, CoordError> {
+        let agent_id = input
+            .agent_id
+            .filter(|a| !a.is_empty())
+            .ok_or(CoordError::MissingAgent)?;
+        let channel = input
+            .channel
+            .ok_or_else(|| CoordError::Invalid("channel is required".into()))?;
+        validate_channel(&channel)?;
+        let content = input
+            .content
+            .ok_or_else(|| CoordError::Invalid("content is required".into()))?;
+        let text = match &content {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if text.len() > MAX_CONTENT {
+            return Err(CoordError::Invalid(format!(
+                "content is longer than {MAX_CONTENT} bytes"
+            )));
+        }
+        let mut message = ChannelMessage {
+            message_id: None,
+            agent_id: Some(agent_id),
+            channel: channel.clone(),
+            mentions: mentions(&text),
+            content,
+            timestamp: Some(Timestamp::now()),
+            extra: input.extra,
+        };
+        let payload =
+            serde_json::to_vec(&message).map_err(|e| CoordError::Corrupt(e.to_string()))?;
+        let seq = self
+            .port
+            .append(&self.subject(&channel), payload, None)
+            .await?;
+        message.message_id = Some(seq);
+        Ok(message)
+    }
+
+    /// The most recent `limit` messages of a channel, oldest first;
+    /// with `mention`, only those that mention that agent.
+    pub fn messages(
+        &self,
+        channel: &str,
+        limit: usize,
+        mention: Option<&str>,
+    ) -> Result<Vec<ChannelMessage>, CoordError> {
+        validate_channel(channel).or_else(|e| {
+            if channel == "heartbeat" {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        let subject = self.subject(channel);
+        let window = if mention.is_some() {
+            MENTION_SCAN
+        } else {
+            limit
+        };
+        let mut out: Vec<ChannelMessage> =
+            self.port
+                .tail(&subject, window)?
+                .into_iter()
+                .map(|r| {
+                    let mut m = serde_json::from_slice::<ChannelMessage>(&r.payload)
+                        .unwrap_or_else(|_| ChannelMessage {
+                            // Something else was published here (a task version, raw
+                            // text): show it as the content.
+                            message_id: None,
+                            agent_id: None,
+                            channel: channel.to_string(),
+                            content: serde_json::from_slice(&r.payload).unwrap_or_else(|_| {
+                                Value::String(String::from_utf8_lossy(&r.payload).into_owned())
+                            }),
+                            timestamp: None,
+                            mentions: Vec::new(),
+                            extra: Map::new(),
+                        });
+                    m.message_id = Some(r.seq);
+                    m
+                })
+                .filter(|m| mention.is_none_or(|who| m.mentions.iter().any(|x| x == who)))
+                .collect();
+        let skip = out.len().saturating_sub(limit);
+        out.drain(..skip);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_mentions_but_not_email_addresses() {
+        assert_eq!(
+            mentions("@bob the schema is ready, cc @alice-2."),
+            ["bob", "alice-2"]
+        );
+        assert_eq!(mentions("mail me at me@example.com"), Vec::<String>::new());
+        assert_eq!(mentions("@bob @bob"), ["bob"]);
+        assert_eq!(mentions("@ nobody"), Vec::<String>::new());
+    }
+}

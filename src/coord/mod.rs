@@ -1,0 +1,182 @@
+//! Agent coordination: tasks with atomic claims, leases and dependencies;
+//! agents with heartbeats and liveness; messages on channels. State lives in
+//! the log, reached only through [`port::LogPort`]:
+//!
+//! - `hivelog.state.task.<id>` / `hivelog.state.agent.<id>` hold every
+//!   version of each task and agent (a key-value stream). A change is an
+//!   append that expects the subject's last sequence, so two concurrent
+//!   claims cannot both succeed.
+//! - `<prefix>.tasks`, `<prefix>.<channel>`, `<prefix>.heartbeat.<id>` get
+//!   what the replaced stack published there, for anyone reading history.
+//!
+//! In-memory views answer reads; they are loaded from the newest record per
+//! subject at start (not by replaying history) and updated on each write.
+
+pub mod agents;
+pub mod channels;
+pub mod port;
+mod reaper;
+pub mod task;
+pub mod tasks;
+pub mod time;
+mod view;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::log::LogError;
+use agents::{Agent, AgentRecord};
+use port::{LogPort, PortError};
+use task::Task;
+use view::TaskView;
+
+/// Subjects of the key-value state stream.
+pub const STATE_SUBJECTS: &str = "hivelog.state.>";
+const TASK_STATE: &str = "hivelog.state.task";
+const AGENT_STATE: &str = "hivelog.state.agent";
+
+#[derive(Debug, Clone)]
+pub struct CoordConfig {
+    /// Subject prefix of the compatible subjects (`mjwork`).
+    pub prefix: String,
+    /// Name reported as `stream` in answers (the history stream).
+    pub history_stream: String,
+    pub task_lease: Duration,
+    pub agent_stale_after: Duration,
+    pub agent_dead_after: Duration,
+    pub max_attempts: u32,
+    pub reap_every: Duration,
+}
+
+impl Default for CoordConfig {
+    fn default() -> Self {
+        CoordConfig {
+            prefix: "mjwork".into(),
+            history_stream: "MJ_ONLINE_WORK".into(),
+            task_lease: Duration::from_secs(2 * 3600),
+            agent_stale_after: Duration::from_secs(90),
+            agent_dead_after: Duration::from_secs(120),
+            max_attempts: 3,
+            reap_every: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Task not found")]
+    TaskNotFound,
+    #[error("Task not found or already claimed")]
+    NotClaimable { status: Option<&'static str> },
+    #[error("Task is blocked by unfinished dependencies: {}", .0.join(", "))]
+    Blocked(Vec<String>),
+    #[error("Task is not claimed")]
+    NotClaimed,
+    #[error("agent_id is required")]
+    MissingAgent,
+    #[error("Task is already {0}")]
+    Finished(&'static str),
+    #[error("Task is claimed by {owner}, not {agent}")]
+    NotOwner { owner: String, agent: String },
+    #[error("Task is claimed by {0}; it cannot be changed until released or completed")]
+    Held(String),
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    #[error("Agent not found")]
+    AgentNotFound,
+    #[error("too many concurrent changes to {0}; try again")]
+    Busy(String),
+    #[error("stored record is damaged: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Log(#[from] LogError),
+}
+
+impl From<PortError> for CoordError {
+    fn from(e: PortError) -> Self {
+        match e {
+            PortError::Log(e) => CoordError::Log(e),
+            PortError::Conflict { actual } => {
+                CoordError::Busy(format!("a record (last sequence {actual})"))
+            }
+        }
+    }
+}
+
+pub struct Coordinator<P: LogPort> {
+    port: P,
+    config: CoordConfig,
+    tasks: Mutex<TaskView>,
+    agents: Mutex<HashMap<String, AgentRecord>>,
+    /// Woken when a task may have become claimable (long-polling claim-next).
+    claimable: Notify,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<P: LogPort> Coordinator<P> {
+    /// Loads the newest version of every task and agent.
+    pub fn open(port: P, config: CoordConfig) -> Result<Arc<Self>, CoordError> {
+        let mut view = TaskView::default();
+        for r in port.last_per_subject(&format!("{TASK_STATE}.*"))? {
+            let task: Task = serde_json::from_slice(&r.payload)
+                .map_err(|e| CoordError::Corrupt(format!("{} at seq {}: {e}", r.subject, r.seq)))?;
+            view.apply(task, r.seq);
+        }
+        let mut agents = HashMap::new();
+        for r in port.last_per_subject(&format!("{AGENT_STATE}.*"))? {
+            let agent: Option<Agent> = serde_json::from_slice(&r.payload)
+                .map_err(|e| CoordError::Corrupt(format!("{} at seq {}: {e}", r.subject, r.seq)))?;
+            if let Some(agent) = agent {
+                agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq: r.seq });
+            }
+        }
+        // A heartbeat that named a task renewed its lease in memory only;
+        // the stored heartbeat says so, so renewals survive a restart.
+        for a in agents.values() {
+            if let Some(current) = &a.agent.current_task {
+                view.renew_lease(
+                    current,
+                    &a.agent.agent_id,
+                    a.agent.last_heartbeat.plus(config.task_lease),
+                );
+            }
+        }
+        tracing::info!(
+            tasks = view.len(),
+            agents = agents.len(),
+            "coordination state loaded"
+        );
+        Ok(Arc::new(Coordinator {
+            port,
+            config,
+            tasks: Mutex::new(view),
+            agents: Mutex::new(agents),
+            claimable: Notify::new(),
+        }))
+    }
+
+    pub fn config(&self) -> &CoordConfig {
+        &self.config
+    }
+
+    /// Starts the reaper (expired leases, dead agents); it stops when
+    /// `shutdown` turns true.
+    pub fn start_reaper(
+        self: &Arc<Self>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(reaper::run(self.clone(), shutdown))
+    }
+
+    fn subject(&self, suffix: &str) -> String {
+        format!("{}.{suffix}", self.config.prefix)
+    }
+}

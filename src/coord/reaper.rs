@@ -1,0 +1,99 @@
+//! The background job that keeps claimed tasks from getting stuck: a task
+//! whose lease expired, or whose owner stopped heartbeating (or was
+//! removed), goes back to the queue with its attempts raised, or fails
+//! after its last attempt. Each such event is also reported on
+//! `<prefix>.errors`.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::agents::Health;
+use super::port::LogPort;
+use super::task::TaskStatus;
+use super::time::Timestamp;
+use super::{CoordError, Coordinator};
+
+pub(super) async fn run<P: LogPort>(
+    coord: Arc<Coordinator<P>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(coord.config.reap_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        let released = coord.reap().await;
+        if released > 0 {
+            tracing::info!(released, "reaper returned tasks to the queue");
+        }
+    }
+}
+
+impl<P: LogPort> Coordinator<P> {
+    /// One pass: returns how many tasks were requeued or failed.
+    pub async fn reap(&self) -> usize {
+        let claimed = super::lock(&self.tasks).claimed();
+        let now = Timestamp::now();
+        let mut released = 0;
+        for task in claimed {
+            let Some(owner) = task.owner.clone() else {
+                continue;
+            };
+            let reason = if task.lease_expires_at.is_some_and(|l| l < now) {
+                Some(format!("lease of {owner} expired"))
+            } else {
+                match self.agent(&owner) {
+                    Some(a) if self.health(&a) == Health::Dead => Some(format!(
+                        "agent {owner} stopped heartbeating (last heartbeat {})",
+                        a.last_heartbeat
+                    )),
+                    Some(_) => None,
+                    // Never registered or removed: judge by the claim's age.
+                    None => task
+                        .claimed_at
+                        .filter(|c| c.age() > self.config.agent_dead_after)
+                        .map(|_| format!("agent {owner} is not registered and sent no heartbeat")),
+                }
+            };
+            let Some(reason) = reason else { continue };
+            match self.requeue(&task.task_id, &owner, &reason).await {
+                Ok(w) => {
+                    released += 1;
+                    let what = if w.task.status == TaskStatus::Failed {
+                        "failed"
+                    } else {
+                        "returned to the queue"
+                    };
+                    let text = format!("task {} {what}: {reason}", task.task_id);
+                    tracing::warn!(task = %task.task_id, %owner, "{text}");
+                    let report = json!({
+                        "agent_id": "hivelog",
+                        "channel": "errors",
+                        "content": text,
+                        "timestamp": Timestamp::now(),
+                        "task_id": task.task_id,
+                        "mentions": [owner],
+                    });
+                    let subject = self.subject("errors");
+                    if let Err(e) = self
+                        .port
+                        .append(&subject, report.to_string().into_bytes(), None)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not report a released task on the errors subject");
+                    }
+                }
+                // Completed, released or re-claimed in the meantime.
+                Err(CoordError::NotClaimed | CoordError::TaskNotFound) => {}
+                Err(e) => {
+                    tracing::error!(task = %task.task_id, error = %e, "could not release task")
+                }
+            }
+        }
+        released
+    }
+}

@@ -1,0 +1,307 @@
+//! A task as stored and answered (the replaced service's JSON, plus what
+//! hivelog adds), and the shape clients post.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::time::Timestamp;
+use super::CoordError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskStatus {
+    Available,
+    Claimed,
+    Completed,
+    Failed,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Available => "available",
+            TaskStatus::Claimed => "claimed",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Medium,
+    High,
+}
+
+/// The owner's latest progress report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub note: Option<String>,
+    pub percent: Option<f64>,
+    pub at: Timestamp,
+}
+
+/// A task. `blocked_by` in answers lists only the dependencies that are not
+/// completed yet (old clients skip tasks with a non-empty `blocked_by`);
+/// `depends_on` keeps the full list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub task_id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub status: TaskStatus,
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub blocked_by: Vec<String>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub priority: Priority,
+    pub created_at: Timestamp,
+    pub claimed_at: Option<Timestamp>,
+    pub completed_at: Option<Timestamp>,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default)]
+    pub max_attempts: u32,
+    pub lease_expires_at: Option<Timestamp>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    pub updated_at: Timestamp,
+    #[serde(default)]
+    pub progress: Option<Progress>,
+    /// Dependencies that failed, so this task cannot run as planned.
+    #[serde(default)]
+    pub failed_dependencies: Vec<String>,
+    #[serde(default)]
+    pub cancelled: bool,
+    /// Why the task last went back to the queue (lease expired, agent died,
+    /// released by its owner).
+    #[serde(default)]
+    pub release_reason: Option<String>,
+    /// Fields clients sent that hivelog does not interpret; kept and
+    /// returned as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What `POST /api/tasks` accepts. Clients send whole task objects,
+/// often with `owner`, `claimed_at`, … as null, and extra fields.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskInput {
+    pub task_id: Option<Value>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<Priority>,
+    pub blocked_by: Option<Vec<String>>,
+    pub depends_on: Option<Vec<String>>,
+    pub capabilities: Option<Vec<String>>,
+    pub created_at: Option<Timestamp>,
+    pub max_attempts: Option<u32>,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    // Fields the server owns: accepted (old clients send them as null) and
+    // ignored.
+    #[serde(default)]
+    pub owner: Option<Value>,
+    #[serde(default)]
+    pub claimed_at: Option<Value>,
+    #[serde(default)]
+    pub completed_at: Option<Value>,
+    #[serde(default)]
+    pub updated_at: Option<Value>,
+    #[serde(default)]
+    pub attempts: Option<Value>,
+    #[serde(default)]
+    pub lease_expires_at: Option<Value>,
+    #[serde(default)]
+    pub progress: Option<Value>,
+    #[serde(default)]
+    pub failed_dependencies: Option<Value>,
+    #[serde(default)]
+    pub cancelled: Option<Value>,
+    #[serde(default)]
+    pub release_reason: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+const MAX_ID_LEN: usize = 128;
+const MAX_TITLE: usize = 1_000;
+const MAX_DESCRIPTION: usize = 100_000;
+const MAX_LIST: usize = 256;
+
+/// Task and agent ids: 1–128 characters, no whitespace, control
+/// characters or URL-path separators, so every id can be addressed as
+/// `/api/tasks/{id}`.
+pub fn validate_id(kind: &str, id: &str, max: usize) -> Result<(), CoordError> {
+    if id.is_empty() || id.chars().count() > max {
+        return Err(CoordError::Invalid(format!(
+            "{kind} must be 1 to {max} characters long"
+        )));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | '%'))
+    {
+        return Err(CoordError::Invalid(format!(
+            "{kind} {id:?} contains {c:?}, which is not allowed"
+        )));
+    }
+    Ok(())
+}
+
+impl TaskInput {
+    /// The id, checked.
+    pub fn id(&self) -> Result<String, CoordError> {
+        let id = match &self.task_id {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(_) => return Err(CoordError::Invalid("task_id must be a string".into())),
+            None => return Err(CoordError::Invalid("task_id is required".into())),
+        };
+        validate_id("task_id", &id, MAX_ID_LEN)?;
+        Ok(id)
+    }
+
+    /// Every dependency named, from `blocked_by` and `depends_on`.
+    pub fn dependencies(&self) -> Vec<String> {
+        let mut deps: Vec<String> = Vec::new();
+        for d in self
+            .depends_on
+            .iter()
+            .flatten()
+            .chain(self.blocked_by.iter().flatten())
+        {
+            if !deps.contains(d) {
+                deps.push(d.clone());
+            }
+        }
+        deps
+    }
+
+    pub fn validate(&self) -> Result<(), CoordError> {
+        let id = self.id()?;
+        let too_long = |field: &str, max: usize| {
+            CoordError::Invalid(format!("{field} is longer than {max} characters"))
+        };
+        if self
+            .title
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_TITLE)
+        {
+            return Err(too_long("title", MAX_TITLE));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_DESCRIPTION)
+        {
+            return Err(too_long("description", MAX_DESCRIPTION));
+        }
+        let deps = self.dependencies();
+        if deps.len() > MAX_LIST {
+            return Err(CoordError::Invalid(format!(
+                "a task may depend on at most {MAX_LIST} tasks"
+            )));
+        }
+        for d in &deps {
+            validate_id("blocked_by entry", d, MAX_ID_LEN)?;
+            if *d == id {
+                return Err(CoordError::Cycle(vec![id.clone(), id.clone()]));
+            }
+        }
+        let caps = self.capabilities.as_deref().unwrap_or_default();
+        if caps.len() > MAX_LIST || caps.iter().any(|c| c.is_empty() || c.len() > 64) {
+            return Err(CoordError::Invalid(format!(
+                "capabilities: at most {MAX_LIST} names of 1 to 64 characters"
+            )));
+        }
+        if self.status == Some(TaskStatus::Claimed) {
+            return Err(CoordError::Invalid(
+                "a task cannot be posted as claimed; claim it with POST /api/tasks/{task_id}/claim"
+                    .into(),
+            ));
+        }
+        if self.max_attempts == Some(0) || self.max_attempts.is_some_and(|m| m > 1000) {
+            return Err(CoordError::Invalid(
+                "max_attempts must be between 1 and 1000".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Ids as subject tokens: letters, digits, `_` and `-` stay; every other
+/// byte becomes `~XX`, so any id maps to exactly one valid token and back.
+pub fn token(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("~{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::subject::validate_subject;
+    use proptest::prelude::*;
+
+    fn untoken(t: &str) -> Option<String> {
+        let mut bytes = Vec::new();
+        let mut it = t.bytes();
+        while let Some(b) = it.next() {
+            if b == b'~' {
+                let hex = [it.next()?, it.next()?];
+                bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+            } else {
+                bytes.push(b);
+            }
+        }
+        String::from_utf8(bytes).ok()
+    }
+
+    proptest! {
+        #[test]
+        fn any_id_is_one_valid_token_and_back(id in ".{1,40}") {
+            let t = token(&id);
+            let subject = format!("hivelog.state.task.{t}");
+            prop_assert!(validate_subject(&subject).is_ok(), "{} is not a valid subject", subject);
+            prop_assert_eq!(untoken(&t), Some(id));
+        }
+    }
+
+    #[test]
+    fn old_client_task_bodies_parse() {
+        let body = r#"{"task_id": "task-8", "title": "t", "description": "d", "status": "available",
+            "priority": "high", "blocked_by": ["task-7"], "created_at": "2026-01-30T10:12:00.123456",
+            "owner": null, "claimed_at": null, "completed_at": null, "result": null, "error": null, "team": "docs"}"#;
+        let input: TaskInput = serde_json::from_str(body).unwrap();
+        input.validate().unwrap();
+        assert_eq!(input.dependencies(), vec!["task-7".to_string()]);
+        assert_eq!(input.extra.get("team"), Some(&Value::String("docs".into())));
+        let bad: TaskInput = serde_json::from_str(r#"{"task_id": "a b"}"#).unwrap();
+        assert!(bad.validate().is_err());
+        let selfdep: TaskInput =
+            serde_json::from_str(r#"{"task_id": "a", "blocked_by": ["a"]}"#).unwrap();
+        assert!(matches!(selfdep.validate(), Err(CoordError::Cycle(_))));
+        assert!(
+            serde_json::from_str::<TaskInput>(r#"{"task_id": "a", "priority": "urgent"}"#).is_err()
+        );
+    }
+}

@@ -1,0 +1,508 @@
+//! Task operations. Every change reads the task's current version from the
+//! view, computes the next version, and appends it expecting the stored
+//! sequence it read; if another change got there first the append is
+//! refused, the view is refreshed from the log and the decision is made
+//! again. So of any number of concurrent claimers exactly one wins.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::port::{LogPort, PortError};
+use super::task::{token, validate_id, Progress, Task, TaskInput, TaskStatus};
+use super::time::Timestamp;
+use super::view::TaskView;
+use super::{lock, CoordError, Coordinator, TASK_STATE};
+
+/// Attempts at one change before giving up under extreme contention.
+const MAX_RETRIES: usize = 16;
+/// The most versions `history` returns.
+const MAX_HISTORY: usize = 10_000;
+
+/// A task as written: its new version, the state record's sequence, and
+/// the sequence of the copy published on `<prefix>.tasks`.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub task: Task,
+    pub history_seq: Option<u64>,
+    pub at: Timestamp,
+}
+
+fn check_agent(agent: &str) -> Result<(), CoordError> {
+    if agent.is_empty() {
+        return Err(CoordError::MissingAgent);
+    }
+    validate_id("agent_id", agent, 128)
+}
+
+impl<P: LogPort> Coordinator<P> {
+    fn task_subject(id: &str) -> String {
+        format!("{TASK_STATE}.{}", token(id))
+    }
+
+    /// A task as answered: `blocked_by` lists the unmet dependencies and
+    /// `failed_dependencies` the failed ones, as of now.
+    fn render(view: &TaskView, task: &Task) -> Task {
+        let mut t = task.clone();
+        t.blocked_by = view.unmet(task);
+        t.failed_dependencies = view.failed_dependencies(task);
+        t
+    }
+
+    pub fn get_task(&self, id: &str) -> Result<Task, CoordError> {
+        let view = lock(&self.tasks);
+        let e = view.get(id).ok_or(CoordError::TaskNotFound)?;
+        Ok(Self::render(&view, &e.task))
+    }
+
+    /// Current tasks, newest first, one entry per task.
+    pub fn list_tasks(&self, status: Option<TaskStatus>, limit: usize) -> Vec<Task> {
+        let view = lock(&self.tasks);
+        view.newest(status)
+            .take(limit)
+            .map(|e| Self::render(&view, &e.task))
+            .collect()
+    }
+
+    /// Tasks an agent may claim now, in the order claim-next hands them out.
+    pub fn available_tasks(&self, limit: usize) -> Vec<Task> {
+        let view = lock(&self.tasks);
+        view.claimable()
+            .take(limit)
+            .map(|e| Self::render(&view, &e.task))
+            .collect()
+    }
+
+    /// Counts per status, for health and dashboards.
+    pub fn task_counts(&self) -> Vec<(TaskStatus, usize)> {
+        let view = lock(&self.tasks);
+        [
+            TaskStatus::Available,
+            TaskStatus::Claimed,
+            TaskStatus::Completed,
+            TaskStatus::Failed,
+        ]
+        .into_iter()
+        .map(|s| (s, view.count(s)))
+        .collect()
+    }
+
+    /// Appends `task` as the version after `expect`, then publishes it on
+    /// `<prefix>.tasks` for history readers.
+    async fn write_task(&self, task: Task, expect: u64) -> Result<Written, PortError> {
+        let at = task.updated_at;
+        let stored = serde_json::to_vec(&task)
+            .map_err(|e| PortError::Log(crate::log::LogError::Corrupt(e.to_string())))?;
+        let seq = self
+            .port
+            .append(&Self::task_subject(&task.task_id), stored, Some(expect))
+            .await?;
+        let rendered = {
+            let mut view = lock(&self.tasks);
+            view.apply(task.clone(), seq);
+            Self::render(&view, &task)
+        };
+        self.claimable.notify_waiters();
+        let history = serde_json::to_vec(&rendered).unwrap_or_default();
+        let history_seq = match self
+            .port
+            .append(&self.subject("tasks"), history, None)
+            .await
+        {
+            Ok(seq) => Some(seq),
+            Err(e) => {
+                // The change itself is stored; only the copy for history
+                // readers is missing.
+                tracing::warn!(task = %task.task_id, error = %e, "could not publish the task version on the tasks subject");
+                None
+            }
+        };
+        Ok(Written {
+            task: rendered,
+            history_seq,
+            at,
+        })
+    }
+
+    /// Re-reads a task's newest stored version into the view.
+    fn refresh(&self, id: &str) -> Result<(), CoordError> {
+        if let Some(r) = self.port.last(&Self::task_subject(id))? {
+            let task: Task = serde_json::from_slice(&r.payload)
+                .map_err(|e| CoordError::Corrupt(e.to_string()))?;
+            lock(&self.tasks).apply(task, r.seq);
+        }
+        Ok(())
+    }
+
+    /// Applies `next` to the current version of task `id` until the write
+    /// is not overtaken by a concurrent one.
+    async fn change_task<F>(&self, id: &str, next: F) -> Result<Written, CoordError>
+    where
+        F: Fn(&Task, &TaskView) -> Result<Task, CoordError>,
+    {
+        for _ in 0..MAX_RETRIES {
+            let (task, seq) = {
+                let view = lock(&self.tasks);
+                let e = view.get(id).ok_or(CoordError::TaskNotFound)?;
+                (next(&e.task, &view)?, e.seq)
+            };
+            match self.write_task(task, seq).await {
+                Ok(w) => return Ok(w),
+                Err(PortError::Conflict { .. }) => self.refresh(id)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoordError::Busy(format!("task {id}")))
+    }
+
+    /// Creates a task, or updates an existing one's editable fields. A task
+    /// that an agent holds is never changed this way.
+    pub async fn post_task(&self, input: TaskInput) -> Result<Written, CoordError> {
+        input.validate()?;
+        let id = input.id()?;
+        let deps = input.dependencies();
+        for _ in 0..MAX_RETRIES {
+            let (task, expect) = {
+                let view = lock(&self.tasks);
+                if let Some(cycle) = view.cycle_with(&id, &deps) {
+                    return Err(CoordError::Cycle(cycle));
+                }
+                match view.get(&id) {
+                    None => (self.new_task(&id, &input, deps.clone()), 0),
+                    Some(e) => (Self::updated_task(&e.task, &input, deps.clone())?, e.seq),
+                }
+            };
+            match self.write_task(task, expect).await {
+                Ok(w) => return Ok(w),
+                Err(PortError::Conflict { .. }) => self.refresh(&id)?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoordError::Busy(format!("task {id}")))
+    }
+
+    fn new_task(&self, id: &str, input: &TaskInput, deps: Vec<String>) -> Task {
+        let now = Timestamp::now();
+        let status = input.status.unwrap_or(TaskStatus::Available);
+        let finished = matches!(status, TaskStatus::Completed | TaskStatus::Failed);
+        Task {
+            task_id: id.to_string(),
+            title: input.title.clone().unwrap_or_default(),
+            description: input.description.clone().unwrap_or_default(),
+            status,
+            owner: None,
+            blocked_by: Vec::new(),
+            depends_on: deps,
+            priority: input.priority.unwrap_or_default(),
+            created_at: input.created_at.unwrap_or(now),
+            claimed_at: None,
+            completed_at: finished.then_some(now),
+            result: if finished { input.result.clone() } else { None },
+            error: if finished { input.error.clone() } else { None },
+            attempts: 0,
+            max_attempts: input.max_attempts.unwrap_or(self.config.max_attempts),
+            lease_expires_at: None,
+            capabilities: input.capabilities.clone().unwrap_or_default(),
+            updated_at: now,
+            progress: None,
+            failed_dependencies: Vec::new(),
+            cancelled: false,
+            release_reason: None,
+            extra: input.extra.clone(),
+        }
+    }
+
+    fn updated_task(old: &Task, input: &TaskInput, deps: Vec<String>) -> Result<Task, CoordError> {
+        if old.status == TaskStatus::Claimed {
+            return Err(CoordError::Held(old.owner.clone().unwrap_or_default()));
+        }
+        let mut t = old.clone();
+        if let Some(v) = &input.title {
+            t.title = v.clone();
+        }
+        if let Some(v) = &input.description {
+            t.description = v.clone();
+        }
+        if let Some(v) = input.priority {
+            t.priority = v;
+        }
+        if input.blocked_by.is_some() || input.depends_on.is_some() {
+            t.depends_on = deps;
+        }
+        if let Some(v) = &input.capabilities {
+            t.capabilities = v.clone();
+        }
+        if let Some(v) = input.max_attempts {
+            t.max_attempts = v;
+        }
+        merge_extra(&mut t.extra, &input.extra);
+        let now = Timestamp::now();
+        match input.status {
+            Some(TaskStatus::Available) if t.status != TaskStatus::Available => {
+                // Re-posting a finished task as available queues it again.
+                t.status = TaskStatus::Available;
+                t.attempts = 0;
+                t.completed_at = None;
+                t.result = None;
+                t.error = None;
+                t.cancelled = false;
+                t.release_reason = None;
+            }
+            Some(s @ (TaskStatus::Completed | TaskStatus::Failed)) if t.status != s => {
+                t.status = s;
+                t.completed_at = Some(now);
+                t.result = input.result.clone();
+                t.error = input.error.clone();
+            }
+            _ => {}
+        }
+        t.updated_at = now;
+        Ok(t)
+    }
+
+    pub async fn claim(&self, id: &str, agent: &str) -> Result<Written, CoordError> {
+        check_agent(agent)?;
+        let lease = self.config.task_lease;
+        self.change_task(id, |t, view| {
+            if t.status != TaskStatus::Available {
+                return Err(CoordError::NotClaimable {
+                    status: Some(t.status.as_str()),
+                });
+            }
+            let unmet = view.unmet(t);
+            if !unmet.is_empty() {
+                return Err(CoordError::Blocked(unmet));
+            }
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.status = TaskStatus::Claimed;
+            n.owner = Some(agent.to_string());
+            n.claimed_at = Some(now);
+            n.lease_expires_at = Some(now.plus(lease));
+            n.updated_at = now;
+            n.progress = None;
+            Ok(n)
+        })
+        .await
+        .map_err(|e| match e {
+            CoordError::TaskNotFound => CoordError::NotClaimable { status: None },
+            other => other,
+        })
+    }
+
+    /// Claims the first claimable task whose required capabilities the agent
+    /// has. With `wait`, waits that long for one to appear. `None` when
+    /// there is none.
+    pub async fn claim_next(
+        &self,
+        agent: &str,
+        capabilities: Option<Vec<String>>,
+        wait: Duration,
+    ) -> Result<Option<Written>, CoordError> {
+        check_agent(agent)?;
+        let caps = match capabilities {
+            Some(c) => c,
+            None => self.agent_capabilities(agent),
+        };
+        let give_up = tokio::time::Instant::now() + wait;
+        loop {
+            let woken = self.claimable.notified();
+            let candidates: Vec<String> = lock(&self.tasks)
+                .claimable()
+                .filter(|e| e.task.capabilities.iter().all(|c| caps.contains(c)))
+                .take(32)
+                .map(|e| e.task.task_id.clone())
+                .collect();
+            for id in &candidates {
+                match self.claim(id, agent).await {
+                    Ok(w) => return Ok(Some(w)),
+                    Err(CoordError::NotClaimable { .. } | CoordError::Blocked(_)) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if tokio::time::Instant::now() >= give_up {
+                return Ok(None);
+            }
+            if candidates.is_empty() {
+                tokio::select! {
+                    _ = woken => {}
+                    _ = tokio::time::sleep_until(give_up) => return Ok(None),
+                }
+            }
+        }
+    }
+
+    pub async fn complete(
+        &self,
+        id: &str,
+        agent: &str,
+        success: bool,
+        result: Option<Value>,
+        error: Option<String>,
+    ) -> Result<Written, CoordError> {
+        check_agent(agent)?;
+        self.change_task(id, |t, _| {
+            Self::check_owner(t, agent)?;
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.status = if success {
+                TaskStatus::Completed
+            } else {
+                TaskStatus::Failed
+            };
+            n.completed_at = Some(now);
+            n.result = result.clone();
+            n.error = error.clone();
+            n.lease_expires_at = None;
+            n.updated_at = now;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// The owner gives the task back; it does not count as a failed attempt.
+    pub async fn release(&self, id: &str, agent: &str) -> Result<Written, CoordError> {
+        check_agent(agent)?;
+        self.change_task(id, |t, _| {
+            Self::check_owner(t, agent)?;
+            let mut n = t.clone();
+            unclaim(&mut n);
+            n.release_reason = Some(format!("released by {agent}"));
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Stops a task that is not finished: it becomes `failed` with
+    /// `cancelled: true`.
+    pub async fn cancel(
+        &self,
+        id: &str,
+        by: Option<&str>,
+        reason: Option<String>,
+    ) -> Result<Written, CoordError> {
+        self.change_task(id, |t, _| {
+            if matches!(t.status, TaskStatus::Completed | TaskStatus::Failed) {
+                return Err(CoordError::Finished(t.status.as_str()));
+            }
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.status = TaskStatus::Failed;
+            n.cancelled = true;
+            n.lease_expires_at = None;
+            n.completed_at = Some(now);
+            n.updated_at = now;
+            let who = by.map(|a| format!(" by {a}")).unwrap_or_default();
+            n.error = Some(match &reason {
+                Some(r) => format!("cancelled{who}: {r}"),
+                None => format!("cancelled{who}"),
+            });
+            Ok(n)
+        })
+        .await
+    }
+
+    /// The owner reports progress; this also renews the lease.
+    pub async fn progress(
+        &self,
+        id: &str,
+        agent: &str,
+        note: Option<String>,
+        percent: Option<f64>,
+    ) -> Result<Written, CoordError> {
+        check_agent(agent)?;
+        if percent.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+            return Err(CoordError::Invalid(
+                "percent must be between 0 and 100".into(),
+            ));
+        }
+        let lease = self.config.task_lease;
+        self.change_task(id, |t, _| {
+            Self::check_owner(t, agent)?;
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.progress = Some(Progress {
+                note: note.clone(),
+                percent,
+                at: now,
+            });
+            n.lease_expires_at = Some(now.plus(lease));
+            n.updated_at = now;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Returns a claimed task to the queue (or fails it after its last
+    /// attempt), for the reaper.
+    pub(super) async fn requeue(
+        &self,
+        id: &str,
+        owner: &str,
+        reason: &str,
+    ) -> Result<Written, CoordError> {
+        self.change_task(id, |t, _| {
+            if t.status != TaskStatus::Claimed || t.owner.as_deref() != Some(owner) {
+                return Err(CoordError::NotClaimed);
+            }
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.attempts += 1;
+            if n.attempts >= n.max_attempts.max(1) {
+                n.status = TaskStatus::Failed;
+                n.lease_expires_at = None;
+                n.completed_at = Some(now);
+                n.error = Some(format!("{reason}; gave up after {} attempts", n.attempts));
+                n.updated_at = now;
+            } else {
+                unclaim(&mut n);
+            }
+            n.release_reason = Some(reason.to_string());
+            Ok(n)
+        })
+        .await
+    }
+
+    fn check_owner(t: &Task, agent: &str) -> Result<(), CoordError> {
+        match (&t.status, &t.owner) {
+            (TaskStatus::Claimed, Some(owner)) if owner == agent => Ok(()),
+            (TaskStatus::Claimed, Some(owner)) => Err(CoordError::NotOwner {
+                owner: owner.clone(),
+                agent: agent.into(),
+            }),
+            _ => Err(CoordError::NotClaimed),
+        }
+    }
+
+    /// Every stored version of a task, oldest first, with its sequence.
+    pub fn history(&self, id: &str) -> Result<Vec<(u64, Task)>, CoordError> {
+        let records = self.port.scan(&Self::task_subject(id), 1, MAX_HISTORY)?;
+        if records.is_empty() {
+            return Err(CoordError::TaskNotFound);
+        }
+        records
+            .into_iter()
+            .map(|r| {
+                let t: Task = serde_json::from_slice(&r.payload)
+                    .map_err(|e| CoordError::Corrupt(e.to_string()))?;
+                Ok((r.seq, t))
+            })
+            .collect()
+    }
+}
+
+fn unclaim(n: &mut Task) {
+    let now = Timestamp::now();
+    n.status = TaskStatus::Available;
+    n.owner = None;
+    n.claimed_at = None;
+    n.lease_expires_at = None;
+    n.progress = None;
+    n.updated_at = now;
+}
+
+fn merge_extra(into: &mut Map<String, Value>, from: &Map<String, Value>) {
+    for (k, v) in from {
+        into.insert(k.clone(), v.clone());
+    }
+}

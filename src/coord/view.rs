@@ -1,0 +1,224 @@
+//! The current state of every task, kept in memory and updated with each
+//! write, with the indexes requests need: the claim order (priority, then
+//! age) of claimable tasks, each status's tasks newest first, and who
+//! depends on whom. Rebuilt at start from the newest record per task.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::task::{Priority, Task, TaskStatus};
+use super::time::Timestamp;
+
+type QueueKey = (Reverse<Priority>, Timestamp, String);
+type RecentKey = (Timestamp, String);
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub task: Task,
+    /// Sequence of the stored record this entry reflects.
+    pub seq: u64,
+}
+
+#[derive(Default)]
+pub struct TaskView {
+    tasks: HashMap<String, Entry>,
+    /// Available tasks with every dependency completed, in claim order.
+    claimable: BTreeSet<QueueKey>,
+    by_status: HashMap<TaskStatus, BTreeSet<RecentKey>>,
+    /// dependency id → tasks that name it.
+    dependents: HashMap<String, HashSet<String>>,
+}
+
+fn queue_key(t: &Task) -> QueueKey {
+    (Reverse(t.priority), t.created_at, t.task_id.clone())
+}
+
+impl TaskView {
+    pub fn get(&self, id: &str) -> Option<&Entry> {
+        self.tasks.get(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn count(&self, status: TaskStatus) -> usize {
+        self.by_status.get(&status).map_or(0, BTreeSet::len)
+    }
+
+    /// Dependencies of `task` that are not completed (unknown ids count as
+    /// not completed).
+    pub fn unmet(&self, task: &Task) -> Vec<String> {
+        task.depends_on
+            .iter()
+            .filter(|d| {
+                self.tasks
+                    .get(*d)
+                    .is_none_or(|e| e.task.status != TaskStatus::Completed)
+            })
+            .cloned()
+            .collect()
+    }
+
+    pub fn failed_dependencies(&self, task: &Task) -> Vec<String> {
+        task.depends_on
+            .iter()
+            .filter(|d| {
+                self.tasks
+                    .get(*d)
+                    .is_some_and(|e| e.task.status == TaskStatus::Failed)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Replaces a task's entry if `seq` is newer than what is held. Returns
+    /// true when the view changed.
+    pub fn apply(&mut self, task: Task, seq: u64) -> bool {
+        let id = task.task_id.clone();
+        if let Some(old) = self.tasks.get(&id) {
+            if old.seq >= seq {
+                return false;
+            }
+        }
+        let old = self.tasks.remove(&id);
+        if let Some(old) = &old {
+            self.claimable.remove(&queue_key(&old.task));
+            if let Some(set) = self.by_status.get_mut(&old.task.status) {
+                set.remove(&(old.task.created_at, id.clone()));
+            }
+            for d in &old.task.depends_on {
+                if let Some(set) = self.dependents.get_mut(d) {
+                    set.remove(&id);
+                }
+            }
+        }
+        for d in &task.depends_on {
+            self.dependents
+                .entry(d.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        self.by_status
+            .entry(task.status)
+            .or_default()
+            .insert((task.created_at, id.clone()));
+        let status_changed = old.as_ref().is_none_or(|o| o.task.status != task.status);
+        self.tasks.insert(id.clone(), Entry { task, seq });
+        self.reindex(&id);
+        if status_changed {
+            // A completion (or a reopening) can unblock or block dependents.
+            let deps: Vec<String> = self
+                .dependents
+                .get(&id)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default();
+            for d in deps {
+                self.reindex(&d);
+            }
+        }
+        true
+    }
+
+    /// Renews a claimed task's lease in memory (heartbeats do this often;
+    /// the stored record is not rewritten each time).
+    pub fn renew_lease(&mut self, id: &str, owner: &str, until: Timestamp) -> bool {
+        match self.tasks.get_mut(id) {
+            Some(e)
+                if e.task.status == TaskStatus::Claimed
+                    && e.task.owner.as_deref() == Some(owner) =>
+            {
+                if e.task.lease_expires_at.is_none_or(|l| l < until) {
+                    e.task.lease_expires_at = Some(until);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn reindex(&mut self, id: &str) {
+        let Some(entry) = self.tasks.get(id) else {
+            return;
+        };
+        let key = queue_key(&entry.task);
+        if entry.task.status == TaskStatus::Available && self.unmet(&entry.task).is_empty() {
+            self.claimable.insert(key);
+        } else {
+            self.claimable.remove(&key);
+        }
+    }
+
+    /// Claimable tasks in the order claim-next hands them out.
+    pub fn claimable(&self) -> impl Iterator<Item = &Entry> {
+        self.claimable
+            .iter()
+            .filter_map(|(_, _, id)| self.tasks.get(id))
+    }
+
+    /// Tasks newest first, optionally of one status.
+    pub fn newest(&self, status: Option<TaskStatus>) -> Box<dyn Iterator<Item = &Entry> + '_> {
+        match status {
+            Some(s) => Box::new(
+                self.by_status
+                    .get(&s)
+                    .into_iter()
+                    .flat_map(|set| set.iter().rev())
+                    .filter_map(|(_, id)| self.tasks.get(id)),
+            ),
+            None => {
+                let mut all: Vec<&RecentKey> = self.by_status.values().flatten().collect();
+                all.sort_unstable_by(|a, b| b.cmp(a));
+                Box::new(all.into_iter().filter_map(|(_, id)| self.tasks.get(id)))
+            }
+        }
+    }
+
+    /// Claimed tasks, for the reaper.
+    pub fn claimed(&self) -> Vec<Task> {
+        self.newest(Some(TaskStatus::Claimed))
+            .map(|e| e.task.clone())
+            .collect()
+    }
+
+    /// If `task` depended on `deps`, would the dependency graph get a
+    /// cycle? Returns the cycle (task … task) if so.
+    pub fn cycle_with(&self, task: &str, deps: &[String]) -> Option<Vec<String>> {
+        // Depth-first search from each new dependency, following depends_on,
+        // looking for a way back to `task`.
+        let mut path = vec![task.to_string()];
+        let mut seen = HashSet::new();
+        for d in deps {
+            if self.reaches(d, task, &mut path, &mut seen) {
+                path.push(task.to_string());
+                return Some(path);
+            }
+        }
+        None
+    }
+
+    fn reaches(
+        &self,
+        from: &str,
+        target: &str,
+        path: &mut Vec<String>,
+        seen: &mut HashSet<String>,
+    ) -> bool {
+        path.push(from.to_string());
+        if from == target {
+            path.pop();
+            return true;
+        }
+        if seen.insert(from.to_string()) {
+            if let Some(e) = self.tasks.get(from) {
+                for next in &e.task.depends_on {
+                    if self.reaches(next, target, path, seen) {
+                        return true;
+                    }
+                }
+            }
+        }
+        path.pop();
+        false
+    }
+}
