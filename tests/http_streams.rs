@@ -15,7 +15,10 @@ async fn default_stream_exists_on_start() {
     assert_eq!(body["config"]["max_age"], json!("7d"));
     let (_, health) = send(client().get(server.url("/health"))).await;
     assert_eq!(health["status"], "healthy");
-    assert_eq!(health["streams"], 2, "the history stream and the coordination state stream");
+    assert_eq!(
+        health["streams"], 2,
+        "the history stream and the coordination state stream"
+    );
     let (status, state) = send(client().get(server.url("/api/streams/HIVELOG_STATE"))).await;
     assert_eq!(status, 200);
     assert_eq!(state["config"]["subjects"], json!(["hivelog.state.>"]));
@@ -46,7 +49,12 @@ async fn create_is_idempotent_and_conflicts_are_409() {
         "overlap",
     );
     let (_, list) = send(c.get(server.url("/api/streams"))).await;
-    let names: Vec<&str> = list["streams"].as_array().unwrap().iter().map(|s| s["config"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["config"]["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["HIVELOG_STATE", "MJ_ONLINE_WORK", "ORDERS"]);
 }
 
