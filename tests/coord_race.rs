@@ -72,7 +72,7 @@ async fn fifty_claimers_over_twenty_tasks_never_share_one() {
     for a in agents {
         a.await.unwrap();
     }
-    let grants = grants.lock().unwrap();
+    let grants = grants.lock().unwrap().clone();
     assert_eq!(grants.len(), TASKS, "every task was granted");
     for (id, winners) in grants.iter() {
         assert_eq!(winners.len(), 1, "task {id} granted to {winners:?}");
