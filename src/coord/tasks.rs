@@ -307,27 +307,33 @@ impl<P: LogPort> Coordinator<P> {
         let give_up = tokio::time::Instant::now() + wait;
         loop {
             let woken = self.claimable.notified();
-            let candidates: Vec<String> = lock(&self.tasks)
-                .claimable()
-                .filter(|e| e.task.capabilities.iter().all(|c| caps.contains(c)))
-                .take(32)
-                .map(|e| e.task.task_id.clone())
-                .collect();
-            for id in &candidates {
-                match self.claim(id, agent).await {
+            let fits = |t: &Task| t.capabilities.iter().all(|c| caps.contains(c));
+            let mut tried = Vec::new();
+            loop {
+                let Some(id) =
+                    lock(&self.tasks).reserve_next(|t| fits(t) && !tried.contains(&t.task_id))
+                else {
+                    break;
+                };
+                let claimed = self.claim(&id, agent).await;
+                lock(&self.tasks).unreserve(&id);
+                match claimed {
                     Ok(w) => return Ok(Some(w)),
-                    Err(CoordError::NotClaimable { .. } | CoordError::Blocked(_)) => continue,
+                    // Someone claimed it through the plain claim route; let
+                    // waiting claim-next callers look again.
+                    Err(CoordError::NotClaimable { .. } | CoordError::Blocked(_)) => {
+                        self.claimable.notify_waiters();
+                        tried.push(id);
+                    }
                     Err(e) => return Err(e),
                 }
             }
             if tokio::time::Instant::now() >= give_up {
                 return Ok(None);
             }
-            if candidates.is_empty() {
-                tokio::select! {
-                    _ = woken => {}
-                    _ = tokio::time::sleep_until(give_up) => return Ok(None),
-                }
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep_until(give_up) => return Ok(None),
             }
         }
     }

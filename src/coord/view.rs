@@ -27,6 +27,9 @@ pub struct TaskView {
     by_status: HashMap<TaskStatus, BTreeSet<RecentKey>>,
     /// dependency id → tasks that name it.
     dependents: HashMap<String, HashSet<String>>,
+    /// Tasks a claim-next caller is claiming right now: other claim-next
+    /// callers pass over them instead of racing for the same task.
+    reserved: HashSet<String>,
 }
 
 fn queue_key(t: &Task) -> QueueKey {
@@ -147,6 +150,24 @@ impl TaskView {
         } else {
             self.claimable.remove(&key);
         }
+    }
+
+    /// Reserves the first claimable task that `fits` and nobody else is
+    /// claiming through claim-next; the caller must `unreserve` it.
+    pub fn reserve_next(&mut self, fits: impl Fn(&Task) -> bool) -> Option<String> {
+        let id = self
+            .claimable
+            .iter()
+            .map(|(_, _, id)| id)
+            .filter(|id| !self.reserved.contains(*id))
+            .find(|id| self.tasks.get(*id).is_some_and(|e| fits(&e.task)))?
+            .clone();
+        self.reserved.insert(id.clone());
+        Some(id)
+    }
+
+    pub fn unreserve(&mut self, id: &str) {
+        self.reserved.remove(id);
     }
 
     /// Claimable tasks in the order claim-next hands them out.
