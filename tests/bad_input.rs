@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_error, client, send, Server};
+use common::{assert_cases, assert_error, client, send, Server};
 use serde_json::json;
 
 #[tokio::test]
@@ -204,15 +204,7 @@ async fn every_kind_of_bad_input_is_refused_and_nothing_is_lost() {
         (c.get(server.url("/api/nothing/here")), 404, "no route"),
         (c.patch(server.url("/api/streams")), 405, "not allowed"),
     ];
-    for (req, status, needle) in cases {
-        let what = req
-            .try_clone()
-            .and_then(|r| r.build().ok())
-            .map(|r| format!("{} {}", r.method(), r.url()));
-        let got = send(req).await;
-        assert_eq!(got.0, status, "{what:?}: {}", got.1);
-        assert_error(&got, status, needle);
-    }
+    assert_cases(cases).await;
 
     // Still healthy, and the three messages are intact.
     let (status, health) = send(c.get(server.url("/health"))).await;

@@ -49,6 +49,24 @@ pub struct Agent {
     pub last_heartbeat: Timestamp,
 }
 
+impl Agent {
+    /// A newly seen agent, as of `now`.
+    fn new(agent_id: String, now: Timestamp) -> Self {
+        Agent {
+            agent_id,
+            description: None,
+            capabilities: Vec::new(),
+            status: AgentStatus::Active,
+            current_task: None,
+            current_task_title: None,
+            needs_approval: false,
+            approval_message: None,
+            registered_at: now,
+            last_heartbeat: now,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AgentRecord {
     pub agent: Agent,
@@ -172,16 +190,9 @@ impl<P: LogPort> Coordinator<P> {
                 a
             }
             None => Agent {
-                agent_id: input.agent_id,
                 description: input.description,
                 capabilities: caps,
-                status: AgentStatus::Active,
-                current_task: None,
-                current_task_title: None,
-                needs_approval: false,
-                approval_message: None,
-                registered_at: now,
-                last_heartbeat: now,
+                ..Agent::new(input.agent_id, now)
             },
         };
         let view = self.view_of(&agent);
@@ -196,18 +207,9 @@ impl<P: LogPort> Coordinator<P> {
     pub async fn heartbeat(&self, input: HeartbeatInput) -> Result<AgentView, CoordError> {
         check_agent_id(&input.agent_id)?;
         let now = Timestamp::now();
-        let mut agent = self.agent(&input.agent_id).unwrap_or_else(|| Agent {
-            agent_id: input.agent_id.clone(),
-            description: None,
-            capabilities: Vec::new(),
-            status: AgentStatus::Active,
-            current_task: None,
-            current_task_title: None,
-            needs_approval: false,
-            approval_message: None,
-            registered_at: now,
-            last_heartbeat: now,
-        });
+        let mut agent = self
+            .agent(&input.agent_id)
+            .unwrap_or_else(|| Agent::new(input.agent_id.clone(), now));
         agent.status = input.status.unwrap_or_default();
         agent.current_task = input.current_task;
         agent.current_task_title = input.current_task_title;

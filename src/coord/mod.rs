@@ -14,6 +14,7 @@
 
 pub mod agents;
 pub mod channels;
+mod claims;
 pub mod port;
 mod reaper;
 pub mod task;

@@ -184,3 +184,17 @@ pub fn seqs(body: &Value) -> Vec<u64> {
         .map(|m| m["seq"].as_u64().expect("seq"))
         .collect()
 }
+
+/// Sends each request and checks its status and that its `detail`
+/// mentions the given text.
+pub async fn assert_cases(cases: Vec<(reqwest::RequestBuilder, u16, &str)>) {
+    for (req, status, needle) in cases {
+        let what = req
+            .try_clone()
+            .and_then(|r| r.build().ok())
+            .map(|r| format!("{} {}", r.method(), r.url()));
+        let got = send(req).await;
+        assert_eq!(got.0, status, "{what:?}: {}", got.1);
+        assert_error(&got, status, needle);
+    }
+}

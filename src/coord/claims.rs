@@ -1,0 +1,252 @@
+//! The claim lifecycle: claim, claim-next, progress, complete, release,
+//! cancel, and the reaper's requeue. Each is a `change_task` step: decide
+//! from the version read, append expecting that version, retry on conflict.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::port::LogPort;
+use super::task::{validate_id, Progress, Task, TaskStatus};
+use super::tasks::Written;
+use super::time::Timestamp;
+use super::{lock, CoordError, Coordinator};
+
+fn check_agent(agent: &str) -> Result<(), CoordError> {
+    if agent.is_empty() {
+        return Err(CoordError::MissingAgent);
+    }
+    validate_id("agent_id", agent, 128)
+}
+
+impl<P: LogPort> Coordinator<P> {
+    pub async fn claim(&self, id: &str, agent: &str) -> Result<Written, CoordError> {
+        check_agent(agent)?;
+        let lease = self.config.task_lease;
+        self.change_task(id, |t, view| {
+            if t.status != TaskStatus::Available {
+                return Err(CoordError::NotClaimable {
+                    status: Some(t.status.as_str()),
+                });
+            }
+            let unmet = view.unmet(t);
+            if !unmet.is_empty() {
+                return Err(CoordError::Blocked(unmet));
+            }
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.status = TaskStatus::Claimed;
+            n.owner = Some(agent.to_string());
+            n.claimed_at = Some(now);
+            n.lease_expires_at = Some(now.plus(lease));
+            n.updated_at = now;
+            n.progress = None;
+            Ok(n)
+        })
+        .await
+        .map_err(|e| match e {
+            CoordError::TaskNotFound => CoordError::NotClaimable { status: None },
+            other => other,
+        })
+    }
+
+    /// Claims the first claimable task whose required capabilities the agent
+    /// has. With `wait`, waits that long for one to appear. `None` when
+    /// there is none.
+    pub async fn claim_next(
+        &self,
+        agent: &str,
+        capabilities: Option<Vec<String>>,
+        wait: Duration,
+    ) -> Result<Option<Written>, CoordError> {
+        check_agent(agent)?;
+        let caps = match capabilities {
+            Some(c) => c,
+            None => self.agent_capabilities(agent),
+        };
+        let give_up = tokio::time::Instant::now() + wait;
+        loop {
+            let woken = self.claimable.notified();
+            let fits = |t: &Task| t.capabilities.iter().all(|c| caps.contains(c));
+            let mut tried = Vec::new();
+            loop {
+                let Some(id) =
+                    lock(&self.tasks).reserve_next(|t| fits(t) && !tried.contains(&t.task_id))
+                else {
+                    break;
+                };
+                let claimed = self.claim(&id, agent).await;
+                lock(&self.tasks).unreserve(&id);
+                match claimed {
+                    Ok(w) => return Ok(Some(w)),
+                    // Someone claimed it through the plain claim route; let
+                    // waiting claim-next callers look again.
+                    Err(CoordError::NotClaimable { .. } | CoordError::Blocked(_)) => {
+                        self.claimable.notify_waiters();
+                        tried.push(id);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if tokio::time::Instant::now() >= give_up {
+                return Ok(None);
+            }
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep_until(give_up) => return Ok(None),
+            }
+        }
+    }
+
+    pub async fn complete(
+        &self,
+        id: &str,
+        agent: &str,
+        success: bool,
+        result: Option<Value>,
+        error: Option<String>,
+    ) -> Result<Written, CoordError> {
+        check_agent(agent)?;
+        self.change_task(id, |t, _| {
+            Self::check_owner(t, agent)?;
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.status = if success {
+                TaskStatus::Completed
+            } else {
+                TaskStatus::Failed
+            };
+            n.completed_at = Some(now);
+            n.result = result.clone();
+            n.error = error.clone();
+            n.lease_expires_at = None;
+            n.updated_at = now;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// The owner gives the task back; it does not count as a failed attempt.
+    pub async fn release(&self, id: &str, agent: &str) -> Result<Written, CoordError> {
+        check_agent(agent)?;
+        self.change_task(id, |t, _| {
+            Self::check_owner(t, agent)?;
+            let mut n = t.clone();
+            unclaim(&mut n);
+            n.release_reason = Some(format!("released by {agent}"));
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Stops a task that is not finished: it becomes `failed` with
+    /// `cancelled: true`.
+    pub async fn cancel(
+        &self,
+        id: &str,
+        by: Option<&str>,
+        reason: Option<String>,
+    ) -> Result<Written, CoordError> {
+        self.change_task(id, |t, _| {
+            if matches!(t.status, TaskStatus::Completed | TaskStatus::Failed) {
+                return Err(CoordError::Finished(t.status.as_str()));
+            }
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.status = TaskStatus::Failed;
+            n.cancelled = true;
+            n.lease_expires_at = None;
+            n.completed_at = Some(now);
+            n.updated_at = now;
+            let who = by.map(|a| format!(" by {a}")).unwrap_or_default();
+            n.error = Some(match &reason {
+                Some(r) => format!("cancelled{who}: {r}"),
+                None => format!("cancelled{who}"),
+            });
+            Ok(n)
+        })
+        .await
+    }
+
+    /// The owner reports progress; this also renews the lease.
+    pub async fn progress(
+        &self,
+        id: &str,
+        agent: &str,
+        note: Option<String>,
+        percent: Option<f64>,
+    ) -> Result<Written, CoordError> {
+        check_agent(agent)?;
+        if percent.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+            return Err(CoordError::Invalid(
+                "percent must be between 0 and 100".into(),
+            ));
+        }
+        let lease = self.config.task_lease;
+        self.change_task(id, |t, _| {
+            Self::check_owner(t, agent)?;
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.progress = Some(Progress {
+                note: note.clone(),
+                percent,
+                at: now,
+            });
+            n.lease_expires_at = Some(now.plus(lease));
+            n.updated_at = now;
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Returns a claimed task to the queue (or fails it after its last
+    /// attempt), for the reaper.
+    pub(super) async fn requeue(
+        &self,
+        id: &str,
+        owner: &str,
+        reason: &str,
+    ) -> Result<Written, CoordError> {
+        self.change_task(id, |t, _| {
+            if t.status != TaskStatus::Claimed || t.owner.as_deref() != Some(owner) {
+                return Err(CoordError::NotClaimed);
+            }
+            let now = Timestamp::now();
+            let mut n = t.clone();
+            n.attempts += 1;
+            if n.attempts >= n.max_attempts.max(1) {
+                n.status = TaskStatus::Failed;
+                n.lease_expires_at = None;
+                n.completed_at = Some(now);
+                n.error = Some(format!("{reason}; gave up after {} attempts", n.attempts));
+                n.updated_at = now;
+            } else {
+                unclaim(&mut n);
+            }
+            n.release_reason = Some(reason.to_string());
+            Ok(n)
+        })
+        .await
+    }
+
+    fn check_owner(t: &Task, agent: &str) -> Result<(), CoordError> {
+        match (&t.status, &t.owner) {
+            (TaskStatus::Claimed, Some(owner)) if owner == agent => Ok(()),
+            (TaskStatus::Claimed, Some(owner)) => Err(CoordError::NotOwner {
+                owner: owner.clone(),
+                agent: agent.into(),
+            }),
+            _ => Err(CoordError::NotClaimed),
+        }
+    }
+}
+
+fn unclaim(n: &mut Task) {
+    let now = Timestamp::now();
+    n.status = TaskStatus::Available;
+    n.owner = None;
+    n.claimed_at = None;
+    n.lease_expires_at = None;
+    n.progress = None;
+    n.updated_at = now;
+}
