@@ -22,6 +22,7 @@ async fn default_stream_exists_on_start() {
     let (status, state) = send(client().get(server.url("/api/streams/HIVELOG_STATE"))).await;
     assert_eq!(status, 200);
     assert_eq!(state["config"]["subjects"], json!(["hivelog.state.>"]));
+    assert_eq!(state["config"]["max_msgs_per_subject"], 1000);
 }
 
 #[tokio::test]

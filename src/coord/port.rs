@@ -70,6 +70,8 @@ pub struct LogBackend {
 pub const HISTORY_STREAM: &str = "MJ_ONLINE_WORK";
 /// Where every version of each task and agent lives.
 pub const STATE_STREAM: &str = "HIVELOG_STATE";
+/// Versions kept per task or agent in the state stream.
+pub const STATE_VERSIONS_KEPT: u64 = 1_000;
 const HISTORY_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 impl LogBackend {
@@ -84,6 +86,9 @@ impl LogBackend {
                 .into(),
         );
         let mut state = StreamConfig::new(STATE_STREAM, &[super::STATE_SUBJECTS]);
+        // Agents rewrite their record with every heartbeat; keep a bounded
+        // history per task and agent (the newest version always stays).
+        state.max_msgs_per_subject = Some(STATE_VERSIONS_KEPT);
         state.description = Some(
             "every version of each task and agent; the source of hivelog's current state".into(),
         );
