@@ -47,10 +47,7 @@ async fn serve(dir: &std::path::Path, sync: SyncPolicy) -> (Server, Duration) {
     let port = LogBackend::open(log.clone(), "mjwork").expect("port");
     let coord = Coordinator::open(port, CoordConfig::default()).expect("coordinator");
     let load = started.elapsed();
-    let app = router(AppState {
-        log: log.clone(),
-        coord,
-    });
+    let app = router(AppState::new(log.clone(), coord, Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

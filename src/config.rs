@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::api::ws::WsConfig;
 use crate::coord::CoordConfig;
 use crate::log::duration::parse_duration;
 use crate::log::{LogOptions, SyncPolicy, DEFAULT_SUBSCRIBER_QUEUE};
@@ -67,6 +68,14 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_REAP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub reap_interval: Duration,
 
+    /// How often the server pings WebSocket clients.
+    #[arg(long, env = "HIVELOG_WS_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
+    pub ws_ping_interval: Duration,
+
+    /// A WebSocket peer silent for this long is dropped.
+    #[arg(long, env = "HIVELOG_WS_STALE_TIMEOUT", default_value = "90s", value_parser = parse_duration)]
+    pub ws_stale_timeout: Duration,
+
     /// How often expired messages, dedup ids and idle consumers are removed.
     #[arg(long, env = "HIVELOG_SWEEP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub sweep_interval: Duration,
@@ -78,6 +87,13 @@ fn parse_prefix(text: &str) -> Result<String, String> {
 }
 
 impl ServeConfig {
+    pub fn ws_config(&self) -> WsConfig {
+        WsConfig {
+            ping_interval: self.ws_ping_interval.max(Duration::from_millis(100)),
+            stale_timeout: self.ws_stale_timeout.max(self.ws_ping_interval),
+        }
+    }
+
     pub fn coord_config(&self) -> CoordConfig {
         CoordConfig {
             prefix: self.subject_prefix.clone(),

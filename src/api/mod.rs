@@ -12,7 +12,9 @@ mod health;
 mod messages;
 pub mod render;
 mod streams;
+pub mod sysmetrics;
 mod tasks;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -33,6 +35,28 @@ pub use error::ApiError;
 pub struct AppState {
     pub log: Log,
     pub coord: Arc<Coordinator<LogBackend>>,
+    pub ws: ws::WsConfig,
+    pub ws_stats: Arc<ws::WsStats>,
+    /// Identifies this server process to WebSocket clients.
+    pub server_id: Arc<str>,
+}
+
+impl AppState {
+    pub fn new(log: Log, coord: Arc<Coordinator<LogBackend>>, ws: ws::WsConfig) -> Self {
+        let server_id = format!(
+            "{:016x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64)
+        );
+        AppState {
+            log,
+            coord,
+            ws,
+            ws_stats: Arc::default(),
+            server_id: server_id.into(),
+        }
+    }
 }
 
 /// The largest request body: the largest message a stream may accept, plus
@@ -50,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tasks::routes())
         .merge(agents::routes())
         .merge(channels::routes())
+        .merge(ws::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

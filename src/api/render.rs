@@ -51,7 +51,15 @@ pub fn message(m: &Message) -> Map<String, Value> {
         out.insert("stream".into(), json!(stream.as_ref()));
     }
     out.insert("subject".into(), json!(m.subject));
-    out.insert("seq".into(), json!(m.seq));
+    // A message no stream captured has no sequence.
+    out.insert(
+        "seq".into(),
+        if m.stream.is_some() {
+            json!(m.seq)
+        } else {
+            Value::Null
+        },
+    );
     out.insert("time".into(), time(m.time_ns));
     out.insert("headers".into(), json!(m.headers));
     payload_fields(&m.payload, &mut out);

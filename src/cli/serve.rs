@@ -2,6 +2,8 @@
 //! default streams on first start), serve HTTP until SIGINT/SIGTERM, then
 //! finish in-flight work and flush.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use tokio::sync::watch;
 
@@ -30,13 +32,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 
     let (stop_jobs, jobs_stopped) = watch::channel(false);
     let sweeper = log.start_sweeper(config.sweep_interval, jobs_stopped.clone());
-    let reaper = coord.start_reaper(jobs_stopped);
+    let reaper = coord.start_reaper(jobs_stopped.clone());
 
     // Build every route before the first connection is accepted.
-    let app = api::router(AppState {
-        log: log.clone(),
-        coord,
-    });
+    let state = AppState::new(log.clone(), coord, config.ws_config());
+    let metrics = api::sysmetrics::start(state.clone(), Duration::from_secs(2), jobs_stopped);
+    let app = api::router(state);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -56,7 +57,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // In-flight requests have finished; stop background jobs, then make
     // everything durable before exiting.
     let _ = stop_jobs.send(true);
-    for (name, job) in [("sweeper", sweeper), ("reaper", reaper)] {
+    for (name, job) in [
+        ("sweeper", sweeper),
+        ("reaper", reaper),
+        ("metrics", metrics),
+    ] {
         if let Err(e) = job.await {
             tracing::warn!(error = %e, "{name} ended abnormally");
         }

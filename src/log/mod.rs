@@ -93,6 +93,7 @@ struct Shared {
     options: LogOptions,
     opened: Instant,
     closed: AtomicBool,
+    published: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) struct StreamHandle {
@@ -116,6 +117,11 @@ pub(crate) fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// `lock` for code outside the log that shares its poison policy.
+pub fn lock_unpoisoned<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock(m)
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -161,6 +167,7 @@ impl Log {
             options,
             opened: Instant::now(),
             closed: AtomicBool::new(false),
+            published: std::sync::atomic::AtomicU64::new(0),
         };
         let log = Log {
             shared: Arc::new(shared),
@@ -214,6 +221,26 @@ impl Log {
         let name = routes.matches(subject).into_iter().next()?.clone();
         drop(routes);
         self.stream(&name).ok()
+    }
+
+    /// Streams whose subjects can match a subject of `pattern`, by name.
+    pub fn streams_overlapping(&self, pattern: &str) -> Vec<String> {
+        read(&self.shared.streams)
+            .values()
+            .filter(|h| {
+                lock(&h.inner)
+                    .config
+                    .subjects
+                    .iter()
+                    .any(|s| subject::overlaps(s, pattern))
+            })
+            .map(|h| h.name.to_string())
+            .collect()
+    }
+
+    /// Messages published (stored or not) since the log was opened.
+    pub fn published_total(&self) -> u64 {
+        self.shared.published.load(Ordering::Relaxed)
     }
 
     /// The name of the stream that captures `subject`, if any.

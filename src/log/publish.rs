@@ -70,6 +70,9 @@ impl Log {
             return Err(LogError::ShuttingDown);
         }
         validate_subject(subject)?;
+        self.shared
+            .published
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut headers = std::mem::take(&mut opts.headers);
         if let Some(id) = &opts.msg_id {
             validate_msg_id(id)?;

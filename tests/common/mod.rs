@@ -198,3 +198,67 @@ pub async fn assert_cases(cases: Vec<(reqwest::RequestBuilder, u16, &str)>) {
         assert_error(&got, status, needle);
     }
 }
+
+/// A WebSocket client of `/ws`, speaking the JSON protocol.
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Ws {
+    pub async fn connect(server: &Server) -> Ws {
+        let url = server.base.replacen("http://", "ws://", 1) + "/ws";
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        Ws { stream }
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                v.to_string().into(),
+            ))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next JSON frame, or None if the connection closed or nothing
+    /// came within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .ok()??
+                .ok()?;
+            match frame {
+                tokio_tungstenite::tungstenite::Message::Text(t) => {
+                    return serde_json::from_str(&t).ok()
+                }
+                tokio_tungstenite::tungstenite::Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next frame; panics after 10 s.
+    pub async fn next(&mut self) -> Value {
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a frame within 10s")
+    }
+
+    /// The next frame with `"op": op`, skipping others.
+    pub async fn next_op(&mut self, op: &str) -> Value {
+        loop {
+            let f = self.next().await;
+            if f["op"] == op {
+                return f;
+            }
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! `GET /ws`: live subjects over WebSocket (protocol in `protocol.rs`).
+//!
+//! One loop per connection owns the socket: it reads client ops, writes
+//! every outbound frame from one bounded queue, and pings. Subscriptions
+//! and publishes run as tasks in the connection's `JoinSet` and only ever
+//! push into that queue. A subscriber that finds the queue full marks the
+//! connection slow: it gets `{"op":"err","detail":"slow consumer"}` and is
+//! closed. When the loop ends for any reason, every task is aborted and
+//! awaited before the socket is dropped, so nothing is sent after close.
+
+mod protocol;
+mod subscription;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message as Frame, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::{AbortHandle, JoinSet};
+use tracing::Instrument;
+
+use super::AppState;
+use crate::log::{PublishOptions, DEFAULT_MAX_MSG_SIZE};
+use protocol::ClientOp;
+pub use subscription::Outbound;
+
+/// Frames queued per connection before it counts as a slow consumer.
+pub const OUTBOUND_QUEUE: usize = 1024;
+/// Consecutive bad frames after which a connection is closed.
+const MAX_PROTOCOL_ERRORS: u32 = 20;
+/// How long one socket write may take before the peer counts as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Keepalive settings (`--ws-ping-interval`, `--ws-stale-timeout`).
+#[derive(Debug, Clone, Copy)]
+pub struct WsConfig {
+    pub ping_interval: Duration,
+    pub stale_timeout: Duration,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        WsConfig {
+            ping_interval: Duration::from_secs(25),
+            stale_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// Live counts, for /health and `$SYS.metrics`; tests use them to check
+/// that closed connections leave nothing behind.
+#[derive(Debug, Default)]
+pub struct WsStats {
+    pub connections: AtomicUsize,
+    pub tasks: AtomicUsize,
+    pub slow_consumers: AtomicUsize,
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    let span = tracing::info_span!("ws", conn = NEXT.fetch_add(1, Ordering::Relaxed));
+    ws.max_message_size(DEFAULT_MAX_MSG_SIZE as usize * 2)
+        .on_upgrade(move |socket| Connection::new(state).run(socket).instrument(span))
+}
+
+/// Per-connection state shared with its tasks.
+pub struct Shared {
+    pub out: mpsc::Sender<Outbound>,
+    pub slow: AtomicBool,
+    pub slow_signal: Notify,
+    /// Durable subscriptions that take acks, by sid.
+    pub acks: std::sync::Mutex<HashMap<String, subscription::DurableAcks>>,
+}
+
+impl Shared {
+    /// Queues a frame; a full queue marks the connection slow.
+    pub fn push(&self, frame: Value) -> bool {
+        match self.out.try_send(Outbound::Json(frame)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.mark_slow();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    pub fn mark_slow(&self) {
+        if !self.slow.swap(true, Ordering::AcqRel) {
+            self.slow_signal.notify_one();
+        }
+    }
+}
+
+struct Connection {
+    state: AppState,
+    shared: Arc<Shared>,
+    outbound: mpsc::Receiver<Outbound>,
+    tasks: JoinSet<()>,
+    subs: HashMap<String, AbortHandle>,
+    errors: u32,
+}
+
+impl Connection {
+    fn new(state: AppState) -> Self {
+        let (out, outbound) = mpsc::channel(OUTBOUND_QUEUE);
+        let shared = Arc::new(Shared {
+            out,
+            slow: AtomicBool::new(false),
+            slow_signal: Notify::new(),
+            acks: Default::default(),
+        });
+        Connection {
+            state,
+            shared,
+            outbound,
+            tasks: JoinSet::new(),
+            subs: HashMap::new(),
+            errors: 0,
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let stats = self.state.ws_stats.clone();
+        stats.connections.fetch_add(1, Ordering::Relaxed);
+        let (mut sink, mut stream) = socket.split();
+        let cfg = self.state.ws;
+        let hello = protocol::info(
+            &self.state.server_id,
+            DEFAULT_MAX_MSG_SIZE,
+            cfg.ping_interval.as_secs(),
+            cfg.stale_timeout.as_secs(),
+        );
+        let mut open = send_json(&mut sink, &hello).await;
+        let mut last_heard = Instant::now();
+        let mut ping = tokio::time::interval(cfg.ping_interval);
+        ping.tick().await;
+        while open {
+            tokio::select! {
+                biased;
+                _ = self.shared.slow_signal.notified() => {
+                    stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("websocket client too slow; disconnecting");
+                    // Bypass the full queue: this is the last frame.
+                    let _ = send_json(&mut sink, &protocol::err("slow consumer")).await;
+                    break;
+                }
+                inbound = stream.next() => {
+                    last_heard = Instant::now();
+                    match inbound {
+                        Some(Ok(Frame::Text(text))) => open = self.on_text(&text),
+                        Some(Ok(Frame::Binary(_))) => open = self.protocol_error("binary frames are not supported; send JSON text frames"),
+                        Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
+                        // A normal close, or a peer that vanished: either way
+                        // this connection is over, and neither is an error.
+                        Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
+                    }
+                }
+                frame = self.outbound.recv() => {
+                    let Some(frame) = frame else { break };
+                    open = match frame {
+                        Outbound::Json(v) => send_json(&mut sink, &v).await,
+                    };
+                }
+                _ = ping.tick() => {
+                    if last_heard.elapsed() > cfg.stale_timeout {
+                        tracing::info!("websocket peer silent for too long; dropping it");
+                        break;
+                    }
+                    open = write(&mut sink, Frame::Ping(Default::default())).await;
+                }
+            }
+        }
+        // Cancel and await every task of this connection before the socket
+        // goes away, so none of them can outlive it.
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+        stats.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Handles one text frame; false closes the connection.
+    fn on_text(&mut self, text: &str) -> bool {
+        let op: ClientOp = match serde_json::from_str(text) {
+            Ok(op) => op,
+            Err(e) => return self.protocol_error(&format!("bad frame: {e}")),
+        };
+        self.errors = 0;
+        match op {
+            ClientOp::Ping => {
+                self.shared.push(json!({"op": "pong"}));
+            }
+            ClientOp::Sub {
+                sid,
+                subject,
+                deliver,
+                durable,
+                ack,
+            } => {
+                let key = match protocol::sid_key(&sid) {
+                    Ok(k) => k,
+                    Err(e) => return self.protocol_error(&e),
+                };
+                if let Err(e) = crate::log::subject::validate_pattern(&subject) {
+                    return self.protocol_error(&e.to_string());
+                }
+                if self.subs.contains_key(&key) {
+                    return self.protocol_error(&format!(
+                        "sid {key} is already subscribed; unsub it first"
+                    ));
+                }
+                let feed = match (&deliver, &durable) {
+                    (protocol::Deliver::New, None) => match self.state.log.subscribe(&subject) {
+                        Ok(feed) => Some(feed),
+                        Err(e) => return self.protocol_error(&e.to_string()),
+                    },
+                    _ => None,
+                };
+                let job = subscription::Job {
+                    sid,
+                    subject,
+                    deliver,
+                    durable,
+                    ack,
+                    feed,
+                };
+                let (log, shared, stats) = (
+                    self.state.log.clone(),
+                    self.shared.clone(),
+                    self.state.ws_stats.clone(),
+                );
+                let count = TaskCount::new(stats);
+                let handle = self.tasks.spawn(async move {
+                    // Moved in, so it drops even if the task is aborted
+                    // before it ever runs.
+                    let _count = count;
+                    subscription::run(log, shared, job).await;
+                });
+                self.subs.insert(key, handle);
+            }
+            ClientOp::Unsub { sid } => {
+                let key = protocol::sid_key(&sid).unwrap_or_default();
+                match self.subs.remove(&key) {
+                    Some(h) => {
+                        h.abort();
+                        crate::log::lock_unpoisoned(&self.shared.acks).remove(&key);
+                    }
+                    None => return self.protocol_error(&format!("no subscription with sid {key}")),
+                }
+            }
+            ClientOp::Ack { sid, seq } => {
+                // Acks only mean something to durable subscriptions with
+                // ack: true, which read them from the log's consumer.
+                subscription::ack(&self.state.log, &self.shared, &sid, seq);
+            }
+            ClientOp::Pub {
+                id,
+                subject,
+                data,
+                text,
+                data_b64,
+                msg_id,
+                expect_last_subject_seq,
+            } => {
+                let payload = match protocol::payload(data, text, data_b64) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.shared.push(protocol::err_for(&id, e));
+                        return true;
+                    }
+                };
+                let (log, shared, stats) = (
+                    self.state.log.clone(),
+                    self.shared.clone(),
+                    self.state.ws_stats.clone(),
+                );
+                let count = TaskCount::new(stats);
+                self.tasks.spawn(async move {
+                    let _count = count;
+                    let opts = PublishOptions { msg_id, expected_last_subject_seq: expect_last_subject_seq, ..Default::default() };
+                    let frame = match log.publish(&subject, payload, opts).await {
+                        Ok(ack) => json!({"op": "puback", "id": id, "stream": ack.stream, "seq": ack.seq, "duplicate": ack.duplicate}),
+                        Err(e) => protocol::err_for(&id, e.to_string()),
+                    };
+                    shared.push(frame);
+                });
+            }
+        }
+        // Reap finished tasks so the set does not grow with every publish.
+        while self.tasks.try_join_next().is_some() {}
+        true
+    }
+
+    fn protocol_error(&mut self, detail: &str) -> bool {
+        self.errors += 1;
+        self.shared.push(protocol::err(detail));
+        if self.errors >= MAX_PROTOCOL_ERRORS {
+            tracing::info!(
+                "closing a websocket after {} bad frames in a row",
+                self.errors
+            );
+            return false;
+        }
+        true
+    }
+}
+
+/// Counts a connection task from spawn until its future is dropped
+/// (finished or aborted).
+struct TaskCount(Arc<WsStats>);
+
+impl TaskCount {
+    fn new(stats: Arc<WsStats>) -> Self {
+        stats.tasks.fetch_add(1, Ordering::Relaxed);
+        TaskCount(stats)
+    }
+}
+
+impl Drop for TaskCount {
+    fn drop(&mut self) {
+        self.0.tasks.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn write(sink: &mut futures_util::stream::SplitSink<WebSocket, Frame>, frame: Frame) -> bool {
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, sink.send(frame)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn send_json(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Frame>,
+    v: &Value,
+) -> bool {
+    write(sink, Frame::Text(Utf8Bytes::from(v.to_string()))).await
+}
