@@ -6,6 +6,7 @@
 mod agents;
 mod channels;
 mod consumers;
+pub mod dashboard;
 pub mod error;
 mod extract;
 mod health;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::routes())
         .merge(channels::routes())
         .merge(ws::routes())
+        .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -1,0 +1,59 @@
+//! The dashboard: `static/` embedded into the binary at build time and
+//! served at `/` and `/assets/*`. It makes no request outside this server.
+
+use axum::extract::Path;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rust_embed::RustEmbed;
+
+use super::{ApiError, AppState};
+
+#[derive(RustEmbed)]
+#[folder = "static/"]
+struct Assets;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/assets/{*path}", get(asset))
+}
+
+async fn index() -> Response {
+    serve("index.html")
+}
+
+async fn asset(Path(path): Path<String>) -> Response {
+    serve(&path)
+}
+
+fn serve(path: &str) -> Response {
+    match Assets::get(path) {
+        Some(file) => {
+            let mime = match path.rsplit('.').next() {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => "text/css; charset=utf-8",
+                Some("svg") => "image/svg+xml",
+                Some("png") => "image/png",
+                _ => "application/octet-stream",
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                file.data,
+            )
+                .into_response()
+        }
+        None => ApiError::new(StatusCode::NOT_FOUND, format!("no asset {path}")).into_response(),
+    }
+}
+
+/// Every embedded file, for tests that check the assets make no external
+/// request.
+pub fn asset_names() -> Vec<String> {
+    Assets::iter().map(|p| p.to_string()).collect()
+}

@@ -1,0 +1,309 @@
+// hivelog dashboard: loads the current state over HTTP, then follows it
+// live over /ws. No framework, no build step, no request leaves the server.
+
+const $ = (sel) => document.querySelector(sel);
+const state = {
+  prefix: "mjwork", staleAfter: 90, deadAfter: 120,
+  agents: new Map(), tasks: new Map(), selected: null, timeline: [],
+  tail: "mjwork.>", ws: null, retry: 0,
+};
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("data-")) e.setAttribute(k, v);
+    else if (k === "text") e.textContent = v;
+    else e[k] = v;
+  }
+  for (const c of children) if (c != null) e.append(c);
+  return e;
+}
+
+async function api(path, options) {
+  const resp = await fetch(path, options);
+  if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
+  return resp.status === 204 ? null : resp.json();
+}
+
+// Server timestamps are naive UTC ("2026-11-25T14:46:30.468599").
+const parseTs = (ts) => (ts ? Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(ts) ? ts : ts + "Z") : NaN);
+const ago = (ms) => {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m ago` : `${Math.floor(s / 3600)}h ago`;
+};
+
+// ---- agents ---------------------------------------------------------------
+
+function health(agent) {
+  const age = (Date.now() - parseTs(agent.last_heartbeat)) / 1000;
+  return age <= state.staleAfter ? "active" : age <= state.deadAfter ? "stale" : "dead";
+}
+
+function renderAgents() {
+  const box = $("#agents");
+  box.replaceChildren();
+  const agents = [...state.agents.values()].sort((a, b) => a.agent_id.localeCompare(b.agent_id));
+  if (!agents.length) box.append(el("p", { class: "muted empty", text: "No agents yet." }));
+  for (const a of agents) {
+    const h = health(a);
+    const card = el("article", { class: "card", "data-agent": a.agent_id, "data-health": h },
+      el("header", {},
+        el("span", { class: "name", text: a.agent_id }),
+        el("span", { class: `badge health-${h}`, text: h }),
+        el("span", { class: "badge", text: a.status || "active" })),
+      a.current_task ? el("div", { class: "medallion", title: "current task",
+        text: a.current_task_title ? `${a.current_task} · ${a.current_task_title}` : a.current_task }) : null,
+      a.needs_approval ? el("div", { class: "approval", role: "alert",
+        text: `⚑ needs approval${a.approval_message ? ": " + a.approval_message : ""}` }) : null,
+      el("div", { class: "muted", text: `last heartbeat ${ago(Date.now() - parseTs(a.last_heartbeat))}` }),
+      a.description ? el("div", { class: "muted", text: a.description }) : null,
+      el("div", { class: "caps" }, ...(a.capabilities || []).map((c) => el("span", { class: "badge", text: c }))));
+    box.append(card);
+  }
+  summary();
+}
+
+function upsertAgent(agent) {
+  if (agent && agent.agent_id) state.agents.set(agent.agent_id, agent);
+  renderAgents();
+}
+
+// ---- tasks ----------------------------------------------------------------
+
+function column(task) {
+  if (task.status === "available" && (task.blocked_by || []).length) return "blocked";
+  return task.status;
+}
+
+function taskCard(t) {
+  const lease = t.status === "claimed" && t.lease_expires_at
+    ? ` · lease ${Math.max(0, Math.round((parseTs(t.lease_expires_at) - Date.now()) / 60000))}m` : "";
+  const meta = [t.owner ? `@${t.owner}` : null, t.priority, t.attempts ? `attempts ${t.attempts}` : null]
+    .filter(Boolean).join(" · ") + lease;
+  const b = el("button", { class: `task prio-${t.priority}`, "data-task": t.task_id, type: "button" },
+    el("div", { text: t.title ? `${t.task_id} · ${t.title}` : t.task_id }),
+    el("div", { class: "meta", text: meta }),
+    (t.blocked_by || []).length ? el("div", { class: "meta", text: `blocked by ${t.blocked_by.join(", ")}` }) : null);
+  b.addEventListener("click", () => showHistory(t.task_id));
+  return b;
+}
+
+function renderBoard() {
+  const lists = {};
+  for (const col of document.querySelectorAll("#board .column")) {
+    lists[col.dataset.status] = col.querySelector("ol");
+    lists[col.dataset.status].replaceChildren();
+  }
+  // Available tasks in the order claim-next hands them out; the rest newest first.
+  const rank = { high: 0, medium: 1, low: 2 };
+  const order = (a, b) => column(a) === "available" && column(b) === "available"
+    ? (rank[a.priority] - rank[b.priority]) || (a.created_at < b.created_at ? -1 : 1)
+    : (a.created_at < b.created_at ? 1 : -1);
+  const tasks = [...state.tasks.values()].sort(order);
+  for (const t of tasks) lists[column(t)]?.append(el("li", {}, taskCard(t)));
+  summary();
+}
+
+function upsertTask(task, live) {
+  if (!task || !task.task_id) return;
+  state.tasks.set(task.task_id, task);
+  if (live) {
+    state.timeline.unshift(`${new Date().toLocaleTimeString()} ${task.task_id} → ${task.status}${task.owner ? " (" + task.owner + ")" : ""}`);
+    state.timeline.length = Math.min(state.timeline.length, 40);
+    $("#timeline").replaceChildren(...state.timeline.map((t) => el("li", { text: t })));
+    if (state.selected === task.task_id) showHistory(task.task_id);
+  }
+  renderBoard();
+}
+
+async function showHistory(id) {
+  state.selected = id;
+  const panel = $("#detail");
+  try {
+    const h = await api(`/api/tasks/${encodeURIComponent(id)}/history`);
+    panel.replaceChildren(el("h3", { text: `History of ${id}` }),
+      el("ol", { class: "timeline" }, ...h.versions.map((v) => el("li", {
+        text: `#${v.sequence} ${v.task.updated_at} ${v.task.status}${v.task.owner ? " · " + v.task.owner : ""}${v.task.release_reason ? " · " + v.task.release_reason : ""}${v.task.error ? " · " + v.task.error : ""}`,
+      }))));
+  } catch (e) {
+    panel.replaceChildren(el("p", { class: "muted", text: String(e) }));
+  }
+}
+
+// ---- messages -------------------------------------------------------------
+
+function withMentions(text) {
+  const frag = document.createDocumentFragment();
+  for (const part of String(text).split(/(@[\w.-]+)/)) {
+    frag.append(part.startsWith("@") ? el("span", { class: "mention", text: part }) : document.createTextNode(part));
+  }
+  return frag;
+}
+
+function addMessage(channel, m) {
+  const list = $(`#msgs-${channel}`);
+  if (!list || !m) return;
+  const content = typeof m.content === "string" ? m.content : JSON.stringify(m.content);
+  list.append(el("li", { "data-message": m.message_id ?? "" },
+    el("strong", { text: `${m.agent_id ?? "?"} ` }),
+    el("span", { class: "muted", text: `${(m.timestamp || "").slice(11, 19)} ` }),
+    withMentions(content)));
+  while (list.children.length > 200) list.firstChild.remove();
+  list.parentElement.scrollTop = list.parentElement.scrollHeight;
+}
+
+$("#msg-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const input = $("#msg-text");
+  const content = input.value.trim();
+  if (!content) return;
+  await api("/api/messages", {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ agent_id: "operator", channel: $("#msg-channel").value, content }),
+  });
+  input.value = "";
+});
+
+// ---- streams and live tail ---------------------------------------------------
+
+async function loadStreams() {
+  try {
+    const { streams } = await api("/api/streams");
+    $("#streams tbody").replaceChildren(...streams.map((s) => el("tr", { "data-stream": s.config.name },
+      el("td", { text: s.config.name }), el("td", { text: s.config.subjects.join(" ") }),
+      el("td", { text: s.state.messages }), el("td", { text: s.state.bytes }),
+      el("td", { text: s.state.first_seq }), el("td", { text: s.state.last_seq }),
+      el("td", { text: s.state.consumer_count }))));
+  } catch { /* shown as stale until the next refresh */ }
+}
+
+function subscribeTail() {
+  send({ op: "unsub", sid: "tail" });
+  send({ op: "sub", sid: "tail", subject: state.tail });
+  $("#tail").replaceChildren();
+}
+
+$("#tail-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  state.tail = $("#tail-subject").value.trim() || ">";
+  subscribeTail();
+});
+
+function addTail(f) {
+  const body = f.data !== undefined ? JSON.stringify(f.data) : f.text ?? `(${(f.data_b64 || "").length} base64 chars)`;
+  $("#tail").prepend(el("li", { text: `${f.subject}${f.seq ? " #" + f.seq : ""} ${body.slice(0, 300)}` }));
+  while ($("#tail").children.length > 50) $("#tail").lastChild.remove();
+}
+
+// ---- system charts ----------------------------------------------------------
+
+const series = { cpu: [], rss: [], in: [], out: [], conns: [] };
+
+function draw(id, lines) {
+  const c = $(id), g = c.getContext("2d");
+  const styles = getComputedStyle(document.documentElement);
+  const colors = [styles.getPropertyValue("--accent"), styles.getPropertyValue("--warn")];
+  g.clearRect(0, 0, c.width, c.height);
+  const max = Math.max(1, ...lines.flat());
+  lines.forEach((pts, i) => {
+    g.strokeStyle = colors[i % colors.length].trim() || "#2b6cb0";
+    g.lineWidth = 2;
+    g.beginPath();
+    pts.forEach((v, x) => {
+      const px = (x / 59) * (c.width - 2) + 1, py = c.height - 2 - (v / max) * (c.height - 4);
+      x ? g.lineTo(px, py) : g.moveTo(px, py);
+    });
+    g.stroke();
+  });
+}
+
+function metrics(m) {
+  const push = (arr, v) => { arr.push(v); if (arr.length > 60) arr.shift(); };
+  push(series.cpu, m.cpu_percent); push(series.rss, m.rss_bytes / 1048576);
+  push(series.in, m.msgs_in_per_sec); push(series.out, m.msgs_out_per_sec); push(series.conns, m.ws_connections);
+  $("#v-cpu").textContent = `${m.cpu_percent}%`;
+  $("#v-rss").textContent = `${(m.rss_bytes / 1048576).toFixed(1)} MiB`;
+  $("#v-msgs").textContent = `${m.msgs_in_per_sec} · ${m.msgs_out_per_sec}`;
+  $("#v-conns").textContent = m.ws_connections;
+  draw("#c-cpu", [series.cpu]); draw("#c-rss", [series.rss]);
+  draw("#c-msgs", [series.in, series.out]); draw("#c-conns", [series.conns]);
+}
+
+// ---- connection ---------------------------------------------------------------
+
+function setConn(s, text) {
+  const c = $("#conn");
+  c.dataset.state = s;
+  c.textContent = text || s;
+}
+
+function summary() {
+  const counts = {};
+  for (const t of state.tasks.values()) counts[column(t)] = (counts[column(t)] || 0) + 1;
+  $("#summary").textContent = `${state.agents.size} agents · ` +
+    ["available", "blocked", "claimed", "completed", "failed"].map((s) => `${counts[s] || 0} ${s}`).join(" · ");
+}
+
+function send(frame) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
+}
+
+async function loadState() {
+  const h = await api("/health");
+  state.prefix = h.subject_prefix || state.prefix;
+  state.staleAfter = h.agent_stale_after_seconds ?? state.staleAfter;
+  state.deadAfter = h.agent_dead_after_seconds ?? state.deadAfter;
+  const [{ agents }, { tasks }, coord, errors] = await Promise.all([
+    api("/api/agents?include_stale=true"), api("/api/tasks?limit=2000"),
+    api(`/api/messages/coordination?limit=100`), api(`/api/messages/errors?limit=100`),
+  ]);
+  state.agents = new Map(agents.map((a) => [a.agent_id, a]));
+  state.tasks = new Map(tasks.map((t) => [t.task_id, t]));
+  $("#msgs-coordination").replaceChildren(); $("#msgs-errors").replaceChildren();
+  coord.messages.forEach((m) => addMessage("coordination", m));
+  errors.messages.forEach((m) => addMessage("errors", m));
+  renderAgents(); renderBoard(); loadStreams();
+}
+
+function onFrame(f) {
+  if (f.op !== "msg") return;
+  const p = state.prefix;
+  if (f.sid === "work") {
+    if (f.subject === `${p}.tasks`) upsertTask(f.data, true);
+    else if (f.subject === `${p}.coordination`) addMessage("coordination", f.data);
+    else if (f.subject === `${p}.errors`) addMessage("errors", f.data);
+  } else if (f.sid === "agents") {
+    if (f.data === null) {
+      for (const [id, a] of state.agents) if (f.subject.endsWith("." + id)) state.agents.delete(id);
+      renderAgents();
+    } else upsertAgent(f.data);
+  } else if (f.sid === "sys") metrics(f.data);
+  else if (f.sid === "tail") addTail(f);
+}
+
+function connect() {
+  setConn(state.retry ? "reconnecting" : "connecting");
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+  state.ws = ws;
+  ws.onopen = async () => {
+    send({ op: "sub", sid: "work", subject: `${state.prefix}.>` });
+    send({ op: "sub", sid: "agents", subject: "hivelog.state.agent.*" });
+    send({ op: "sub", sid: "sys", subject: "$SYS.metrics" });
+    subscribeTail();
+    try { await loadState(); } catch (e) { console.warn(e); }
+    state.retry = 0;
+    setConn("live");
+  };
+  ws.onmessage = (ev) => { try { onFrame(JSON.parse(ev.data)); } catch (e) { console.warn(e); } };
+  ws.onclose = () => {
+    const wait = Math.min(15000, 500 * 2 ** state.retry++);
+    setConn("reconnecting", `reconnecting in ${Math.round(wait / 1000)}s`);
+    setTimeout(connect, wait);
+  };
+}
+
+// Health turns stale and dead on time even when nothing happens.
+setInterval(renderAgents, 1000);
+setInterval(loadStreams, 5000);
+connect();
