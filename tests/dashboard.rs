@@ -52,19 +52,22 @@ fn free_port() -> u16 {
 
 async fn start_driver(driver: &Path) -> (Driver, String) {
     let port = free_port();
-    let child = Command::new(driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
+    // Owned by the guard at once: killed and waited for on every path.
+    let guard = Driver(
+        Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver"),
+    );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok()
         {
-            return (Driver(child), url);
+            return (guard, url);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
