@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::sync::watch;
 
 use crate::api::{self, AppState};
@@ -49,6 +50,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
 
+    // Small frames (acks, live messages) must not wait for Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(crate::shutdown::signal())
         .await

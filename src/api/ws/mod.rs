@@ -71,7 +71,11 @@ pub fn routes() -> Router<AppState> {
 async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     static NEXT: AtomicUsize = AtomicUsize::new(1);
     let span = tracing::info_span!("ws", conn = NEXT.fetch_add(1, Ordering::Relaxed));
+    // tungstenite reads into a 128 KiB buffer by default; most frames are
+    // small and idle dashboards are many, so start smaller (it grows).
     ws.max_message_size(DEFAULT_MAX_MSG_SIZE as usize * 2)
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(16 * 1024)
         .on_upgrade(move |socket| Connection::new(state).run(socket).instrument(span))
 }
 
