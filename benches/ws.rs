@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Server, Ws};
+use common::{rss_kib, Server, Ws};
 use serde_json::json;
 
 fn main() {
@@ -23,17 +23,6 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(run());
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 async fn ready(server: &Server) -> Ws {

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{client, send, Server, Ws};
+use common::{client, rss_kib, send, Server, Ws};
 use serde_json::{json, Value};
 
 async fn health(server: &Server) -> Value {
@@ -261,16 +261,6 @@ async fn a_slow_consumer_is_cut_off_while_others_keep_receiving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_abrupt_disconnects_leave_nothing_behind() {
     let server = Server::start();
-    let rss = |pid: u32| -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
-    };
     let mut rss_after = Vec::new();
     for round in 0..5 {
         let mut conns = Vec::new();
@@ -308,7 +298,7 @@ async fn two_hundred_abrupt_disconnects_leave_nothing_behind() {
             (json!(0), json!(0)),
             "round {round}: {h}"
         );
-        rss_after.push(rss(server.pid()));
+        rss_after.push(rss_kib(server.pid()));
     }
     eprintln!("server RSS after each round of 200 connections: {rss_after:?} KiB");
     // Caches warm up over the first rounds (measured: +14, +14, +0.3 MiB);
