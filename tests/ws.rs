@@ -214,31 +214,39 @@ async fn a_slow_consumer_is_cut_off_while_others_keep_receiving() {
         .await;
     let mut publisher = Ws::connect(&server).await;
     publisher.next_op("info").await;
-    // `slow` never reads while 3,000 messages of 8 KiB go out.
+    // `slow` never reads while 3,000 messages of 8 KiB go out, in windows
+    // that wait for `fast`, so only the one that does not read falls behind.
     let big = "x".repeat(8 * 1024);
-    let total = 3_000;
-    let reader = tokio::spawn(async move {
-        let mut n = 0;
-        while n < total {
-            let f = fast.next_op("msg").await;
-            assert_eq!(f["seq"], Value::Null);
-            n += 1;
+    let total: u64 = 3_000;
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reader = {
+        let received = received.clone();
+        tokio::spawn(async move {
+            for _ in 0..total {
+                let f = fast.next_op("msg").await;
+                assert_eq!(f["seq"], Value::Null);
+                received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
+    let mut sent = 0;
+    while sent < total {
+        for _ in 0..100 {
+            publisher
+                .send(json!({"op": "pub", "subject": "flood.a", "text": big}))
+                .await;
         }
-        n
-    });
-    for i in 0..total {
-        publisher
-            .send(json!({"op": "pub", "subject": "flood.a", "text": big, "id": i}))
-            .await;
+        sent += 100;
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while received.load(std::sync::atomic::Ordering::Relaxed) < sent {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the fast subscriber stalled at {received:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
-    assert_eq!(
-        tokio::time::timeout(Duration::from_secs(60), reader)
-            .await
-            .unwrap()
-            .unwrap(),
-        total,
-        "the fast subscriber got everything"
-    );
+    reader.await.unwrap();
     // Now read the slow one: what was queued, then the error, then the close.
     let mut last = Value::Null;
     let mut received = 0;
