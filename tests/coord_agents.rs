@@ -22,7 +22,7 @@ async fn register_heartbeat_list_and_health() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_in(
         dir.path(),
-        &["--agent-stale-after", "1s", "--agent-dead-after", "2s"],
+        &["--agent-stale-after", "1s", "--agent-dead-after", "4s"],
     );
     let c = client();
     let (status, body) = send(
@@ -97,7 +97,7 @@ async fn register_heartbeat_list_and_health() {
         .map(|a| a["health"].as_str().unwrap())
         .collect();
     assert_eq!(health, ["stale", "stale", "active"]);
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
     let (_, all) = send(c.get(server.url("/api/agents?include_stale=true"))).await;
     assert_eq!(all["agents"][0]["health"], "dead");
 }

@@ -214,6 +214,12 @@ async fn a_slow_consumer_is_cut_off_while_others_keep_receiving() {
         .await;
     let mut publisher = Ws::connect(&server).await;
     publisher.next_op("info").await;
+    // The publisher reads its pubacks, or it would be the slow one.
+    let (mut publisher, mut acks) = futures_util::StreamExt::split(publisher.stream);
+    let drain =
+        tokio::spawn(
+            async move { while futures_util::StreamExt::next(&mut acks).await.is_some() {} },
+        );
     // `slow` never reads while 3,000 messages of 8 KiB go out, in windows
     // that wait for `fast`, so only the one that does not read falls behind.
     let big = "x".repeat(8 * 1024);
@@ -232,9 +238,13 @@ async fn a_slow_consumer_is_cut_off_while_others_keep_receiving() {
     let mut sent = 0;
     while sent < total {
         for _ in 0..100 {
-            publisher
-                .send(json!({"op": "pub", "subject": "flood.a", "text": big}))
-                .await;
+            let frame = json!({"op": "pub", "subject": "flood.a", "text": big}).to_string();
+            futures_util::SinkExt::send(
+                &mut publisher,
+                tokio_tungstenite::tungstenite::Message::Text(frame.into()),
+            )
+            .await
+            .unwrap();
         }
         sent += 100;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -247,6 +257,7 @@ async fn a_slow_consumer_is_cut_off_while_others_keep_receiving() {
         }
     }
     reader.await.unwrap();
+    drain.abort();
     // Now read the slow one: what was queued, then the error, then the close.
     let mut last = Value::Null;
     let mut received = 0;
