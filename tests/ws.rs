@@ -208,10 +208,16 @@ async fn a_slow_consumer_is_cut_off_while_others_keep_receiving() {
     slow.next_op("info").await;
     slow.send(json!({"op": "sub", "sid": 1, "subject": "flood.*"}))
         .await;
+    // A pong after the sub proves the server has handled the sub: frames
+    // on different connections are not ordered with each other.
+    slow.send(json!({"op": "ping"})).await;
+    slow.next_op("pong").await;
     let mut fast = Ws::connect(&server).await;
     fast.next_op("info").await;
     fast.send(json!({"op": "sub", "sid": 1, "subject": "flood.*"}))
         .await;
+    fast.send(json!({"op": "ping"})).await;
+    fast.next_op("pong").await;
     let mut publisher = Ws::connect(&server).await;
     publisher.next_op("info").await;
     // The publisher reads its pubacks, or it would be the slow one.
