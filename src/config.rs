@@ -22,8 +22,31 @@ pub enum SyncMode {
     Interval,
 }
 
+/// How logs are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
+    /// A TOML file with any of these settings (`listen = "127.0.0.1:9000"`,
+    /// `task-lease = "30m"`, …). Flags beat environment variables, which
+    /// beat the file, which beats the defaults.
+    #[arg(long, env = "HIVELOG_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr.
+    #[arg(long, env = "HIVELOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Log level or filter (`info`, `debug`, `hivelog=debug,tower_http=warn`).
+    #[arg(long, env = "HIVELOG_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
     /// Where the data lives (created if missing).
     #[arg(long, env = "HIVELOG_DATA_DIR", default_value = "./hivelog-data")]
     pub data_dir: PathBuf,
@@ -117,5 +140,100 @@ impl ServeConfig {
             cache_bytes: self.cache_mb.max(1) * 1024 * 1024,
             subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,
         }
+    }
+}
+
+/// Settings a config file may hold: the long flag names of `serve`.
+pub const FILE_KEYS: &[&str] = &[
+    "data-dir",
+    "listen",
+    "sync",
+    "sync-interval",
+    "cache-mb",
+    "subject-prefix",
+    "task-lease",
+    "agent-stale-after",
+    "agent-dead-after",
+    "max-attempts",
+    "reap-interval",
+    "ws-ping-interval",
+    "ws-stale-timeout",
+    "sweep-interval",
+    "log-format",
+    "log-level",
+];
+
+/// Reads a TOML config file and returns `(env var, value)` for each setting,
+/// e.g. `task-lease = "30m"` → `("HIVELOG_TASK_LEASE", "30m")`. Keys may use
+/// `-` or `_`. Unknown keys are an error, so a typo does not go unnoticed.
+pub fn file_settings(path: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("config file {} is not valid TOML: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let flag = key.replace('_', "-");
+        if !FILE_KEYS.contains(&flag.as_str()) {
+            return Err(format!(
+                "unknown setting {key:?} in {}; known settings: {}",
+                path.display(),
+                FILE_KEYS.join(", ")
+            ));
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(format!(
+                    "setting {key:?} in {} must be a string or a number, not {}",
+                    path.display(),
+                    other.type_str()
+                ))
+            }
+        };
+        out.push((
+            format!("HIVELOG_{}", flag.replace('-', "_").to_uppercase()),
+            value,
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_map_to_env_vars_and_typos_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hivelog.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ntask_lease = \"30m\"\nmax-attempts = 5\n",
+        )
+        .unwrap();
+        let mut got = file_settings(&path).unwrap();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("HIVELOG_LISTEN".to_string(), "127.0.0.1:9000".to_string()),
+                ("HIVELOG_MAX_ATTEMPTS".to_string(), "5".to_string()),
+                ("HIVELOG_TASK_LEASE".to_string(), "30m".to_string()),
+            ]
+        );
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        assert!(file_settings(&path)
+            .unwrap_err()
+            .contains("unknown setting \"lisen\""));
+        std::fs::write(&path, "listen = [1]\n").unwrap();
+        assert!(file_settings(&path).is_err());
+        assert!(file_settings(&dir.path().join("missing.toml"))
+            .unwrap_err()
+            .contains("cannot read"));
     }
 }

@@ -67,3 +67,90 @@ fn a_data_dir_in_use_is_refused() {
         "{logs:?}"
     );
 }
+
+#[tokio::test]
+async fn settings_come_from_flags_then_env_then_file_then_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hivelog.toml");
+    std::fs::write(
+        &file,
+        "subject-prefix = \"filepfx\"\nagent_stale_after = \"5s\"\nagent-dead-after = \"60s\"\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let config = file.to_str().unwrap();
+    let server = Server::try_start_with(
+        &data,
+        &["--config", config, "--subject-prefix", "flagpfx"],
+        &[("HIVELOG_AGENT_STALE_AFTER", "7s")],
+    )
+    .unwrap_or_else(|(s, logs)| panic!("{s:?} {logs:?}"));
+    let (_, h) = send(client().get(server.url("/health"))).await;
+    assert_eq!(h["subject_prefix"], "flagpfx", "a flag beats the file");
+    assert_eq!(
+        h["agent_stale_after_seconds"], 7.0,
+        "the environment beats the file"
+    );
+    assert_eq!(
+        h["agent_dead_after_seconds"], 60.0,
+        "the file beats the default"
+    );
+    let (_, ws) = send(client().get(server.url("/api/streams/MJ_ONLINE_WORK"))).await;
+    assert_eq!(ws["config"]["subjects"][0], "flagpfx.>");
+    drop(server);
+
+    // Only the file: its values apply; defaults fill the rest.
+    let server = Server::try_start_with(&dir.path().join("data2"), &["--config", config], &[])
+        .unwrap_or_else(|(s, l)| panic!("{s:?} {l:?}"));
+    let (_, h) = send(client().get(server.url("/health"))).await;
+    assert_eq!(
+        (
+            h["subject_prefix"].clone(),
+            h["agent_stale_after_seconds"].clone()
+        ),
+        (serde_json::json!("filepfx"), serde_json::json!(5.0))
+    );
+}
+
+#[test]
+fn a_typo_in_the_config_file_stops_the_server_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hivelog.toml");
+    std::fs::write(&file, "lisen = \"127.0.0.1:9\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args(["serve", "--config", file.to_str().unwrap(), "--data-dir"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown setting \"lisen\""), "{err}");
+}
+
+#[tokio::test]
+async fn json_logs_ready_and_the_start_up_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--log-format", "json"]);
+    let (status, ready) = send(client().get(server.url("/ready"))).await;
+    assert_eq!(
+        (status, ready["status"].clone()),
+        (200, serde_json::json!("ready"))
+    );
+    send(client().get(server.url("/health"))).await;
+    let logs = server.logs();
+    assert!(!logs.is_empty());
+    for line in &logs {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    let banner = server.stdout().join("\n");
+    assert!(
+        banner.contains(&format!("dashboard  {}/", server.base)),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("ws://") && banner.contains("durable before answered"),
+        "{banner}"
+    );
+}

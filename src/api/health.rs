@@ -9,7 +9,22 @@ use super::AppState;
 use crate::log::SyncPolicy;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health))
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+}
+
+/// 200 once the store is open and background jobs run; 503 before that and
+/// once shutdown has begun, so a load balancer stops sending work.
+async fn ready(State(state): State<AppState>) -> Result<Json<Value>, super::ApiError> {
+    if state.ready.load(std::sync::atomic::Ordering::Acquire) {
+        Ok(Json(json!({ "status": "ready" })))
+    } else {
+        Err(super::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: starting or shutting down",
+        ))
+    }
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {

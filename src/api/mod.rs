@@ -40,6 +40,9 @@ pub struct AppState {
     pub ws_stats: Arc<ws::WsStats>,
     /// Identifies this server process to WebSocket clients.
     pub server_id: Arc<str>,
+    /// True once the store is open and background jobs run; false again
+    /// when shutdown starts (`GET /ready`).
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             ws,
             ws_stats: Arc::default(),
             server_id: server_id.into(),
+            ready: Arc::default(),
         }
     }
 }

@@ -38,6 +38,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // Build every route before the first connection is accepted.
     let state = AppState::new(log.clone(), coord, config.ws_config());
     let metrics = api::sysmetrics::start(state.clone(), Duration::from_secs(2), jobs_stopped);
+    let ready = state.ready.clone();
     let app = api::router(state);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -49,6 +50,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         "hivelog {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")
     );
+    print_banner(&config, addr);
 
     // Small frames (acks, live messages) must not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
@@ -56,8 +58,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    ready.store(true, std::sync::atomic::Ordering::Release);
+    let stopping = async move {
+        crate::shutdown::signal().await;
+        ready.store(false, std::sync::atomic::Ordering::Release);
+    };
     axum::serve(listener, app)
-        .with_graceful_shutdown(crate::shutdown::signal())
+        .with_graceful_shutdown(stopping)
         .await
         .context("server error")?;
 
@@ -76,4 +83,22 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     log.close().context("final flush failed")?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// The block a person sees on start (stdout; logs go to stderr): where the
+/// data lives and where to point a browser, an agent or a WebSocket client.
+fn print_banner(config: &ServeConfig, addr: std::net::SocketAddr) {
+    use std::io::Write;
+    let data = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let banner = format!(
+        "\n  hivelog {version} is running\n\n  data       {data}\n  dashboard  http://{addr}/\n  HTTP API   http://{addr}/api/…  (health: http://{addr}/health)\n  WebSocket  ws://{addr}/ws\n  writes     {sync}\n\n  Stop with Ctrl-C.\n",
+        version = env!("CARGO_PKG_VERSION"),
+        data = data.display(),
+        sync = match config.sync {
+            crate::config::SyncMode::Always => "durable before answered (--sync always)".to_string(),
+            crate::config::SyncMode::Interval => format!("flushed every {} (--sync interval)", crate::log::duration::format_duration(config.sync_interval)),
+        },
+    );
+    // A closed stdout must not stop the server.
+    let _ = std::io::stdout().lock().write_all(banner.as_bytes());
 }

@@ -15,6 +15,7 @@ pub struct Server {
     pub base: String,
     pub dir: PathBuf,
     logs: Arc<Mutex<Vec<String>>>,
+    out: Arc<Mutex<Vec<String>>>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -43,21 +44,41 @@ impl Server {
         dir: &Path,
         extra: &[&str],
     ) -> Result<Server, (Option<ExitStatus>, Vec<String>)> {
+        Server::try_start_with(dir, extra, &[])
+    }
+
+    /// As `try_start_in`, with extra environment variables.
+    pub fn try_start_with(
+        dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Server, (Option<ExitStatus>, Vec<String>)> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hivelog"))
             .arg("serve")
             .arg("--data-dir")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
-            .env("HIVELOG_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn hivelog");
         let stderr = child.stderr.take().expect("stderr");
+        let stdout = child.stdout.take().expect("stdout");
         let logs = Arc::new(Mutex::new(Vec::new()));
+        let out = Arc::new(Mutex::new(Vec::new()));
+        {
+            let out = out.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    out.lock().unwrap().push(line);
+                }
+            });
+        }
         let (tx, rx) = mpsc::channel();
         {
             let logs = logs.clone();
@@ -67,11 +88,14 @@ impl Server {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
                     if let Some(i) = line.find("listening on http://") {
-                        let addr = line[i + "listening on http://".len()..]
-                            .split_whitespace()
-                            .next()
-                            .unwrap_or("")
-                            .to_string();
+                        // Plain or JSON logs: the address ends at the first
+                        // character that cannot be part of it.
+                        let addr: String = line[i + "listening on http://".len()..]
+                            .chars()
+                            .take_while(|c| {
+                                c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']')
+                            })
+                            .collect();
                         let _ = tx.send(addr);
                     }
                     logs.lock().unwrap().push(line);
@@ -86,6 +110,7 @@ impl Server {
                     base: format!("http://{addr}"),
                     dir: dir.to_path_buf(),
                     logs,
+                    out,
                     _tmp: None,
                 });
             }
@@ -135,8 +160,14 @@ impl Server {
         }
     }
 
+    /// What the server wrote to stderr (its logs).
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
+    }
+
+    /// What the server wrote to stdout (the start-up banner).
+    pub fn stdout(&self) -> Vec<String> {
+        self.out.lock().unwrap().clone()
     }
 }
 
