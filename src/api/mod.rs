@@ -11,6 +11,7 @@ pub mod error;
 mod extract;
 mod health;
 mod messages;
+pub mod metrics;
 pub mod render;
 mod streams;
 pub mod sysmetrics;
@@ -43,6 +44,7 @@ pub struct AppState {
     /// True once the store is open and background jobs run; false again
     /// when shutdown starts (`GET /ready`).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    pub http: Arc<metrics::HttpStats>,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             ws_stats: Arc::default(),
             server_id: server_id.into(),
             ready: Arc::default(),
+            http: Arc::default(),
         }
     }
 }
@@ -81,8 +84,10 @@ pub fn router(state: AppState) -> Router {
         .merge(channels::routes())
         .merge(ws::routes())
         .merge(dashboard::routes())
+        .merge(metrics::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {

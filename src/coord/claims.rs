@@ -23,31 +23,41 @@ impl<P: LogPort> Coordinator<P> {
     pub async fn claim(&self, id: &str, agent: &str) -> Result<Written, CoordError> {
         check_agent(agent)?;
         let lease = self.config.task_lease;
-        self.change_task(id, |t, view| {
-            if t.status != TaskStatus::Available {
-                return Err(CoordError::NotClaimable {
-                    status: Some(t.status.as_str()),
-                });
-            }
-            let unmet = view.unmet(t);
-            if !unmet.is_empty() {
-                return Err(CoordError::Blocked(unmet));
-            }
-            let now = Timestamp::now();
-            let mut n = t.clone();
-            n.status = TaskStatus::Claimed;
-            n.owner = Some(agent.to_string());
-            n.claimed_at = Some(now);
-            n.lease_expires_at = Some(now.plus(lease));
-            n.updated_at = now;
-            n.progress = None;
-            Ok(n)
-        })
-        .await
-        .map_err(|e| match e {
-            CoordError::TaskNotFound => CoordError::NotClaimable { status: None },
-            other => other,
-        })
+        let result = self
+            .change_task(id, |t, view| {
+                if t.status != TaskStatus::Available {
+                    return Err(CoordError::NotClaimable {
+                        status: Some(t.status.as_str()),
+                    });
+                }
+                let unmet = view.unmet(t);
+                if !unmet.is_empty() {
+                    return Err(CoordError::Blocked(unmet));
+                }
+                let now = Timestamp::now();
+                let mut n = t.clone();
+                n.status = TaskStatus::Claimed;
+                n.owner = Some(agent.to_string());
+                n.claimed_at = Some(now);
+                n.lease_expires_at = Some(now.plus(lease));
+                n.updated_at = now;
+                n.progress = None;
+                Ok(n)
+            })
+            .await
+            .map_err(|e| match e {
+                CoordError::TaskNotFound => CoordError::NotClaimable { status: None },
+                other => other,
+            });
+        let counter = match &result {
+            Ok(_) => Some(&self.stats.claims_won),
+            Err(CoordError::NotClaimable { .. }) => Some(&self.stats.claims_lost),
+            Err(_) => None,
+        };
+        if let Some(c) = counter {
+            c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
     }
 
     /// Claims the first claimable task whose required capabilities the agent

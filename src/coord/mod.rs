@@ -109,7 +109,19 @@ impl From<PortError> for CoordError {
     }
 }
 
+/// Counters for metrics.
+#[derive(Debug, Default)]
+pub struct CoordStats {
+    pub claims_won: std::sync::atomic::AtomicU64,
+    /// Claims refused because the task was taken (or not available).
+    pub claims_lost: std::sync::atomic::AtomicU64,
+    pub leases_expired: std::sync::atomic::AtomicU64,
+    /// Tasks returned because their agent stopped heartbeating or was removed.
+    pub dead_agent_releases: std::sync::atomic::AtomicU64,
+}
+
 pub struct Coordinator<P: LogPort> {
+    pub stats: CoordStats,
     port: P,
     config: CoordConfig,
     tasks: Mutex<TaskView>,
@@ -156,6 +168,7 @@ impl<P: LogPort> Coordinator<P> {
             "coordination state loaded"
         );
         Ok(Arc::new(Coordinator {
+            stats: CoordStats::default(),
             port,
             config,
             tasks: Mutex::new(view),

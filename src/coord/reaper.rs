@@ -43,7 +43,8 @@ impl<P: LogPort> Coordinator<P> {
             let Some(owner) = task.owner.clone() else {
                 continue;
             };
-            let reason = if task.lease_expires_at.is_some_and(|l| l < now) {
+            let lease_expired = task.lease_expires_at.is_some_and(|l| l < now);
+            let reason = if lease_expired {
                 Some(format!("lease of {owner} expired"))
             } else {
                 match self.agent(&owner) {
@@ -63,6 +64,12 @@ impl<P: LogPort> Coordinator<P> {
             match self.requeue(&task.task_id, &owner, &reason).await {
                 Ok(w) => {
                     released += 1;
+                    let counter = if lease_expired {
+                        &self.stats.leases_expired
+                    } else {
+                        &self.stats.dead_agent_releases
+                    };
+                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let what = if w.task.status == TaskStatus::Failed {
                         "failed"
                     } else {

@@ -12,6 +12,7 @@ mod message;
 mod publish;
 mod read;
 mod retention;
+mod stats;
 mod store;
 mod stream;
 pub mod subject;
@@ -35,6 +36,7 @@ pub use fanout::{Subscription, SubscriptionEnded, DEFAULT_SUBSCRIBER_QUEUE};
 pub use message::{Headers, Message};
 pub use publish::{PubAck, PublishOptions};
 pub use read::{ReadRange, MAX_READ_LIMIT};
+pub use stats::Histogram;
 pub use store::current_version as format_version;
 pub use stream::{
     DiscardPolicy, StreamConfig, StreamState, DEFAULT_MAX_MSG_SIZE, MAX_MSG_SIZE_CAP,
@@ -94,6 +96,7 @@ struct Shared {
     opened: Instant,
     closed: AtomicBool,
     published: std::sync::atomic::AtomicU64,
+    publish_latency: Histogram,
 }
 
 pub(crate) struct StreamHandle {
@@ -168,6 +171,7 @@ impl Log {
             opened: Instant::now(),
             closed: AtomicBool::new(false),
             published: std::sync::atomic::AtomicU64::new(0),
+            publish_latency: Histogram::default(),
         };
         let log = Log {
             shared: Arc::new(shared),
@@ -236,6 +240,12 @@ impl Log {
             })
             .map(|h| h.name.to_string())
             .collect()
+    }
+
+    /// How long stored publishes took to be answered (durable, under
+    /// `--sync always`).
+    pub fn publish_latency(&self) -> &Histogram {
+        &self.shared.publish_latency
     }
 
     /// Messages published (stored or not) since the log was opened.

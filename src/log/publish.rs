@@ -106,6 +106,7 @@ impl Log {
                 duplicate: false,
             });
         };
+        let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         let stored = StoredMessage {
             subject: subject.into(),
@@ -123,6 +124,7 @@ impl Log {
         )?;
         let (ack, waiter) = answer.await.map_err(|_| LogError::ShuttingDown)??;
         waiter.wait().await?;
+        self.shared.publish_latency.observe(started.elapsed());
         Ok(ack)
     }
 
