@@ -144,6 +144,32 @@ async fn json_logs_ready_and_the_start_up_banner() {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
     }
+    // Every request is logged with its id, status and latency; the id is
+    // returned to the client (or the client's own is kept).
+    let resp = client()
+        .get(server.url("/api/tasks/none"))
+        .send()
+        .await
+        .unwrap();
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(id.starts_with("req-"), "{id}");
+    let mine = client()
+        .get(server.url("/health"))
+        .header("x-request-id", "mine-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mine.headers()["x-request-id"], "mine-7");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let logged = server
+        .logs()
+        .iter()
+        .any(|l| l.contains(&id) && l.contains("\"status\":404") && l.contains("latency"));
+    assert!(
+        logged,
+        "no log line with {id}, status and latency: {:?}",
+        server.logs()
+    );
     let banner = server.stdout().join("\n");
     assert!(
         banner.contains(&format!("dashboard  {}/", server.base)),
