@@ -6,11 +6,15 @@
 //! HIVELOG_BENCH_OPEN_MSGS sets how many messages the open-time test stores
 //! (default 1,000,000).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::rss_kib;
 use hivelog::api::{router, AppState};
 use hivelog::coord::port::LogBackend;
 use hivelog::coord::{CoordConfig, Coordinator};
@@ -325,19 +329,8 @@ fn open_only(dir: &Path) {
         "{} messages, open {:.0} ms, RSS after open {:.1} MiB",
         info.state.messages,
         elapsed.as_secs_f64() * 1000.0,
-        rss_kib() as f64 / 1024.0
+        rss_kib(std::process::id()) as f64 / 1024.0
     );
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn dir_size(p: &Path) -> u64 {

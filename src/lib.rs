@@ -9,9 +9,14 @@
 //!   retention limits, de-duplication, optimistic concurrency, consumers
 //!   with acks and redelivery, live fan-out, and group-committed durable
 //!   writes. Knows nothing about tasks or HTTP.
-//! - [`api`]: the HTTP surface (axum). Parses and validates input, calls
-//!   the layers below, and maps their errors to status codes in one place.
-//! - [`config`]: the server's settings from flags and environment.
+//! - [`coord`]: agent coordination — tasks with atomic claims, leases and
+//!   dependencies, agents with heartbeats, message channels, the reaper.
+//!   Reaches the log only through its own `port::LogPort` trait.
+//! - [`api`]: HTTP (axum), the `/ws` WebSocket protocol, the embedded
+//!   dashboard and `/metrics`. Parses and validates input, calls the layers
+//!   below, and maps their errors to status codes in one place.
+//! - [`config`]: the server's settings from flags, environment and a file.
+//! - [`shutdown`]: SIGINT/SIGTERM as a future every loop can wait on.
 //! - [`cli`]: the `hivelog` command line; `serve` starts the server.
 
 pub mod api;
