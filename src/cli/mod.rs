@@ -1,29 +1,86 @@
-//! The `hivelog` command line. `serve` runs the server; later subcommands
-//! are clients of its HTTP API.
+//! The `hivelog` command line. `serve` runs the server; every other
+//! command is a client of a running server's HTTP and WebSocket API.
 
+mod agents;
+mod client;
+mod output;
+mod pubsub;
 mod serve;
+mod streams;
+mod tasks;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::{LogFormat, ServeConfig};
+use client::{CliError, Client};
+use output::Out;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "hivelog",
     version,
-    about = "Coordinate a team of software agents on one machine: task queue, agent registry, messages and a JetStream-style log, in one binary."
+    about = "Coordinate a team of software agents on one machine: task queue, agent registry, messages and a JetStream-style log, in one binary.",
+    after_help = "Start with `hivelog serve`, open http://127.0.0.1:8001/, then try `hivelog status`.\nEvery command has --help; every client command takes --json for scripts."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    conn: Conn,
     #[command(subcommand)]
     command: Command,
 }
 
+/// How a client command reaches the server and prints its answer.
+#[derive(Debug, Clone, Args)]
+pub struct Conn {
+    /// The server to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "HIVELOG_SERVER",
+        default_value = "http://127.0.0.1:8001",
+        value_name = "URL"
+    )]
+    server: String,
+    /// Sent as `Authorization: Bearer <token>` (the server checks it when it was started with one).
+    #[arg(
+        long,
+        global = true,
+        env = "HIVELOG_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
+    /// Print the server's JSON instead of tables (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server (HTTP API on 127.0.0.1:8001 by default).
+    /// Run the server (HTTP API, WebSocket and dashboard on 127.0.0.1:8001 by default).
     Serve(ServeConfig),
+    /// Publish a message to a subject.
+    Pub(pubsub::PubArgs),
+    /// Follow a subject pattern live, one line per message.
+    Sub(pubsub::SubArgs),
+    /// List, inspect, create, delete and purge streams.
+    #[command(subcommand)]
+    Stream(streams::StreamCmd),
+    /// List, inspect, create and delete pull consumers; fetch from them.
+    #[command(subcommand)]
+    Consumer(streams::ConsumerCmd),
+    /// Add, list, show, claim, complete, fail, release, cancel and import tasks.
+    #[command(subcommand)]
+    Task(tasks::TaskCmd),
+    /// Agents with their health, current task and approval requests.
+    Agents(agents::AgentsArgs),
+    /// Send to and read message channels (coordination, errors, ...).
+    #[command(subcommand)]
+    Msg(agents::MsgCmd),
+    /// One screen: server version, uptime, streams, agents by health, tasks by status.
+    Status,
 }
 
 /// Parses the command line and runs the chosen command.
@@ -33,22 +90,56 @@ pub fn run() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let cli = Cli::parse();
-    let result = match cli.command {
+    match cli.command {
         Command::Serve(config) => {
             init_tracing(config.log_format, &config.log_level);
-            serve::run(config)
+            match serve::run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
-    };
+        command => run_client(&cli.conn, command),
+    }
+}
+
+/// Runs one client command on a small single-threaded runtime; errors are
+/// printed as one `error:` line (the server's `detail` when it sent one).
+fn run_client(conn: &Conn, command: Command) -> ExitCode {
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Protocol(format!("cannot start the async runtime: {e}")))
+        .and_then(|runtime| {
+            let client = Client::new(&conn.server, conn.token.clone())?;
+            let out = Out::new(conn.json);
+            runtime.block_on(dispatch(&client, out, command))
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
+async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Serve(_) => Ok(()),
+        Command::Pub(args) => pubsub::publish(client, out, args).await,
+        Command::Sub(args) => pubsub::subscribe(client, out, args).await,
+        Command::Stream(cmd) => streams::stream(client, out, cmd).await,
+        Command::Consumer(cmd) => streams::consumer(client, out, cmd).await,
+        Command::Task(cmd) => tasks::run(client, out, cmd).await,
+        Command::Agents(args) => agents::list(client, out, args).await,
+        Command::Msg(cmd) => agents::msg(client, out, cmd).await,
+        Command::Status => agents::status(client, out).await,
+    }
+}
 /// Makes the settings of `--config FILE` (or HIVELOG_CONFIG) visible as
 /// HIVELOG_* environment variables, unless the environment already sets
 /// them. Clap then applies flag > env > file > default by itself.

@@ -1,0 +1,274 @@
+//! `hivelog agents`, `hivelog msg …` and `hivelog status`: who is working,
+//! what they say to each other, and the whole server on one screen.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use super::client::{CliError, Client};
+use super::output::{ago, bytes, cell, num, seconds, text, tinted, Out, Table, Tone};
+use super::pubsub::follow;
+
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    /// Only agents heard from recently (hide stale and dead ones).
+    #[arg(long)]
+    active: bool,
+}
+
+fn health_tone(health: &str) -> Tone {
+    match health {
+        "active" => Tone::Good,
+        "stale" => Tone::Warn,
+        _ => Tone::Bad,
+    }
+}
+
+pub async fn list(client: &Client, out: Out, args: AgentsArgs) -> Result<(), CliError> {
+    let include_stale = (!args.active).to_string();
+    let answer = client
+        .get(&["api", "agents"], &[("include_stale", include_stale)])
+        .await?;
+    if out.json {
+        out.json(&answer);
+        return Ok(());
+    }
+    let agents = answer["agents"].as_array().cloned().unwrap_or_default();
+    if agents.is_empty() {
+        out.line("No agents have registered yet");
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        "AGENT",
+        "HEALTH",
+        "STATUS",
+        "TASK",
+        "APPROVAL",
+        "LAST SEEN",
+        "CAPABILITIES",
+    ]);
+    for a in &agents {
+        let health = text(a, "health");
+        let approval = if a["needs_approval"] == json!(true) {
+            let message = text(a, "approval_message");
+            tinted(
+                if message == "-" {
+                    "NEEDED".to_string()
+                } else {
+                    format!("NEEDED: {message}")
+                },
+                Tone::Bad,
+            )
+        } else {
+            cell("-")
+        };
+        table.row(vec![
+            tinted(text(a, "agent_id"), Tone::Accent),
+            tinted(health.clone(), health_tone(&health)),
+            cell(text(a, "status")),
+            cell(text(a, "current_task")),
+            approval,
+            cell(ago(&text(a, "last_heartbeat"))),
+            cell(text(a, "capabilities")),
+        ]);
+    }
+    table.print(&out);
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MsgCmd {
+    /// Post a message to a channel (`@name` mentions an agent).
+    Send {
+        channel: String,
+        text: String,
+        #[arg(long, value_name = "AGENT_ID")]
+        agent: String,
+    },
+    /// Show a channel's latest messages, oldest first.
+    Tail {
+        channel: String,
+        /// How many stored messages to show.
+        #[arg(long, short = 'n', default_value_t = 20, value_name = "N")]
+        limit: u64,
+        /// Then keep printing new messages as they arrive.
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+}
+
+pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError> {
+    match cmd {
+        MsgCmd::Send {
+            channel,
+            text: content,
+            agent,
+        } => {
+            let body = json!({"agent_id": agent, "channel": channel, "content": content});
+            let answer = client.post(&["api", "messages"], body).await?;
+            if out.json {
+                out.json(&answer);
+            } else {
+                out.line(&format!(
+                    "Sent to {channel} (message {})",
+                    num(&answer, "sequence")
+                ));
+            }
+        }
+        MsgCmd::Tail {
+            channel,
+            limit,
+            follow: live,
+        } => {
+            let answer = client
+                .get(
+                    &["api", "messages", &channel],
+                    &[("limit", limit.to_string())],
+                )
+                .await?;
+            let messages = answer["messages"].as_array().cloned().unwrap_or_default();
+            for m in &messages {
+                print_message(&out, m);
+            }
+            if !out.json && messages.is_empty() && !live {
+                out.line(&format!("No messages on {channel} yet"));
+            }
+            if live {
+                let health = client.get(&["health"], &[]).await?;
+                let prefix = health["subject_prefix"].as_str().unwrap_or("mjwork");
+                let subject = format!("{prefix}.{channel}");
+                let sub = json!({"op": "sub", "sid": 1, "subject": subject, "deliver": "new"});
+                follow(client, sub, None, |frame| {
+                    // Messages are published as the stored record; show it
+                    // the same way as the ones read over HTTP.
+                    let record = frame
+                        .get("data")
+                        .cloned()
+                        .unwrap_or_else(|| json!({"content": frame["text"]}));
+                    print_message(&out, &record);
+                })
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_message(out: &Out, m: &Value) {
+    if out.json {
+        out.line(&m.to_string());
+        return;
+    }
+    let time = text(m, "timestamp");
+    let time = time.get(11..19).unwrap_or(&time).to_string();
+    out.line(&format!(
+        "{} {} {}",
+        out.paint(Tone::Dim, &time),
+        out.paint(Tone::Accent, &format!("{}:", text(m, "agent_id"))),
+        text(m, "content")
+    ));
+}
+
+pub async fn status(client: &Client, out: Out) -> Result<(), CliError> {
+    let health = client.get(&["health"], &[]).await?;
+    let streams = client.get(&["api", "streams"], &[]).await?;
+    let agents = client
+        .get(&["api", "agents"], &[("include_stale", "true".into())])
+        .await?;
+    let mut by_health: BTreeMap<String, u64> = ["active", "stale", "dead"]
+        .map(|h| (h.to_string(), 0))
+        .into();
+    let mut approvals = Vec::new();
+    for a in agents["agents"].as_array().into_iter().flatten() {
+        *by_health.entry(text(a, "health")).or_default() += 1;
+        if a["needs_approval"] == json!(true) {
+            approvals.push(text(a, "agent_id"));
+        }
+    }
+    if out.json {
+        out.json(&json!({
+            "server": client.url(&[]).as_str().trim_end_matches('/'),
+            "health": health,
+            "streams": streams["streams"],
+            "agents_by_health": by_health,
+            "agents_needing_approval": approvals,
+        }));
+        return Ok(());
+    }
+    let tasks = &health["tasks"];
+    let task_line = ["available", "claimed", "completed", "failed"]
+        .map(|s| format!("{} {s}", num(tasks, s)))
+        .join(" · ");
+    let mut order: Vec<&String> = Vec::new();
+    for h in ["active", "stale", "dead"] {
+        order.extend(by_health.keys().filter(|k| *k == h));
+    }
+    order.extend(
+        by_health
+            .keys()
+            .filter(|k| !["active", "stale", "dead"].contains(&k.as_str())),
+    );
+    let agent_line = order
+        .into_iter()
+        .map(|h| (h, by_health.get(h).copied().unwrap_or(0)))
+        .map(|(h, n)| {
+            out.paint(
+                if n > 0 { health_tone(h) } else { Tone::Dim },
+                &format!("{n} {h}"),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let mut fields = vec![
+        (
+            "server",
+            format!(
+                "{} ({})",
+                client.url(&[]).as_str().trim_end_matches('/'),
+                text(&health, "status")
+            ),
+        ),
+        ("version", text(&health, "version")),
+        ("uptime", seconds(num(&health, "uptime_seconds"))),
+        (
+            "store",
+            format!(
+                "{} on disk, sync {}",
+                bytes(num(&health, "store_bytes")),
+                text(&health, "sync")
+            ),
+        ),
+        ("agents", agent_line),
+        ("tasks", task_line),
+        (
+            "live",
+            format!(
+                "{} WebSocket connections, {} subscribers",
+                num(&health, "ws_connections"),
+                num(&health, "subscribers")
+            ),
+        ),
+    ];
+    if !approvals.is_empty() {
+        fields.push((
+            "approval",
+            out.paint(Tone::Bad, &format!("needed by {}", approvals.join(", "))),
+        ));
+    }
+    out.fields(&fields);
+    out.line("");
+    let mut table = Table::new(&["STREAM", "SUBJECTS", "MESSAGES", "BYTES", "CONSUMERS"]);
+    for s in streams["streams"].as_array().into_iter().flatten() {
+        let (config, state) = (&s["config"], &s["state"]);
+        table.row(vec![
+            tinted(text(config, "name"), Tone::Accent),
+            cell(text(config, "subjects")),
+            cell(num(state, "messages").to_string()),
+            cell(bytes(num(state, "bytes"))),
+            cell(num(state, "consumer_count").to_string()),
+        ]);
+    }
+    table.print(&out);
+    Ok(())
+}

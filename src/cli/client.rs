@@ -1,0 +1,220 @@
+//! The client commands' connection to a running server: URLs built from
+//! escaped path segments, the optional bearer token, and one error type
+//! that turns "connection refused" and `{"detail"}` answers into messages
+//! a person can act on.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+
+/// What a client command can fail with. Printed as `error: <message>`.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("cannot reach hivelog at {server} ({reason}). Is `hivelog serve` running there? Point elsewhere with --server or HIVELOG_SERVER.")]
+    Unreachable { server: String, reason: String },
+    #[error("{detail} (HTTP {status})")]
+    Server { status: u16, detail: String },
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl CliError {
+    pub fn input(message: impl Into<String>) -> Self {
+        CliError::Input(message.into())
+    }
+}
+
+/// An answer the caller may want to tell apart by status (e.g. 204).
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(server: &str, token: Option<String>) -> Result<Self, CliError> {
+        let mut base = Url::parse(server)
+            .map_err(|e| CliError::input(format!("--server {server:?} is not a URL: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(CliError::input(format!(
+                "--server {server:?} must be an http:// URL such as http://127.0.0.1:8001"
+            )));
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("hivelog-cli/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| CliError::Protocol(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            base,
+            token: token.filter(|t| !t.is_empty()),
+        })
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The server URL with `segments` appended, each escaped, so ids with
+    /// spaces or slashes reach the server as one path segment.
+    pub fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// The WebSocket URL of this server (`ws://…/ws`).
+    pub fn ws_url(&self) -> String {
+        let mut url = self.url(&["ws"]);
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        // Only http/https bases are accepted, and both map to a valid scheme.
+        let _ = url.set_scheme(scheme);
+        url.to_string()
+    }
+
+    pub async fn get(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<Value, CliError> {
+        Ok(self.call(Method::GET, segments, query, None).await?.body)
+    }
+
+    pub async fn post(&self, segments: &[&str], body: Value) -> Result<Value, CliError> {
+        Ok(self
+            .call(Method::POST, segments, &[], Some(Body::Json(body)))
+            .await?
+            .body)
+    }
+
+    pub async fn delete(&self, segments: &[&str]) -> Result<Value, CliError> {
+        Ok(self.call(Method::DELETE, segments, &[], None).await?.body)
+    }
+
+    /// One request; any answer outside 2xx becomes `CliError::Server` with
+    /// the server's `detail`.
+    pub async fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<Body>,
+    ) -> Result<Answer, CliError> {
+        let mut request = self.http.request(method, self.url(segments));
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request = match body {
+            Some(Body::Json(value)) => request.json(&value),
+            Some(Body::Raw { bytes, headers }) => {
+                let mut request = request.body(bytes);
+                for (name, value) in headers {
+                    request = request.header(name, value);
+                }
+                request
+            }
+            None => request,
+        };
+        let response = request.send().await.map_err(|e| self.transport(e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        if status.is_success() {
+            return Ok(Answer { status, body });
+        }
+        let detail = match &body {
+            Value::Object(o) => match o.get("detail") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => body.to_string(),
+            },
+            Value::Null => status.canonical_reason().unwrap_or("error").to_string(),
+            other => other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_string),
+        };
+        Err(CliError::Server {
+            status: status.as_u16(),
+            detail,
+        })
+    }
+
+    pub fn transport(&self, e: reqwest::Error) -> CliError {
+        let server = self.base.as_str().trim_end_matches('/').to_string();
+        let reason = if e.is_connect() {
+            "connection refused".to_string()
+        } else if e.is_timeout() {
+            "timed out".to_string()
+        } else {
+            // reqwest's top-level message is generic; the cause says why.
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text = cause.to_string();
+                source = cause.source();
+            }
+            text
+        };
+        CliError::Unreachable { server, reason }
+    }
+}
+
+/// A request body: JSON, or raw bytes with extra headers (publish).
+pub enum Body {
+    Json(Value),
+    Raw {
+        bytes: Vec<u8>,
+        headers: Vec<(String, String)>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_escaped_and_the_base_path_is_kept() {
+        let c = Client::new("http://127.0.0.1:8001", None).unwrap();
+        assert_eq!(
+            c.url(&["api", "tasks", "a b/c", "claim"]).as_str(),
+            "http://127.0.0.1:8001/api/tasks/a%20b%2Fc/claim"
+        );
+        let c = Client::new("https://example.test/hive", None).unwrap();
+        assert_eq!(
+            c.url(&["health"]).as_str(),
+            "https://example.test/hive/health"
+        );
+        assert_eq!(c.ws_url(), "wss://example.test/hive/ws");
+    }
+
+    #[test]
+    fn bad_server_urls_are_refused_with_the_reason() {
+        for bad in ["127.0.0.1:8001", "ftp://x", "not a url"] {
+            let err = Client::new(bad, None).err().unwrap().to_string();
+            assert!(err.contains("--server"), "{bad}: {err}");
+        }
+    }
+}

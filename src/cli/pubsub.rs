@@ -1,0 +1,373 @@
+//! `hivelog pub` and `hivelog sub`: publishing over HTTP (the answer comes
+//! once the message is on disk) and following subjects over `/ws`, which
+//! `msg tail --follow` reuses.
+
+use std::io::Read;
+use std::time::Instant;
+
+use clap::Args;
+use futures_util::{SinkExt, StreamExt};
+use indicatif::{ProgressBar, ProgressStyle};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as Frame;
+
+use super::client::{Body, CliError, Client};
+use super::output::{num, Out, Tone};
+
+#[derive(Debug, Args)]
+pub struct PubArgs {
+    /// Subject to publish to, e.g. `mjwork.coordination`.
+    subject: String,
+    /// The payload (`-` reads it from stdin; empty when left out). With
+    /// --count, `{{n}}` in it becomes the message's number.
+    data: Option<String>,
+    /// De-duplication id (`Nats-Msg-Id`): a second publish with the same id
+    /// within the stream's duplicate window is stored once. `{{n}}` works here too.
+    #[arg(long, value_name = "ID")]
+    msg_id: Option<String>,
+    /// Publish N messages, one after another (a progress bar shows on a terminal).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: u64,
+    /// A header stored with the message, as NAME=VALUE (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME=VALUE")]
+    headers: Vec<String>,
+}
+
+pub async fn publish(client: &Client, out: Out, args: PubArgs) -> Result<(), CliError> {
+    let template = match args.data.as_deref() {
+        Some("-") => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .map_err(|e| CliError::input(format!("cannot read the payload from stdin: {e}")))?;
+            bytes
+        }
+        Some(text) => text.as_bytes().to_vec(),
+        None => Vec::new(),
+    };
+    let mut headers = Vec::new();
+    for header in &args.headers {
+        let Some((name, value)) = header.split_once('=') else {
+            return Err(CliError::input(format!(
+                "--header {header:?} must be NAME=VALUE"
+            )));
+        };
+        headers.push((format!("hdr-{}", name.trim()), value.to_string()));
+    }
+    let numbered = |text: &[u8], n: u64| -> Vec<u8> {
+        String::from_utf8(text.to_vec())
+            .map(|s| s.replace("{{n}}", &n.to_string()).into_bytes())
+            .unwrap_or_else(|_| text.to_vec())
+    };
+
+    let bar = progress(args.count, out);
+    let started = Instant::now();
+    let (mut first, mut last, mut duplicates) = (None, Value::Null, 0u64);
+    for n in 1..=args.count {
+        let mut message_headers = headers.clone();
+        if let Some(id) = &args.msg_id {
+            message_headers.push(("Nats-Msg-Id".into(), id.replace("{{n}}", &n.to_string())));
+        }
+        let body = Body::Raw {
+            bytes: numbered(&template, n),
+            headers: message_headers,
+        };
+        let answer = client
+            .call(
+                Method::POST,
+                &["api", "pub", &args.subject],
+                &[],
+                Some(body),
+            )
+            .await;
+        let answer = match answer {
+            Ok(a) => a.body,
+            Err(e) if args.count > 1 => {
+                bar.abandon();
+                return Err(CliError::input(format!(
+                    "message {n} of {}: {e}",
+                    args.count
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        if answer["duplicate"] == json!(true) {
+            duplicates += 1;
+        }
+        first.get_or_insert_with(|| answer["seq"].clone());
+        last = answer;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    if args.count == 1 {
+        if out.json {
+            out.json(&last);
+        } else {
+            out.line(&describe_puback(&out, &args.subject, &last));
+        }
+        return Ok(());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = json!({
+        "subject": args.subject,
+        "published": args.count,
+        "duplicates": duplicates,
+        "stream": last["stream"],
+        "first_seq": first.unwrap_or(Value::Null),
+        "last_seq": last["seq"],
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+    });
+    if out.json {
+        out.json(&summary);
+    } else {
+        out.line(&format!(
+            "Published {} messages to {} in {:.2}s ({:.0}/s){}; last seq {}",
+            args.count,
+            out.paint(Tone::Accent, &args.subject),
+            seconds,
+            args.count as f64 / seconds.max(1e-9),
+            if duplicates > 0 {
+                format!(", {duplicates} duplicates")
+            } else {
+                String::new()
+            },
+            last["seq"],
+        ));
+    }
+    Ok(())
+}
+
+fn describe_puback(out: &Out, subject: &str, ack: &Value) -> String {
+    let subject = out.paint(Tone::Accent, subject);
+    match ack["stream"].as_str() {
+        None => format!(
+            "Published to {subject}: no stream stores it; delivered to live subscribers only"
+        ),
+        Some(stream) if ack["duplicate"] == json!(true) => format!(
+            "Duplicate: {subject} already stored in {stream} as seq {} (nothing new written)",
+            num(ack, "seq")
+        ),
+        Some(stream) => format!("Published to {subject}: {stream} seq {}", num(ack, "seq")),
+    }
+}
+
+/// A progress bar for bulk work, drawn on stderr only when it is a
+/// terminal and the answer is not JSON.
+pub fn progress(total: u64, out: Out) -> ProgressBar {
+    if total <= 1 || out.json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40.cyan/blue} {pos}/{len} {per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[derive(Debug, Args)]
+pub struct SubArgs {
+    /// Subject or pattern: `*` matches one token, `>` the rest (e.g. `mjwork.>`).
+    pattern: String,
+    /// Start with every stored message, then follow live.
+    #[arg(long, group = "start")]
+    all: bool,
+    /// Start with the last stored message.
+    #[arg(long, group = "start")]
+    last: bool,
+    /// Start with the last stored message of each subject.
+    #[arg(long, group = "start")]
+    last_per_subject: bool,
+    /// Start with messages stored in the last DURATION (`10m`, `2h`) or since a time (`2026-11-25T10:00:00Z`).
+    #[arg(long, group = "start", value_name = "WHEN")]
+    since: Option<String>,
+    /// Start at this stream sequence.
+    #[arg(long, group = "start", value_name = "SEQ")]
+    start_seq: Option<u64>,
+    /// Resume by NAME: a durable subscription continues after the last
+    /// message it acknowledged (each is acknowledged once printed).
+    #[arg(long, value_name = "NAME")]
+    durable: Option<String>,
+    /// Exit after N messages.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+}
+
+pub async fn subscribe(client: &Client, out: Out, args: SubArgs) -> Result<(), CliError> {
+    let deliver = if args.all {
+        json!("all")
+    } else if args.last {
+        json!("last")
+    } else if args.last_per_subject {
+        json!("last_per_subject")
+    } else if let Some(seq) = args.start_seq {
+        json!({ "start_seq": seq })
+    } else if let Some(since) = &args.since {
+        json!({ "start_time": since_to_time(since)? })
+    } else {
+        json!("new")
+    };
+    let mut sub = json!({"op": "sub", "sid": 1, "subject": args.pattern, "deliver": deliver});
+    if let Some(name) = &args.durable {
+        sub["durable"] = json!(name);
+        sub["ack"] = json!(true);
+    }
+    follow(client, sub, args.count, |frame| {
+        if out.json {
+            let mut raw = frame.clone();
+            if let Some(o) = raw.as_object_mut() {
+                o.remove("op");
+                o.remove("sid");
+            }
+            out.line(&raw.to_string());
+        } else {
+            out.line(&describe_msg(&out, frame));
+        }
+    })
+    .await
+}
+
+/// `10m` → the time 10 minutes ago; anything else is passed on as a time.
+fn since_to_time(since: &str) -> Result<String, CliError> {
+    if let Ok(ago) = crate::log::duration::parse_duration(since) {
+        let ago = chrono::Duration::from_std(ago)
+            .map_err(|_| CliError::input(format!("--since {since:?} is too long ago")))?;
+        return Ok((chrono::Utc::now() - ago).to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    }
+    if chrono::DateTime::parse_from_rfc3339(since).is_ok()
+        || chrono::NaiveDateTime::parse_from_str(since, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+    {
+        return Ok(since.to_string());
+    }
+    Err(CliError::input(format!(
+        "--since {since:?}: give a duration such as 10m or 2h, or a time such as 2026-11-25T10:00:00Z"
+    )))
+}
+
+/// `17:32:43 mjwork.tasks #12  {"task_id":...}`
+fn describe_msg(out: &Out, frame: &Value) -> String {
+    let time = frame["time"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let seq = match frame["seq"].as_u64() {
+        Some(seq) => format!(" #{seq}"),
+        None => String::new(),
+    };
+    format!(
+        "{} {}{}  {}",
+        out.paint(Tone::Dim, &time),
+        out.paint(Tone::Accent, frame["subject"].as_str().unwrap_or("?")),
+        out.paint(Tone::Dim, &seq),
+        payload_text(frame)
+    )
+}
+
+/// The payload as one line: JSON compact, text as is, binary by size.
+pub fn payload_text(frame: &Value) -> String {
+    if let Some(data) = frame.get("data") {
+        data.to_string()
+    } else if let Some(text) = frame["text"].as_str() {
+        text.replace('\n', "\\n")
+    } else if let Some(b64) = frame["data_b64"].as_str() {
+        format!("<{} bytes of binary>", b64.len() / 4 * 3)
+    } else {
+        String::new()
+    }
+}
+
+/// Subscribes with `sub` over `/ws` and calls `on_msg` for each message
+/// until `count` messages, Ctrl-C, or the server goes away. Durable
+/// subscriptions with `"ack": true` acknowledge each message after
+/// `on_msg` has printed it.
+pub async fn follow(
+    client: &Client,
+    sub: Value,
+    count: Option<u64>,
+    mut on_msg: impl FnMut(&Value),
+) -> Result<(), CliError> {
+    let url = client.ws_url();
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| CliError::input(format!("bad WebSocket URL {url}: {e}")))?;
+    if let Some(token) = client.token() {
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| CliError::input("--token must be printable ASCII"))?;
+        request.headers_mut().insert("authorization", value);
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| CliError::Unreachable {
+            server: url.clone(),
+            reason: e.to_string(),
+        })?;
+    let acks = sub["ack"] == json!(true);
+    ws.send(Frame::text(sub.to_string()))
+        .await
+        .map_err(|e| CliError::Protocol(format!("cannot subscribe: {e}")))?;
+
+    let mut seen = 0u64;
+    if count == Some(0) {
+        return Ok(());
+    }
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let frame = tokio::select! {
+            frame = ws.next() => frame,
+            _ = &mut ctrl_c => break,
+        };
+        let text = match frame {
+            None => {
+                return Err(CliError::Protocol(
+                    "the server closed the connection".into(),
+                ))
+            }
+            Some(Err(e)) => return Err(CliError::Protocol(format!("connection lost: {e}"))),
+            Some(Ok(Frame::Text(text))) => text,
+            Some(Ok(Frame::Close(_))) => {
+                return Err(CliError::Protocol(
+                    "the server closed the connection".into(),
+                ))
+            }
+            Some(Ok(_)) => continue,
+        };
+        let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else {
+            continue;
+        };
+        match frame["op"].as_str() {
+            Some("msg") => {
+                on_msg(&frame);
+                if acks {
+                    let ack = json!({"op": "ack", "sid": frame["sid"], "seq": frame["seq"]});
+                    ws.send(Frame::text(ack.to_string()))
+                        .await
+                        .map_err(|e| CliError::Protocol(format!("connection lost: {e}")))?;
+                }
+                seen += 1;
+                if count.is_some_and(|n| seen >= n) {
+                    break;
+                }
+            }
+            Some("err") => {
+                let detail = frame["detail"].as_str().unwrap_or("error").to_string();
+                return Err(CliError::Protocol(detail));
+            }
+            _ => {}
+        }
+    }
+    // Acks are written before the close frame, so a durable resumes after them.
+    let _ = ws.close(None).await;
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! `hivelog task …`: the task queue from a terminal, through the same
+//! HTTP routes agents use, plus a bulk `import` that is safe to re-run.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::client::{Body, CliError, Client};
+use super::output::{ago, cell, num, text, tinted, Out, Table, Tone};
+use super::pubsub::progress;
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCmd {
+    /// Add a task (available at once unless it is blocked by unfinished tasks).
+    Add(AddArgs),
+    /// List tasks, newest first.
+    Ls {
+        /// Only tasks with this status.
+        #[arg(long, value_parser = ["available", "claimed", "completed", "failed"])]
+        status: Option<String>,
+        /// At most N tasks.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        limit: u64,
+    },
+    /// A task with every version it went through.
+    Show { id: String },
+    /// Claim a task for an agent.
+    Claim {
+        id: String,
+        #[arg(long, value_name = "AGENT_ID")]
+        agent: String,
+    },
+    /// Claim the next task an agent can do (highest priority, oldest first).
+    Next {
+        #[arg(long, value_name = "AGENT_ID")]
+        agent: String,
+        /// Wait up to this long for one (`30s`, `5m`).
+        #[arg(long, default_value = "0s", value_name = "DURATION")]
+        wait: String,
+    },
+    /// Mark a claimed task completed.
+    Complete {
+        id: String,
+        #[arg(long, value_name = "AGENT_ID")]
+        agent: String,
+        /// The result to store: JSON, or plain text.
+        #[arg(long)]
+        result: Option<String>,
+    },
+    /// Mark a claimed task failed.
+    Fail {
+        id: String,
+        #[arg(long, value_name = "AGENT_ID")]
+        agent: String,
+        /// What went wrong.
+        #[arg(long)]
+        error: Option<String>,
+    },
+    /// Give a claimed task back to the queue (not counted as an attempt).
+    Release {
+        id: String,
+        #[arg(long, value_name = "AGENT_ID")]
+        agent: String,
+    },
+    /// Cancel a task that is not finished.
+    Cancel {
+        id: String,
+        #[arg(long, value_name = "AGENT_ID")]
+        agent: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Add many tasks from a JSON or YAML file (a list of tasks, or {"tasks": [...]});
+    /// tasks that already exist are left as they are, so re-running is safe.
+    Import {
+        /// The file (`-` for stdin, read as JSON or YAML).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    id: String,
+    title: String,
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long, value_parser = ["high", "medium", "low"])]
+    priority: Option<String>,
+    /// Tasks that must complete first (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "TASK_ID")]
+    blocked_by: Vec<String>,
+    /// Capabilities an agent needs to take it (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "NAME")]
+    capability: Vec<String>,
+    /// Give up after N attempts (default 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
+}
+
+pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError> {
+    match cmd {
+        TaskCmd::Add(args) => {
+            let mut task = json!({"task_id": args.id, "title": args.title});
+            if let Some(d) = args.description {
+                task["description"] = json!(d);
+            }
+            if let Some(p) = args.priority {
+                task["priority"] = json!(p);
+            }
+            if !args.blocked_by.is_empty() {
+                task["blocked_by"] = json!(args.blocked_by);
+            }
+            if !args.capability.is_empty() {
+                task["capabilities"] = json!(args.capability);
+            }
+            if let Some(n) = args.max_attempts {
+                task["max_attempts"] = json!(n);
+            }
+            let answer = client.post(&["api", "tasks"], task).await?;
+            report(&out, &answer, "Added");
+        }
+        TaskCmd::Ls { status, limit } => {
+            let mut query = vec![("limit", limit.to_string())];
+            if let Some(status) = status {
+                query.push(("status", status));
+            }
+            let answer = client.get(&["api", "tasks"], &query).await?;
+            if out.json {
+                out.json(&answer);
+                return Ok(());
+            }
+            let tasks = answer["tasks"].as_array().cloned().unwrap_or_default();
+            if tasks.is_empty() {
+                out.line("No tasks");
+                return Ok(());
+            }
+            let mut table = Table::new(&[
+                "TASK",
+                "STATUS",
+                "PRIORITY",
+                "OWNER",
+                "TRIES",
+                "BLOCKED BY",
+                "UPDATED",
+                "TITLE",
+            ]);
+            for t in &tasks {
+                table.row(vec![
+                    tinted(text(t, "task_id"), Tone::Accent),
+                    status_cell(t),
+                    cell(text(t, "priority")),
+                    cell(text(t, "owner")),
+                    cell(num(t, "attempts").to_string()),
+                    cell(text(t, "blocked_by")),
+                    cell(ago(&text(t, "updated_at"))),
+                    cell(text(t, "title")),
+                ]);
+            }
+            table.print(&out);
+        }
+        TaskCmd::Show { id } => show(client, out, &id).await?,
+        TaskCmd::Claim { id, agent } => {
+            let answer = client
+                .post(&["api", "tasks", &id, "claim"], json!({"agent_id": agent}))
+                .await?;
+            report(&out, &answer, &format!("Claimed by {agent}:"));
+        }
+        TaskCmd::Next { agent, wait } => {
+            let answer = client
+                .call(
+                    Method::POST,
+                    &["api", "tasks", "claim-next"],
+                    &[("wait", wait)],
+                    Some(Body::Json(json!({"agent_id": agent}))),
+                )
+                .await?;
+            if answer.status == StatusCode::NO_CONTENT {
+                if out.json {
+                    out.json(&json!({"success": false, "task": null}));
+                } else {
+                    out.line(&format!("No task {agent} can take right now"));
+                }
+            } else {
+                report(&out, &answer.body, &format!("Claimed by {agent}:"));
+            }
+        }
+        TaskCmd::Complete { id, agent, result } => {
+            let result = result.map(|r| serde_json::from_str(&r).unwrap_or(Value::String(r)));
+            let body = json!({"agent_id": agent, "success": true, "result": result, "error": null});
+            let answer = client
+                .post(&["api", "tasks", &id, "complete"], body)
+                .await?;
+            report(&out, &answer, "Completed");
+        }
+        TaskCmd::Fail { id, agent, error } => {
+            let body = json!({"agent_id": agent, "success": false, "result": null, "error": error});
+            let answer = client
+                .post(&["api", "tasks", &id, "complete"], body)
+                .await?;
+            report(&out, &answer, "Failed");
+        }
+        TaskCmd::Release { id, agent } => {
+            let answer = client
+                .post(
+                    &["api", "tasks", &id, "release"],
+                    json!({"agent_id": agent}),
+                )
+                .await?;
+            report(&out, &answer, "Released");
+        }
+        TaskCmd::Cancel { id, agent, reason } => {
+            let body = json!({"agent_id": agent, "reason": reason});
+            let answer = client.post(&["api", "tasks", &id, "cancel"], body).await?;
+            report(&out, &answer, "Cancelled");
+        }
+        TaskCmd::Import { file } => import(client, out, &file).await?,
+    }
+    Ok(())
+}
+
+/// `Claimed by alice: task-7 "Write page" (claimed)`, or the JSON answer.
+fn report(out: &Out, answer: &Value, verb: &str) {
+    if out.json {
+        out.json(answer);
+        return;
+    }
+    let task = &answer["task"];
+    out.line(&format!(
+        "{verb} {} {:?} ({})",
+        out.paint(Tone::Accent, &text(task, "task_id")),
+        text(task, "title"),
+        text(task, "status"),
+    ));
+}
+
+fn status_cell(task: &Value) -> (String, Option<Tone>) {
+    let status = text(task, "status");
+    let tone = match status.as_str() {
+        "available" if num(task, "attempts") > 0 => Tone::Warn,
+        "available" => Tone::Good,
+        "claimed" => Tone::Accent,
+        "failed" => Tone::Bad,
+        _ => Tone::Dim,
+    };
+    tinted(status, tone)
+}
+
+async fn show(client: &Client, out: Out, id: &str) -> Result<(), CliError> {
+    let task = client.get(&["api", "tasks", id], &[]).await?;
+    let history = client.get(&["api", "tasks", id, "history"], &[]).await?;
+    if out.json {
+        out.json(&json!({"task": task, "history": history["versions"]}));
+        return Ok(());
+    }
+    let (status, tone) = status_cell(&task);
+    out.fields(&[
+        ("task", out.paint(Tone::Accent, &text(&task, "task_id"))),
+        ("title", text(&task, "title")),
+        ("description", text(&task, "description")),
+        ("status", out.paint(tone.unwrap_or(Tone::Dim), &status)),
+        ("priority", text(&task, "priority")),
+        ("owner", text(&task, "owner")),
+        (
+            "attempts",
+            format!(
+                "{} of {}",
+                num(&task, "attempts"),
+                num(&task, "max_attempts")
+            ),
+        ),
+        ("depends on", text(&task, "depends_on")),
+        ("blocked by", text(&task, "blocked_by")),
+        ("capabilities", text(&task, "capabilities")),
+        ("lease expires", text(&task, "lease_expires_at")),
+        ("progress", text(&task, "progress")),
+        ("result", text(&task, "result")),
+        ("error", text(&task, "error")),
+        ("created", text(&task, "created_at")),
+        ("updated", text(&task, "updated_at")),
+    ]);
+    out.line("");
+    let mut table = Table::new(&["SEQ", "UPDATED", "STATUS", "OWNER", "TRIES", "NOTE"]);
+    for version in history["versions"].as_array().into_iter().flatten() {
+        let t = &version["task"];
+        let note = [
+            text(t, "release_reason"),
+            text(&t["progress"], "note"),
+            text(t, "error"),
+        ]
+        .into_iter()
+        .find(|n| n != "-")
+        .unwrap_or_default();
+        table.row(vec![
+            cell(num(version, "sequence").to_string()),
+            cell(text(t, "updated_at")),
+            status_cell(t),
+            cell(text(t, "owner")),
+            cell(num(t, "attempts").to_string()),
+            cell(note),
+        ]);
+    }
+    table.print(&out);
+    Ok(())
+}
+
+/// Reads tasks from a JSON or YAML file, checks them all before sending
+/// any, then adds those that do not exist yet.
+async fn import(client: &Client, out: Out, file: &std::path::Path) -> Result<(), CliError> {
+    let tasks = read_tasks(file)?;
+    let existing = client
+        .get(&["api", "tasks"], &[("limit", "100000".into())])
+        .await?;
+    let existing: HashSet<String> = existing["tasks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["task_id"].as_str().map(str::to_string))
+        .collect();
+
+    let bar = progress(tasks.len() as u64, out);
+    let (mut added, mut skipped, mut failures) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, task) in tasks {
+        if existing.contains(&id) {
+            skipped.push(id);
+        } else {
+            match client.post(&["api", "tasks"], task).await {
+                Ok(_) => added.push(id),
+                Err(e @ CliError::Unreachable { .. }) => {
+                    bar.abandon();
+                    return Err(e);
+                }
+                Err(e) => failures.push(json!({"task_id": id, "detail": e.to_string()})),
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if out.json {
+        out.json(&json!({"added": added, "skipped": skipped, "failed": failures}));
+    } else {
+        out.line(&format!(
+            "Imported {} new tasks; {} already existed and were left as they are{}",
+            added.len(),
+            skipped.len(),
+            if failures.is_empty() {
+                String::new()
+            } else {
+                format!("; {} refused:", failures.len())
+            }
+        ));
+        for f in &failures {
+            out.line(&format!("  {}: {}", text(f, "task_id"), text(f, "detail")));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::input(format!(
+            "{} of the tasks were refused; fix them and run the import again",
+            failures.len()
+        )))
+    }
+}
+
+/// The tasks of an import file, in file order, each with its id.
+fn read_tasks(file: &std::path::Path) -> Result<Vec<(String, Value)>, CliError> {
+    let shown = file.display();
+    let content = if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| CliError::input(format!("cannot read stdin: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?
+    };
+    let yaml = matches!(
+        file.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
+    let value: Value = if yaml {
+        serde_norway::from_str(&content)
+            .map_err(|e| CliError::input(format!("{shown} is not valid YAML: {e}")))?
+    } else {
+        match serde_json::from_str(&content) {
+            Ok(v) => v,
+            // Stdin or an unknown extension may be YAML; report the JSON error if it is neither.
+            Err(json_error) => serde_norway::from_str(&content)
+                .map_err(|_| CliError::input(format!("{shown} is not valid JSON: {json_error}")))?,
+        }
+    };
+    parse_tasks(value).map_err(|e| CliError::input(format!("{shown}: {e}")))
+}
+
+fn parse_tasks(value: Value) -> Result<Vec<(String, Value)>, String> {
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(mut o) => match o.remove("tasks") {
+            Some(Value::Array(items)) => items,
+            _ => return Err("expected a list of tasks or {\"tasks\": [...]}".into()),
+        },
+        _ => return Err("expected a list of tasks or {\"tasks\": [...]}".into()),
+    };
+    let mut seen = HashSet::new();
+    let mut tasks = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let n = i + 1;
+        let id = match &item["task_id"] {
+            Value::String(s) if !s.trim().is_empty() => s.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err(format!("task {n} has no task_id")),
+        };
+        if !item.is_object() || !item["title"].is_string() {
+            return Err(format!("task {n} ({id}) has no title"));
+        }
+        if !seen.insert(id.clone()) {
+            return Err(format!("task_id {id:?} appears twice"));
+        }
+        tasks.push((id, item));
+    }
+    Ok(tasks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_files_are_checked_before_anything_is_sent() {
+        let ok = parse_tasks(
+            json!({"tasks": [{"task_id": "a", "title": "A"}, {"task_id": 7, "title": "B"}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            ["a", "7"]
+        );
+        for (bad, want) in [
+            (json!({"x": 1}), "expected a list"),
+            (json!([{"title": "no id"}]), "task 1 has no task_id"),
+            (
+                json!([{"task_id": "a", "title": "A"}, {"task_id": "b"}]),
+                "task 2 (b) has no title",
+            ),
+            (
+                json!([{"task_id": "a", "title": "A"}, {"task_id": "a", "title": "B"}]),
+                "appears twice",
+            ),
+        ] {
+            let err = parse_tasks(bad).unwrap_err();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+}
