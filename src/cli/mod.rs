@@ -3,6 +3,8 @@
 
 mod agents;
 mod client;
+mod consumers;
+mod import;
 mod output;
 mod pubsub;
 mod serve;
@@ -70,7 +72,7 @@ enum Command {
     Stream(streams::StreamCmd),
     /// List, inspect, create and delete pull consumers; fetch from them.
     #[command(subcommand)]
-    Consumer(streams::ConsumerCmd),
+    Consumer(consumers::ConsumerCmd),
     /// Add, list, show, claim, complete, fail, release, cancel and import tasks.
     #[command(subcommand)]
     Task(tasks::TaskCmd),
@@ -133,7 +135,7 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Pub(args) => pubsub::publish(client, out, args).await,
         Command::Sub(args) => pubsub::subscribe(client, out, args).await,
         Command::Stream(cmd) => streams::stream(client, out, cmd).await,
-        Command::Consumer(cmd) => streams::consumer(client, out, cmd).await,
+        Command::Consumer(cmd) => consumers::consumer(client, out, cmd).await,
         Command::Task(cmd) => tasks::run(client, out, cmd).await,
         Command::Agents(args) => agents::list(client, out, args).await,
         Command::Msg(cmd) => agents::msg(client, out, cmd).await,

@@ -367,7 +367,17 @@ pub async fn follow(
             _ => {}
         }
     }
-    // Acks are written before the close frame, so a durable resumes after them.
+    // Finish the closing handshake: read until the server's close reply.
+    // Exiting with frames still unread would make the kernel reset the
+    // connection, and the server would drop the acks it had not read yet.
     let _ = ws.close(None).await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Some(Ok(frame)) = ws.next().await {
+            if frame.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! `hivelog task …`: the task queue from a terminal, through the same
 //! HTTP routes agents use, plus a bulk `import` that is safe to re-run.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -10,7 +9,6 @@ use serde_json::{json, Value};
 
 use super::client::{Body, CliError, Client};
 use super::output::{ago, cell, num, text, tinted, Out, Table, Tone};
-use super::pubsub::progress;
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCmd {
@@ -216,7 +214,7 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
             let answer = client.post(&["api", "tasks", &id, "cancel"], body).await?;
             report(&out, &answer, "Cancelled");
         }
-        TaskCmd::Import { file } => import(client, out, &file).await?,
+        TaskCmd::Import { file } => super::import::import(client, out, &file).await?,
     }
     Ok(())
 }
@@ -304,154 +302,4 @@ async fn show(client: &Client, out: Out, id: &str) -> Result<(), CliError> {
     }
     table.print(&out);
     Ok(())
-}
-
-/// Reads tasks from a JSON or YAML file, checks them all before sending
-/// any, then adds those that do not exist yet.
-async fn import(client: &Client, out: Out, file: &std::path::Path) -> Result<(), CliError> {
-    let tasks = read_tasks(file)?;
-    let existing = client
-        .get(&["api", "tasks"], &[("limit", "100000".into())])
-        .await?;
-    let existing: HashSet<String> = existing["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["task_id"].as_str().map(str::to_string))
-        .collect();
-
-    let bar = progress(tasks.len() as u64, out);
-    let (mut added, mut skipped, mut failures) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, task) in tasks {
-        if existing.contains(&id) {
-            skipped.push(id);
-        } else {
-            match client.post(&["api", "tasks"], task).await {
-                Ok(_) => added.push(id),
-                Err(e @ CliError::Unreachable { .. }) => {
-                    bar.abandon();
-                    return Err(e);
-                }
-                Err(e) => failures.push(json!({"task_id": id, "detail": e.to_string()})),
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    if out.json {
-        out.json(&json!({"added": added, "skipped": skipped, "failed": failures}));
-    } else {
-        out.line(&format!(
-            "Imported {} new tasks; {} already existed and were left as they are{}",
-            added.len(),
-            skipped.len(),
-            if failures.is_empty() {
-                String::new()
-            } else {
-                format!("; {} refused:", failures.len())
-            }
-        ));
-        for f in &failures {
-            out.line(&format!("  {}: {}", text(f, "task_id"), text(f, "detail")));
-        }
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::input(format!(
-            "{} of the tasks were refused; fix them and run the import again",
-            failures.len()
-        )))
-    }
-}
-
-/// The tasks of an import file, in file order, each with its id.
-fn read_tasks(file: &std::path::Path) -> Result<Vec<(String, Value)>, CliError> {
-    let shown = file.display();
-    let content = if file.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|e| CliError::input(format!("cannot read stdin: {e}")))?;
-        text
-    } else {
-        std::fs::read_to_string(file)
-            .map_err(|e| CliError::input(format!("cannot read {shown}: {e}")))?
-    };
-    let yaml = matches!(
-        file.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    );
-    let value: Value = if yaml {
-        serde_norway::from_str(&content)
-            .map_err(|e| CliError::input(format!("{shown} is not valid YAML: {e}")))?
-    } else {
-        match serde_json::from_str(&content) {
-            Ok(v) => v,
-            // Stdin or an unknown extension may be YAML; report the JSON error if it is neither.
-            Err(json_error) => serde_norway::from_str(&content)
-                .map_err(|_| CliError::input(format!("{shown} is not valid JSON: {json_error}")))?,
-        }
-    };
-    parse_tasks(value).map_err(|e| CliError::input(format!("{shown}: {e}")))
-}
-
-fn parse_tasks(value: Value) -> Result<Vec<(String, Value)>, String> {
-    let items = match value {
-        Value::Array(items) => items,
-        Value::Object(mut o) => match o.remove("tasks") {
-            Some(Value::Array(items)) => items,
-            _ => return Err("expected a list of tasks or {\"tasks\": [...]}".into()),
-        },
-        _ => return Err("expected a list of tasks or {\"tasks\": [...]}".into()),
-    };
-    let mut seen = HashSet::new();
-    let mut tasks = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let n = i + 1;
-        let id = match &item["task_id"] {
-            Value::String(s) if !s.trim().is_empty() => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => return Err(format!("task {n} has no task_id")),
-        };
-        if !item.is_object() || !item["title"].is_string() {
-            return Err(format!("task {n} ({id}) has no title"));
-        }
-        if !seen.insert(id.clone()) {
-            return Err(format!("task_id {id:?} appears twice"));
-        }
-        tasks.push((id, item));
-    }
-    Ok(tasks)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn import_files_are_checked_before_anything_is_sent() {
-        let ok = parse_tasks(
-            json!({"tasks": [{"task_id": "a", "title": "A"}, {"task_id": 7, "title": "B"}]}),
-        )
-        .unwrap();
-        assert_eq!(
-            ok.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
-            ["a", "7"]
-        );
-        for (bad, want) in [
-            (json!({"x": 1}), "expected a list"),
-            (json!([{"title": "no id"}]), "task 1 has no task_id"),
-            (
-                json!([{"task_id": "a", "title": "A"}, {"task_id": "b"}]),
-                "task 2 (b) has no title",
-            ),
-            (
-                json!([{"task_id": "a", "title": "A"}, {"task_id": "a", "title": "B"}]),
-                "appears twice",
-            ),
-        ] {
-            let err = parse_tasks(bad).unwrap_err();
-            assert!(err.contains(want), "{err}");
-        }
-    }
 }
