@@ -176,7 +176,9 @@ async fn json_logs_ready_and_the_start_up_banner() {
         "{banner}"
     );
     assert!(
-        banner.contains("ws://") && banner.contains("durable before answered"),
+        banner.contains("ws://")
+            && banner.contains(&format!("API docs   {}/docs", server.base))
+            && banner.contains("durable before answered"),
         "{banner}"
     );
 }

@@ -2,21 +2,46 @@
 
 use axum::extract::State;
 use axum::routing::{delete, get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Json, Path, Query};
+use super::openapi::{delete_op, get_op, post_op, Routes};
 use super::{ApiError, AppState};
 use crate::coord::agents::{HeartbeatInput, RegisterInput};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/agents", get(list))
-        .route("/api/agents/register", post(register))
-        .route("/api/agents/heartbeat", post(heartbeat))
-        .route("/api/agents/cleanup", post(cleanup))
-        .route("/api/agents/{agent_id}", delete(remove))
+pub fn routes() -> Routes {
+    Routes::new("agents")
+        .route(
+            "/api/agents",
+            get(list),
+            vec![get_op("Agents with their health: {\"agents\":[...],\"count\"}")
+                .query("include_stale", "true: also stale and dead agents")],
+        )
+        .route(
+            "/api/agents/register",
+            post(register),
+            vec![post_op("Register an agent")
+                .body(r#"{"agent_id":"alice","description":"writes docs","capabilities":["docs"]}"#)
+                .answers(422, "invalid fields")],
+        )
+        .route(
+            "/api/agents/heartbeat",
+            post(heartbeat),
+            vec![post_op("Report status; replaces the reported fields and renews the lease of the named task")
+                .body(r#"{"agent_id":"alice","status":"busy","current_task":"task-7","current_task_title":"Write page","needs_approval":false,"approval_message":null}"#)],
+        )
+        .route(
+            "/api/agents/cleanup",
+            post(cleanup),
+            vec![post_op("Remove stale and dead agents, except those named")
+                .body(r#"{"keep_agents":["alice"]}"#)],
+        )
+        .route(
+            "/api/agents/{agent_id}",
+            delete(remove),
+            vec![delete_op("Remove an agent (its tasks return to the queue)").answers(404, "no such agent")],
+        )
 }
 
 async fn register(

@@ -3,21 +3,32 @@
 
 use axum::extract::State;
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Json, Path, Query};
+use super::openapi::{get_op, post_op, Routes};
 use super::{ApiError, AppState};
 use crate::coord::channels::MessageInput;
 
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 10_000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/messages", post(post_message))
-        .route("/api/messages/{channel}", get(list))
+pub fn routes() -> Routes {
+    Routes::new("messages")
+        .route(
+            "/api/messages",
+            post(post_message),
+            vec![post_op("Post to a channel; @name mentions an agent")
+                .body(r#"{"agent_id":"alice","channel":"coordination","content":"@bob the schema is ready"}"#)],
+        )
+        .route(
+            "/api/messages/{channel}",
+            get(list),
+            vec![get_op("A channel's newest messages, oldest first")
+                .query("limit", "how many (default 50)")
+                .query("mention", "only messages mentioning this agent")],
+        )
 }
 
 async fn post_message(

@@ -6,25 +6,54 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Json, Path, Query};
+use super::openapi::{delete_op, get_op, post_op, Routes};
 use super::render::{message, time};
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
 use crate::log::duration::{parse_duration, serde_human_opt};
 use crate::log::{AckKind, ConsumerConfig, ConsumerInfo};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/streams/{name}/consumers", get(list).post(create))
+pub fn routes() -> Routes {
+    Routes::new("consumers")
+        .route(
+            "/api/streams/{name}/consumers",
+            get(list).post(create),
+            vec![
+                get_op("A stream's consumers with what is pending").answers(404, "no such stream"),
+                post_op("Create a pull consumer (durable when durable_name is given; idempotent)")
+                    .about("deliver_policy: all, last, new, by_start_sequence (+opt_start_seq), by_start_time (+opt_start_time), last_per_subject. ack_policy: explicit, none, all.")
+                    .body(r#"{"durable_name":"billing","filter_subject":"orders.>","ack_wait":"30s","max_deliver":5}"#)
+                    .answers(201, "created")
+                    .answers(409, "exists with another configuration"),
+            ],
+        )
         .route(
             "/api/streams/{name}/consumers/{consumer}",
             get(info).delete(remove),
+            vec![
+                get_op("A consumer's configuration and position").answers(404, "no such consumer"),
+                delete_op("Delete a consumer").answers(404, "no such consumer"),
+            ],
         )
-        .route("/api/streams/{name}/consumers/{consumer}/next", post(next))
-        .route("/api/streams/{name}/consumers/{consumer}/ack", post(ack))
+        .route(
+            "/api/streams/{name}/consumers/{consumer}/next",
+            post(next),
+            vec![post_op("Fetch messages (long poll)")
+                .query("batch", "at most this many (default 1)")
+                .query("expires", "wait up to this long for the first (default 0, at most 5m)")
+                .answers(404, "no such consumer")],
+        )
+        .route(
+            "/api/streams/{name}/consumers/{consumer}/ack",
+            post(ack),
+            vec![post_op("Acknowledge one delivered message")
+                .body(r#"{"seq":1,"kind":"ack"}"#)
+                .about("kind: ack (done), nak (redeliver, after \"delay\"), wpi (still working: restart ack_wait), term (never redeliver).")
+                .answers(404, "that sequence is not awaiting an ack")],
+        )
 }
 
 fn render(info: &ConsumerInfo) -> Value {

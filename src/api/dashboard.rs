@@ -5,23 +5,33 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use rust_embed::RustEmbed;
 
-use super::{ApiError, AppState};
+use super::openapi::{get_op, Routes};
+use super::ApiError;
 
 #[derive(RustEmbed)]
 #[folder = "static/"]
 struct Assets;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/assets/{*path}", get(asset))
+pub fn routes() -> Routes {
+    Routes::new("server")
+        .route("/", get(index), vec![get_op("The live dashboard (HTML)")])
+        .route(
+            "/assets/{*path}",
+            get(asset),
+            vec![get_op("The dashboard's and docs page's embedded files")
+                .answers(404, "no such file")],
+        )
 }
 
 async fn index() -> Response {
     serve("index.html")
+}
+
+/// `/docs`: renders `/openapi.json` with our own embedded page.
+pub async fn docs_page() -> Response {
+    serve("docs.html")
 }
 
 async fn asset(Path(path): Path<String>) -> Response {

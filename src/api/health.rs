@@ -2,16 +2,26 @@
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 
+use super::openapi::{get_op, Routes};
 use super::AppState;
 use crate::log::SyncPolicy;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+pub fn routes() -> Routes {
+    Routes::new("server")
+        .route(
+            "/health",
+            get(health),
+            vec![get_op("Liveness: status, version, uptime, streams, store size, tasks by status, WebSocket counts")],
+        )
+        .route(
+            "/ready",
+            get(ready),
+            vec![get_op("Readiness: 200 once the store is open and background jobs run")
+                .answers(503, "starting or shutting down")],
+        )
 }
 
 /// 200 once the store is open and background jobs run; 503 before that and

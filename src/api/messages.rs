@@ -7,11 +7,11 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Body, Path, Query};
+use super::openapi::{delete_op, get_op, post_op, Routes};
 use super::render::{message, parse_time};
 use super::{ApiError, AppState};
 use crate::log::{Headers, PubAck, PublishOptions, ReadRange};
@@ -19,15 +19,46 @@ use crate::log::{Headers, PubAck, PublishOptions, ReadRange};
 const USER_HEADER_PREFIX: &str = "hdr-";
 const DEFAULT_LIMIT: usize = 100;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/pub/{subject}", post(publish))
-        .route("/api/streams/{name}/messages", get(list))
+pub fn routes() -> Routes {
+    Routes::new("log messages")
+        .route(
+            "/api/pub/{subject}",
+            post(publish),
+            vec![post_op("Publish the raw body; answered once it is on disk")
+                .about("Answer: {\"stream\",\"seq\",\"duplicate\"}; stream and seq are null when no stream stores the subject (live subscribers still get it). Headers named Hdr-<name> are stored with the message.")
+                .body("any bytes, e.g. {\"id\":1}")
+                .header("Nats-Msg-Id", "de-duplication id within the stream's duplicate_window")
+                .header("Nats-Expected-Stream", "refuse unless this stream stores the subject")
+                .header("Nats-Expected-Last-Sequence", "refuse unless the stream's last sequence is this")
+                .header("Nats-Expected-Last-Subject-Sequence", "refuse unless the subject's last sequence is this (0: none yet)")
+                .answers(409, "a failed expectation; the detail gives the actual sequence")
+                .answers(413, "larger than the stream's max_msg_size")
+                .answers(507, "the stream is full and discards new messages")],
+        )
+        .route(
+            "/api/streams/{name}/messages",
+            get(list),
+            vec![get_op("Read stored messages")
+                .query("subject", "only subjects matching this pattern")
+                .query("start_seq", "from this sequence")
+                .query("start_time", "from this time (ISO-8601; naive means UTC)")
+                .query("limit", "at most this many (default 100, at most 10,000)")
+                .query("last_per_subject", "true: the newest message of each subject")
+                .answers(404, "no such stream")],
+        )
         .route(
             "/api/streams/{name}/messages/{seq}",
             get(get_one).delete(delete_one),
+            vec![
+                get_op("One message by sequence").answers(404, "no such stream or message"),
+                delete_op("Delete one message").answers(404, "no such stream or message"),
+            ],
         )
-        .route("/api/streams/{name}/last/{subject}", get(last))
+        .route(
+            "/api/streams/{name}/last/{subject}",
+            get(last),
+            vec![get_op("The newest message on a subject").answers(404, "no message on that subject")],
+        )
 }
 
 fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {

@@ -9,9 +9,9 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 use super::AppState;
+use crate::api::openapi::{get_op, Routes};
 
 /// HTTP requests, counted by the middleware below.
 #[derive(Debug, Default)]
@@ -21,8 +21,14 @@ pub struct HttpStats {
     by_class: [AtomicU64; 5],
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+pub fn routes() -> Routes {
+    Routes::new("server").route(
+        "/metrics",
+        get(metrics),
+        vec![get_op(
+            "Prometheus metrics (text format), every name starting hivelog_",
+        )],
+    )
 }
 
 /// Middleware: requests in flight and answers by status class.

@@ -12,6 +12,7 @@ mod extract;
 mod health;
 mod messages;
 pub mod metrics;
+pub mod openapi;
 pub mod render;
 mod streams;
 pub mod sysmetrics;
@@ -78,8 +79,9 @@ pub const MAX_BODY: usize = MAX_MSG_SIZE_CAP as usize + 64 * 1024;
 pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(300);
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(health::routes())
+    // Every route comes from the documented table (`openapi::Routes`), so
+    // `/openapi.json` lists exactly what this router serves.
+    health::routes()
         .merge(streams::routes())
         .merge(messages::routes())
         .merge(consumers::routes())
@@ -89,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ws::routes())
         .merge(dashboard::routes())
         .merge(metrics::routes())
+        .finish()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))

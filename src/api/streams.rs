@@ -3,20 +3,47 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Json, OptionalJson, Path};
+use super::openapi::{delete_op, get_op, post_op, put_op, Routes};
 use super::render::time;
 use super::{ApiError, AppState};
 use crate::log::{StreamConfig, StreamInfo};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/streams", get(list).post(create))
-        .route("/api/streams/{name}", get(info).put(update).delete(remove))
-        .route("/api/streams/{name}/purge", post(purge))
+pub fn routes() -> Routes {
+    Routes::new("streams")
+        .route(
+            "/api/streams",
+            get(list).post(create),
+            vec![
+                get_op("List streams with their configuration and state"),
+                post_op("Create a stream")
+                    .about("Durations are seconds or \"90s\"/\"2h\"/\"7d\"; absent limits mean no limit. Creating a stream that exists with the same configuration is a no-op (200).")
+                    .body(r#"{"name":"ORDERS","subjects":["orders.>"],"max_age":"1d","max_msgs_per_subject":100,"discard":"old","duplicate_window":"2m"}"#)
+                    .answers(201, "created")
+                    .answers(409, "exists with another configuration, or its subjects overlap another stream's"),
+            ],
+        )
+        .route(
+            "/api/streams/{name}",
+            get(info).put(update).delete(remove),
+            vec![
+                get_op("A stream's configuration and state").answers(404, "no such stream"),
+                put_op("Change a stream's subjects and limits (messages beyond new limits are removed at once)")
+                    .body(r#"{"subjects":["orders.>"],"max_msgs":1000}"#)
+                    .answers(404, "no such stream"),
+                delete_op("Delete a stream and its messages").answers(404, "no such stream"),
+            ],
+        )
+        .route(
+            "/api/streams/{name}/purge",
+            post(purge),
+            vec![post_op("Delete messages: all, or on a subject, optionally keeping the newest N")
+                .body(r#"{"subject":"orders.eu","keep":1}"#)
+                .answers(404, "no such stream")],
+        )
 }
 
 pub fn render(info: &StreamInfo) -> Value {

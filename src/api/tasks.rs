@@ -11,11 +11,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Json, OptionalJson, Path, Query};
+use super::openapi::{get_op, post_op, Routes};
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
 use crate::coord::task::{TaskInput, TaskStatus};
 use crate::coord::tasks::Written;
@@ -27,18 +27,85 @@ const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 100_000;
 pub const PRECISE_HEADER: &str = "x-hivelog-precise-status";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/tasks", get(list).post(create))
-        .route("/api/tasks/available", get(available))
-        .route("/api/tasks/claim-next", post(claim_next))
-        .route("/api/tasks/{task_id}", get(show))
-        .route("/api/tasks/{task_id}/claim", post(claim))
-        .route("/api/tasks/{task_id}/complete", post(complete))
-        .route("/api/tasks/{task_id}/release", post(release))
-        .route("/api/tasks/{task_id}/cancel", post(cancel))
-        .route("/api/tasks/{task_id}/progress", post(progress))
-        .route("/api/tasks/{task_id}/history", get(history))
+pub fn routes() -> Routes {
+    Routes::new("tasks")
+        .route(
+            "/api/tasks",
+            get(list).post(create),
+            vec![
+                get_op("Tasks, newest first: {\"tasks\":[...],\"count\"}")
+                    .query("status", "available, claimed, completed or failed")
+                    .query("limit", "default 100; larger values are clamped at 100,000"),
+                post_op("Create or update a task")
+                    .about("Extra fields are kept. Re-posting updates title, description, priority, dependencies and capabilities; a task an agent holds is never changed this way (409). A dependency cycle is refused (400).")
+                    .body(r#"{"task_id":"task-7","title":"Write page","description":"","priority":"high","blocked_by":["task-6"],"capabilities":["docs"]}"#)
+                    .answers(409, "an agent holds the task"),
+            ],
+        )
+        .route(
+            "/api/tasks/available",
+            get(available),
+            vec![get_op("Claimable tasks in claim order (priority high to low, then oldest)")
+                .query("limit", "default 100")],
+        )
+        .route(
+            "/api/tasks/claim-next",
+            post(claim_next),
+            vec![post_op("Claim the first task this agent can do")
+                .about("Capabilities default to those the agent registered. 204 when none within wait.")
+                .query("wait", "long poll up to this long (default 0, at most 5m)")
+                .body(r#"{"agent_id":"alice","capabilities":["docs"]}"#)
+                .answers(204, "no task for this agent")],
+        )
+        .route(
+            "/api/tasks/{task_id}",
+            get(show),
+            vec![get_op("One task, with its status, owner and lease").answers(404, "Task not found")],
+        )
+        .route(
+            "/api/tasks/{task_id}/claim",
+            post(claim),
+            vec![post_op("Claim a task; of concurrent claimers exactly one wins")
+                .body(r#"{"agent_id":"alice"}"#)
+                .header("X-Hivelog-Precise-Status", "true: 409 instead of 404 when the task exists but is not available")
+                .answers(400, "no agent_id, or blocked by unfinished dependencies")
+                .answers(404, "Task not found or already claimed")
+                .answers(409, "exists but not available (with X-Hivelog-Precise-Status)")],
+        )
+        .route(
+            "/api/tasks/{task_id}/complete",
+            post(complete),
+            vec![post_op("Finish a claimed task (success false: failed)")
+                .body(r#"{"agent_id":"alice","success":true,"result":{"pages":3},"error":null}"#)
+                .answers(403, "another agent holds it")
+                .answers(404, "not claimed")],
+        )
+        .route(
+            "/api/tasks/{task_id}/release",
+            post(release),
+            vec![post_op("Give a claimed task back (not counted as an attempt)")
+                .body(r#"{"agent_id":"alice","reason":"out of time"}"#)
+                .answers(403, "another agent holds it")],
+        )
+        .route(
+            "/api/tasks/{task_id}/cancel",
+            post(cancel),
+            vec![post_op("Cancel an unfinished task (status failed, cancelled true)")
+                .body(r#"{"agent_id":"alice","reason":"not needed"}"#)
+                .answers(409, "already finished")],
+        )
+        .route(
+            "/api/tasks/{task_id}/progress",
+            post(progress),
+            vec![post_op("Record progress and renew the lease")
+                .body(r#"{"agent_id":"alice","note":"half way","percent":50}"#)
+                .answers(403, "another agent holds it")],
+        )
+        .route(
+            "/api/tasks/{task_id}/history",
+            get(history),
+            vec![get_op("Every stored version of a task, oldest first").answers(404, "Task not found")],
+        )
 }
 
 /// Any positive `limit`; absurdly large ones are clamped, not refused.

@@ -91,7 +91,7 @@ fn print_banner(config: &ServeConfig, addr: std::net::SocketAddr) {
     use std::io::Write;
     let data = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     let banner = format!(
-        "\n  hivelog {version} is running\n\n  data       {data}\n  dashboard  http://{addr}/\n  HTTP API   http://{addr}/api/…  (health: http://{addr}/health)\n  WebSocket  ws://{addr}/ws\n  writes     {sync}\n\n  Stop with Ctrl-C.\n",
+        "\n  hivelog {version} is running\n\n  data       {data}\n  dashboard  http://{addr}/\n  API docs   http://{addr}/docs  (OpenAPI: http://{addr}/openapi.json)\n  HTTP API   http://{addr}/api/…  (health: http://{addr}/health, metrics: http://{addr}/metrics)\n  WebSocket  ws://{addr}/ws\n  writes     {sync}\n\n  Stop with Ctrl-C.\n",
         version = env!("CARGO_PKG_VERSION"),
         data = data.display(),
         sync = match config.sync {

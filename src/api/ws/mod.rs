@@ -20,7 +20,6 @@ use axum::extract::ws::{Message as Frame, Utf8Bytes, WebSocket, WebSocketUpgrade
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
@@ -28,6 +27,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
 use super::AppState;
+use crate::api::openapi::{get_op, Routes};
 use crate::log::{PublishOptions, DEFAULT_MAX_MSG_SIZE};
 use protocol::ClientOp;
 pub use subscription::Outbound;
@@ -64,8 +64,15 @@ pub struct WsStats {
     pub slow_consumers: AtomicUsize,
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/ws", get(upgrade))
+pub fn routes() -> Routes {
+    Routes::new("server").route(
+        "/ws",
+        get(upgrade),
+        vec![
+            get_op("WebSocket: subscribe to subjects, publish, ack (protocol in the README)")
+                .answers(400, "not a WebSocket upgrade"),
+        ],
+    )
 }
 
 async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
