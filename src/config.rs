@@ -55,6 +55,12 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_LISTEN", default_value = "127.0.0.1:8001")]
     pub listen: String,
 
+    /// Require `Authorization: Bearer <token>` on the API and WebSocket
+    /// (health, readiness, metrics and the pages stay open). Off by
+    /// default, because the replaced service's clients send no token.
+    #[arg(long, env = "HIVELOG_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
     /// When to answer a write: after it is on disk, or at once.
     #[arg(long, env = "HIVELOG_SYNC", value_enum, default_value_t = SyncMode::Always)]
     pub sync: SyncMode,
@@ -148,6 +154,7 @@ pub const FILE_KEYS: &[&str] = &[
     "data-dir",
     "listen",
     "sync",
+    "token",
     "sync-interval",
     "cache-mb",
     "subject-prefix",

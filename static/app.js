@@ -20,8 +20,22 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-async function api(path, options) {
-  const resp = await fetch(path, options);
+// A server started with --token wants it on every API call: open the
+// dashboard once as /#token=<token>; it is kept for this tab only.
+const TOKEN = (() => {
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromUrl) {
+    sessionStorage.setItem("hivelog-token", fromUrl);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem("hivelog-token");
+})();
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
+  const resp = await fetch(path, { ...options, headers });
+  if (resp.status === 401) setConn("reconnecting", "this server needs a token: open /#token=<token>");
   if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
   return resp.status === 204 ? null : resp.json();
 }
@@ -284,7 +298,8 @@ function onFrame(f) {
 
 function connect() {
   setConn(state.retry ? "reconnecting" : "connecting");
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+  const query = TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : "";
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${query}`);
   state.ws = ws;
   ws.onopen = async () => {
     send({ op: "sub", sid: "work", subject: `${state.prefix}.>` });

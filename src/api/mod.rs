@@ -4,6 +4,7 @@
 //! first connection.
 
 mod agents;
+mod auth;
 mod channels;
 mod consumers;
 pub mod dashboard;
@@ -50,6 +51,8 @@ pub struct AppState {
     /// when shutdown starts (`GET /ready`).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     pub http: Arc<metrics::HttpStats>,
+    /// When set, API and WebSocket requests must carry it (`auth.rs`).
+    pub token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -68,7 +71,14 @@ impl AppState {
             server_id: server_id.into(),
             ready: Arc::default(),
             http: Arc::default(),
+            token: None,
         }
+    }
+
+    /// Requires `token` on API and WebSocket requests (empty means none).
+    pub fn with_token(mut self, token: Option<&str>) -> Self {
+        self.token = token.filter(|t| !t.is_empty()).map(Arc::from);
+        self
     }
 }
 
@@ -94,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .finish()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // Outermost last: a request gets its id first, is traced with it,

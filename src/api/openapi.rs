@@ -257,6 +257,8 @@ pub fn document(table: &[(String, &'static str, Op)]) -> Value {
             "description": "Task queue, agent registry, message channels and a JetStream-style log for a team of software agents. Every error is a status code with {\"detail\": \"...\"}. Live updates: GET /ws (WebSocket, see README).",
         },
         "servers": [{"url": "/"}],
+        // No token unless the server runs with --token; then a bearer one.
+        "security": [{}, {"bearer": []}],
         "tags": [
             {"name": "tasks", "description": "The task queue: the replaced service's API plus claim-next, progress, release, cancel, history"},
             {"name": "agents", "description": "Agent registry and heartbeats"},

@@ -36,7 +36,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let reaper = coord.start_reaper(jobs_stopped.clone());
 
     // Build every route before the first connection is accepted.
-    let state = AppState::new(log.clone(), coord, config.ws_config());
+    let state =
+        AppState::new(log.clone(), coord, config.ws_config()).with_token(config.token.as_deref());
     let metrics = api::sysmetrics::start(state.clone(), Duration::from_secs(2), jobs_stopped);
     let ready = state.ready.clone();
     let app = api::router(state);
@@ -91,9 +92,14 @@ fn print_banner(config: &ServeConfig, addr: std::net::SocketAddr) {
     use std::io::Write;
     let data = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     let banner = format!(
-        "\n  hivelog {version} is running\n\n  data       {data}\n  dashboard  http://{addr}/\n  API docs   http://{addr}/docs  (OpenAPI: http://{addr}/openapi.json)\n  HTTP API   http://{addr}/api/…  (health: http://{addr}/health, metrics: http://{addr}/metrics)\n  WebSocket  ws://{addr}/ws\n  writes     {sync}\n\n  Stop with Ctrl-C.\n",
+        "\n  hivelog {version} is running\n\n  data       {data}\n  dashboard  http://{addr}/\n  API docs   http://{addr}/docs  (OpenAPI: http://{addr}/openapi.json)\n  HTTP API   http://{addr}/api/…  (health: http://{addr}/health, metrics: http://{addr}/metrics)\n  WebSocket  ws://{addr}/ws\n  writes     {sync}\n{token}\n  Stop with Ctrl-C.\n",
         version = env!("CARGO_PKG_VERSION"),
         data = data.display(),
+        token = if config.token.as_deref().is_some_and(|t| !t.is_empty()) {
+            format!("  token      required on the API and /ws; open the dashboard once as http://{addr}/#token=<token>\n")
+        } else {
+            String::new()
+        },
         sync = match config.sync {
             crate::config::SyncMode::Always => "durable before answered (--sync always)".to_string(),
             crate::config::SyncMode::Interval => format!("flushed every {} (--sync interval)", crate::log::duration::format_duration(config.sync_interval)),
