@@ -670,6 +670,59 @@ async fn agents_messages_and_status() {
         "HTTP 4",
     );
 
+    // --follow prints what arrives after it started, as it arrives.
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args([
+            "--server",
+            &s.base,
+            "msg",
+            "tail",
+            "coordination",
+            "-n",
+            "1",
+            "--follow",
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = Vec::new();
+    'wait: while Instant::now() < deadline {
+        let post =
+            json!({"agent_id": "carol", "channel": "coordination", "content": "live from carol"});
+        send(client().post(s.url("/api/messages")).json(&post)).await;
+        while let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            let live = line.contains("carol: live from carol");
+            seen.push(line);
+            if live {
+                break 'wait;
+            }
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(
+        seen.first().is_some_and(|l| l.contains("alice: @bob")),
+        "the stored message first: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.contains("carol: live from carol")),
+        "{seen:?}"
+    );
+
     ok(&s, &["task", "add", "t1", "One"]);
     let status = ok(&s, &["status"]);
     for needle in [
