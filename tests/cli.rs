@@ -834,3 +834,41 @@ fn every_command_explains_itself() {
         );
     }
 }
+
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    // `script` (util-linux) runs the command on a pseudo-terminal.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: colour test needs `script` (util-linux) for a terminal");
+        return;
+    }
+    let s = Server::start();
+    ok(&s, &["task", "add", "t1", "One"]);
+    let on_terminal = |no_color: bool| {
+        let line = format!(
+            "{} --server {} task ls",
+            env!("CARGO_BIN_EXE_hivelog"),
+            s.base
+        );
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &line, "/dev/null"])
+            .env_remove("NO_COLOR");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let coloured = on_terminal(false);
+    assert!(
+        coloured.contains('\x1b') && coloured.contains("t1"),
+        "{coloured:?}"
+    );
+    let plain = on_terminal(true);
+    assert!(!plain.contains('\x1b') && plain.contains("t1"), "{plain:?}");
+}
