@@ -136,4 +136,21 @@ async fn metrics_parse_and_move_with_work() {
             > before["hivelog_http_responses_total{class=\"2xx\"}"]
     );
     assert_eq!(after["hivelog_leases_expired_total"], 0.0);
+
+    // Messages out through a consumer, per stream and consumer.
+    send(
+        c.post(server.url("/api/streams/MJ_ONLINE_WORK/consumers"))
+            .json(&json!({"durable_name": "reader", "filter_subject": "mjwork.status"})),
+    )
+    .await;
+    let fetched =
+        send(c.post(server.url("/api/streams/MJ_ONLINE_WORK/consumers/reader/next?batch=2"))).await;
+    assert_eq!(fetched.1["messages"].as_array().map(Vec::len), Some(2));
+    let out = scrape(&server).await;
+    let key = "hivelog_consumer_delivered_total{stream=\"MJ_ONLINE_WORK\",consumer=\"reader\"}";
+    assert_eq!(out[key], 2.0);
+    assert_eq!(
+        out["hivelog_consumer_ack_pending_messages{stream=\"MJ_ONLINE_WORK\",consumer=\"reader\"}"],
+        2.0
+    );
 }

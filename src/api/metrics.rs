@@ -143,6 +143,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
             c.num_ack_pending,
         );
     }
+    o.head(
+        "hivelog_consumer_delivered_total",
+        "counter",
+        "Deliveries from each stream through each consumer, redeliveries included (messages out per stream).",
+    );
+    for c in &consumers {
+        o.line(
+            "hivelog_consumer_delivered_total",
+            &[("stream", &c.stream_name), ("consumer", &c.name)],
+            c.delivered.consumer_seq,
+        );
+    }
     o.one(
         "hivelog_messages_published_total",
         "counter",
