@@ -499,35 +499,19 @@ async fn publish_and_subscribe() {
 #[test]
 fn streams_and_consumers() {
     let s = Server::start();
-    assert!(ok(
-        &s,
-        &[
-            "stream",
-            "add",
-            "ORDERS",
-            "--subjects",
-            "orders.>",
-            "--max-age",
-            "1d",
-            "--max-msgs-per-subject",
-            "100"
-        ]
-    )
-    .contains("ORDERS"));
-    ok(
-        &s,
-        &[
-            "stream",
-            "add",
-            "ORDERS",
-            "--subjects",
-            "orders.>",
-            "--max-age",
-            "1d",
-            "--max-msgs-per-subject",
-            "100",
-        ],
-    );
+    let add = [
+        "stream",
+        "add",
+        "ORDERS",
+        "--subjects",
+        "orders.>",
+        "--max-age",
+        "1d",
+        "--max-msgs-per-subject",
+        "100",
+    ];
+    assert!(ok(&s, &add).contains("ORDERS"));
+    ok(&s, &add); // the same configuration again is fine
     fails(
         &s,
         &["stream", "add", "OTHER", "-s", "orders.eu"],
@@ -698,6 +682,13 @@ async fn agents_messages_and_status() {
             let _ = lines_tx.send(line);
         }
     });
+    let first = lines
+        .recv_timeout(Duration::from_secs(15))
+        .expect("the stored message");
+    assert!(
+        first.contains("alice: @bob"),
+        "the stored message first: {first}"
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut seen = Vec::new();
     'wait: while Instant::now() < deadline {
@@ -714,10 +705,6 @@ async fn agents_messages_and_status() {
     }
     let _ = follow.kill();
     let _ = follow.wait();
-    assert!(
-        seen.first().is_some_and(|l| l.contains("alice: @bob")),
-        "the stored message first: {seen:?}"
-    );
     assert!(
         seen.iter().any(|l| l.contains("carol: live from carol")),
         "{seen:?}"

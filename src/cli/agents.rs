@@ -138,7 +138,13 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
                 let health = client.get(&["health"], &[]).await?;
                 let prefix = health["subject_prefix"].as_str().unwrap_or("mjwork");
                 let subject = format!("{prefix}.{channel}");
-                let sub = json!({"op": "sub", "sid": 1, "subject": subject, "deliver": "new"});
+                // Continue right after the last message shown (its id is its
+                // sequence in the stream), so none posted meanwhile is missed.
+                let deliver = match messages.last().and_then(|m| m["message_id"].as_u64()) {
+                    Some(id) => json!({ "start_seq": id + 1 }),
+                    None => json!("new"),
+                };
+                let sub = json!({"op": "sub", "sid": 1, "subject": subject, "deliver": deliver});
                 follow(client, sub, None, |frame| {
                     // Messages are published as the stored record; show it
                     // the same way as the ones read over HTTP.
@@ -258,17 +264,6 @@ pub async fn status(client: &Client, out: Out) -> Result<(), CliError> {
     }
     out.fields(&fields);
     out.line("");
-    let mut table = Table::new(&["STREAM", "SUBJECTS", "MESSAGES", "BYTES", "CONSUMERS"]);
-    for s in streams["streams"].as_array().into_iter().flatten() {
-        let (config, state) = (&s["config"], &s["state"]);
-        table.row(vec![
-            tinted(text(config, "name"), Tone::Accent),
-            cell(text(config, "subjects")),
-            cell(num(state, "messages").to_string()),
-            cell(bytes(num(state, "bytes"))),
-            cell(num(state, "consumer_count").to_string()),
-        ]);
-    }
-    table.print(&out);
+    super::streams::print_streams(&out, &streams);
     Ok(())
 }

@@ -74,28 +74,7 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
                 out.json(&answer);
                 return Ok(());
             }
-            let mut table = Table::new(&[
-                "STREAM",
-                "SUBJECTS",
-                "MESSAGES",
-                "BYTES",
-                "LAST SEQ",
-                "CONSUMERS",
-                "MAX AGE",
-            ]);
-            for s in answer["streams"].as_array().into_iter().flatten() {
-                let (config, state) = (&s["config"], &s["state"]);
-                table.row(vec![
-                    tinted(text(config, "name"), Tone::Accent),
-                    cell(text(config, "subjects")),
-                    cell(num(state, "messages").to_string()),
-                    cell(bytes(num(state, "bytes"))),
-                    cell(num(state, "last_seq").to_string()),
-                    cell(num(state, "consumer_count").to_string()),
-                    cell(text(config, "max_age")),
-                ]);
-            }
-            table.print(&out);
+            print_streams(&out, &answer);
         }
         StreamCmd::Info { name } => {
             let answer = client.get(&["api", "streams", &name], &[]).await?;
@@ -196,6 +175,33 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
         }
     }
     Ok(())
+}
+
+/// The streams of a `GET /api/streams` answer as a table (also used by
+/// `hivelog status`).
+pub fn print_streams(out: &Out, answer: &Value) {
+    let mut table = Table::new(&[
+        "STREAM",
+        "SUBJECTS",
+        "MESSAGES",
+        "BYTES",
+        "LAST SEQ",
+        "CONSUMERS",
+        "MAX AGE",
+    ]);
+    for s in answer["streams"].as_array().into_iter().flatten() {
+        let (config, state) = (&s["config"], &s["state"]);
+        table.row(vec![
+            tinted(text(config, "name"), Tone::Accent),
+            cell(text(config, "subjects")),
+            cell(num(state, "messages").to_string()),
+            cell(bytes(num(state, "bytes"))),
+            cell(num(state, "last_seq").to_string()),
+            cell(num(state, "consumer_count").to_string()),
+            cell(text(config, "max_age")),
+        ]);
+    }
+    table.print(out);
 }
 
 pub fn done(out: &Out, answer: &Value, message: &str) {
