@@ -770,7 +770,16 @@ fn every_command_explains_itself() {
     let top = run_with("http://127.0.0.1:1", &["--help"], None);
     assert_eq!(top.code, 0);
     let commands = [
-        "serve", "pub", "sub", "stream", "consumer", "task", "agents", "msg", "status",
+        "serve",
+        "pub",
+        "sub",
+        "stream",
+        "consumer",
+        "task",
+        "agents",
+        "msg",
+        "status",
+        "completions",
     ];
     for c in commands {
         assert!(
@@ -858,4 +867,22 @@ fn colour_on_a_terminal_unless_no_color() {
     );
     let plain = on_terminal(true);
     assert!(!plain.contains('\x1b') && plain.contains("t1"), "{plain:?}");
+}
+
+#[test]
+fn shell_completions_know_every_command() {
+    for (shell, marker) in [
+        ("bash", "_hivelog()"),
+        ("zsh", "#compdef hivelog"),
+        ("fish", "complete -c hivelog"),
+    ] {
+        let r = run_with("http://127.0.0.1:1", &["completions", shell], None);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        assert!(r.stdout.contains(marker), "{shell}");
+        for word in ["claim", "import", "purge", "consumer", "durable"] {
+            assert!(r.stdout.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    let r = run_with("http://127.0.0.1:1", &["completions", "cmd.exe"], None);
+    assert_eq!(r.code, 2, "an unknown shell is a usage error");
 }

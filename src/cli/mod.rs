@@ -83,6 +83,11 @@ enum Command {
     Msg(agents::MsgCmd),
     /// One screen: server version, uptime, streams, agents by health, tasks by status.
     Status,
+    /// Print a shell completion script (e.g. `hivelog completions bash > ~/.local/share/bash-completion/completions/hivelog`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Parses the command line and runs the chosen command.
@@ -103,6 +108,17 @@ pub fn run() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            // Into memory first: clap_complete panics on a failed write,
+            // and stdout may be a closed pipe.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "hivelog", &mut script);
+            use std::io::Write;
+            let _ = std::io::stdout().lock().write_all(&script);
+            ExitCode::SUCCESS
         }
         command => run_client(&cli.conn, command),
     }
@@ -131,7 +147,7 @@ fn run_client(conn: &Conn, command: Command) -> ExitCode {
 
 async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), CliError> {
     match command {
-        Command::Serve(_) => Ok(()),
+        Command::Serve(_) | Command::Completions { .. } => Ok(()),
         Command::Pub(args) => pubsub::publish(client, out, args).await,
         Command::Sub(args) => pubsub::subscribe(client, out, args).await,
         Command::Stream(cmd) => streams::stream(client, out, cmd).await,
