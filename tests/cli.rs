@@ -367,34 +367,21 @@ async fn publish_and_subscribe() {
         (Some("from stdin\n"), Some("pipe"))
     );
 
-    let bulk = json_of(
-        &s,
-        &[
-            "pub",
-            "mjwork.bulk",
-            "n={{n}}",
-            "--count",
-            "20",
-            "--msg-id",
-            "bulk-{{n}}",
-        ],
-    );
+    let bulk_pub = [
+        "pub",
+        "mjwork.bulk",
+        "n={{n}}",
+        "--count",
+        "20",
+        "--msg-id",
+        "bulk-{{n}}",
+    ];
+    let bulk = json_of(&s, &bulk_pub);
     assert_eq!(
         (bulk["published"].clone(), bulk["duplicates"].clone()),
         (json!(20), json!(0))
     );
-    let again = json_of(
-        &s,
-        &[
-            "pub",
-            "mjwork.bulk",
-            "n={{n}}",
-            "--count",
-            "20",
-            "--msg-id",
-            "bulk-{{n}}",
-        ],
-    );
+    let again = json_of(&s, &bulk_pub);
     assert_eq!(again["duplicates"], 20, "msg ids make the re-run a no-op");
 
     // History then stop after N; one JSON line per message, in order.
