@@ -31,6 +31,12 @@ const TOKEN = (() => {
   return sessionStorage.getItem("hivelog-token");
 })();
 
+// Pasting /#token=… into an open tab only changes the fragment; load again
+// so the token is picked up.
+window.addEventListener("hashchange", () => {
+  if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
+});
+
 async function api(path, options = {}) {
   const headers = { ...(options.headers || {}) };
   if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
@@ -314,6 +320,8 @@ function connect() {
   ws.onclose = () => {
     const wait = Math.min(15000, 500 * 2 ** state.retry++);
     setConn("reconnecting", `reconnecting in ${Math.round(wait / 1000)}s`);
+    // A refused upgrade looks like any other close; ask the API why.
+    api("/api/agents").catch(() => {});
     setTimeout(connect, wait);
   };
 }

@@ -211,6 +211,21 @@ async fn the_dashboard_follows_agents_tasks_and_messages_live() {
             .json(&json!({"agent_id": "tokened"})),
     )
     .await;
+    // Without it, the page says what is missing instead of retrying silently.
+    browser
+        .goto(&guarded.base)
+        .await
+        .expect("open guarded dashboard without a token");
+    let conn = browser.find(Locator::Css("#conn")).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !conn.text().await.unwrap().contains("needs a token") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no token hint: {}",
+            conn.text().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     browser
         .goto(&format!("{}/#token=s3cret", guarded.base))
         .await
