@@ -164,12 +164,11 @@ impl Client {
 
     pub fn transport(&self, e: reqwest::Error) -> CliError {
         let server = self.base.as_str().trim_end_matches('/').to_string();
-        let reason = if e.is_connect() {
-            "connection refused".to_string()
-        } else if e.is_timeout() {
+        let reason = if e.is_timeout() {
             "timed out".to_string()
         } else {
-            // reqwest's top-level message is generic; the cause says why.
+            // reqwest's own message is generic ("error sending request");
+            // the innermost cause says why (refused, no such host, ...).
             let mut text = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(cause) = source {

@@ -14,30 +14,26 @@ use super::pubsub::progress;
 /// any, then adds those that do not exist yet.
 pub async fn import(client: &Client, out: Out, file: &std::path::Path) -> Result<(), CliError> {
     let tasks = read_tasks(file)?;
-    let existing = client
-        .get(&["api", "tasks"], &[("limit", "100000".into())])
-        .await?;
-    let existing: HashSet<String> = existing["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t["task_id"].as_str().map(str::to_string))
-        .collect();
-
     let bar = progress(tasks.len() as u64, out);
     let (mut added, mut skipped, mut failures) = (Vec::new(), Vec::new(), Vec::new());
     for (id, task) in tasks {
-        if existing.contains(&id) {
-            skipped.push(id);
-        } else {
-            match client.post(&["api", "tasks"], task).await {
-                Ok(_) => added.push(id),
-                Err(e @ CliError::Unreachable { .. }) => {
-                    bar.abandon();
-                    return Err(e);
-                }
-                Err(e) => failures.push(json!({"task_id": id, "detail": e.to_string()})),
+        // Asked per task rather than from one listing, which the server caps:
+        // re-posting an existing task could queue a finished one again.
+        let outcome = match client.get(&["api", "tasks", &id], &[]).await {
+            Ok(_) => Ok(false),
+            Err(CliError::Server { status: 404, .. }) => {
+                client.post(&["api", "tasks"], task).await.map(|_| true)
             }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(true) => added.push(id),
+            Ok(false) => skipped.push(id),
+            Err(e @ CliError::Unreachable { .. }) => {
+                bar.abandon();
+                return Err(e);
+            }
+            Err(e) => failures.push(json!({"task_id": id, "detail": e.to_string()})),
         }
         bar.inc(1);
     }

@@ -8,6 +8,7 @@ mod import;
 mod output;
 mod pubsub;
 mod serve;
+mod status;
 mod streams;
 mod tasks;
 
@@ -155,7 +156,7 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Task(cmd) => tasks::run(client, out, cmd).await,
         Command::Agents(args) => agents::list(client, out, args).await,
         Command::Msg(cmd) => agents::msg(client, out, cmd).await,
-        Command::Status => agents::status(client, out).await,
+        Command::Status => status::run(client, out).await,
     }
 }
 /// Makes the settings of `--config FILE` (or HIVELOG_CONFIG) visible as
