@@ -128,20 +128,31 @@ impl Store {
     /// Opens (or creates) the store in `dir`, upgrading an older format and
     /// refusing a newer one.
     pub fn open(dir: &Path, cache_bytes: u64, flush_every: std::time::Duration) -> Result<Store> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir.join("sled"))
             .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(
                 flush_every.as_millis().clamp(1, u64::MAX as u128) as u64
-            ))
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    LogError::DataDirInUse(dir.display().to_string())
+            ));
+        // Dropping a sled::Db does not release its file lock at once: its
+        // background flusher holds it a little longer (sled #1234, #1289).
+        // So a store closed a moment ago in this process (a restart, a
+        // test) may still look in use; give it up to a second before
+        // calling the directory someone else's.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(io)) if io.to_string().contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= give_up {
+                        return Err(LogError::DataDirInUse(dir.display().to_string()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                 }
-                other => LogError::Storage(other),
-            })?;
+                Err(other) => return Err(LogError::Storage(other)),
+            }
+        };
         let meta = db.open_tree(META_TREE)?;
         let found = match meta.get(FORMAT_KEY)? {
             Some(v) => u32::from_be_bytes(
