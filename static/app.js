@@ -4,7 +4,9 @@
 const $ = (sel) => document.querySelector(sel);
 const state = {
   prefix: "mjwork", staleAfter: 90, deadAfter: 120,
-  agents: new Map(), tasks: new Map(), selected: null, timeline: [],
+  agents: new Map(), selected: null, timeline: [], counts: null,
+  columns: Object.fromEntries(["available", "blocked", "claimed", "completed", "failed"]
+    .map((c) => [c, { tasks: [], next: null }])),
   tail: "mjwork.>", ws: null, retry: 0,
 };
 
@@ -55,8 +57,12 @@ const ago = (ms) => {
 
 // ---- agents ---------------------------------------------------------------
 
+// By when the server last heard from the agent (its own clock), as the
+// server judges it; last_heartbeat is the client's time and may be skewed.
+const seen = (agent) => parseTs(agent.last_seen || agent.last_heartbeat || agent.registered_at);
+
 function health(agent) {
-  const age = (Date.now() - parseTs(agent.last_heartbeat)) / 1000;
+  const age = (Date.now() - seen(agent)) / 1000;
   return age <= state.staleAfter ? "active" : age <= state.deadAfter ? "stale" : "dead";
 }
 
@@ -76,7 +82,7 @@ function renderAgents() {
         text: a.current_task_title ? `${a.current_task} · ${a.current_task_title}` : a.current_task }) : null,
       a.needs_approval ? el("div", { class: "approval", role: "alert",
         text: `⚑ needs approval${a.approval_message ? ": " + a.approval_message : ""}` }) : null,
-      el("div", { class: "muted", text: `last heartbeat ${ago(Date.now() - parseTs(a.last_heartbeat))}` }),
+      el("div", { class: "muted", text: a.last_heartbeat ? `last heard ${ago(Date.now() - seen(a))}` : "registered, no heartbeat yet" }),
       a.description ? el("div", { class: "muted", text: a.description }) : null,
       el("div", { class: "caps" }, ...(a.capabilities || []).map((c) => el("span", { class: "badge", text: c }))));
     box.append(card);
@@ -90,10 +96,27 @@ function upsertAgent(agent) {
 }
 
 // ---- tasks ----------------------------------------------------------------
+// The board holds pages, not every task: each column loads PAGE tasks from
+// /api/v2/tasks and more on request; the counts come from the server, so
+// they are right with 100,000 tasks. A live task version moves its card if
+// the card's column (or its place in a loaded page) is on screen.
+
+const PAGE = 50;
+const COLUMNS = ["available", "blocked", "claimed", "completed", "failed"];
+const RANK = { high: 0, medium: 1, low: 2 };
 
 function column(task) {
   if (task.status === "available" && (task.blocked_by || []).length) return "blocked";
   return task.status;
+}
+
+// The server's order: available in claim order, the rest newest first.
+function before(col, a, b) {
+  if (col === "available") {
+    return (RANK[a.priority] - RANK[b.priority]) || (parseTs(a.created_at) - parseTs(b.created_at)) ||
+      (a.task_id < b.task_id ? -1 : 1);
+  }
+  return (parseTs(b.created_at) - parseTs(a.created_at)) || (a.task_id < b.task_id ? 1 : -1);
 }
 
 function taskCard(t) {
@@ -109,32 +132,71 @@ function taskCard(t) {
   return b;
 }
 
-function renderBoard() {
-  const lists = {};
-  for (const col of document.querySelectorAll("#board .column")) {
-    lists[col.dataset.status] = col.querySelector("ol");
-    lists[col.dataset.status].replaceChildren();
-  }
-  // Available tasks in the order claim-next hands them out; the rest newest first.
-  const rank = { high: 0, medium: 1, low: 2 };
-  const order = (a, b) => column(a) === "available" && column(b) === "available"
-    ? (rank[a.priority] - rank[b.priority]) || (a.created_at < b.created_at ? -1 : 1)
-    : (a.created_at < b.created_at ? 1 : -1);
-  const tasks = [...state.tasks.values()].sort(order);
-  for (const t of tasks) lists[column(t)]?.append(el("li", {}, taskCard(t)));
-  summary();
+function renderColumn(col) {
+  const c = state.columns[col];
+  const box = document.querySelector(`#board .column[data-status='${col}']`);
+  const list = box.querySelector("ol");
+  list.replaceChildren(...c.tasks.map((t) => el("li", {}, taskCard(t))));
+  const total = state.counts ? state.counts[col === "available" ? "claimable" : col] : c.tasks.length;
+  box.querySelector(".count").textContent = total ?? "";
+  const more = box.querySelector(".more");
+  const left = Math.max(0, (total ?? 0) - c.tasks.length);
+  more.hidden = !c.next;
+  more.textContent = `Show ${Math.min(PAGE, left) || PAGE} more (${left} not shown)`;
+}
+
+async function loadColumn(col, append) {
+  const c = state.columns[col];
+  const after = append && c.next ? `&after=${encodeURIComponent(c.next)}` : "";
+  const page = await api(`/api/v2/tasks?column=${col}&limit=${PAGE}${after}`);
+  c.tasks = append ? c.tasks.concat(page.tasks) : page.tasks;
+  c.next = page.next;
+  renderColumn(col);
 }
 
 function upsertTask(task, live) {
   if (!task || !task.task_id) return;
-  state.tasks.set(task.task_id, task);
+  // Out of every column it was in, into the one it belongs to when its
+  // place is among the cards loaded (or the column is loaded to its end).
+  for (const col of COLUMNS) {
+    const c = state.columns[col];
+    const i = c.tasks.findIndex((t) => t.task_id === task.task_id);
+    if (i >= 0) { c.tasks.splice(i, 1); renderColumn(col); }
+  }
+  const col = column(task), c = state.columns[col];
+  let at = c.tasks.findIndex((t) => before(col, task, t) < 0);
+  if (at < 0 && !c.next) at = c.tasks.length;
+  if (at >= 0) { c.tasks.splice(at, 0, task); renderColumn(col); }
   if (live) {
     state.timeline.unshift(`${new Date().toLocaleTimeString()} ${task.task_id} → ${task.status}${task.owner ? " (" + task.owner + ")" : ""}`);
     state.timeline.length = Math.min(state.timeline.length, 40);
     $("#timeline").replaceChildren(...state.timeline.map((t) => el("li", { text: t })));
     if (state.selected === task.task_id) showHistory(task.task_id);
+    refreshCounts();
   }
-  renderBoard();
+}
+
+// Counts follow task events (at most a few times a second) and the
+// server's $SYS.metrics report.
+let countsTimer = null;
+function refreshCounts() {
+  if (countsTimer) return;
+  countsTimer = setTimeout(async () => {
+    countsTimer = null;
+    try { setCounts(await api("/api/v2/tasks/counts")); } catch { /* next event retries */ }
+  }, 250);
+}
+
+function setCounts(counts) {
+  if (!counts) return;
+  state.counts = counts;
+  for (const col of COLUMNS) renderColumn(col);
+  summary();
+}
+
+for (const col of COLUMNS) {
+  document.querySelector(`#board .column[data-status='${col}'] .more`)
+    .addEventListener("click", () => loadColumn(col, true).catch((e) => console.warn(e)));
 }
 
 async function showHistory(id) {
@@ -165,7 +227,7 @@ function addMessage(channel, m) {
   const list = $(`#msgs-${channel}`);
   if (!list || !m) return;
   const content = typeof m.content === "string" ? m.content : JSON.stringify(m.content);
-  list.append(el("li", { "data-message": m.message_id ?? "" },
+  list.append(el("li", { "data-message": m.sequence ?? "" },
     el("strong", { text: `${m.agent_id ?? "?"} ` }),
     el("span", { class: "muted", text: `${(m.timestamp || "").slice(11, 19)} ` }),
     withMentions(content)));
@@ -178,7 +240,7 @@ $("#msg-form").addEventListener("submit", async (ev) => {
   const input = $("#msg-text");
   const content = input.value.trim();
   if (!content) return;
-  await api("/api/messages", {
+  await api("/api/v2/messages", {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ agent_id: "operator", channel: $("#msg-channel").value, content }),
   });
@@ -259,10 +321,10 @@ function setConn(s, text) {
 }
 
 function summary() {
-  const counts = {};
-  for (const t of state.tasks.values()) counts[column(t)] = (counts[column(t)] || 0) + 1;
-  $("#summary").textContent = `${state.agents.size} agents · ` +
-    ["available", "blocked", "claimed", "completed", "failed"].map((s) => `${counts[s] || 0} ${s}`).join(" · ");
+  const n = state.counts || {};
+  const parts = [["claimable", "available"], ["blocked", "blocked"], ["claimed", "claimed"],
+    ["completed", "completed"], ["failed", "failed"]].map(([k, label]) => `${n[k] ?? 0} ${label}`);
+  $("#summary").textContent = `${state.agents.size} agents · ${parts.join(" · ")}`;
 }
 
 function send(frame) {
@@ -274,16 +336,17 @@ async function loadState() {
   state.prefix = h.subject_prefix || state.prefix;
   state.staleAfter = h.agent_stale_after_seconds ?? state.staleAfter;
   state.deadAfter = h.agent_dead_after_seconds ?? state.deadAfter;
-  const [{ agents }, { tasks }, coord, errors] = await Promise.all([
-    api("/api/agents?include_stale=true"), api("/api/tasks?limit=2000"),
+  const [agents, counts, coord, errors] = await Promise.all([
+    api("/api/agents?include_stale=true"), api("/api/v2/tasks/counts"),
     api(`/api/messages/coordination?limit=100`), api(`/api/messages/errors?limit=100`),
   ]);
   state.agents = new Map(agents.map((a) => [a.agent_id, a]));
-  state.tasks = new Map(tasks.map((t) => [t.task_id, t]));
+  state.counts = counts;
+  await Promise.all(COLUMNS.map((col) => loadColumn(col, false)));
   $("#msgs-coordination").replaceChildren(); $("#msgs-errors").replaceChildren();
-  coord.messages.forEach((m) => addMessage("coordination", m));
-  errors.messages.forEach((m) => addMessage("errors", m));
-  renderAgents(); renderBoard(); loadStreams();
+  coord.forEach((m) => addMessage("coordination", m));
+  errors.forEach((m) => addMessage("errors", m));
+  renderAgents(); summary(); loadStreams();
 }
 
 function onFrame(f) {
@@ -298,7 +361,7 @@ function onFrame(f) {
       for (const [id, a] of state.agents) if (f.subject.endsWith("." + id)) state.agents.delete(id);
       renderAgents();
     } else upsertAgent(f.data);
-  } else if (f.sid === "sys") metrics(f.data);
+  } else if (f.sid === "sys") { metrics(f.data); setCounts(f.data.tasks); }
   else if (f.sid === "tail") addTail(f);
 }
 

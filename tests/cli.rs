@@ -130,10 +130,17 @@ fn tasks_from_add_to_done_and_their_errors() {
         ]
     )
     .contains("Added t1"));
-    ok(
+    let blocked = ok(
         &s,
         &["task", "add", "t2", "Review the page", "--blocked-by", "t1"],
     );
+    assert!(blocked.contains("(blocked by t1)"), "{blocked}");
+    // Adding an existing id updates it, and says so.
+    let updated = ok(
+        &s,
+        &["task", "add", "t2", "Review the page", "--blocked-by", "t1"],
+    );
+    assert!(updated.starts_with("Updated t2"), "{updated}");
     ok(&s, &["task", "add", "t3", "Doomed", "--priority", "low"]);
     ok(
         &s,
@@ -167,6 +174,10 @@ fn tasks_from_add_to_done_and_their_errors() {
     }
     let listed = json_of(&s, &["task", "ls", "--status", "available", "--limit", "2"]);
     assert_eq!(listed["count"], 2);
+    assert_eq!(listed["total"], 5);
+    // A table cut short by --limit says how many more there are.
+    let short = ok(&s, &["task", "ls", "--limit", "2"]);
+    assert!(short.contains("… and 3 more"), "{short}");
     assert_eq!(
         json_of(&s, &["task", "show", "t5"])["task"]["capabilities"],
         json!(["gpu", "cuda"])
@@ -179,10 +190,16 @@ fn tasks_from_add_to_done_and_their_errors() {
         &["task", "complete", "t1", "--agent", "mallory"],
         "HTTP 403",
     );
+    // The CLI asks for precise answers: taken by someone else, or yours.
     fails(
         &s,
         &["task", "claim", "t1", "--agent", "bob"],
-        "Task not found or already claimed",
+        "Task is claimed by alice, not available (HTTP 409)",
+    );
+    fails(
+        &s,
+        &["task", "claim", "t1", "--agent", "alice"],
+        "already claimed by alice (you)",
     );
     ok(
         &s,
@@ -749,7 +766,19 @@ fn a_server_that_is_not_there_gets_a_clear_message() {
         );
     }
     let r = run_with("not-a-url", &["status"], None);
-    assert!(r.code == 1 && r.stderr.contains("--server"), "{}", r.stderr);
+    assert!(
+        r.code == 1 && r.stderr.contains("HIVELOG_SERVER"),
+        "{}",
+        r.stderr
+    );
+    let r = run_with("127.0.0.1:8001", &["status"], None);
+    assert!(
+        r.code == 1
+            && r.stderr.contains("HIVELOG_SERVER \"127.0.0.1:8001\"")
+            && r.stderr.contains("add http://, e.g. http://127.0.0.1:8001"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

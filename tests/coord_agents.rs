@@ -8,9 +8,9 @@ use std::time::Duration;
 use common::{assert_error, client, send, Server};
 use serde_json::{json, Value};
 
+/// The ids of a bare array of agents (what the compatible list answers).
 fn agent_ids(body: &Value) -> Vec<String> {
-    body["agents"]
-        .as_array()
+    body.as_array()
         .unwrap()
         .iter()
         .map(|a| a["agent_id"].as_str().unwrap().to_string())
@@ -46,9 +46,14 @@ async fn register_heartbeat_list_and_health() {
                       "needs_approval": true, "approval_message": "may I delete the old page?"});
     let (status, body) = send(c.post(server.url("/api/agents/heartbeat")).json(&beat)).await;
     assert_eq!((status, body["success"].clone()), (200, json!(true)));
+    // bob registered but never sent a heartbeat: listed only with
+    // include_stale, as the replaced service did.
     let (_, list) = send(c.get(server.url("/api/agents"))).await;
-    assert_eq!(agent_ids(&list), ["alice", "bob"]);
-    let alice = &list["agents"][0];
+    assert_eq!(agent_ids(&list), ["alice"]);
+    let (_, all) = send(c.get(server.url("/api/agents?include_stale=true"))).await;
+    assert_eq!(agent_ids(&all), ["alice", "bob"]);
+    assert_eq!(all[1]["last_heartbeat"], Value::Null);
+    let alice = &list[0];
     assert_eq!(alice["status"], "busy");
     assert_eq!(alice["current_task"], "task-7");
     assert_eq!(alice["needs_approval"], true);
@@ -63,7 +68,7 @@ async fn register_heartbeat_list_and_health() {
     )
     .await;
     let (_, list) = send(c.get(server.url("/api/agents"))).await;
-    let alice = &list["agents"][0];
+    let alice = &list[0];
     assert_eq!(
         (
             alice["current_task"].clone(),
@@ -84,13 +89,13 @@ async fn register_heartbeat_list_and_health() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     send(
         c.post(server.url("/api/agents/heartbeat"))
-            .json(&json!({"agent_id": "carol"})),
+            .json(&json!({"agent_id": "carol", "status": "active"})),
     )
     .await;
     let (_, fresh) = send(c.get(server.url("/api/agents?include_stale=false"))).await;
     assert_eq!(agent_ids(&fresh), ["carol"]);
     let (_, all) = send(c.get(server.url("/api/agents?include_stale=true"))).await;
-    let health: Vec<&str> = all["agents"]
+    let health: Vec<&str> = all
         .as_array()
         .unwrap()
         .iter()
@@ -99,7 +104,7 @@ async fn register_heartbeat_list_and_health() {
     assert_eq!(health, ["stale", "stale", "active"]);
     tokio::time::sleep(Duration::from_millis(3000)).await;
     let (_, all) = send(c.get(server.url("/api/agents?include_stale=true"))).await;
-    assert_eq!(all["agents"][0]["health"], "dead");
+    assert_eq!(all[0]["health"], "dead");
 }
 
 #[tokio::test]
@@ -111,7 +116,7 @@ async fn agent_errors_delete_and_cleanup() {
     assert_error(
         &send(reg(json!({"agent_id": "x".repeat(51)}))).await,
         422,
-        "1 to 50",
+        "at most 50 characters",
     );
     assert_error(
         &send(reg(
@@ -133,7 +138,7 @@ async fn agent_errors_delete_and_cleanup() {
         )
         .await,
         422,
-        "unknown variant",
+        "Input should be 'active', 'idle', 'busy' or 'offline'",
     );
     for id in ["a1", "a2", "a3"] {
         send(reg(json!({"agent_id": id}))).await;
@@ -151,7 +156,7 @@ async fn agent_errors_delete_and_cleanup() {
     assert_error(
         &send(c.delete(server.url("/api/agents/a1"))).await,
         404,
-        "Agent not found",
+        "Agent a1 not found",
     );
     let (status, body) = send(
         c.post(server.url("/api/agents/cleanup"))
@@ -161,7 +166,7 @@ async fn agent_errors_delete_and_cleanup() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        json!({"success": true, "removed_count": 1, "removed_agents": ["a2"], "kept_agents": ["a3"]})
+        json!({"success": true, "removed_count": 1, "removed_agents": ["a2"], "kept_agents": ["a3", "ghost"]})
     );
     let (_, list) = send(c.get(server.url("/api/agents?include_stale=true"))).await;
     assert_eq!(agent_ids(&list), ["a3"]);
@@ -192,7 +197,7 @@ async fn messages_newest_window_oldest_first_with_mentions() {
     )
     .await;
     let (_, body) = send(c.get(server.url("/api/messages/coordination?limit=3"))).await;
-    let contents: Vec<&str> = body["messages"]
+    let contents: Vec<&str> = body
         .as_array()
         .unwrap()
         .iter()
@@ -203,7 +208,7 @@ async fn messages_newest_window_oldest_first_with_mentions() {
         ["step 3", "@bob step 4", "step 5"],
         "the most recent 3, oldest first"
     );
-    let m = &body["messages"][1];
+    let m = &body[1];
     assert_eq!(
         (
             m["agent_id"].clone(),
@@ -212,11 +217,12 @@ async fn messages_newest_window_oldest_first_with_mentions() {
         ),
         (json!("alice"), json!("coordination"), json!(["bob"]))
     );
-    assert!(m["message_id"].as_u64().is_some());
+    assert_eq!(m["message_id"], Value::Null, "what the client sent");
+    assert!(m["sequence"].as_u64().is_some());
     let (_, bob) = send(c.get(server.url("/api/messages/coordination?mention=bob"))).await;
-    assert_eq!(bob["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(bob.as_array().unwrap().len(), 2);
     let (_, errors) = send(c.get(server.url("/api/messages/errors"))).await;
-    assert_eq!(errors["messages"][0]["content"], "boom");
+    assert_eq!(errors[0]["content"], "boom");
     let (_, raw) = send(c.get(server.url("/api/streams/MJ_ONLINE_WORK/last/mjwork.errors"))).await;
     assert_eq!(
         raw["data"]["content"], "boom",
@@ -226,7 +232,7 @@ async fn messages_newest_window_oldest_first_with_mentions() {
     let post = |body: Value| c.post(server.url("/api/messages")).json(&body);
     assert_error(
         &send(post(json!({"channel": "coordination", "content": "x"}))).await,
-        400,
+        422,
         "agent_id",
     );
     assert_error(
@@ -244,7 +250,7 @@ async fn messages_newest_window_oldest_first_with_mentions() {
     );
     assert_error(
         &send(c.get(server.url("/api/messages/coordination?limit=0"))).await,
-        400,
-        "at least 1",
+        422,
+        "greater than or equal to 1",
     );
 }

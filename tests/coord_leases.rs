@@ -62,7 +62,7 @@ async fn heartbeats_keep_a_claim_and_silence_releases_it() {
     .await;
     send(
         c.post(server.url("/api/tasks"))
-            .json(&json!({"task_id": "kept"})),
+            .json(&json!({"title": "t", "description": "", "task_id": "kept"})),
     )
     .await;
     send(
@@ -96,7 +96,7 @@ async fn heartbeats_keep_a_claim_and_silence_releases_it() {
     let reason = t["release_reason"].as_str().unwrap();
     assert!(reason.contains("worker"), "{reason}");
     let (_, errors) = send(c.get(server.url("/api/messages/errors"))).await;
-    let reported = errors["messages"].as_array().unwrap();
+    let reported = errors.as_array().unwrap();
     assert!(
         reported.iter().any(|m| m["content"]
             .as_str()
@@ -119,7 +119,7 @@ async fn expired_leases_requeue_then_fail_after_max_attempts() {
     let c = client();
     send(
         c.post(server.url("/api/tasks"))
-            .json(&json!({"task_id": "slow"})),
+            .json(&json!({"title": "t", "description": "", "task_id": "slow"})),
     )
     .await;
     // A busy agent that heartbeats but never names the task: only the lease can free it.
@@ -186,7 +186,7 @@ async fn a_removed_agents_tasks_come_back() {
     .await;
     send(
         c.post(server.url("/api/tasks"))
-            .json(&json!({"task_id": "orphan"})),
+            .json(&json!({"title": "t", "description": "", "task_id": "orphan"})),
     )
     .await;
     send(

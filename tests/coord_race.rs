@@ -21,7 +21,7 @@ async fn fifty_claimers_over_twenty_tasks_never_share_one() {
     for i in 0..TASKS {
         send(
             c.post(server.url("/api/tasks"))
-                .json(&json!({"task_id": format!("t{i}"), "title": "race"})),
+                .json(&json!({"task_id": format!("t{i}"), "title": "race", "description": ""})),
         )
         .await;
     }
@@ -34,7 +34,7 @@ async fn fifty_claimers_over_twenty_tasks_never_share_one() {
             let me = format!("agent-{a}");
             loop {
                 let (_, avail) = send(c.get(format!("{base}/api/tasks/available?limit=10"))).await;
-                let tasks = avail["tasks"].as_array().cloned().unwrap_or_default();
+                let tasks = avail.as_array().cloned().unwrap_or_default();
                 if tasks.is_empty() {
                     break;
                 }
@@ -111,7 +111,7 @@ async fn kill_9_in_the_middle_of_work_loses_nothing() {
     .await;
     send(c.post(server.url("/api/agents/heartbeat")).json(&json!({"agent_id": "alice", "status": "busy", "current_task": "t1", "needs_approval": true, "approval_message": "ok?"}))).await;
     for i in 1..=4 {
-        send(c.post(server.url("/api/tasks")).json(&json!({"task_id": format!("t{i}"), "priority": "high", "blocked_by": if i == 4 { vec!["t3"] } else { vec![] }}))).await;
+        send(c.post(server.url("/api/tasks")).json(&json!({"task_id": format!("t{i}"), "title": "t", "description": "", "priority": "high", "blocked_by": if i == 4 { vec!["t3"] } else { vec![] }}))).await;
     }
     send(
         c.post(server.url("/api/tasks/t1/claim"))
@@ -136,13 +136,13 @@ async fn kill_9_in_the_middle_of_work_loses_nothing() {
     .await;
     let before: Vec<Value> = {
         let (_, all) = send(c.get(server.url("/api/tasks"))).await;
-        all["tasks"].as_array().unwrap().clone()
+        all.as_array().unwrap().clone()
     };
     server.kill();
 
     let server = Server::start_in(dir.path(), &[]);
     let (_, all) = send(c.get(server.url("/api/tasks"))).await;
-    let after = all["tasks"].as_array().unwrap();
+    let after = all.as_array().unwrap();
     assert_eq!(after.len(), before.len());
     for (a, b) in after.iter().zip(&before) {
         for field in [
@@ -160,7 +160,7 @@ async fn kill_9_in_the_middle_of_work_loses_nothing() {
         }
     }
     let (_, agents) = send(c.get(server.url("/api/agents?include_stale=true"))).await;
-    let alice = &agents["agents"][0];
+    let alice = &agents[0];
     assert_eq!(
         (
             alice["agent_id"].clone(),
@@ -171,7 +171,7 @@ async fn kill_9_in_the_middle_of_work_loses_nothing() {
     );
     assert_eq!(alice["capabilities"], json!(["docs"]));
     let (_, msgs) = send(c.get(server.url("/api/messages/coordination"))).await;
-    assert_eq!(msgs["messages"][0]["content"], "@bob t2 done");
+    assert_eq!(msgs[0]["content"], "@bob t2 done");
     // Work continues where it stopped.
     let (status, _) = send(
         c.post(server.url("/api/tasks/t1/complete"))
@@ -180,7 +180,7 @@ async fn kill_9_in_the_middle_of_work_loses_nothing() {
     .await;
     assert_eq!(status, 200);
     let (_, avail) = send(c.get(server.url("/api/tasks/available"))).await;
-    let ids: Vec<&str> = avail["tasks"]
+    let ids: Vec<&str> = avail
         .as_array()
         .unwrap()
         .iter()

@@ -13,7 +13,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{client, send, Server};
 use fantoccini::{ClientBuilder, Locator};
@@ -35,10 +35,15 @@ fn find(names: &[&str]) -> Option<PathBuf> {
     None
 }
 
+/// chromedriver in a process group of its own, with every Chromium it
+/// starts: dropping the guard kills the whole group, so a failed run
+/// leaves no headless browser behind.
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -52,11 +57,13 @@ fn free_port() -> u16 {
 }
 
 async fn start_driver(driver: &Path) -> (Driver, String) {
+    use std::os::unix::process::CommandExt;
     let port = free_port();
     // Owned by the guard at once: killed and waited for on every path.
     let guard = Driver(
         Command::new(driver)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -75,46 +82,97 @@ async fn start_driver(driver: &Path) -> (Driver, String) {
     panic!("chromedriver did not listen on port {port}");
 }
 
+/// A headless Chromium session; `None` (after saying so on the terminal,
+/// past cargo's output capture) when the browser is not installed and
+/// HIVELOG_REQUIRE_BROWSER is not set.
+struct Browser {
+    client: fantoccini::Client,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start(test: &str) -> Option<Browser> {
+        let required = std::env::var("HIVELOG_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+        let (Some(driver), Some(chromium)) = (
+            find(&["chromedriver"]),
+            find(&["chromium", "chromium-browser"]),
+        ) else {
+            assert!(
+                !required,
+                "HIVELOG_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+            );
+            // Straight to the terminal: cargo shows a passing test's
+            // eprintln! only with --nocapture.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("\nSKIPPED {test}: chromium and chromium-driver are not installed (apt-get install chromium chromium-driver; HIVELOG_REQUIRE_BROWSER=1 makes this a failure)\n").as_bytes(),
+            );
+            return None;
+        };
+        let (driver, webdriver) = start_driver(&driver).await;
+        let profile = tempfile::tempdir().unwrap();
+        let caps = json!({"goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1280,800", format!("--user-data-dir={}", profile.path().display())],
+        }});
+        let caps = caps.as_object().unwrap().clone();
+        let client = ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps)
+            .connect(&webdriver)
+            .await
+            .expect("browser session");
+        Some(Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        })
+    }
+
+    /// Waits up to 15 s for `css` to match.
+    async fn wait(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    }
+
+    /// Waits up to 15 s for the text of `css` to contain `needle`.
+    async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css} never said {needle:?}; it says {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_dashboard_follows_agents_tasks_and_messages_live() {
-    let required = std::env::var("HIVELOG_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    let (Some(driver), Some(chromium)) = (
-        find(&["chromedriver"]),
-        find(&["chromium", "chromium-browser"]),
-    ) else {
-        assert!(
-            !required,
-            "HIVELOG_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
-        );
-        eprintln!("SKIPPED: dashboard browser test (install chromium and chromium-driver, or set HIVELOG_REQUIRE_BROWSER=1 to make this a failure)");
+    let Some(b) = Browser::start("the_dashboard_follows_agents_tasks_and_messages_live").await
+    else {
         return;
     };
+    let browser = &b.client;
     let server = Server::start();
-    let (_driver, webdriver) = start_driver(&driver).await;
-    let profile = tempfile::tempdir().unwrap();
-    let caps = json!({"goog:chromeOptions": {
-        "binary": chromium,
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,800", format!("--user-data-dir={}", profile.path().display())],
-    }});
-    let caps = caps.as_object().unwrap().clone();
-    let browser = ClientBuilder::rustls()
-        .expect("tls")
-        .capabilities(caps)
-        .connect(&webdriver)
-        .await
-        .expect("browser session");
     let wait = |css: String| {
-        let browser = browser.clone();
-        async move {
-            browser
-                .wait()
-                .at_most(Duration::from_secs(15))
-                .for_element(Locator::Css(&css))
-                .await
-                .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
-        }
+        let b = &b;
+        async move { b.wait(&css).await }
     };
 
     browser.goto(&server.base).await.expect("open dashboard");
@@ -140,10 +198,9 @@ async fn the_dashboard_follows_agents_tasks_and_messages_live() {
     assert!(medallion.text().await.unwrap().contains("t1"));
 
     // A task moves across the board as it is claimed and completed.
-    send(
-        c.post(server.url("/api/tasks"))
-            .json(&json!({"task_id": "t1", "title": "Write page", "priority": "high"})),
-    )
+    send(c.post(server.url("/api/tasks")).json(
+        &json!({"description": "", "task_id": "t1", "title": "Write page", "priority": "high"}),
+    ))
     .await;
     wait("[data-status='available'] [data-task='t1']".into()).await;
     send(
@@ -158,6 +215,13 @@ async fn the_dashboard_follows_agents_tasks_and_messages_live() {
     )
     .await;
     wait("[data-status='completed'] [data-task='t1']".into()).await;
+    // Counts come from the server, per column and in the header.
+    b.wait_text("[data-status='completed'] .count", "1").await;
+    b.wait_text(
+        "#summary",
+        "0 available · 0 blocked · 0 claimed · 1 completed",
+    )
+    .await;
 
     // Post a message from the page.
     let input = browser.find(Locator::Css("#msg-text")).await.unwrap();
@@ -175,7 +239,7 @@ async fn the_dashboard_follows_agents_tasks_and_messages_live() {
     let shown = wait("#msgs-coordination li:last-child .mention".into()).await;
     assert_eq!(shown.text().await.unwrap(), "@alice");
     let (_, msgs) = send(c.get(server.url("/api/messages/coordination"))).await;
-    let last = msgs["messages"].as_array().unwrap().last().unwrap().clone();
+    let last = msgs.as_array().unwrap().last().unwrap().clone();
     assert_eq!(
         (last["agent_id"].clone(), last["content"].clone()),
         (json!("operator"), json!("hello @alice from the dashboard"))
@@ -244,11 +308,120 @@ async fn the_dashboard_follows_agents_tasks_and_messages_live() {
         .await
         .expect("back to the first dashboard");
     wait("#conn[data-state='live']".into()).await;
+    // The old messages page lands on the dashboard's messages.
+    browser
+        .goto(&server.url("/messages.html"))
+        .await
+        .expect("old bookmark");
+    wait("#conn[data-state='live']".into()).await;
+    let url = browser.current_url().await.unwrap();
+    assert_eq!(
+        (url.path(), url.fragment()),
+        ("/", Some("messages-section"))
+    );
+    wait("#msgs-coordination li .mention".into()).await;
+
+    screenshot(browser, "dashboard-test.png").await;
+    b.client.clone().close().await.unwrap();
+}
+
+/// Saves a screenshot under cargo's temporary directory for integration
+/// tests (inside the target directory, wherever CARGO_TARGET_DIR puts it).
+async fn screenshot(browser: &fantoccini::Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
-    let shot = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("dashboard-test.png");
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&shot, png).unwrap();
     eprintln!("screenshot: {}", shot.display());
-    browser.close().await.unwrap();
+}
+
+/// A board of 100,000 tasks: counts are exact, each column shows a page
+/// and loads more on request, and live changes still show at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_board_stays_usable_with_100k_tasks() {
+    let Some(b) = Browser::start("the_board_stays_usable_with_100k_tasks").await else {
+        return;
+    };
+    const TASKS: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--sync", "interval"]);
+    // 100,000 tasks: 1,000 blocked, 2,000 failed, the rest available.
+    let started = Instant::now();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut writers = Vec::new();
+    for _ in 0..32 {
+        let (c, base, next) = (client(), server.base.clone(), next.clone());
+        writers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= TASKS {
+                    break;
+                }
+                let mut t = json!({"task_id": format!("t{i:06}"), "title": format!("task {i}")});
+                if i < 1_000 {
+                    t["blocked_by"] = json!(["never"]);
+                } else if i < 3_000 {
+                    t["status"] = json!("failed");
+                }
+                let (status, body) = send(c.post(format!("{base}/api/v2/tasks")).json(&t)).await;
+                assert_eq!(status, 200, "{body}");
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    eprintln!("100k tasks stored in {:?}", started.elapsed());
+
+    let browser = &b.client;
+    let opened = Instant::now();
+    browser.goto(&server.base).await.expect("open dashboard");
+    b.wait("#conn[data-state='live']").await;
+    b.wait_text(
+        "#summary",
+        "97000 available · 1000 blocked · 0 claimed · 0 completed · 2000 failed",
+    )
+    .await;
+    eprintln!("dashboard live with 100k tasks in {:?}", opened.elapsed());
+    b.wait_text("[data-status='available'] .count", "97000")
+        .await;
+    let cards = |col: &'static str| async move {
+        browser
+            .find_all(Locator::Css(&format!("[data-status='{col}'] [data-task]")))
+            .await
+            .unwrap()
+            .len()
+    };
+    assert_eq!(cards("available").await, 50, "one page, not 97,000 cards");
+    assert_eq!(cards("failed").await, 50);
+    // More on request, continuing in order.
+    let more = b.wait("[data-status='available'] .more").await;
+    assert!(more.text().await.unwrap().contains("96950 not shown"));
+    more.click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while cards("available").await != 100 {
+        assert!(Instant::now() < deadline, "the second page never came");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Live: a claim moves a card and the counts at once.
+    let c = client();
+    let claimed = send(
+        c.post(server.url("/api/tasks/t003000/claim"))
+            .json(&json!({"agent_id": "alice"})),
+    )
+    .await;
+    assert_eq!(claimed.0, 200, "{}", claimed.1);
+    b.wait("[data-status='claimed'] [data-task='t003000']")
+        .await;
+    b.wait_text("#summary", "96999 available · 1000 blocked · 1 claimed")
+        .await;
+    // The page stays responsive: a script round trip is quick.
+    let t = Instant::now();
+    browser.execute("return 1", vec![]).await.unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "page busy: {:?}",
+        t.elapsed()
+    );
+    screenshot(browser, "dashboard-100k.png").await;
+    b.client.clone().close().await.unwrap();
 }

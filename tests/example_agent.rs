@@ -20,7 +20,7 @@ async fn the_example_agent_does_a_task_end_to_end() {
     let c = client();
     send(
         c.post(server.url("/api/tasks"))
-            .json(&json!({"task_id": "py-1", "title": "from python"})),
+            .json(&json!({"description": "", "task_id": "py-1", "title": "from python"})),
     )
     .await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/agent.py");
@@ -64,5 +64,5 @@ async fn the_example_agent_does_a_task_end_to_end() {
         .any(|v| v["task"]["progress"]["percent"] == 50.0);
     assert!(progressed, "the agent reported progress");
     let (_, agents) = send(c.get(server.url("/api/agents"))).await;
-    assert_eq!(agents["agents"][0]["agent_id"], "py-agent");
+    assert_eq!(agents[0]["agent_id"], "py-agent");
 }

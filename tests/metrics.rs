@@ -93,7 +93,7 @@ async fn metrics_parse_and_move_with_work() {
     .await;
     send(
         c.post(server.url("/api/tasks"))
-            .json(&json!({"task_id": "t"})),
+            .json(&json!({"title": "t", "description": "", "task_id": "t"})),
     )
     .await;
     assert_eq!(

@@ -58,7 +58,7 @@ async fn info_then_pub_sub_round_trip_and_wildcards() {
     send(
         client()
             .post(server.url("/api/agents/heartbeat"))
-            .json(&json!({"agent_id": "alice", "needs_approval": true})),
+            .json(&json!({"agent_id": "alice", "status": "busy", "needs_approval": true})),
     )
     .await;
     let mut sids = BTreeSet::new();
@@ -396,8 +396,14 @@ async fn protocol_errors_are_answered_and_repeated_abuse_closes() {
         json!({"op": "pong"}),
         "still open after errors"
     );
+    // The server closes after the 20th; writing the rest may then fail
+    // with a broken pipe, which is the point.
     for _ in 0..25 {
-        ws.send(json!({"op": "nope"})).await;
+        let frame =
+            tokio_tungstenite::tungstenite::Message::Text(json!({"op": "nope"}).to_string().into());
+        if ws.stream.send(frame).await.is_err() {
+            break;
+        }
     }
     let mut closed = false;
     for _ in 0..40 {

@@ -1,21 +1,31 @@
 //! `/api/agents`: registration, heartbeats, listing with health, removal.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::routing::{delete, get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::extract::{Json, Path, Query};
+use super::extract::Path;
 use super::openapi::{delete_op, get_op, post_op, Routes};
+use super::validation::{ModelBody, QueryParams};
 use super::{ApiError, AppState};
-use crate::coord::agents::{HeartbeatInput, RegisterInput};
+use crate::coord::agents::{AgentView, HeartbeatInput, RegisterInput};
 
 pub fn routes() -> Routes {
     Routes::new("agents")
         .route(
             "/api/agents",
             get(list),
-            vec![get_op("Agents with their health: {\"agents\":[...],\"count\"}")
+            vec![get_op("Agents: a bare array of agent records with their health")
+                .about("Without include_stale, only agents whose last_heartbeat is within 90 s (the stale threshold) of now; an agent that registered but never sent a heartbeat is listed only with include_stale=true. GET /api/v2/agents answers with a count.")
+                .query("include_stale", "true: also stale and dead agents (422 unless a boolean)")
+                .array()
+                .answers(422, "include_stale is not a boolean")],
+        )
+        .route(
+            "/api/v2/agents",
+            get(list_v2),
+            vec![get_op("Agents with a count: {\"agents\": [...], \"count\"}")
                 .query("include_stale", "true: also stale and dead agents")],
         )
         .route(
@@ -23,18 +33,20 @@ pub fn routes() -> Routes {
             post(register),
             vec![post_op("Register an agent")
                 .body(r#"{"agent_id":"alice","description":"writes docs","capabilities":["docs"]}"#)
-                .answers(422, "invalid fields")],
+                .answers(422, "agent_id empty or over 50 characters, description over 200")],
         )
         .route(
             "/api/agents/heartbeat",
             post(heartbeat),
             vec![post_op("Report status; replaces the reported fields and renews the lease of the named task")
-                .body(r#"{"agent_id":"alice","status":"busy","current_task":"task-7","current_task_title":"Write page","needs_approval":false,"approval_message":null}"#)],
+                .about("status is one of active, idle, busy, offline. A timestamp sent is echoed as last_heartbeat; liveness (stale, dead, releasing tasks) goes by when the server received it.")
+                .body(r#"{"agent_id":"alice","status":"busy","current_task":"task-7","current_task_title":"Write page","needs_approval":false,"approval_message":null}"#)
+                .answers(422, "agent_id or status missing, or status not one of the four")],
         )
         .route(
             "/api/agents/cleanup",
             post(cleanup),
-            vec![post_op("Remove stale and dead agents, except those named")
+            vec![post_op("Remove every agent except those named")
                 .body(r#"{"keep_agents":["alice"]}"#)],
         )
         .route(
@@ -44,10 +56,17 @@ pub fn routes() -> Routes {
         )
 }
 
+const AGENT_STATUSES: [&str; 4] = ["active", "idle", "busy", "offline"];
+
 async fn register(
     State(state): State<AppState>,
-    Json(input): Json<RegisterInput>,
+    ModelBody(model): ModelBody,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let input: RegisterInput = model
+        .required_strings(&["agent_id"])
+        .length("agent_id", 1, 50)
+        .length("description", 0, 200)
+        .parse()?;
     let agent = state.coord.register(input).await?;
     Ok(axum::Json(
         json!({ "success": true, "agent_id": agent.agent.agent_id, "agent": agent }),
@@ -56,33 +75,69 @@ async fn register(
 
 async fn heartbeat(
     State(state): State<AppState>,
-    Json(input): Json<HeartbeatInput>,
+    ModelBody(model): ModelBody,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let input: HeartbeatInput = model
+        .required_strings(&["agent_id"])
+        .required_one_of("status", &AGENT_STATUSES)
+        .parse()?;
     let agent = state.coord.heartbeat(input).await?;
     Ok(axum::Json(
         json!({ "success": true, "agent_id": agent.agent.agent_id, "health": agent.health }),
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    include_stale: bool,
+fn include_stale(raw: Option<&str>) -> Result<bool, ApiError> {
+    Ok(QueryParams::parse(raw)
+        .boolean("include_stale")?
+        .unwrap_or(false))
 }
 
-async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> axum::Json<Value> {
-    let agents = state.coord.agents(q.include_stale);
-    axum::Json(json!({ "agents": agents, "count": agents.len() }))
+async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<Vec<AgentView>>, ApiError> {
+    Ok(axum::Json(
+        state.coord.agents(include_stale(raw.as_deref())?),
+    ))
+}
+
+/// The v2 listing: the same agents, with a count.
+#[derive(Debug, Serialize)]
+struct AgentList {
+    agents: Vec<AgentView>,
+    count: usize,
+}
+
+async fn list_v2(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<AgentList>, ApiError> {
+    let agents = state.coord.agents(include_stale(raw.as_deref())?);
+    Ok(axum::Json(AgentList {
+        count: agents.len(),
+        agents,
+    }))
+}
+
+/// `DELETE /api/agents/{id}`: the record removed, as the listing showed it.
+#[derive(Debug, Serialize)]
+struct Removed {
+    success: bool,
+    agent_id: String,
+    removed: AgentView,
 }
 
 async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Removed>, ApiError> {
     let removed = state.coord.remove_agent(&id).await?;
-    Ok(axum::Json(
-        json!({ "success": true, "agent_id": id, "removed": removed }),
-    ))
+    Ok(axum::Json(Removed {
+        success: true,
+        agent_id: id,
+        removed,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,15 +146,25 @@ struct CleanupBody {
     keep_agents: Vec<String>,
 }
 
+#[derive(Debug, Serialize)]
+struct CleanedUp {
+    success: bool,
+    removed_count: usize,
+    removed_agents: Vec<String>,
+    /// The list the client sent, as sent.
+    kept_agents: Vec<String>,
+}
+
 async fn cleanup(
     State(state): State<AppState>,
-    Json(body): Json<CleanupBody>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let (removed, kept) = state.coord.cleanup_agents(&body.keep_agents).await?;
-    Ok(axum::Json(json!({
-        "success": true,
-        "removed_count": removed.len(),
-        "removed_agents": removed,
-        "kept_agents": kept,
-    })))
+    ModelBody(model): ModelBody,
+) -> Result<axum::Json<CleanedUp>, ApiError> {
+    let body: CleanupBody = model.parse()?;
+    let removed = state.coord.cleanup_agents(&body.keep_agents).await?;
+    Ok(axum::Json(CleanedUp {
+        success: true,
+        removed_count: removed.len(),
+        removed_agents: removed,
+        kept_agents: body.keep_agents,
+    }))
 }

@@ -1,18 +1,22 @@
-//! `/api/messages`: messages on channels, as the replaced service served
-//! them, plus `mention` filtering.
+//! `/api/messages`: messages on channels. The compatible routes take the
+//! replaced service's four channels and answer bare arrays; `/api/v2`
+//! takes any channel name and answers with a count.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::extract::{Json, Path, Query};
+use super::extract::Path;
 use super::openapi::{get_op, post_op, Routes};
+use super::validation::{bad_path, Model, ModelBody, QueryParams};
 use super::{ApiError, AppState};
-use crate::coord::channels::MessageInput;
+use crate::coord::channels::{ChannelMessage, MessageInput};
+use crate::coord::time::ClientTime;
 
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 10_000;
+const DEFAULT_LIMIT: u64 = 50;
+const MAX_LIMIT: u64 = 10_000;
+/// The channels the replaced service knew; other names live under /api/v2.
+pub const CHANNELS: [&str; 4] = ["tasks", "coordination", "errors", "status"];
 
 pub fn routes() -> Routes {
     Routes::new("messages")
@@ -20,51 +24,120 @@ pub fn routes() -> Routes {
             "/api/messages",
             post(post_message),
             vec![post_op("Post to a channel; @name mentions an agent")
-                .body(r#"{"agent_id":"alice","channel":"coordination","content":"@bob the schema is ready"}"#)],
+                .about("channel is one of tasks, coordination, errors, status (other names: POST /api/v2/messages). A timestamp or message_id sent is kept and echoed.")
+                .body(r#"{"agent_id":"alice","channel":"coordination","content":"@bob the schema is ready"}"#)
+                .answers(422, "agent_id or content missing, or an unknown channel")],
         )
         .route(
             "/api/messages/{channel}",
             get(list),
-            vec![get_op("A channel's newest messages, oldest first")
+            vec![get_op("A channel's newest messages, oldest first: a bare array")
+                .query("limit", "how many (default 50)")
+                .query("mention", "only messages mentioning this agent")
+                .array()
+                .answers(422, "unknown channel or bad limit")],
+        )
+        .route(
+            "/api/v2/messages",
+            post(post_message_v2),
+            vec![post_op("Post to any channel (letters, digits, _ and -)")
+                .body(r#"{"agent_id":"alice","channel":"roadmap","content":"v2 ships friday"}"#)
+                .answers(422, "agent_id or content missing, or a bad channel name")],
+        )
+        .route(
+            "/api/v2/messages/{channel}",
+            get(list_v2),
+            vec![get_op("Any channel's newest messages, oldest first: {\"channel\", \"messages\", \"count\"}")
                 .query("limit", "how many (default 50)")
                 .query("mention", "only messages mentioning this agent")],
         )
 }
 
-async fn post_message(
-    State(state): State<AppState>,
-    Json(input): Json<MessageInput>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let m = state.coord.post_message(input).await?;
-    Ok(axum::Json(json!({
-        "success": true,
-        "sequence": m.message_id,
-        "stream": state.coord.config().history_stream,
-        "timestamp": m.timestamp,
-        "message": m,
-    })))
+/// What a post answers: the replaced service's keys, then the message.
+#[derive(Debug, Serialize)]
+struct Posted {
+    success: bool,
+    sequence: Option<u64>,
+    stream: String,
+    timestamp: Option<ClientTime>,
+    message: ChannelMessage,
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    limit: Option<u64>,
-    mention: Option<String>,
+fn message_model(model: Model) -> Model {
+    model.required_strings(&["agent_id"]).required(&["content"])
+}
+
+async fn store(state: &AppState, input: MessageInput) -> Result<axum::Json<Posted>, ApiError> {
+    let m = state.coord.post_message(input).await?;
+    Ok(axum::Json(Posted {
+        success: true,
+        sequence: m.sequence,
+        stream: state.coord.config().history_stream.clone(),
+        timestamp: m.timestamp.clone(),
+        message: m,
+    }))
+}
+
+async fn post_message(
+    State(state): State<AppState>,
+    ModelBody(model): ModelBody,
+) -> Result<axum::Json<Posted>, ApiError> {
+    let input = message_model(model)
+        .required_one_of("channel", &CHANNELS)
+        .parse()?;
+    store(&state, input).await
+}
+
+async fn post_message_v2(
+    State(state): State<AppState>,
+    ModelBody(model): ModelBody,
+) -> Result<axum::Json<Posted>, ApiError> {
+    let input = message_model(model)
+        .required_strings(&["channel"])
+        .parse()?;
+    store(&state, input).await
+}
+
+fn read(
+    state: &AppState,
+    channel: &str,
+    raw: Option<&str>,
+) -> Result<Vec<ChannelMessage>, ApiError> {
+    let q = QueryParams::parse(raw);
+    let limit = q
+        .positive_int("limit")?
+        .unwrap_or(DEFAULT_LIMIT)
+        .min(MAX_LIMIT) as usize;
+    Ok(state.coord.messages(channel, limit, q.get("mention"))?)
 }
 
 async fn list(
     State(state): State<AppState>,
     Path(channel): Path<String>,
-    Query(q): Query<ListQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let limit = match q.limit {
-        Some(0) => return Err(ApiError::bad_request("limit must be at least 1")),
-        Some(n) => n.min(MAX_LIMIT as u64) as usize,
-        None => DEFAULT_LIMIT,
-    };
-    let messages = state
-        .coord
-        .messages(&channel, limit, q.mention.as_deref())?;
-    Ok(axum::Json(
-        json!({ "channel": channel, "messages": messages, "count": messages.len() }),
-    ))
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<Vec<ChannelMessage>>, ApiError> {
+    if !CHANNELS.contains(&channel.as_str()) {
+        return Err(bad_path("channel", &CHANNELS, &channel));
+    }
+    Ok(axum::Json(read(&state, &channel, raw.as_deref())?))
+}
+
+#[derive(Debug, Serialize)]
+struct MessageList {
+    channel: String,
+    messages: Vec<ChannelMessage>,
+    count: usize,
+}
+
+async fn list_v2(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<MessageList>, ApiError> {
+    let messages = read(&state, &channel, raw.as_deref())?;
+    Ok(axum::Json(MessageList {
+        channel,
+        count: messages.len(),
+        messages,
+    }))
 }

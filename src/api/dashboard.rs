@@ -3,7 +3,7 @@
 
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
 
@@ -17,6 +17,20 @@ struct Assets;
 pub fn routes() -> Routes {
     Routes::new("server")
         .route("/", get(index), vec![get_op("The live dashboard (HTML)")])
+        // The replaced service's pages, for old bookmarks.
+        .route(
+            "/index.html",
+            get(|| async { Redirect::permanent("/") }),
+            vec![get_op("The old dashboard's address: redirects to /").answers(308, "to /")],
+        )
+        .route(
+            "/messages.html",
+            get(|| async { Redirect::permanent("/#messages-section") }),
+            vec![
+                get_op("The old messages page: redirects to the dashboard's messages")
+                    .answers(308, "to /#messages-section"),
+            ],
+        )
         .route(
             "/assets/{*path}",
             get(asset),

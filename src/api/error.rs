@@ -1,5 +1,7 @@
 //! The API's one error type: every failure becomes a status code and a JSON
-//! body `{"detail": "..."}`, decided here and nowhere else.
+//! body `{"detail": "..."}`, decided here and nowhere else. A 422 is the
+//! one exception: its `detail` is FastAPI's list of field errors, because
+//! that is what clients of the replaced service read (`validation.rs`).
 
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
@@ -7,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::validation::FieldError;
 use crate::coord::CoordError;
 use crate::log::LogError;
 
@@ -14,6 +17,9 @@ use crate::log::LogError;
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: String,
+    /// For a 422: the field errors (one generic entry is made from
+    /// `detail` when empty).
+    pub fields: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -21,6 +27,21 @@ impl ApiError {
         ApiError {
             status,
             detail: detail.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// A 422 listing what is wrong with the request.
+    pub fn validation(fields: Vec<FieldError>) -> Self {
+        let detail = fields
+            .iter()
+            .map(|f| f.msg.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail,
+            fields,
         }
     }
 
@@ -37,6 +58,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
             tracing::error!(status = %self.status, detail = %self.detail, "request failed");
+        }
+        if self.status == StatusCode::UNPROCESSABLE_ENTITY {
+            let fields = if self.fields.is_empty() {
+                vec![FieldError::new(&["body"], "value_error", self.detail)]
+            } else {
+                self.fields
+            };
+            return (self.status, Json(json!({ "detail": fields }))).into_response();
         }
         (self.status, Json(json!({ "detail": self.detail }))).into_response()
     }
@@ -61,6 +90,7 @@ impl From<LogError> for ApiError {
             | WrongLastSequence { .. }
             | WrongLastSubjectSequence { .. }
             | NoStream { .. } => StatusCode::CONFLICT,
+            Protected { .. } => StatusCode::FORBIDDEN,
             MessageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             StreamFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -125,7 +155,7 @@ impl From<CoordError> for ApiError {
             }
             Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             MissingAgent | Blocked(_) | Cycle(_) => StatusCode::BAD_REQUEST,
-            TaskNotFound | NotClaimable { .. } | NotClaimed | AgentNotFound => {
+            TaskNotFound | NotClaimable { .. } | NotClaimed | AgentNotFound(_) => {
                 StatusCode::NOT_FOUND
             }
             NotOwner { .. } => StatusCode::FORBIDDEN,

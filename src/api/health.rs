@@ -63,7 +63,10 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "agent_stale_after_seconds": state.coord.config().agent_stale_after.as_secs_f64(),
         "agent_dead_after_seconds": state.coord.config().agent_dead_after.as_secs_f64(),
         "broker": "embedded (hivelog's own JetStream-style log; nats_connected is kept for old clients)",
-        "tasks": state.coord.task_counts().into_iter().map(|(s, n)| (s.as_str(), n)).collect::<std::collections::BTreeMap<_, _>>(),
+        "tasks": state.coord.task_counts(),
         "slow_consumers": log.fanout_totals().1,
+        // Damaged state records skipped at start or on read; see the log
+        // for their subjects and sequences.
+        "state_records_skipped": state.coord.stats.skipped_records.load(std::sync::atomic::Ordering::Relaxed),
     }))
 }

@@ -31,6 +31,7 @@ pub fn routes() -> Routes {
                 .header("Nats-Expected-Stream", "refuse unless this stream stores the subject")
                 .header("Nats-Expected-Last-Sequence", "refuse unless the stream's last sequence is this")
                 .header("Nats-Expected-Last-Subject-Sequence", "refuse unless the subject's last sequence is this (0: none yet)")
+                .answers(403, "the subject is stored by a system stream (hivelog.state.>)")
                 .answers(409, "a failed expectation; the detail gives the actual sequence")
                 .answers(413, "larger than the stream's max_msg_size")
                 .answers(507, "the stream is full and discards new messages")],
@@ -51,7 +52,9 @@ pub fn routes() -> Routes {
             get(get_one).delete(delete_one),
             vec![
                 get_op("One message by sequence").answers(404, "no such stream or message"),
-                delete_op("Delete one message").answers(404, "no such stream or message"),
+                delete_op("Delete one message")
+                    .answers(403, "a system stream (HIVELOG_STATE)")
+                    .answers(404, "no such stream or message"),
             ],
         )
         .route(

@@ -255,8 +255,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
     }
 
     o.head("hivelog_tasks", "gauge", "Tasks by status.");
-    for (status, n) in state.coord.task_counts() {
-        o.line("hivelog_tasks", &[("status", status.as_str())], n);
+    let counts = state.coord.task_counts();
+    for (status, n) in [
+        ("available", counts.available),
+        ("claimed", counts.claimed),
+        ("completed", counts.completed),
+        ("failed", counts.failed),
+    ] {
+        o.line("hivelog_tasks", &[("status", status)], n);
     }
     o.head("hivelog_agents", "gauge", "Agents by health.");
     for (health, n) in state.coord.agent_health_counts() {
@@ -267,6 +273,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
         o.line("hivelog_agents", &[("health", &h)], n);
     }
     let stats = &state.coord.stats;
+    o.one(
+        "hivelog_state_records_skipped_total",
+        "counter",
+        "Coordination state records that did not decode and were skipped (the previous good version stayed in force).",
+        stats.skipped_records.load(Ordering::Relaxed),
+    );
     o.one(
         "hivelog_claims_won_total",
         "counter",

@@ -18,6 +18,8 @@ pub mod render;
 mod streams;
 pub mod sysmetrics;
 mod tasks;
+mod tasks_v2;
+pub mod validation;
 pub mod ws;
 
 use std::time::Duration;
@@ -96,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::routes())
         .merge(consumers::routes())
         .merge(tasks::routes())
+        .merge(tasks_v2::routes())
         .merge(agents::routes())
         .merge(channels::routes())
         .merge(ws::routes())

@@ -23,6 +23,8 @@ pub struct Op {
     /// An example request body (JSON text, or raw text for publish).
     pub body: Option<&'static str>,
     pub responses: Vec<(u16, &'static str)>,
+    /// The 200 answer is a bare JSON array (the compatible list routes).
+    pub array: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -41,7 +43,13 @@ impl Op {
             headers: Vec::new(),
             body: None,
             responses: Vec::new(),
+            array: false,
         }
+    }
+    /// Its 200 answer is a bare JSON array.
+    pub fn array(mut self) -> Self {
+        self.array = true;
+        self
     }
     /// More than the one-line summary.
     pub fn about(mut self, description: &'static str) -> Self {
@@ -164,7 +172,7 @@ fn describe_path_param(name: &str) -> &'static str {
         "consumer" => "consumer name",
         "task_id" => "task id (URL-escaped)",
         "agent_id" => "agent id (URL-escaped)",
-        "channel" => "channel name, e.g. coordination or errors",
+        "channel" => "channel: tasks, coordination, errors or status (any name under /api/v2)",
         "path" => "file name of an embedded asset",
         _ => "path parameter",
     }
@@ -175,13 +183,14 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         204 => "No content",
+        308 => "Moved permanently",
         400 => "Bad request",
         401 => "Missing or wrong token",
         403 => "Forbidden",
         404 => "Not found",
         409 => "Conflict",
         413 => "Too large",
-        422 => "Wrong shape",
+        422 => "Invalid request (FastAPI's list of field errors)",
         503 => "Not ready",
         507 => "Stream full",
         _ => "Answer",
@@ -206,11 +215,23 @@ pub fn document(table: &[(String, &'static str, Op)]) -> Value {
             json!({"name": p.name, "in": "header", "required": false, "description": p.description, "schema": {"type": "string"}})
         }));
         let mut responses = Map::new();
-        if !op.responses.iter().any(|(s, _)| (200..300).contains(s)) {
-            responses.insert("200".into(), json!({"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}));
+        // Every route answers 200 on success unless it documents its own
+        // success code (201); a 204 ("nothing this time") comes on top.
+        if !op.responses.iter().any(|(s, _)| matches!(s, 200 | 201)) {
+            let schema = if op.array {
+                json!({"type": "array", "items": {"type": "object"}})
+            } else {
+                json!({"type": "object"})
+            };
+            responses.insert(
+                "200".into(),
+                json!({"description": "OK", "content": {"application/json": {"schema": schema}}}),
+            );
         }
         for (status, meaning) in &op.responses {
-            let content = if *status >= 400 {
+            let content = if *status == 422 {
+                json!({"application/json": {"schema": {"$ref": "#/components/schemas/ValidationError"}}})
+            } else if *status >= 400 {
                 json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
             } else {
                 json!({"application/json": {"schema": {"type": "object"}}})
@@ -254,13 +275,14 @@ pub fn document(table: &[(String, &'static str, Op)]) -> Value {
         "info": {
             "title": "hivelog",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Task queue, agent registry, message channels and a JetStream-style log for a team of software agents. Every error is a status code with {\"detail\": \"...\"}. Live updates: GET /ws (WebSocket, see README).",
+            "description": "Task queue, agent registry, message channels and a JetStream-style log for a team of software agents. Every error is a status code with {\"detail\": \"...\"}, except 422, whose detail is FastAPI's list of field errors. Live updates: GET /ws (WebSocket, see README).",
         },
         "servers": [{"url": "/"}],
         // No token unless the server runs with --token; then a bearer one.
         "security": [{}, {"bearer": []}],
         "tags": [
             {"name": "tasks", "description": "The task queue: the replaced service's API plus claim-next, progress, release, cancel, history"},
+            {"name": "v2", "description": "Richer answers for new clients: envelopes with counts, totals and `next` cursors for paging, any channel name. The routes without /v2 answer exactly what the replaced service answered (bare arrays)."},
             {"name": "agents", "description": "Agent registry and heartbeats"},
             {"name": "messages", "description": "Message channels (coordination, errors, ...)"},
             {"name": "streams", "description": "The log: streams and their configuration"},
@@ -276,6 +298,20 @@ pub fn document(table: &[(String, &'static str, Op)]) -> Value {
                     "type": "object",
                     "required": ["detail"],
                     "properties": {"detail": {"type": "string", "description": "what was wrong, in words"}},
+                },
+                "ValidationError": {
+                    "type": "object",
+                    "required": ["detail"],
+                    "description": "422, as FastAPI answers it: one entry per problem",
+                    "properties": {"detail": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["loc", "msg", "type"],
+                        "properties": {
+                            "loc": {"type": "array", "items": {"type": "string"}, "description": "where: [\"body\", \"title\"], [\"query\", \"limit\"]"},
+                            "msg": {"type": "string"},
+                            "type": {"type": "string", "description": "missing, enum, int_parsing, string_too_long, ..."},
+                        },
+                    }}},
                 }
             },
             "securitySchemes": {

@@ -33,8 +33,11 @@ pub fn routes() -> Routes {
                 get_op("A stream's configuration and state").answers(404, "no such stream"),
                 put_op("Change a stream's subjects and limits (messages beyond new limits are removed at once)")
                     .body(r#"{"subjects":["orders.>"],"max_msgs":1000}"#)
+                    .answers(403, "HIVELOG_STATE (a system stream), or MJ_ONLINE_WORK without the subjects coordination writes to")
                     .answers(404, "no such stream"),
-                delete_op("Delete a stream and its messages").answers(404, "no such stream"),
+                delete_op("Delete a stream and its messages")
+                    .answers(403, "HIVELOG_STATE (a system stream) or MJ_ONLINE_WORK (coordination runs on it)")
+                    .answers(404, "no such stream"),
             ],
         )
         .route(
@@ -42,6 +45,7 @@ pub fn routes() -> Routes {
             post(purge),
             vec![post_op("Delete messages: all, or on a subject, optionally keeping the newest N")
                 .body(r#"{"subject":"orders.eu","keep":1}"#)
+                .answers(403, "a system stream (HIVELOG_STATE)")
                 .answers(404, "no such stream")],
         )
 }

@@ -1,7 +1,7 @@
 //! Publishes the server's vital signs on `$SYS.metrics` every interval, for
 //! the dashboard and any subscriber: CPU and memory of the process, the
 //! machine's memory, messages per second in and out, WebSocket
-//! connections, store size. No stream captures `$SYS.>`, so nothing is
+//! connections, store size, task counts. No stream captures `$SYS.>`, so nothing is
 //! stored.
 
 use std::sync::atomic::Ordering;
@@ -72,6 +72,9 @@ pub fn start(
                 "subscribers": state.log.subscriber_count(),
                 "store_bytes": state.log.size_on_disk(),
                 "uptime_seconds": state.log.uptime().as_secs(),
+                // The board's counts, so a dashboard never counts a
+                // truncated list itself.
+                "tasks": state.coord.task_counts(),
             });
             (last_at, last_cpu, last_in, last_out) = (Instant::now(), cpu, msgs_in, msgs_out);
             if let Err(e) = state

@@ -7,25 +7,30 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::extract::{Json, OptionalJson, Path, Query};
 use super::openapi::{get_op, post_op, Routes};
+use super::validation::{ModelBody, QueryParams};
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
-use crate::coord::task::{TaskInput, TaskStatus};
+use crate::coord::task::{Task, TaskInput, TaskStatus};
 use crate::coord::tasks::Written;
 use crate::coord::CoordError;
 use crate::log::duration::parse_duration;
 
-const DEFAULT_LIMIT: usize = 100;
-/// `limit` is clamped here rather than refused: old clients send anything.
+/// The compatible listing's default: every task, as the replaced service
+/// listed them (up to the cap).
 const MAX_LIMIT: usize = 100_000;
+/// `available`'s default page: agents claim from the top.
+const DEFAULT_AVAILABLE: usize = 100;
 pub const PRECISE_HEADER: &str = "x-hivelog-precise-status";
+pub const STATUSES: [&str; 4] = ["available", "claimed", "completed", "failed"];
+const PRIORITIES: [&str; 3] = ["low", "medium", "high"];
 
 pub fn routes() -> Routes {
     Routes::new("tasks")
@@ -33,20 +38,26 @@ pub fn routes() -> Routes {
             "/api/tasks",
             get(list).post(create),
             vec![
-                get_op("Tasks, newest first: {\"tasks\":[...],\"count\"}")
-                    .query("status", "available, claimed, completed or failed")
-                    .query("limit", "default 100; larger values are clamped at 100,000"),
+                get_op("Tasks, newest first: a bare array of task objects")
+                    .about("Paged and counted listings: GET /api/v2/tasks.")
+                    .query("status", "available, claimed, completed or failed (422 otherwise)")
+                    .query("limit", "a whole number >= 1 (422 otherwise); default and cap 100,000")
+                    .array()
+                    .answers(422, "bad status or limit"),
                 post_op("Create or update a task")
-                    .about("Extra fields are kept. Re-posting updates title, description, priority, dependencies and capabilities; a task an agent holds is never changed this way (409). A dependency cycle is refused (400).")
+                    .about("task_id, title and description are required (422 otherwise); created_at is kept as sent. Extra fields are kept. Re-posting updates title, description, priority, dependencies and capabilities; a task an agent holds is never changed this way (409). A dependency cycle is refused (400). POST /api/v2/tasks takes partial updates.")
                     .body(r#"{"task_id":"task-7","title":"Write page","description":"","priority":"high","blocked_by":["task-6"],"capabilities":["docs"]}"#)
-                    .answers(409, "an agent holds the task"),
+                    .answers(409, "an agent holds the task")
+                    .answers(422, "missing field, or a bad status, priority or result"),
             ],
         )
         .route(
             "/api/tasks/available",
             get(available),
-            vec![get_op("Claimable tasks in claim order (priority high to low, then oldest)")
-                .query("limit", "default 100")],
+            vec![get_op("Claimable tasks in claim order (priority high to low, then oldest): a bare array")
+                .query("limit", "default 100")
+                .array()
+                .answers(422, "bad limit")],
         )
         .route(
             "/api/tasks/claim-next",
@@ -55,6 +66,7 @@ pub fn routes() -> Routes {
                 .about("Capabilities default to those the agent registered. 204 when none within wait.")
                 .query("wait", "long poll up to this long (default 0, at most 5m)")
                 .body(r#"{"agent_id":"alice","capabilities":["docs"]}"#)
+                .answers(200, "claimed: {\"success\", \"task_id\", \"agent_id\", \"task\"}")
                 .answers(204, "no task for this agent")],
         )
         .route(
@@ -78,7 +90,8 @@ pub fn routes() -> Routes {
             vec![post_op("Finish a claimed task (success false: failed)")
                 .body(r#"{"agent_id":"alice","success":true,"result":{"pages":3},"error":null}"#)
                 .answers(403, "another agent holds it")
-                .answers(404, "not claimed")],
+                .answers(404, "not claimed")
+                .answers(422, "result is not an object or null")],
         )
         .route(
             "/api/tasks/{task_id}/release",
@@ -108,89 +121,86 @@ pub fn routes() -> Routes {
         )
 }
 
-/// Any positive `limit`; absurdly large ones are clamped, not refused.
-fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    let raw = raw.trim();
-    if raw.is_empty() || !raw.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be a positive whole number, not {raw:?}"
-        )));
-    }
-    let n = raw
-        .parse::<u128>()
-        .map_or(MAX_LIMIT, |n| n.min(MAX_LIMIT as u128) as usize);
-    if n == 0 {
-        return Err(ApiError::bad_request("limit must be at least 1"));
-    }
-    Ok(n)
+/// `limit` as the compatible routes take it: a whole number >= 1 (422
+/// otherwise), clamped at `MAX_LIMIT` rather than refused when huge.
+fn limit(q: &QueryParams, default: usize) -> Result<usize, ApiError> {
+    Ok(q.positive_int("limit")?
+        .map_or(default, |n| n.min(MAX_LIMIT as u64) as usize))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    status: Option<String>,
-    limit: Option<String>,
+pub fn parse_status(name: &str) -> Option<TaskStatus> {
+    serde_json::from_value(Value::String(name.to_string())).ok()
 }
 
 async fn list(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            serde_json::from_value::<TaskStatus>(Value::String(s.to_lowercase())).map_err(
-                |_| {
-                    ApiError::bad_request(format!(
-                        "status must be available, claimed, completed or failed, not {s:?}"
-                    ))
-                },
-            )?,
-        ),
-    };
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<Vec<Task>>, ApiError> {
+    let q = QueryParams::parse(raw.as_deref());
+    let status = q.one_of("status", &STATUSES)?;
+    let limit = limit(&q, MAX_LIMIT)?;
     let tasks = state
         .coord
-        .list_tasks(status, parse_limit(q.limit.as_deref())?);
-    Ok(axum::Json(json!({ "tasks": tasks, "count": tasks.len() })))
-}
-
-#[derive(Debug, Deserialize)]
-struct LimitQuery {
-    limit: Option<String>,
+        .list_tasks(status.as_deref().and_then(parse_status), limit);
+    Ok(axum::Json(tasks))
 }
 
 async fn available(
     State(state): State<AppState>,
-    Query(q): Query<LimitQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let tasks = state
-        .coord
-        .available_tasks(parse_limit(q.limit.as_deref())?);
-    Ok(axum::Json(json!({ "tasks": tasks, "count": tasks.len() })))
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<Vec<Task>>, ApiError> {
+    let q = QueryParams::parse(raw.as_deref());
+    let limit = limit(&q, DEFAULT_AVAILABLE)?;
+    Ok(axum::Json(state.coord.available_tasks(limit)))
+}
+
+/// What a task write answers: the replaced service's keys, then hivelog's.
+#[derive(Debug, Serialize)]
+pub struct TaskWritten {
+    pub success: bool,
+    pub task_id: String,
+    /// The sequence of this version's copy on `<prefix>.tasks`.
+    pub sequence: Option<u64>,
+    pub stream: String,
+    pub timestamp: crate::coord::time::Timestamp,
+    /// True when the task did not exist before.
+    pub created: bool,
+    pub task: Task,
+}
+
+impl TaskWritten {
+    pub fn new(state: &AppState, w: Written) -> Self {
+        TaskWritten {
+            success: true,
+            task_id: w.task.task_id.clone(),
+            sequence: w.history_seq,
+            stream: state.coord.config().history_stream.clone(),
+            timestamp: w.at,
+            created: w.created,
+            task: w.task,
+        }
+    }
 }
 
 async fn create(
     State(state): State<AppState>,
-    Json(input): Json<TaskInput>,
-) -> Result<axum::Json<Value>, ApiError> {
+    ModelBody(model): ModelBody,
+) -> Result<axum::Json<TaskWritten>, ApiError> {
+    let input: TaskInput = model
+        .required_strings(&["task_id", "title", "description"])
+        .optional_one_of("status", &STATUSES)
+        .optional_one_of("priority", &PRIORITIES)
+        .object_or_null("result")
+        .parse()?;
     let w = state.coord.post_task(input).await?;
-    Ok(axum::Json(json!({
-        "success": true,
-        "task_id": w.task.task_id,
-        "sequence": w.history_seq,
-        "stream": state.coord.config().history_stream,
-        "timestamp": w.at,
-        "task": w.task,
-    })))
+    Ok(axum::Json(TaskWritten::new(&state, w)))
 }
 
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(json!(state.coord.get_task(&id)?)))
+) -> Result<axum::Json<Task>, ApiError> {
+    Ok(axum::Json(state.coord.get_task(&id)?))
 }
 
 /// `{"agent_id": ...}` bodies; a missing or null id is a 400, as before.
@@ -209,16 +219,32 @@ fn answer(w: Written, agent: &str) -> axum::Json<Value> {
     )
 }
 
-fn precise(headers: &HeaderMap, e: CoordError) -> ApiError {
+fn precise(headers: &HeaderMap, e: CoordError, agent: &str) -> ApiError {
     let wants = headers
         .get(PRECISE_HEADER)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
     match e {
-        CoordError::NotClaimable { status: Some(s) } if wants => {
-            ApiError::new(StatusCode::CONFLICT, format!("Task is {s}, not available"))
+        CoordError::NotClaimable {
+            status: Some(_),
+            owner: Some(owner),
+        } if wants && owner == agent => ApiError::new(
+            StatusCode::CONFLICT,
+            format!("Task is already claimed by {agent} (you)"),
+        ),
+        CoordError::NotClaimable {
+            status: Some(s),
+            owner,
+        } if wants => {
+            let by = owner.map(|o| format!(" by {o}")).unwrap_or_default();
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Task is {s}{by}, not available"),
+            )
         }
-        CoordError::NotClaimable { status: None } if wants => ApiError::not_found("Task not found"),
+        CoordError::NotClaimable { status: None, .. } if wants => {
+            ApiError::not_found("Task not found")
+        }
         other => other.into(),
     }
 }
@@ -234,7 +260,7 @@ async fn claim(
         .coord
         .claim(&id, &agent)
         .await
-        .map_err(|e| precise(&headers, e))?;
+        .map_err(|e| precise(&headers, e, &agent))?;
     Ok(answer(w, &agent))
 }
 
@@ -287,8 +313,9 @@ fn yes() -> bool {
 async fn complete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Json(body): Json<CompleteBody>,
+    ModelBody(model): ModelBody,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let body: CompleteBody = model.object_or_null("result").parse()?;
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord

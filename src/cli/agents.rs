@@ -26,7 +26,10 @@ pub fn health_tone(health: &str) -> Tone {
 pub async fn list(client: &Client, out: Out, args: AgentsArgs) -> Result<(), CliError> {
     let include_stale = (!args.active).to_string();
     let answer = client
-        .get(&["api", "agents"], &[("include_stale", include_stale)])
+        .get(
+            &["api", "v2", "agents"],
+            &[("include_stale", include_stale)],
+        )
         .await?;
     if out.json {
         out.json(&answer);
@@ -104,7 +107,7 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
             agent,
         } => {
             let body = json!({"agent_id": agent, "channel": channel, "content": content});
-            let answer = client.post(&["api", "messages"], body).await?;
+            let answer = client.post(&["api", "v2", "messages"], body).await?;
             if out.json {
                 out.json(&answer);
             } else {
@@ -121,7 +124,7 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
         } => {
             let answer = client
                 .get(
-                    &["api", "messages", &channel],
+                    &["api", "v2", "messages", &channel],
                     &[("limit", limit.to_string())],
                 )
                 .await?;
@@ -136,9 +139,9 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
                 let health = client.get(&["health"], &[]).await?;
                 let prefix = health["subject_prefix"].as_str().unwrap_or("mjwork");
                 let subject = format!("{prefix}.{channel}");
-                // Continue right after the last message shown (its id is its
+                // Continue right after the last message shown (by its
                 // sequence in the stream), so none posted meanwhile is missed.
-                let deliver = match messages.last().and_then(|m| m["message_id"].as_u64()) {
+                let deliver = match messages.last().and_then(|m| m["sequence"].as_u64()) {
                     Some(id) => json!({ "start_seq": id + 1 }),
                     None => json!("new"),
                 };

@@ -19,6 +19,9 @@ pub enum CliError {
     Input(String),
     #[error("{0}")]
     Protocol(String),
+    /// Ctrl-C: what was done before it (exit status 130, as shells expect).
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl CliError {
@@ -40,12 +43,23 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(server: &str, token: Option<String>) -> Result<Self, CliError> {
-        let mut base = Url::parse(server)
-            .map_err(|e| CliError::input(format!("--server {server:?} is not a URL: {e}")))?;
+    /// A client of `server`; `origin` names where that URL came from
+    /// (`--server` or `HIVELOG_SERVER`), so a bad one can be fixed there.
+    pub fn new(server: &str, origin: &str, token: Option<String>) -> Result<Self, CliError> {
+        let hint = || {
+            if server.contains("://") {
+                String::new()
+            } else {
+                format!(" (add http://, e.g. http://{server})")
+            }
+        };
+        let mut base = Url::parse(server).map_err(|e| {
+            CliError::input(format!("{origin} {server:?} is not a URL: {e}{}", hint()))
+        })?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(CliError::input(format!(
-                "--server {server:?} must be an http:// URL such as http://127.0.0.1:8001"
+                "{origin} {server:?} must be an http:// URL such as http://127.0.0.1:8001{}",
+                hint()
             )));
         }
         if !base.path().ends_with('/') {
@@ -92,18 +106,24 @@ impl Client {
         segments: &[&str],
         query: &[(&str, String)],
     ) -> Result<Value, CliError> {
-        Ok(self.call(Method::GET, segments, query, None).await?.body)
+        Ok(self
+            .call(Method::GET, segments, query, None, &[])
+            .await?
+            .body)
     }
 
     pub async fn post(&self, segments: &[&str], body: Value) -> Result<Value, CliError> {
         Ok(self
-            .call(Method::POST, segments, &[], Some(Body::Json(body)))
+            .call(Method::POST, segments, &[], Some(Body::Json(body)), &[])
             .await?
             .body)
     }
 
     pub async fn delete(&self, segments: &[&str]) -> Result<Value, CliError> {
-        Ok(self.call(Method::DELETE, segments, &[], None).await?.body)
+        Ok(self
+            .call(Method::DELETE, segments, &[], None, &[])
+            .await?
+            .body)
     }
 
     /// One request; any answer outside 2xx becomes `CliError::Server` with
@@ -114,8 +134,12 @@ impl Client {
         segments: &[&str],
         query: &[(&str, String)],
         body: Option<Body>,
+        headers: &[(&str, &str)],
     ) -> Result<Answer, CliError> {
         let mut request = self.http.request(method, self.url(segments));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if !query.is_empty() {
             request = request.query(query);
         }
@@ -148,6 +172,7 @@ impl Client {
         let detail = match &body {
             Value::Object(o) => match o.get("detail") {
                 Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(fields)) => validation_text(fields),
                 Some(other) => other.to_string(),
                 None => body.to_string(),
             },
@@ -181,6 +206,30 @@ impl Client {
     }
 }
 
+/// A 422's list of field errors as one line: `title: Field required;
+/// status: Input should be ...`.
+fn validation_text(fields: &[Value]) -> String {
+    fields
+        .iter()
+        .map(|f| {
+            let at: Vec<String> = f["loc"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .skip(1)
+                .map(|l| l.as_str().map_or_else(|| l.to_string(), str::to_string))
+                .collect();
+            let msg = f["msg"].as_str().unwrap_or("invalid");
+            if at.is_empty() {
+                msg.to_string()
+            } else {
+                format!("{}: {msg}", at.join("."))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A request body: JSON, or raw bytes with extra headers (publish).
 pub enum Body {
     Json(Value),
@@ -196,12 +245,12 @@ mod tests {
 
     #[test]
     fn segments_are_escaped_and_the_base_path_is_kept() {
-        let c = Client::new("http://127.0.0.1:8001", None).unwrap();
+        let c = Client::new("http://127.0.0.1:8001", "--server", None).unwrap();
         assert_eq!(
             c.url(&["api", "tasks", "a b/c", "claim"]).as_str(),
             "http://127.0.0.1:8001/api/tasks/a%20b%2Fc/claim"
         );
-        let c = Client::new("https://example.test/hive", None).unwrap();
+        let c = Client::new("https://example.test/hive", "--server", None).unwrap();
         assert_eq!(
             c.url(&["health"]).as_str(),
             "https://example.test/hive/health"
@@ -212,8 +261,32 @@ mod tests {
     #[test]
     fn bad_server_urls_are_refused_with_the_reason() {
         for bad in ["127.0.0.1:8001", "ftp://x", "not a url"] {
-            let err = Client::new(bad, None).err().unwrap().to_string();
+            let err = Client::new(bad, "--server", None)
+                .err()
+                .unwrap()
+                .to_string();
             assert!(err.contains("--server"), "{bad}: {err}");
         }
+        let err = Client::new("127.0.0.1:8001", "HIVELOG_SERVER", None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("HIVELOG_SERVER"), "{err}");
+        assert!(
+            err.contains("add http://, e.g. http://127.0.0.1:8001"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_422_list_reads_as_one_line() {
+        let fields = serde_json::json!([
+            {"loc": ["body", "title"], "msg": "Field required", "type": "missing"},
+            {"loc": ["query", "limit"], "msg": "Input should be a valid integer", "type": "int_parsing"},
+        ]);
+        assert_eq!(
+            validation_text(fields.as_array().unwrap()),
+            "title: Field required; limit: Input should be a valid integer"
+        );
     }
 }

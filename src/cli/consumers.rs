@@ -188,6 +188,7 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
                     &["api", "streams", &stream, "consumers", &name, "next"],
                     &[("batch", batch.to_string()), ("expires", wait)],
                     None,
+                    &[],
                 )
                 .await?
                 .body;

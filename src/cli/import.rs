@@ -16,15 +16,35 @@ pub async fn import(client: &Client, out: Out, file: &std::path::Path) -> Result
     let tasks = read_tasks(file)?;
     let bar = progress(tasks.len() as u64, out);
     let (mut added, mut skipped, mut failures) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, task) in tasks {
-        // Asked per task rather than from one listing, which the server caps:
-        // re-posting an existing task could queue a finished one again.
-        let outcome = match client.get(&["api", "tasks", &id], &[]).await {
-            Ok(_) => Ok(false),
-            Err(CliError::Server { status: 404, .. }) => {
-                client.post(&["api", "tasks"], task).await.map(|_| true)
+    let total = tasks.len();
+    // One Ctrl-C listener for the whole run: a fresh one per step could
+    // miss a signal that lands between two steps.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    for (done, (id, task)) in tasks.into_iter().enumerate() {
+        let step = async {
+            // Asked per task rather than from one listing, which the server
+            // caps: re-posting an existing task could queue a finished one
+            // again.
+            match client.get(&["api", "tasks", &id], &[]).await {
+                Ok(_) => Ok(false),
+                Err(CliError::Server { status: 404, .. }) => client
+                    .post(&["api", "v2", "tasks"], task)
+                    .await
+                    .map(|_| true),
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
+        };
+        let outcome = tokio::select! {
+            outcome = step => outcome,
+            _ = &mut interrupted => {
+                bar.abandon();
+                return Err(CliError::Interrupted(format!(
+                    "checked {done} of {total} tasks: {} added, {} already existed ({id} was in flight and may be added too)",
+                    added.len(),
+                    skipped.len()
+                )));
+            }
         };
         match outcome {
             Ok(true) => added.push(id),

@@ -58,6 +58,9 @@ pub struct Conn {
     /// Print the server's JSON instead of tables (for scripts).
     #[arg(long, global = true)]
     json: bool,
+    /// Where `server` came from, to name it in errors.
+    #[arg(skip = "--server")]
+    server_origin: &'static str,
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,7 +100,14 @@ pub fn run() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if matches.value_source("server") == Some(clap::parser::ValueSource::EnvVariable) {
+        cli.conn.server_origin = "HIVELOG_SERVER";
+    }
     match cli.command {
         Command::Serve(config) => {
             init_tracing(config.log_format, &config.log_level);
@@ -133,12 +143,16 @@ fn run_client(conn: &Conn, command: Command) -> ExitCode {
         .build()
         .map_err(|e| CliError::Protocol(format!("cannot start the async runtime: {e}")))
         .and_then(|runtime| {
-            let client = Client::new(&conn.server, conn.token.clone())?;
+            let client = Client::new(&conn.server, conn.server_origin, conn.token.clone())?;
             let out = Out::new(conn.json);
             runtime.block_on(dispatch(&client, out, command))
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ CliError::Interrupted(_)) => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -21,10 +21,10 @@ pub struct PubArgs {
     /// Subject to publish to, e.g. `mjwork.coordination`.
     subject: String,
     /// The payload (`-` reads it from stdin; empty when left out). With
-    /// --count, `{{n}}` in it becomes the message's number.
+    /// --count, `{{ n }}` in it (spaces optional) becomes the message's number.
     data: Option<String>,
     /// De-duplication id (`Nats-Msg-Id`): a second publish with the same id
-    /// within the stream's duplicate window is stored once. `{{n}}` works here too.
+    /// within the stream's duplicate window is stored once. `{{ n }}` works here too.
     #[arg(long, value_name = "ID")]
     msg_id: Option<String>,
     /// Publish N messages, one after another (a progress bar shows on a terminal).
@@ -33,6 +33,13 @@ pub struct PubArgs {
     /// A header stored with the message, as NAME=VALUE (repeatable).
     #[arg(long = "header", short = 'H', value_name = "NAME=VALUE")]
     headers: Vec<String>,
+}
+
+/// `{{n}}` (or `{{ n }}`: clap's help turns the spaceless form into a line
+/// break, so the help shows the spaced one) becomes the message number.
+fn number(text: &str, n: u64) -> String {
+    let n = n.to_string();
+    text.replace("{{n}}", &n).replace("{{ n }}", &n)
 }
 
 pub async fn publish(client: &Client, out: Out, args: PubArgs) -> Result<(), CliError> {
@@ -58,30 +65,40 @@ pub async fn publish(client: &Client, out: Out, args: PubArgs) -> Result<(), Cli
     }
     let numbered = |text: &[u8], n: u64| -> Vec<u8> {
         String::from_utf8(text.to_vec())
-            .map(|s| s.replace("{{n}}", &n.to_string()).into_bytes())
+            .map(|s| number(&s, n).into_bytes())
             .unwrap_or_else(|_| text.to_vec())
     };
 
     let bar = progress(args.count, out);
     let started = Instant::now();
     let (mut first, mut last, mut duplicates) = (None, Value::Null, 0u64);
+    // One Ctrl-C listener for the whole run: a fresh one per step could
+    // miss a signal that lands between two steps.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     for n in 1..=args.count {
         let mut message_headers = headers.clone();
         if let Some(id) = &args.msg_id {
-            message_headers.push(("Nats-Msg-Id".into(), id.replace("{{n}}", &n.to_string())));
+            message_headers.push(("Nats-Msg-Id".into(), number(id, n)));
         }
         let body = Body::Raw {
             bytes: numbered(&template, n),
             headers: message_headers,
         };
-        let answer = client
-            .call(
-                Method::POST,
-                &["api", "pub", &args.subject],
-                &[],
-                Some(body),
-            )
-            .await;
+        let path = ["api", "pub", &args.subject];
+        let call = client.call(Method::POST, &path, &[], Some(body), &[]);
+        let answer = tokio::select! {
+            answer = call => answer,
+            _ = &mut interrupted => {
+                bar.abandon();
+                return Err(CliError::Interrupted(format!(
+                    "published {} of {} messages to {} (number {n} was in flight and may be stored too)",
+                    n - 1,
+                    args.count,
+                    args.subject
+                )));
+            }
+        };
         let answer = match answer {
             Ok(a) => a.body,
             Err(e) if args.count > 1 => {

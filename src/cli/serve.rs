@@ -24,6 +24,12 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    // The address first: a busy port must fail before a data directory is
+    // created or opened. Connections wait in the backlog until the router
+    // is built and `axum::serve` accepts them.
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| listen_error(&config.listen, e))?;
     let log = Log::open(&config.data_dir, config.log_options())
         .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
     let port = LogBackend::open(log.clone(), &config.subject_prefix)
@@ -41,9 +47,6 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let metrics = api::sysmetrics::start(state.clone(), Duration::from_secs(2), jobs_stopped);
     let ready = state.ready.clone();
     let app = api::router(state);
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr().context("no local address")?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
@@ -84,6 +87,31 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     log.close().context("final flush failed")?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Why the listen address cannot be used, and what to do about it.
+fn listen_error(listen: &str, e: std::io::Error) -> anyhow::Error {
+    let advice = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "something else is listening there (another hivelog, or the service it replaces?). Stop it, or choose another address: hivelog serve --listen {}",
+            next_port(listen)
+        ),
+        std::io::ErrorKind::AddrNotAvailable => "that address is not on this machine; use 127.0.0.1:<port>, or 0.0.0.0:<port> for every interface".to_string(),
+        std::io::ErrorKind::PermissionDenied => "ports below 1024 need privileges; use one above it, e.g. --listen 127.0.0.1:8001".to_string(),
+        _ => "choose another address with --listen (or HIVELOG_LISTEN)".to_string(),
+    };
+    anyhow::anyhow!("cannot listen on {listen}: {e}. {advice}")
+}
+
+/// `127.0.0.1:8001` → `127.0.0.1:8002`, for the hint.
+fn next_port(listen: &str) -> String {
+    match listen.rsplit_once(':') {
+        Some((host, port)) => match port.parse::<u16>() {
+            Ok(p) => format!("{host}:{}", p.wrapping_add(1).max(1024)),
+            Err(_) => "127.0.0.1:8002".to_string(),
+        },
+        None => "127.0.0.1:8002".to_string(),
+    }
 }
 
 /// The block a person sees on start (stdout; logs go to stderr): where the

@@ -13,7 +13,10 @@ pub async fn run(client: &Client, out: Out) -> Result<(), CliError> {
     let health = client.get(&["health"], &[]).await?;
     let streams = client.get(&["api", "streams"], &[]).await?;
     let agents = client
-        .get(&["api", "agents"], &[("include_stale", "true".into())])
+        .get(
+            &["api", "v2", "agents"],
+            &[("include_stale", "true".into())],
+        )
         .await?;
     let mut by_health: BTreeMap<String, u64> = ["active", "stale", "dead"]
         .map(|h| (h.to_string(), 0))

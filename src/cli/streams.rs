@@ -25,6 +25,9 @@ pub enum StreamCmd {
         /// Keep the newest N (per subject when --subject is given).
         #[arg(long, value_name = "N")]
         keep: Option<u64>,
+        /// Do not ask first (on a terminal, purge asks for confirmation).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 
@@ -156,7 +159,12 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
             name,
             subject,
             keep,
+            yes,
         } => {
+            if !yes && !confirm_purge(client, &name, subject.as_deref(), keep).await? {
+                out.line("Nothing purged");
+                return Ok(());
+            }
             let mut body = Map::new();
             if let Some(subject) = subject {
                 body.insert("subject".into(), json!(subject));
@@ -175,6 +183,38 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
         }
     }
     Ok(())
+}
+
+/// On a terminal, asks before deleting messages; scripts (no terminal)
+/// are not asked.
+async fn confirm_purge(
+    client: &Client,
+    name: &str,
+    subject: Option<&str>,
+    keep: Option<u64>,
+) -> Result<bool, CliError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(true);
+    }
+    let info = client.get(&["api", "streams", name], &[]).await?;
+    let which = match (subject, keep) {
+        (Some(s), Some(k)) => format!("messages on {s} except the newest {k} per subject"),
+        (Some(s), None) => format!("every message on {s}"),
+        (None, Some(k)) => format!("all but the newest {k} messages"),
+        (None, None) => "every message".to_string(),
+    };
+    eprint!(
+        "Delete {which} from {name} ({} stored)? This cannot be undone. [y/N] ",
+        num(&info["state"], "messages")
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::input(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES"))
 }
 
 /// The streams of a `GET /api/streams` answer as a table (also used by

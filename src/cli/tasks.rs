@@ -117,15 +117,21 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
             if let Some(n) = args.max_attempts {
                 task["max_attempts"] = json!(n);
             }
-            let answer = client.post(&["api", "tasks"], task).await?;
-            report(&out, &answer, "Added");
+            // v2 takes partial updates and says whether the task is new.
+            let answer = client.post(&["api", "v2", "tasks"], task).await?;
+            let verb = if answer["created"] == json!(false) {
+                "Updated"
+            } else {
+                "Added"
+            };
+            report(&out, &answer, verb);
         }
         TaskCmd::Ls { status, limit } => {
             let mut query = vec![("limit", limit.to_string())];
             if let Some(status) = status {
                 query.push(("status", status));
             }
-            let answer = client.get(&["api", "tasks"], &query).await?;
+            let answer = client.get(&["api", "v2", "tasks"], &query).await?;
             if out.json {
                 out.json(&answer);
                 return Ok(());
@@ -135,6 +141,7 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
                 out.line("No tasks");
                 return Ok(());
             }
+            let more = num(&answer, "total").saturating_sub(tasks.len() as u64);
             let mut table = Table::new(&[
                 "TASK",
                 "STATUS",
@@ -158,12 +165,27 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
                 ]);
             }
             table.print(&out);
+            if more > 0 {
+                out.line(&format!(
+                    "… and {more} more (showing the newest {}; use --limit)",
+                    tasks.len()
+                ));
+            }
         }
         TaskCmd::Show { id } => show(client, out, &id).await?,
         TaskCmd::Claim { id, agent } => {
+            // The precise status: "already yours" or "taken" (409) rather
+            // than the old clients' catch-all 404.
             let answer = client
-                .post(&["api", "tasks", &id, "claim"], json!({"agent_id": agent}))
-                .await?;
+                .call(
+                    Method::POST,
+                    &["api", "tasks", &id, "claim"],
+                    &[],
+                    Some(Body::Json(json!({"agent_id": agent}))),
+                    &[("X-Hivelog-Precise-Status", "true")],
+                )
+                .await?
+                .body;
             report(&out, &answer, &format!("Claimed by {agent}:"));
         }
         TaskCmd::Next { agent, wait } => {
@@ -173,6 +195,7 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
                     &["api", "tasks", "claim-next"],
                     &[("wait", wait)],
                     Some(Body::Json(json!({"agent_id": agent}))),
+                    &[],
                 )
                 .await?;
             if answer.status == StatusCode::NO_CONTENT {
@@ -186,7 +209,7 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
             }
         }
         TaskCmd::Complete { id, agent, result } => {
-            let result = result.map(|r| serde_json::from_str(&r).unwrap_or(Value::String(r)));
+            let result = result.map(|r| result_object(&r));
             let body = json!({"agent_id": agent, "success": true, "result": result, "error": null});
             let answer = client
                 .post(&["api", "tasks", &id, "complete"], body)
@@ -219,18 +242,39 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
     Ok(())
 }
 
+/// A task's result is a JSON object (old clients read it as one): an
+/// object is sent as it is, other JSON as `{"value": ...}`, plain text as
+/// `{"text": ...}`.
+fn result_object(raw: &str) -> Value {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(other) => json!({ "value": other }),
+        Err(_) => json!({ "text": raw }),
+    }
+}
+
 /// `Claimed by alice: task-7 "Write page" (claimed)`, or the JSON answer.
+/// An available task still waiting for a dependency reads "(blocked by …)".
 fn report(out: &Out, answer: &Value, verb: &str) {
     if out.json {
         out.json(answer);
         return;
     }
     let task = &answer["task"];
+    let blockers: Vec<&str> = task["blocked_by"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let status = match text(task, "status").as_str() {
+        "available" if !blockers.is_empty() => format!("blocked by {}", blockers.join(", ")),
+        other => other.to_string(),
+    };
     out.line(&format!(
-        "{verb} {} {:?} ({})",
+        "{verb} {} {:?} ({status})",
         out.paint(Tone::Accent, &text(task, "task_id")),
         text(task, "title"),
-        text(task, "status"),
     ));
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::port::LogPort;
 use super::task::{token, validate_id};
-use super::time::Timestamp;
+use super::time::{ClientTime, Timestamp};
 use super::{lock, CoordError, Coordinator, AGENT_STATE};
 
 const MAX_AGENT_ID: usize = 50;
@@ -46,7 +46,16 @@ pub struct Agent {
     pub needs_approval: bool,
     pub approval_message: Option<String>,
     pub registered_at: Timestamp,
-    pub last_heartbeat: Timestamp,
+    /// The last heartbeat's own `timestamp` (the client's clock) or, when it
+    /// sent none, when it arrived; null until the first heartbeat. The
+    /// compatible listing filters on it, as the replaced service did.
+    pub last_heartbeat: Option<ClientTime>,
+    /// When the server last heard from the agent (registration or
+    /// heartbeat), by its own clock: liveness and dead-agent release go by
+    /// this, so a client with a wrong clock is not declared dead. Records
+    /// written before it existed fall back to `last_heartbeat`.
+    #[serde(default)]
+    pub last_seen: Option<Timestamp>,
 }
 
 impl Agent {
@@ -62,8 +71,16 @@ impl Agent {
             needs_approval: false,
             approval_message: None,
             registered_at: now,
-            last_heartbeat: now,
+            last_heartbeat: None,
+            last_seen: Some(now),
         }
+    }
+
+    /// When the server last heard from this agent.
+    pub fn seen(&self) -> Timestamp {
+        self.last_seen
+            .or_else(|| self.last_heartbeat.as_ref().map(ClientTime::at))
+            .unwrap_or(self.registered_at)
     }
 }
 
@@ -106,6 +123,9 @@ pub struct HeartbeatInput {
     pub needs_approval: Option<bool>,
     #[serde(default)]
     pub approval_message: Option<String>,
+    /// The client's own time of the heartbeat, echoed as `last_heartbeat`.
+    #[serde(default)]
+    pub timestamp: Option<ClientTime>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -120,7 +140,7 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     pub fn health(&self, agent: &Agent) -> Health {
-        let age = agent.last_heartbeat.age();
+        let age = agent.seen().age();
         if age <= self.config.agent_stale_after {
             Health::Active
         } else if age <= self.config.agent_dead_after {
@@ -134,7 +154,7 @@ impl<P: LogPort> Coordinator<P> {
         AgentView {
             agent: agent.clone(),
             health: self.health(agent),
-            seconds_since_heartbeat: agent.last_heartbeat.age().as_secs(),
+            seconds_since_heartbeat: agent.seen().age().as_secs(),
         }
     }
 
@@ -186,7 +206,7 @@ impl<P: LogPort> Coordinator<P> {
             Some(mut a) => {
                 a.description = input.description;
                 a.capabilities = caps;
-                a.last_heartbeat = now;
+                a.last_seen = Some(now);
                 a
             }
             None => Agent {
@@ -215,7 +235,8 @@ impl<P: LogPort> Coordinator<P> {
         agent.current_task_title = input.current_task_title;
         agent.needs_approval = input.needs_approval.unwrap_or(false);
         agent.approval_message = input.approval_message;
-        agent.last_heartbeat = now;
+        agent.last_heartbeat = Some(input.timestamp.unwrap_or_else(|| now.into()));
+        agent.last_seen = Some(now);
         if let Some(task) = &agent.current_task {
             lock(&self.tasks).renew_lease(task, &agent.agent_id, now.plus(self.config.task_lease));
         }
@@ -229,13 +250,20 @@ impl<P: LogPort> Coordinator<P> {
         Ok(view)
     }
 
-    /// Agents sorted by id; without `include_stale`, only those whose last
-    /// heartbeat is within the stale threshold.
+    /// Agents sorted by id; without `include_stale`, only those whose
+    /// `last_heartbeat` is within the stale threshold of now (an agent
+    /// that registered but never sent a heartbeat is not listed), as the
+    /// replaced service filtered them.
     pub fn agents(&self, include_stale: bool) -> Vec<AgentView> {
+        let fresh = |a: &Agent| {
+            a.last_heartbeat
+                .as_ref()
+                .is_some_and(|t| t.at().age() <= self.config.agent_stale_after)
+        };
         let mut out: Vec<AgentView> = lock(&self.agents)
             .values()
+            .filter(|r| include_stale || fresh(&r.agent))
             .map(|r| self.view_of(&r.agent))
-            .filter(|v| include_stale || v.health == Health::Active)
             .collect();
         out.sort_by(|a, b| a.agent.agent_id.cmp(&b.agent.agent_id));
         out
@@ -244,7 +272,9 @@ impl<P: LogPort> Coordinator<P> {
     /// Removes an agent. Tasks it held return to the queue through the
     /// reaper, as for a dead agent.
     pub async fn remove_agent(&self, id: &str) -> Result<AgentView, CoordError> {
-        let agent = self.agent(id).ok_or(CoordError::AgentNotFound)?;
+        let agent = self
+            .agent(id)
+            .ok_or_else(|| CoordError::AgentNotFound(id.to_string()))?;
         self.port
             .append(&Self::agent_subject(id), b"null".to_vec(), None)
             .await?;
@@ -252,24 +282,20 @@ impl<P: LogPort> Coordinator<P> {
         Ok(self.view_of(&agent))
     }
 
-    /// Removes every agent not in `keep`; returns (removed, kept) ids.
-    pub async fn cleanup_agents(
-        &self,
-        keep: &[String],
-    ) -> Result<(Vec<String>, Vec<String>), CoordError> {
+    /// Removes every agent not in `keep`; returns the ids removed.
+    pub async fn cleanup_agents(&self, keep: &[String]) -> Result<Vec<String>, CoordError> {
         let ids: Vec<String> = lock(&self.agents).keys().cloned().collect();
-        let (mut kept, mut removed) = (Vec::new(), Vec::new());
-        for id in ids {
-            if keep.contains(&id) {
-                kept.push(id);
-            } else {
-                self.remove_agent(&id).await?;
-                removed.push(id);
+        let mut removed = Vec::new();
+        for id in ids.into_iter().filter(|id| !keep.contains(id)) {
+            match self.remove_agent(&id).await {
+                Ok(_) => removed.push(id),
+                // Removed by someone else meanwhile: not ours to report.
+                Err(CoordError::AgentNotFound(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         removed.sort();
-        kept.sort();
-        Ok((removed, kept))
+        Ok(removed)
     }
 
     pub fn agent_health_counts(&self) -> [(Health, usize); 3] {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::port::LogPort;
-use super::time::Timestamp;
+use super::time::{ClientTime, Timestamp};
 use super::{CoordError, Coordinator};
 
 const MAX_CONTENT: usize = 64 * 1024;
@@ -15,13 +15,20 @@ const MENTION_SCAN: usize = 10_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelMessage {
-    /// The stream sequence (the replaced service sent null).
-    #[serde(default)]
-    pub message_id: Option<u64>,
+    /// What the client sent as `message_id`, as text (old clients read
+    /// null or a string here).
+    #[serde(default, deserialize_with = "id_as_text")]
+    pub message_id: Option<String>,
+    /// The message's sequence in its stream; not stored (it is the
+    /// record's own sequence), filled in when read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
     pub agent_id: Option<String>,
     pub channel: String,
     pub content: Value,
-    pub timestamp: Option<Timestamp>,
+    /// The client's `timestamp`, echoed as sent; the server's clock when it
+    /// sent none.
+    pub timestamp: Option<ClientTime>,
     #[serde(default)]
     pub mentions: Vec<String>,
     #[serde(flatten)]
@@ -33,8 +40,23 @@ pub struct MessageInput {
     pub agent_id: Option<String>,
     pub channel: Option<String>,
     pub content: Option<Value>,
+    #[serde(default, deserialize_with = "id_as_text")]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<ClientTime>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A client's message id as text: strings as they are, numbers written
+/// out; anything else is dropped rather than refused, because old records
+/// and other tools put all kinds of things there.
+fn id_as_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
 }
 
 /// Channel names are one subject token: letters, digits, `_` and `-`.
@@ -105,12 +127,13 @@ impl<P: LogPort> Coordinator<P> {
             )));
         }
         let mut message = ChannelMessage {
-            message_id: None,
+            message_id: input.message_id,
+            sequence: None,
             agent_id: Some(agent_id),
             channel: channel.clone(),
             mentions: mentions(&text),
             content,
-            timestamp: Some(Timestamp::now()),
+            timestamp: Some(input.timestamp.unwrap_or_else(|| Timestamp::now().into())),
             extra: input.extra,
         };
         let payload =
@@ -119,7 +142,7 @@ impl<P: LogPort> Coordinator<P> {
             .port
             .append(&self.subject(&channel), payload, None)
             .await?;
-        message.message_id = Some(seq);
+        message.sequence = Some(seq);
         Ok(message)
     }
 
@@ -154,6 +177,7 @@ impl<P: LogPort> Coordinator<P> {
                             // Something else was published here (a task version, raw
                             // text): show it as the content.
                             message_id: None,
+                            sequence: None,
                             agent_id: None,
                             channel: channel.to_string(),
                             content: serde_json::from_slice(&r.payload).unwrap_or_else(|_| {
@@ -163,7 +187,7 @@ impl<P: LogPort> Coordinator<P> {
                             mentions: Vec::new(),
                             extra: Map::new(),
                         });
-                    m.message_id = Some(r.seq);
+                    m.sequence = Some(r.seq);
                     m
                 })
                 .filter(|m| mention.is_none_or(|who| m.mentions.iter().any(|x| x == who)))

@@ -12,6 +12,17 @@ use super::tasks::Written;
 use super::time::Timestamp;
 use super::{lock, CoordError, Coordinator};
 
+/// A task's `result` is a JSON object or null: old clients read it as a
+/// dict, so a string or a list stored there would break them.
+pub(super) fn check_result(result: Option<&Value>) -> Result<(), CoordError> {
+    match result {
+        None | Some(Value::Null | Value::Object(_)) => Ok(()),
+        Some(_) => Err(CoordError::Invalid(
+            "result must be a JSON object or null".into(),
+        )),
+    }
+}
+
 fn check_agent(agent: &str) -> Result<(), CoordError> {
     if agent.is_empty() {
         return Err(CoordError::MissingAgent);
@@ -28,6 +39,7 @@ impl<P: LogPort> Coordinator<P> {
                 if t.status != TaskStatus::Available {
                     return Err(CoordError::NotClaimable {
                         status: Some(t.status.as_str()),
+                        owner: t.owner.clone(),
                     });
                 }
                 let unmet = view.unmet(t);
@@ -46,7 +58,10 @@ impl<P: LogPort> Coordinator<P> {
             })
             .await
             .map_err(|e| match e {
-                CoordError::TaskNotFound => CoordError::NotClaimable { status: None },
+                CoordError::TaskNotFound => CoordError::NotClaimable {
+                    status: None,
+                    owner: None,
+                },
                 other => other,
             });
         let counter = match &result {
@@ -117,6 +132,7 @@ impl<P: LogPort> Coordinator<P> {
         error: Option<String>,
     ) -> Result<Written, CoordError> {
         check_agent(agent)?;
+        check_result(result.as_ref())?;
         self.change_task(id, |t, _| {
             Self::check_owner(t, agent)?;
             let now = Timestamp::now();

@@ -13,8 +13,10 @@
 //! subject at start (not by replaying history) and updated on each write.
 
 pub mod agents;
+pub mod board;
 pub mod channels;
 mod claims;
+mod load;
 pub mod port;
 mod reaper;
 pub mod task;
@@ -73,7 +75,10 @@ pub enum CoordError {
     #[error("Task not found")]
     TaskNotFound,
     #[error("Task not found or already claimed")]
-    NotClaimable { status: Option<&'static str> },
+    NotClaimable {
+        status: Option<&'static str>,
+        owner: Option<String>,
+    },
     #[error("Task is blocked by unfinished dependencies: {}", .0.join(", "))]
     Blocked(Vec<String>),
     #[error("Task is not claimed")]
@@ -88,8 +93,8 @@ pub enum CoordError {
     Held(String),
     #[error("dependency cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
-    #[error("Agent not found")]
-    AgentNotFound,
+    #[error("Agent {0} not found")]
+    AgentNotFound(String),
     #[error("too many concurrent changes to {0}; try again")]
     Busy(String),
     #[error("stored record is damaged: {0}")]
@@ -118,6 +123,8 @@ pub struct CoordStats {
     pub leases_expired: std::sync::atomic::AtomicU64,
     /// Tasks returned because their agent stopped heartbeating or was removed.
     pub dead_agent_releases: std::sync::atomic::AtomicU64,
+    /// State records that did not decode and were skipped.
+    pub skipped_records: std::sync::atomic::AtomicU64,
 }
 
 pub struct Coordinator<P: LogPort> {
@@ -135,20 +142,32 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl<P: LogPort> Coordinator<P> {
-    /// Loads the newest version of every task and agent.
+    /// Loads the newest version of every task and agent. A record that does
+    /// not decode is skipped (logged and counted); the previous good
+    /// version of that task or agent stays in force (`load.rs`).
     pub fn open(port: P, config: CoordConfig) -> Result<Arc<Self>, CoordError> {
+        let coord = Coordinator {
+            stats: CoordStats::default(),
+            port,
+            config,
+            tasks: Mutex::new(TaskView::default()),
+            agents: Mutex::new(HashMap::new()),
+            claimable: Notify::new(),
+        };
         let mut view = TaskView::default();
-        for r in port.last_per_subject(&format!("{TASK_STATE}.*"))? {
-            let task: Task = serde_json::from_slice(&r.payload)
-                .map_err(|e| CoordError::Corrupt(format!("{} at seq {}: {e}", r.subject, r.seq)))?;
-            view.apply(task, r.seq);
+        for r in coord.port.last_per_subject(&format!("{TASK_STATE}.*"))? {
+            let loaded = coord.decode_or_fall_back::<Task>(&r)?;
+            if let Some(task) = loaded.value {
+                view.apply(task, loaded.last_seq);
+            }
         }
         let mut agents = HashMap::new();
-        for r in port.last_per_subject(&format!("{AGENT_STATE}.*"))? {
-            let agent: Option<Agent> = serde_json::from_slice(&r.payload)
-                .map_err(|e| CoordError::Corrupt(format!("{} at seq {}: {e}", r.subject, r.seq)))?;
-            if let Some(agent) = agent {
-                agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq: r.seq });
+        for r in coord.port.last_per_subject(&format!("{AGENT_STATE}.*"))? {
+            // `null` is a removed agent.
+            let loaded = coord.decode_or_fall_back::<Option<Agent>>(&r)?;
+            if let Some(agent) = loaded.value.flatten() {
+                let seq = loaded.last_seq;
+                agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq });
             }
         }
         // A heartbeat that named a task renewed its lease in memory only;
@@ -158,23 +177,22 @@ impl<P: LogPort> Coordinator<P> {
                 view.renew_lease(
                     current,
                     &a.agent.agent_id,
-                    a.agent.last_heartbeat.plus(config.task_lease),
+                    a.agent.seen().plus(coord.config.task_lease),
                 );
             }
         }
         tracing::info!(
             tasks = view.len(),
             agents = agents.len(),
+            skipped = coord
+                .stats
+                .skipped_records
+                .load(std::sync::atomic::Ordering::Relaxed),
             "coordination state loaded"
         );
-        Ok(Arc::new(Coordinator {
-            stats: CoordStats::default(),
-            port,
-            config,
-            tasks: Mutex::new(view),
-            agents: Mutex::new(agents),
-            claimable: Notify::new(),
-        }))
+        *lock(&coord.tasks) = view;
+        *lock(&coord.agents) = agents;
+        Ok(Arc::new(coord))
     }
 
     pub fn config(&self) -> &CoordConfig {

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use crate::log::{Log, LogError, Message, PublishOptions, ReadRange, StreamConfig};
+use crate::log::{Log, LogError, Message, PublishOptions, ReadRange, StreamConfig, SystemWriter};
 
 /// One stored record on a subject.
 #[derive(Debug, Clone)]
@@ -60,11 +60,16 @@ pub trait LogPort: Send + Sync + 'static {
 }
 
 /// `LogPort` on the embedded log. Each subject is read from the stream that
-/// captures it.
+/// captures it. The state stream is a system stream: only this backend's
+/// writer can append to it; the history stream is marked in use.
 #[derive(Clone)]
 pub struct LogBackend {
     log: Log,
+    writer: SystemWriter,
 }
+
+/// Who the guarded streams belong to, as the refusals name it.
+const OWNER: &str = "hivelog's coordination state";
 
 /// The stream the replaced stack used, with its 7-day retention.
 pub const HISTORY_STREAM: &str = "MJ_ONLINE_WORK";
@@ -101,7 +106,20 @@ impl LogBackend {
                 Err(e) => return Err(e),
             }
         }
-        Ok(LogBackend { log })
+        // Whatever the operator made of the history stream, the subjects
+        // coordination writes to must stay captured.
+        let ours = format!("{prefix}.>");
+        let kept: Vec<String> = log
+            .stream_info(HISTORY_STREAM)?
+            .config
+            .subjects
+            .into_iter()
+            .filter(|s| crate::log::subject::overlaps(s, &ours))
+            .collect();
+        let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
+        log.mark_in_use(HISTORY_STREAM, OWNER, &kept)?;
+        let writer = log.claim_system_stream(STATE_STREAM, OWNER)?;
+        Ok(LogBackend { log, writer })
     }
 
     fn stream_of(&self, subject: &str) -> Result<String, PortError> {
@@ -125,7 +143,7 @@ impl LogPort for LogBackend {
             expected_last_subject_seq: expect,
             ..Default::default()
         };
-        match self.log.publish(subject, payload, opts).await {
+        match self.writer.publish(subject, payload, opts).await {
             Ok(ack) => ack.seq.ok_or_else(|| {
                 PortError::Log(LogError::NoStream {
                     subject: subject.to_string(),

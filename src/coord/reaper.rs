@@ -49,8 +49,8 @@ impl<P: LogPort> Coordinator<P> {
             } else {
                 match self.agent(&owner) {
                     Some(a) if self.health(&a) == Health::Dead => Some(format!(
-                        "agent {owner} stopped heartbeating (last heartbeat {})",
-                        a.last_heartbeat
+                        "agent {owner} stopped heartbeating (last heard from {})",
+                        a.seen()
                     )),
                     Some(_) => None,
                     // Never registered or removed: judge by the claim's age.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::time::Timestamp;
+use super::time::{ClientTime, Timestamp};
 use super::CoordError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,7 +64,7 @@ pub struct Task {
     pub depends_on: Vec<String>,
     #[serde(default)]
     pub priority: Priority,
-    pub created_at: Timestamp,
+    pub created_at: ClientTime,
     pub claimed_at: Option<Timestamp>,
     pub completed_at: Option<Timestamp>,
     pub result: Option<Value>,
@@ -106,7 +106,7 @@ pub struct TaskInput {
     pub blocked_by: Option<Vec<String>>,
     pub depends_on: Option<Vec<String>>,
     pub capabilities: Option<Vec<String>>,
-    pub created_at: Option<Timestamp>,
+    pub created_at: Option<ClientTime>,
     pub max_attempts: Option<u32>,
     pub result: Option<Value>,
     pub error: Option<String>,
@@ -233,6 +233,7 @@ impl TaskInput {
                     .into(),
             ));
         }
+        super::claims::check_result(self.result.as_ref())?;
         if self.max_attempts == Some(0) || self.max_attempts.is_some_and(|m| m > 1000) {
             return Err(CoordError::Invalid(
                 "max_attempts must be between 1 and 1000".into(),

@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use super::board::{Column, Cursor, Page, TaskCounts};
 use super::port::{LogPort, PortError};
 use super::task::{token, Task, TaskInput, TaskStatus};
 use super::time::Timestamp;
@@ -25,6 +26,8 @@ pub struct Written {
     pub task: Task,
     pub history_seq: Option<u64>,
     pub at: Timestamp,
+    /// True when this write created the task.
+    pub created: bool,
 }
 
 impl<P: LogPort> Coordinator<P> {
@@ -65,18 +68,23 @@ impl<P: LogPort> Coordinator<P> {
             .collect()
     }
 
-    /// Counts per status, for health and dashboards.
-    pub fn task_counts(&self) -> Vec<(TaskStatus, usize)> {
+    /// Counts per status and per board column, for health and dashboards.
+    pub fn task_counts(&self) -> TaskCounts {
+        lock(&self.tasks).counts()
+    }
+
+    /// One page of a board column (see [`Column`]).
+    pub fn task_page(&self, column: Column, after: Option<&Cursor>, limit: usize) -> Page {
         let view = lock(&self.tasks);
-        [
-            TaskStatus::Available,
-            TaskStatus::Claimed,
-            TaskStatus::Completed,
-            TaskStatus::Failed,
-        ]
-        .into_iter()
-        .map(|s| (s, view.count(s)))
-        .collect()
+        let (entries, total, next) = view.page(column, after, limit);
+        Page {
+            tasks: entries
+                .into_iter()
+                .map(|e| Self::render(&view, &e.task))
+                .collect(),
+            total,
+            next,
+        }
     }
 
     /// Appends `task` as the version after `expect`, then publishes it on
@@ -113,17 +121,18 @@ impl<P: LogPort> Coordinator<P> {
             task: rendered,
             history_seq,
             at,
+            created: expect == 0,
         })
     }
 
-    /// Re-reads a task's newest stored version into the view.
-    fn refresh(&self, id: &str) -> Result<(), CoordError> {
-        if let Some(r) = self.port.last(&Self::task_subject(id))? {
-            let task: Task = serde_json::from_slice(&r.payload)
-                .map_err(|e| CoordError::Corrupt(e.to_string()))?;
-            lock(&self.tasks).apply(task, r.seq);
+    /// Re-reads a task's newest readable version into the view; returns
+    /// the sequence the next write must expect.
+    fn refresh(&self, id: &str) -> Result<u64, CoordError> {
+        let loaded = self.load::<Task>(&Self::task_subject(id))?;
+        if let Some(task) = loaded.value {
+            lock(&self.tasks).apply(task, loaded.last_seq);
         }
-        Ok(())
+        Ok(loaded.last_seq)
     }
 
     /// Applies `next` to the current version of task `id` until the write
@@ -140,7 +149,9 @@ impl<P: LogPort> Coordinator<P> {
             };
             match self.write_task(task, seq).await {
                 Ok(w) => return Ok(w),
-                Err(PortError::Conflict { .. }) => self.refresh(id)?,
+                Err(PortError::Conflict { .. }) => {
+                    self.refresh(id)?;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -153,6 +164,9 @@ impl<P: LogPort> Coordinator<P> {
         input.validate()?;
         let id = input.id()?;
         let deps = input.dependencies();
+        // Set when the subject holds records but none is readable: a new
+        // task then replaces them.
+        let mut unreadable_last = None;
         for _ in 0..MAX_RETRIES {
             let (task, expect) = {
                 let view = lock(&self.tasks);
@@ -160,13 +174,26 @@ impl<P: LogPort> Coordinator<P> {
                     return Err(CoordError::Cycle(cycle));
                 }
                 match view.get(&id) {
-                    None => (self.new_task(&id, &input, deps.clone()), 0),
+                    None if input.title.is_none() => {
+                        return Err(CoordError::Invalid(
+                            "title is required for a new task".into(),
+                        ))
+                    }
+                    None => (
+                        self.new_task(&id, &input, deps.clone()),
+                        unreadable_last.unwrap_or(0),
+                    ),
                     Some(e) => (Self::updated_task(&e.task, &input, deps.clone())?, e.seq),
                 }
             };
             match self.write_task(task, expect).await {
                 Ok(w) => return Ok(w),
-                Err(PortError::Conflict { .. }) => self.refresh(&id)?,
+                Err(PortError::Conflict { .. }) => {
+                    let last = self.refresh(&id)?;
+                    if lock(&self.tasks).get(&id).is_none() {
+                        unreadable_last = Some(last);
+                    }
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -186,7 +213,7 @@ impl<P: LogPort> Coordinator<P> {
             blocked_by: Vec::new(),
             depends_on: deps,
             priority: input.priority.unwrap_or_default(),
-            created_at: input.created_at.unwrap_or(now),
+            created_at: input.created_at.clone().unwrap_or_else(|| now.into()),
             claimed_at: None,
             completed_at: finished.then_some(now),
             result: if finished { input.result.clone() } else { None },
@@ -258,14 +285,11 @@ impl<P: LogPort> Coordinator<P> {
         if records.is_empty() {
             return Err(CoordError::TaskNotFound);
         }
-        records
+        // A damaged version is left out; the others still tell the story.
+        Ok(records
             .into_iter()
-            .map(|r| {
-                let t: Task = serde_json::from_slice(&r.payload)
-                    .map_err(|e| CoordError::Corrupt(e.to_string()))?;
-                Ok((r.seq, t))
-            })
-            .collect()
+            .filter_map(|r| Some((r.seq, serde_json::from_slice(&r.payload).ok()?)))
+            .collect())
     }
 }
 

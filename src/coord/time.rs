@@ -70,6 +70,64 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// A time a client may send (a task's `created_at`, a message's or a
+/// heartbeat's `timestamp`): echoed exactly as sent, because old clients
+/// compare what they read back with what they wrote, and parsed so it can
+/// still order tasks and age heartbeats. The server's own times are plain
+/// [`Timestamp`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTime {
+    at: Timestamp,
+    /// The text as the client sent it, when it differs from `at`'s
+    /// canonical form.
+    text: Option<Box<str>>,
+}
+
+impl ClientTime {
+    pub fn at(&self) -> Timestamp {
+        self.at
+    }
+
+    /// Parses a client's text, keeping it for the answer.
+    pub fn parse(text: &str) -> Option<Self> {
+        let at = Timestamp::parse(text)?;
+        let text = (at.to_string() != text).then(|| text.into());
+        Some(ClientTime { at, text })
+    }
+}
+
+impl From<Timestamp> for ClientTime {
+    fn from(at: Timestamp) -> Self {
+        ClientTime { at, text: None }
+    }
+}
+
+impl fmt::Display for ClientTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.text {
+            Some(text) => f.write_str(text),
+            None => self.at.fmt(f),
+        }
+    }
+}
+
+impl Serialize for ClientTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        ClientTime::parse(&text).ok_or_else(|| {
+            de::Error::custom(format!(
+                "invalid timestamp {text:?}: use ISO-8601, e.g. 2026-01-30T10:12:00.123456"
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +149,24 @@ mod tests {
             "2026-01-30T10:12:00.000000"
         );
         assert!(Timestamp::parse("yesterday").is_none());
+    }
+
+    #[test]
+    fn client_times_are_echoed_as_sent() {
+        for sent in [
+            "2026-01-30T10:12:00",
+            "2026-01-30T10:12:00.123456",
+            "2026-01-30T10:12:00.123Z",
+            "2026-01-30 11:12:00+01:00",
+        ] {
+            let t = ClientTime::parse(sent).unwrap();
+            assert_eq!(t.to_string(), sent);
+            assert_eq!(serde_json::to_value(&t).unwrap(), sent);
+        }
+        let a = ClientTime::parse("2026-01-30T10:12:00Z").unwrap();
+        let b = ClientTime::parse("2026-01-30T11:12:00+01:00").unwrap();
+        assert_eq!(a.at(), b.at());
+        assert!(serde_json::from_str::<ClientTime>("\"soon\"").is_err());
     }
 
     proptest! {

@@ -9,8 +9,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use super::task::{Priority, Task, TaskStatus};
 use super::time::Timestamp;
 
-type QueueKey = (Reverse<Priority>, Timestamp, String);
-type RecentKey = (Timestamp, String);
+pub(super) type QueueKey = (Reverse<Priority>, Timestamp, String);
+pub(super) type RecentKey = (Timestamp, String);
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -21,10 +21,12 @@ pub struct Entry {
 
 #[derive(Default)]
 pub struct TaskView {
-    tasks: HashMap<String, Entry>,
+    pub(super) tasks: HashMap<String, Entry>,
     /// Available tasks with every dependency completed, in claim order.
-    claimable: BTreeSet<QueueKey>,
-    by_status: HashMap<TaskStatus, BTreeSet<RecentKey>>,
+    pub(super) claimable: BTreeSet<QueueKey>,
+    pub(super) by_status: HashMap<TaskStatus, BTreeSet<RecentKey>>,
+    /// Every task by age, for listings of all statuses.
+    pub(super) all: BTreeSet<RecentKey>,
     /// dependency id → tasks that name it.
     dependents: HashMap<String, HashSet<String>>,
     /// Tasks a claim-next caller is claiming right now: other claim-next
@@ -32,8 +34,8 @@ pub struct TaskView {
     reserved: HashSet<String>,
 }
 
-fn queue_key(t: &Task) -> QueueKey {
-    (Reverse(t.priority), t.created_at, t.task_id.clone())
+pub(super) fn queue_key(t: &Task) -> QueueKey {
+    (Reverse(t.priority), t.created_at.at(), t.task_id.clone())
 }
 
 impl TaskView {
@@ -88,8 +90,9 @@ impl TaskView {
         if let Some(old) = &old {
             self.claimable.remove(&queue_key(&old.task));
             if let Some(set) = self.by_status.get_mut(&old.task.status) {
-                set.remove(&(old.task.created_at, id.clone()));
+                set.remove(&(old.task.created_at.at(), id.clone()));
             }
+            self.all.remove(&(old.task.created_at.at(), id.clone()));
             for d in &old.task.depends_on {
                 if let Some(set) = self.dependents.get_mut(d) {
                     set.remove(&id);
@@ -105,7 +108,8 @@ impl TaskView {
         self.by_status
             .entry(task.status)
             .or_default()
-            .insert((task.created_at, id.clone()));
+            .insert((task.created_at.at(), id.clone()));
+        self.all.insert((task.created_at.at(), id.clone()));
         let status_changed = old.as_ref().is_none_or(|o| o.task.status != task.status);
         self.tasks.insert(id.clone(), Entry { task, seq });
         self.reindex(&id);
@@ -187,11 +191,12 @@ impl TaskView {
                     .flat_map(|set| set.iter().rev())
                     .filter_map(|(_, id)| self.tasks.get(id)),
             ),
-            None => {
-                let mut all: Vec<&RecentKey> = self.by_status.values().flatten().collect();
-                all.sort_unstable_by(|a, b| b.cmp(a));
-                Box::new(all.into_iter().filter_map(|(_, id)| self.tasks.get(id)))
-            }
+            None => Box::new(
+                self.all
+                    .iter()
+                    .rev()
+                    .filter_map(|(_, id)| self.tasks.get(id)),
+            ),
         }
     }
 
@@ -261,7 +266,7 @@ mod tests {
             blocked_by: Vec::new(),
             depends_on: deps.into_iter().map(|d| format!("t{d}")).collect(),
             priority,
-            created_at: at,
+            created_at: at.into(),
             claimed_at: None,
             completed_at: None,
             result: None,
@@ -324,7 +329,7 @@ mod tests {
                 .map(|(t, _)| t)
                 .filter(|t| t.status == TaskStatus::Available && t.depends_on.iter().all(done))
                 .collect();
-            want.sort_by(|a, b| (Reverse(a.priority), a.created_at, &a.task_id).cmp(&(Reverse(b.priority), b.created_at, &b.task_id)));
+            want.sort_by(|a, b| (Reverse(a.priority), a.created_at.at(), &a.task_id).cmp(&(Reverse(b.priority), b.created_at.at(), &b.task_id)));
             let got: Vec<&str> = view.claimable().map(|e| e.task.task_id.as_str()).collect();
             let want: Vec<&str> = want.iter().map(|t| t.task_id.as_str()).collect();
             prop_assert_eq!(got, want);
@@ -333,7 +338,7 @@ mod tests {
                 prop_assert_eq!(view.count(status), n);
                 let listed: Vec<&Entry> = view.newest(Some(status)).collect();
                 prop_assert_eq!(listed.len(), n);
-                prop_assert!(listed.windows(2).all(|w| w[0].task.created_at >= w[1].task.created_at));
+                prop_assert!(listed.windows(2).all(|w| w[0].task.created_at.at() >= w[1].task.created_at.at()));
             }
             prop_assert_eq!(view.newest(None).count(), latest.len());
         }

@@ -88,6 +88,14 @@ pub enum LogError {
     #[error("message {seq} is not awaiting an ack from consumer {consumer}")]
     NotPending { consumer: String, seq: u64 },
 
+    /// A guarded stream (see `guard.rs`) refused a generic operation.
+    #[error("stream {stream} belongs to {owner}: {detail}")]
+    Protected {
+        stream: String,
+        owner: String,
+        detail: String,
+    },
+
     #[error("the on-disk data is damaged: {0}")]
     Corrupt(String),
 

@@ -8,6 +8,7 @@ mod consumer;
 pub mod duration;
 mod error;
 mod fanout;
+mod guard;
 mod message;
 mod publish;
 mod read;
@@ -33,6 +34,7 @@ pub use consumer::{
 };
 pub use error::{LogError, Result};
 pub use fanout::{Subscription, SubscriptionEnded, DEFAULT_SUBSCRIBER_QUEUE};
+pub use guard::{Guard, SystemWriter};
 pub use message::{Headers, Message};
 pub use publish::{PubAck, PublishOptions};
 pub use read::{ReadRange, MAX_READ_LIMIT};
@@ -97,6 +99,8 @@ struct Shared {
     closed: AtomicBool,
     published: std::sync::atomic::AtomicU64,
     publish_latency: Histogram,
+    /// Streams that a layer above depends on, by name (`guard.rs`).
+    guards: RwLock<std::collections::HashMap<String, Guard>>,
 }
 
 pub(crate) struct StreamHandle {
@@ -172,6 +176,7 @@ impl Log {
             closed: AtomicBool::new(false),
             published: std::sync::atomic::AtomicU64::new(0),
             publish_latency: Histogram::default(),
+            guards: RwLock::default(),
         };
         let log = Log {
             shared: Arc::new(shared),
@@ -291,6 +296,7 @@ impl Log {
     /// removed at once, oldest first.
     pub fn update_stream(&self, config: StreamConfig) -> Result<StreamInfo> {
         config.validate()?;
+        self.check_guard(&config.name, guard::Op::Update, Some(&config))?;
         let handle = self.stream(&config.name)?;
         let streams = read(&self.shared.streams).clone();
         for other in streams.values().filter(|o| o.name != handle.name) {
@@ -321,6 +327,7 @@ impl Log {
 
     pub fn delete_stream(&self, name: &str) -> Result<()> {
         let handle = self.stream(name)?;
+        self.check_guard(name, guard::Op::Delete, None)?;
         let writer = lock(&handle.inner);
         handle.deleted.store(true, Ordering::Release);
         write(&self.shared.streams).remove(name);

@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use serde::Serialize;
 
 use super::error::{LogError, Result};
+use super::guard::Op;
 use super::message::{Headers, Message, StoredMessage};
 use super::retention::Change;
 use super::store::keys;
@@ -64,7 +65,19 @@ impl Log {
         &self,
         subject: &str,
         payload: Vec<u8>,
+        opts: PublishOptions,
+    ) -> Result<PubAck> {
+        self.publish_as(subject, payload, opts, None).await
+    }
+
+    /// `publish`, by the holder of the system stream `system` (if any):
+    /// a subject captured by any other system stream is refused.
+    pub(super) async fn publish_as(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
         mut opts: PublishOptions,
+        system: Option<&str>,
     ) -> Result<PubAck> {
         if self.is_closed() {
             return Err(LogError::ShuttingDown);
@@ -106,6 +119,9 @@ impl Log {
                 duplicate: false,
             });
         };
+        if system != Some(&*handle.name) {
+            self.check_guard(&handle.name, Op::Publish, None)?;
+        }
         let started = std::time::Instant::now();
         let (reply, answer) = oneshot::channel();
         let stored = StoredMessage {
@@ -131,6 +147,7 @@ impl Log {
     /// Removes one message.
     pub async fn delete_message(&self, stream: &str, seq: u64) -> Result<()> {
         let handle = self.stream(stream)?;
+        self.check_guard(stream, Op::DeleteMessage, None)?;
         let waiter = {
             let mut inner = lock(&handle.inner);
             let mut change = Change::new(&handle.tree, inner.state);
@@ -156,6 +173,7 @@ impl Log {
         keep: Option<u64>,
     ) -> Result<u64> {
         let handle = self.stream(stream)?;
+        self.check_guard(stream, Op::Purge, None)?;
         let keep = keep.unwrap_or(0);
         let purged = match subject {
             None => {

@@ -197,9 +197,20 @@ pub async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
 #[track_caller]
 pub fn assert_error(got: &(u16, Value), status: u16, needle: &str) {
     assert_eq!(got.0, status, "unexpected status, body: {}", got.1);
-    let detail = got.1["detail"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no JSON detail in {}", got.1));
+    // A 422's detail is FastAPI's list of field errors; read it as the
+    // text of its locations and messages.
+    let detail = match &got.1["detail"] {
+        Value::String(s) => s.clone(),
+        Value::Array(fields) => {
+            assert_eq!(status, 422, "only a 422 has a list detail: {}", got.1);
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f["loc"], f["msg"].as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        _ => panic!("no JSON detail in {}", got.1),
+    };
     assert!(
         detail.contains(needle),
         "detail {detail:?} does not mention {needle:?}"
