@@ -179,3 +179,60 @@ async fn ephemeral_consumers_get_a_name_and_consumer_state_survives_restart() {
         "consumer keep not found",
     );
 }
+
+/// Acks in one request: a list, or everything up to a sequence; and a
+/// fetch that never waits.
+#[tokio::test]
+async fn batch_acks_ack_all_up_to_and_no_wait() {
+    let server = Server::start();
+    let c = client();
+    for i in 1..=6 {
+        send(
+            c.post(server.url("/api/pub/mjwork.jobs"))
+                .body(format!("{i}")),
+        )
+        .await;
+    }
+    let base = "/api/streams/MJ_ONLINE_WORK/consumers";
+    let config = json!({"durable_name": "batch", "filter_subject": "mjwork.jobs"});
+    assert_eq!(send(c.post(server.url(base)).json(&config)).await.0, 201);
+    let next = |q: &str| c.post(server.url(&format!("{base}/batch/next?{q}")));
+    let ack = |body: Value| c.post(server.url(&format!("{base}/batch/ack"))).json(&body);
+
+    let (_, got) = send(next("batch=100")).await;
+    assert_eq!(seqs(&got), [1, 2, 3, 4, 5, 6]);
+    let (status, body) = send(ack(json!({"seqs": [1, 2, 99]}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["done"], json!([1, 2]));
+    assert_eq!(body["not_pending"], json!([99]));
+    let (status, body) = send(ack(json!({"up_to": 4}))).await;
+    assert_eq!((status, body["acked"].clone()), (200, json!(2)));
+    let (_, info) = send(c.get(server.url(&format!("{base}/batch")))).await;
+    assert_eq!(info["ack_floor"]["stream_seq"], 4);
+    assert_eq!(info["num_ack_pending"], 2);
+    let (_, body) = send(ack(json!({"seqs": [5], "kind": "nak"}))).await;
+    assert_eq!(body["done"], json!([5]));
+    let (_, got) = send(next("batch=10")).await;
+    assert_eq!(seqs(&got), [5]);
+
+    // no_wait answers at once even with a long expires.
+    let started = Instant::now();
+    let (status, got) = send(next("batch=10&expires=30s&no_wait=true")).await;
+    assert_eq!((status, seqs(&got).len()), (200, 0));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no_wait waited"
+    );
+
+    for (body, needle) in [
+        (json!({}), "exactly one of seq, seqs"),
+        (json!({"seq": 1, "seqs": [2]}), "exactly one of seq, seqs"),
+        (json!({"up_to": 9, "kind": "nak"}), "up_to acknowledges"),
+        (
+            json!({"seqs": (0..10_001).collect::<Vec<u64>>()}),
+            "at most 10000",
+        ),
+    ] {
+        assert_error(&send(ack(body)).await, 400, needle);
+    }
+}

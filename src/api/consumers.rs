@@ -42,16 +42,18 @@ pub fn routes() -> Routes {
             "/api/streams/{name}/consumers/{consumer}/next",
             post(next),
             vec![post_op("Fetch messages (long poll)")
-                .query("batch", "at most this many (default 1)")
+                .query("batch", "at most this many (default 1, at most 10,000)")
                 .query("expires", "wait up to this long for the first (default 0, at most 5m)")
+                .query("no_wait", "true: answer at once with what is waiting, even if that is nothing (expires is ignored)")
                 .answers(404, "no such consumer")],
         )
         .route(
             "/api/streams/{name}/consumers/{consumer}/ack",
             post(ack),
-            vec![post_op("Acknowledge one delivered message")
-                .body(r#"{"seq":1,"kind":"ack"}"#)
-                .about("kind: ack (done), nak (redeliver, after \"delay\"), wpi (still working: restart ack_wait), term (never redeliver).")
+            vec![post_op("Acknowledge delivered messages: one, a list, or all up to a sequence")
+                .body(r#"{"seqs":[1,2,3],"kind":"ack"}"#)
+                .about("One of: {\"seq\": n} (404 if it is not awaiting an ack); {\"seqs\": [...]} (answers done and not_pending lists); {\"up_to\": n} (acks every delivered message up to n, like JetStream's AckAll; answers acked: count). kind: ack (done), nak (redeliver, after \"delay\"), wpi (still working: restart ack_wait), term (never redeliver); up_to takes ack only.")
+                .answers(400, "none or more than one of seq, seqs, up_to")
                 .answers(404, "that sequence is not awaiting an ack")],
         )
 }
@@ -120,6 +122,7 @@ struct NextQuery {
     batch: Option<usize>,
     /// Seconds, or a duration like "500ms", "30s".
     expires: Option<String>,
+    no_wait: Option<bool>,
 }
 
 async fn next(
@@ -143,6 +146,11 @@ async fn next(
             MAX_FETCH_WAIT.as_secs()
         )));
     }
+    let expires = if q.no_wait == Some(true) {
+        Duration::ZERO
+    } else {
+        expires
+    };
     let delivered = state.log.fetch(&stream, &consumer, batch, expires).await?;
     let messages: Vec<Value> = delivered
         .iter()
@@ -158,10 +166,16 @@ async fn next(
     ))
 }
 
+/// The most sequences one batch ack takes (as many as one fetch returns).
+const MAX_ACK_BATCH: usize = crate::log::MAX_FETCH_BATCH;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AckRequest {
-    seq: u64,
+    seq: Option<u64>,
+    seqs: Option<Vec<u64>>,
+    /// Every delivered message up to and including this sequence.
+    up_to: Option<u64>,
     #[serde(default = "default_kind")]
     kind: AckKind,
     /// For `nak`: wait this long before redelivering.
@@ -183,10 +197,41 @@ async fn ack(
             "delay is only meaningful with kind \"nak\"",
         ));
     }
-    state
-        .log
-        .ack(&stream, &consumer, req.seq, req.kind, req.delay)?;
-    Ok(axum::Json(
-        json!({ "success": true, "seq": req.seq, "kind": req.kind }),
-    ))
+    let log = &state.log;
+    match (req.seq, req.seqs, req.up_to) {
+        (Some(seq), None, None) => {
+            log.ack(&stream, &consumer, seq, req.kind, req.delay)?;
+            Ok(axum::Json(
+                json!({ "success": true, "seq": seq, "kind": req.kind }),
+            ))
+        }
+        (None, Some(seqs), None) => {
+            if seqs.len() > MAX_ACK_BATCH {
+                return Err(ApiError::bad_request(format!(
+                    "seqs may list at most {MAX_ACK_BATCH} sequences"
+                )));
+            }
+            let outcome = log.ack_many(&stream, &consumer, &seqs, req.kind, req.delay)?;
+            Ok(axum::Json(json!({
+                "success": true,
+                "kind": req.kind,
+                "done": outcome.done,
+                "not_pending": outcome.not_pending,
+            })))
+        }
+        (None, None, Some(up_to)) => {
+            if req.kind != AckKind::Ack {
+                return Err(ApiError::bad_request(
+                    "up_to acknowledges; nak, wpi and term take seq or seqs",
+                ));
+            }
+            let acked = log.ack_up_to(&stream, &consumer, up_to)?;
+            Ok(axum::Json(
+                json!({ "success": true, "up_to": up_to, "acked": acked }),
+            ))
+        }
+        _ => Err(ApiError::bad_request(
+            "give exactly one of seq, seqs (a list) or up_to",
+        )),
+    }
 }

@@ -1,17 +1,14 @@
 //! One subscription of a WebSocket connection, as a task.
 //!
-//! Plain subscriptions replay stored history first (for every `deliver`
-//! but `new`), paced by the socket, then follow the live feed. To have no
-//! gap and no duplicate at the seam: replay until caught up, subscribe to
-//! the live feed, replay what was appended in between, then pass live
-//! messages on, skipping any sequence already sent.
+//! Plain subscriptions are the log's `Replay`: stored history first (for
+//! every `deliver` but `new`), paced by the socket, then the live feed,
+//! with the seam between them decided in the log.
 //!
 //! Durable subscriptions are consumers in the log (ack policy `explicit`
 //! with `ack: true`, else `none`), so their position survives disconnects
 //! and restarts; they fetch only as many messages as the outbound queue has
 //! room for, so nothing fetched is dropped.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,10 +16,9 @@ use serde_json::{json, Value};
 
 use super::protocol::{self, Deliver};
 use super::Shared;
-use crate::api::render::parse_time;
 use crate::log::{
-    AckKind, AckPolicy, ConsumerConfig, DeliverPolicy, Log, LogError, Message, ReadRange,
-    Subscription, SubscriptionEnded, MAX_READ_LIMIT,
+    AckKind, AckPolicy, ConsumerConfig, DeliverFrom, DeliverPolicy, Log, LogError, Replay,
+    ReplayEnded, SubscriptionEnded,
 };
 
 /// What the connection queues for its socket.
@@ -69,15 +65,17 @@ pub struct Job {
     pub deliver: Deliver,
     pub durable: Option<String>,
     pub ack: bool,
-    /// For `deliver: new`, the live feed, registered while the `sub` frame
-    /// was handled so that later frames (a `pub`) cannot overtake it.
-    pub feed: Option<Subscription>,
+    /// For a plain subscription, its replay, made while the `sub` frame
+    /// was handled: with `deliver: new` its live feed exists before any
+    /// later frame (a `pub`) is read.
+    pub replay: Option<Replay>,
 }
 
 pub async fn run(log: Log, shared: Arc<Shared>, mut job: Job) {
-    let result = match job.durable.clone() {
-        Some(name) => durable(&log, &shared, &job, &name).await,
-        None => live(&log, &shared, &mut job).await,
+    let result = match (job.durable.clone(), job.replay.take()) {
+        (Some(name), _) => durable(&log, &shared, &job, &name).await,
+        (None, Some(mut replay)) => live(&shared, &mut replay, &job.sid).await,
+        (None, None) => Ok(()),
     };
     if let Err(detail) = result {
         shared.push(json!({"op": "err", "sid": job.sid, "detail": detail}));
@@ -94,143 +92,40 @@ fn text(e: LogError) -> String {
     e.to_string()
 }
 
-/// Messages to start with for `deliver` in one stream, and the last
-/// sequence they cover.
-fn initial(log: &Log, stream: &str, job: &Job) -> Result<(Vec<Message>, u64), String> {
-    let upto = log.stream_info(stream).map_err(text)?.state.last_seq;
-    let pattern = Some(job.subject.as_str());
-    let msgs = match &job.deliver {
-        Deliver::New => Vec::new(),
-        Deliver::Last => {
-            let mut last = log
-                .last_per_subject(stream, pattern, MAX_READ_LIMIT)
-                .map_err(text)?;
-            last.sort_by_key(|m| m.seq);
-            last.pop().into_iter().collect()
-        }
-        Deliver::LastPerSubject => log
-            .last_per_subject(stream, pattern, usize::MAX)
-            .map_err(text)?,
-        // Range policies are read page by page by the caller.
-        Deliver::All | Deliver::StartSeq(_) | Deliver::StartTime(_) => Vec::new(),
-    };
-    Ok((msgs, upto))
-}
-
-/// Where a range policy starts reading in `stream`.
-fn range_start(log: &Log, stream: &str, deliver: &Deliver) -> Result<Option<u64>, String> {
-    Ok(match deliver {
-        Deliver::All => Some(1),
-        Deliver::StartSeq(n) => Some(*n),
-        Deliver::StartTime(t) => {
-            let t = parse_time(t).map_err(|e| e.detail)?;
-            let ns = t
-                .timestamp_nanos_opt()
-                .ok_or("start_time is out of range")?;
-            log.seq_for_time(stream, ns).map_err(text)?
-        }
-        _ => None,
-    })
-}
-
-/// Sends stored messages of `stream` matching the pattern from `start` on,
-/// until caught up with the stream; returns the last sequence covered.
-async fn replay_from(
-    log: &Log,
-    shared: &Shared,
-    job: &Job,
-    stream: &str,
-    start: u64,
-) -> Result<Option<u64>, String> {
-    let mut next = start;
-    let mut last = None;
+/// Stored history (paced by the socket: it waits for room) then live
+/// messages (a full queue marks the connection slow), from the log's
+/// `Replay`, which owns the seam between the two.
+async fn live(shared: &Shared, replay: &mut Replay, sid: &Value) -> Result<(), String> {
     loop {
-        let range = ReadRange {
-            start_seq: Some(next),
-            subject: Some(job.subject.clone()),
-            limit: 1_000,
-            ..Default::default()
-        };
-        let page = log.read_range(stream, &range).map_err(text)?;
-        let Some(end) = page.last().map(|m| m.seq) else {
-            return Ok(last);
-        };
-        for m in &page {
-            if !send_paced(shared, protocol::msg(&job.sid, m)).await {
-                return Ok(last);
-            }
-        }
-        last = Some(end);
-        next = end + 1;
-    }
-}
-
-async fn live(log: &Log, shared: &Shared, job: &mut Job) -> Result<(), String> {
-    let streams = if job.deliver == Deliver::New {
-        Vec::new()
-    } else {
-        log.streams_overlapping(&job.subject)
-    };
-    // Sent up to here, per stream.
-    let mut sent: HashMap<String, u64> = HashMap::new();
-    for stream in &streams {
-        let (msgs, upto) = initial(log, stream, job)?;
-        for m in &msgs {
-            if !send_paced(shared, protocol::msg(&job.sid, m)).await {
-                return Ok(());
-            }
-        }
-        let mut covered = upto;
-        if let Some(start) = range_start(log, stream, &job.deliver)? {
-            covered = replay_from(log, shared, job, stream, start)
-                .await?
-                .unwrap_or(start.saturating_sub(1));
-        }
-        sent.insert(stream.clone(), covered);
-    }
-    let mut feed = match job.feed.take() {
-        Some(feed) => feed,
-        None => log.subscribe(&job.subject).map_err(text)?,
-    };
-    // Whatever was appended between the replay and the subscription.
-    for stream in &streams {
-        let from = sent.get(stream).copied().unwrap_or(0) + 1;
-        if let Some(last) = replay_from(log, shared, job, stream, from).await? {
-            sent.insert(stream.clone(), last);
-        }
-    }
-    loop {
-        let m = match feed.recv().await {
+        let m = match replay.next().await {
             Ok(m) => m,
-            Err(SubscriptionEnded::SlowConsumer) => {
+            Err(ReplayEnded::Live(SubscriptionEnded::SlowConsumer)) => {
                 shared.mark_slow();
                 return Ok(());
             }
-            Err(SubscriptionEnded::Closed) => return Ok(()),
+            Err(ReplayEnded::Live(SubscriptionEnded::Closed)) => return Ok(()),
+            Err(ReplayEnded::Log(e)) => return Err(text(e)),
         };
-        if let Some(stream) = &m.stream {
-            if sent.get(stream.as_ref()).is_some_and(|s| m.seq <= *s) {
-                continue;
-            }
-        }
-        if !shared.push(protocol::msg(&job.sid, &m)) {
+        let frame = protocol::msg(sid, &m);
+        let sent = if replay.is_live() {
+            shared.push(frame)
+        } else {
+            send_paced(shared, frame).await
+        };
+        if !sent {
             return Ok(());
         }
     }
 }
 
 fn consumer_config(job: &Job, name: &str) -> Result<ConsumerConfig, String> {
-    let (deliver_policy, opt_start_seq, opt_start_time) = match &job.deliver {
-        Deliver::New => (DeliverPolicy::New, None, None),
-        Deliver::All => (DeliverPolicy::All, None, None),
-        Deliver::Last => (DeliverPolicy::Last, None, None),
-        Deliver::LastPerSubject => (DeliverPolicy::LastPerSubject, None, None),
-        Deliver::StartSeq(n) => (DeliverPolicy::ByStartSequence, Some(*n), None),
-        Deliver::StartTime(t) => (
-            DeliverPolicy::ByStartTime,
-            None,
-            Some(parse_time(t).map_err(|e| e.detail)?),
-        ),
+    let (deliver_policy, opt_start_seq, opt_start_time) = match job.deliver.start()? {
+        DeliverFrom::New => (DeliverPolicy::New, None, None),
+        DeliverFrom::All => (DeliverPolicy::All, None, None),
+        DeliverFrom::Last => (DeliverPolicy::Last, None, None),
+        DeliverFrom::LastPerSubject => (DeliverPolicy::LastPerSubject, None, None),
+        DeliverFrom::StartSeq(n) => (DeliverPolicy::ByStartSequence, Some(n), None),
+        DeliverFrom::StartTime(t) => (DeliverPolicy::ByStartTime, None, Some(t)),
     };
     Ok(ConsumerConfig {
         durable_name: Some(name.to_string()),
@@ -294,11 +189,15 @@ async fn durable(log: &Log, shared: &Shared, job: &Job, name: &str) -> Result<()
         }
     });
     loop {
-        let room = shared.out.capacity();
-        if room == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            continue;
+        // Fetch only what the outbound queue has room for: wait for room
+        // (woken as soon as the socket takes a frame), never on a timer.
+        match shared.out.reserve().await {
+            Ok(permit) => drop(permit),
+            Err(_) => return Ok(()),
         }
+        let room = shared.out.capacity().max(1);
+        // The fetch itself wakes on a new message or on an ack that makes
+        // room under max_ack_pending.
         let batch = log
             .fetch(&stream, name, room.min(256), Duration::from_secs(5))
             .await
@@ -311,7 +210,9 @@ async fn durable(log: &Log, shared: &Shared, job: &Job, name: &str) -> Result<()
                     acks.unacked.insert(d.message.seq);
                 }
             }
-            if !shared.push(frame) {
+            // Paced, not dropped: what a durable fetched must reach the
+            // client (other subscriptions may have taken the room).
+            if !send_paced(shared, frame).await {
                 return Ok(());
             }
         }

@@ -199,6 +199,17 @@ impl AckState {
         Ok(())
     }
 
+    /// Acknowledges every pending message at or below `seq` (what
+    /// JetStream's AckAll policy does for one ack, on request for any
+    /// consumer); returns how many. An ack-none consumer has none.
+    pub fn ack_up_to(&mut self, seq: u64) -> usize {
+        let upto: Vec<u64> = self.pending.range(..=seq).map(|(s, _)| *s).collect();
+        for s in &upto {
+            self.set(*s, None);
+        }
+        upto.len()
+    }
+
     /// The highest stream sequence at or below which everything this
     /// consumer was given is settled.
     pub fn ack_floor(&self) -> u64 {

@@ -23,7 +23,8 @@ pub use acks::{ConsumerState, Pending};
 pub use config::{AckKind, AckPolicy, ConsumerConfig, DeliverPolicy};
 
 use acks::AckState;
-use position::{count_pending, start_position};
+use position::count_pending;
+pub(crate) use position::start_position;
 
 use super::error::{LogError, Result};
 use super::message::{Message, StoredMessage};
@@ -71,6 +72,15 @@ pub struct ConsumerInfo {
     pub num_ack_pending: u64,
     pub num_redelivered: u64,
     pub num_pending: u64,
+}
+
+/// What a batch of acks did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AckOutcome {
+    pub done: Vec<u64>,
+    /// Sequences that were not awaiting an ack (already acked, never
+    /// delivered, or redelivered to someone else's fetch and acked there).
+    pub not_pending: Vec<u64>,
 }
 
 /// One message handed out by a fetch.
@@ -314,17 +324,64 @@ impl Log {
         kind: AckKind,
         delay: Option<Duration>,
     ) -> Result<()> {
+        let outcome = self.ack_many(stream, name, &[seq], kind, delay)?;
+        match outcome.not_pending.first() {
+            Some(_) => Err(LogError::NotPending {
+                consumer: name.into(),
+                seq,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// `ack` for many messages at once: one lock, one write. Sequences
+    /// that are not awaiting an ack are reported, not an error.
+    pub fn ack_many(
+        &self,
+        stream: &str,
+        name: &str,
+        seqs: &[u64],
+        kind: AckKind,
+        delay: Option<Duration>,
+    ) -> Result<AckOutcome> {
+        self.settle(stream, name, |m, now| {
+            let mut outcome = AckOutcome::default();
+            for &seq in seqs {
+                match m.ack(seq, kind, delay, now) {
+                    Ok(()) => outcome.done.push(seq),
+                    Err(LogError::NotPending { .. }) => outcome.not_pending.push(seq),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(outcome)
+        })
+    }
+
+    /// Acknowledges every message delivered to this consumer up to and
+    /// including stream sequence `seq`; returns how many were pending.
+    pub fn ack_up_to(&self, stream: &str, name: &str, seq: u64) -> Result<usize> {
+        self.settle(stream, name, |m, _| Ok(m.ack_up_to(seq)))
+    }
+
+    /// Applies `change` to a consumer's ack state, persists what moved and
+    /// wakes its waiting fetchers at once: an ack makes room under
+    /// `max_ack_pending`, a nak makes a message due, and a fetcher that
+    /// slept until a timer instead would stall delivery.
+    fn settle<T>(
+        &self,
+        stream: &str,
+        name: &str,
+        change: impl FnOnce(&mut AckState, i64) -> Result<T>,
+    ) -> Result<T> {
         let (handle, consumer) = self.consumer(stream, name)?;
         let mut m = lock(&consumer.machine);
         let now = now_ns();
-        m.ack(seq, kind, delay, now)?;
+        let out = change(&mut m, now);
         m.state.last_active_ns = now;
         persist(&handle, &consumer, &mut m)?;
         drop(m);
-        if kind == AckKind::Nak {
-            consumer.changed.notify_waiters();
-        }
-        Ok(())
+        consumer.changed.notify_waiters();
+        out
     }
 
     /// Removes ephemeral consumers idle for longer than their
@@ -427,3 +484,6 @@ fn fetch_now(
     persist(handle, consumer, &mut m)?;
     Ok((out, next_due))
 }
+
+#[cfg(test)]
+mod tests;

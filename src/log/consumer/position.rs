@@ -15,7 +15,7 @@ use crate::log::StreamHandle;
 
 /// Where a new consumer starts: its cursor and, for last_per_subject, the
 /// messages to hand out first.
-pub(super) fn start_position(
+pub(crate) fn start_position(
     handle: &StreamHandle,
     config: &ConsumerConfig,
     state: StreamState,
