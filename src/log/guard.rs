@@ -67,12 +67,9 @@ impl SystemWriter {
         opts: PublishOptions,
     ) -> Result<PubAck> {
         self.log
-            .publish_as(subject, payload, opts, Some(&self.stream))
+            .enqueue(subject, payload, opts, Some(&self.stream))
+            .wait()
             .await
-    }
-
-    pub fn log(&self) -> &Log {
-        &self.log
     }
 }
 

@@ -12,6 +12,7 @@ mod guard;
 mod message;
 mod publish;
 mod read;
+mod replay;
 mod retention;
 mod stats;
 mod store;
@@ -30,14 +31,16 @@ use tokio::sync::watch;
 
 pub use commit::{CommitStats, SyncPolicy};
 pub use consumer::{
-    AckKind, AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Delivered, SequenceInfo,
+    AckKind, AckOutcome, AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Delivered,
+    SequenceInfo, MAX_FETCH_BATCH,
 };
 pub use error::{LogError, Result};
 pub use fanout::{Subscription, SubscriptionEnded, DEFAULT_SUBSCRIBER_QUEUE};
 pub use guard::{Guard, SystemWriter};
 pub use message::{Headers, Message};
-pub use publish::{PubAck, PublishOptions};
+pub use publish::{PendingPublish, PubAck, PublishOptions};
 pub use read::{ReadRange, MAX_READ_LIMIT};
+pub use replay::{DeliverFrom, Replay, ReplayEnded};
 pub use stats::Histogram;
 pub use store::current_version as format_version;
 pub use stream::{
@@ -101,6 +104,10 @@ struct Shared {
     publish_latency: Histogram,
     /// Streams that a layer above depends on, by name (`guard.rs`).
     guards: RwLock<std::collections::HashMap<String, Guard>>,
+    /// Held for the whole of a stream create, update or delete: the
+    /// overlap check reads every stream's subjects, and a change that
+    /// started after it must see the stream it is checked against.
+    config_changes: Mutex<()>,
 }
 
 pub(crate) struct StreamHandle {
@@ -177,6 +184,7 @@ impl Log {
             published: std::sync::atomic::AtomicU64::new(0),
             publish_latency: Histogram::default(),
             guards: RwLock::default(),
+            config_changes: Mutex::new(()),
         };
         let log = Log {
             shared: Arc::new(shared),
@@ -268,6 +276,7 @@ impl Log {
     pub fn create_stream(&self, config: StreamConfig) -> Result<(StreamInfo, bool)> {
         config.validate()?;
         // One stream change at a time keeps the overlap check honest.
+        let _one_at_a_time = lock(&self.shared.config_changes);
         let streams = read(&self.shared.streams).clone();
         if let Some(existing) = streams.get(&config.name) {
             let same = lock(&existing.inner).config == config;
@@ -297,6 +306,7 @@ impl Log {
     pub fn update_stream(&self, config: StreamConfig) -> Result<StreamInfo> {
         config.validate()?;
         self.check_guard(&config.name, guard::Op::Update, Some(&config))?;
+        let _one_at_a_time = lock(&self.shared.config_changes);
         let handle = self.stream(&config.name)?;
         let streams = read(&self.shared.streams).clone();
         for other in streams.values().filter(|o| o.name != handle.name) {
@@ -328,6 +338,7 @@ impl Log {
     pub fn delete_stream(&self, name: &str) -> Result<()> {
         let handle = self.stream(name)?;
         self.check_guard(name, guard::Op::Delete, None)?;
+        let _one_at_a_time = lock(&self.shared.config_changes);
         let writer = lock(&handle.inner);
         handle.deleted.store(true, Ordering::Release);
         write(&self.shared.streams).remove(name);
@@ -449,3 +460,5 @@ impl Log {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_concurrent;

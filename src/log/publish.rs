@@ -57,6 +57,39 @@ fn validate_msg_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A publish handed to the writer, not yet answered. Publishes enqueued
+/// one after another are stored (and delivered) in that order, so a
+/// connection can pipeline many and still keep its order: enqueue each in
+/// turn, then wait for their answers in the same order.
+#[must_use = "a publish is answered only by waiting for it"]
+pub struct PendingPublish {
+    state: Pending,
+    log: Log,
+}
+
+enum Pending {
+    Answered(Result<PubAck>),
+    Queued {
+        answer: oneshot::Receiver<Result<(PubAck, super::commit::Waiter)>>,
+        started: std::time::Instant,
+    },
+}
+
+impl PendingPublish {
+    /// The answer: under `SyncPolicy::Always`, once the message is on disk.
+    pub async fn wait(self) -> Result<PubAck> {
+        match self.state {
+            Pending::Answered(result) => result,
+            Pending::Queued { answer, started } => {
+                let (ack, waiter) = answer.await.map_err(|_| LogError::ShuttingDown)??;
+                waiter.wait().await?;
+                self.log.shared.publish_latency.observe(started.elapsed());
+                Ok(ack)
+            }
+        }
+    }
+}
+
 impl Log {
     /// Appends a message to the stream that captures `subject` (if any) and
     /// delivers it to live subscribers. Under `SyncPolicy::Always` it returns
@@ -67,18 +100,47 @@ impl Log {
         payload: Vec<u8>,
         opts: PublishOptions,
     ) -> Result<PubAck> {
-        self.publish_as(subject, payload, opts, None).await
+        self.enqueue(subject, payload, opts, None).wait().await
     }
 
-    /// `publish`, by the holder of the system stream `system` (if any):
-    /// a subject captured by any other system stream is refused.
-    pub(super) async fn publish_as(
+    /// Starts a publish without waiting for it: checked, handed to the
+    /// writer (or, when no stream stores the subject, delivered live at
+    /// once) before this returns. See [`PendingPublish`].
+    pub fn publish_pipelined(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        opts: PublishOptions,
+    ) -> PendingPublish {
+        self.enqueue(subject, payload, opts, None)
+    }
+
+    /// `publish_pipelined` by the holder of the system stream `system`
+    /// (if any): a subject captured by any other system stream is refused.
+    pub(super) fn enqueue(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        opts: PublishOptions,
+        system: Option<&str>,
+    ) -> PendingPublish {
+        let state = match self.try_enqueue(subject, payload, opts, system) {
+            Ok(state) => state,
+            Err(e) => Pending::Answered(Err(e)),
+        };
+        PendingPublish {
+            state,
+            log: self.clone(),
+        }
+    }
+
+    fn try_enqueue(
         &self,
         subject: &str,
         payload: Vec<u8>,
         mut opts: PublishOptions,
         system: Option<&str>,
-    ) -> Result<PubAck> {
+    ) -> Result<Pending> {
         if self.is_closed() {
             return Err(LogError::ShuttingDown);
         }
@@ -113,11 +175,11 @@ impl Log {
                 payload,
             };
             self.shared.fanout.deliver(&Arc::new(msg));
-            return Ok(PubAck {
+            return Ok(Pending::Answered(Ok(PubAck {
                 stream: None,
                 seq: None,
                 duplicate: false,
-            });
+            })));
         };
         if system != Some(&*handle.name) {
             self.check_guard(&handle.name, Op::Publish, None)?;
@@ -138,10 +200,7 @@ impl Log {
                 reply,
             },
         )?;
-        let (ack, waiter) = answer.await.map_err(|_| LogError::ShuttingDown)??;
-        waiter.wait().await?;
-        self.shared.publish_latency.observe(started.elapsed());
-        Ok(ack)
+        Ok(Pending::Queued { answer, started })
     }
 
     /// Removes one message.

@@ -28,7 +28,7 @@ use tracing::Instrument;
 
 use super::AppState;
 use crate::api::openapi::{get_op, Routes};
-use crate::log::{PublishOptions, DEFAULT_MAX_MSG_SIZE};
+use crate::log::{PendingPublish, PublishOptions, DEFAULT_MAX_MSG_SIZE};
 use protocol::ClientOp;
 pub use subscription::Outbound;
 
@@ -121,8 +121,15 @@ struct Connection {
     outbound: mpsc::Receiver<Outbound>,
     tasks: JoinSet<()>,
     subs: HashMap<String, AbortHandle>,
+    /// Publishes handed to the log, in the order the client sent them,
+    /// waiting for their answers (see `answer_publishes`).
+    pubs: mpsc::Sender<(Value, PendingPublish)>,
     errors: u32,
 }
+
+/// Publishes of one connection in flight at once; past this the
+/// connection stops reading until answers go out.
+const PUBLISHES_IN_FLIGHT: usize = 1024;
 
 impl Connection {
     fn new(state: AppState) -> Self {
@@ -133,12 +140,20 @@ impl Connection {
             slow_signal: Notify::new(),
             acks: Default::default(),
         });
+        let (pubs, in_flight) = mpsc::channel(PUBLISHES_IN_FLIGHT);
+        let mut tasks = JoinSet::new();
+        let (answers, count) = (shared.clone(), TaskCount::new(state.ws_stats.clone()));
+        tasks.spawn(async move {
+            let _count = count;
+            answer_publishes(answers, in_flight).await;
+        });
         Connection {
             state,
             shared,
             outbound,
-            tasks: JoinSet::new(),
+            tasks,
             subs: HashMap::new(),
+            pubs,
             errors: 0,
         }
     }
@@ -168,7 +183,9 @@ impl Connection {
                     let _ = send_json(&mut sink, &protocol::err("slow consumer")).await;
                     break;
                 }
-                inbound = stream.next() => {
+                // Reads pause while the connection's publishes wait for
+                // room, so one client cannot queue without bound.
+                inbound = stream.next(), if self.pubs.capacity() > 0 => {
                     last_heard = Instant::now();
                     match inbound {
                         Some(Ok(Frame::Text(text))) => open = self.on_text(&text),
@@ -232,12 +249,17 @@ impl Connection {
                         "sid {key} is already subscribed; unsub it first"
                     ));
                 }
-                let feed = match (&deliver, &durable) {
-                    (protocol::Deliver::New, None) => match self.state.log.subscribe(&subject) {
-                        Ok(feed) => Some(feed),
-                        Err(e) => return self.protocol_error(&e.to_string()),
+                let replay = match &durable {
+                    Some(_) => None,
+                    None => match deliver.start().and_then(|from| {
+                        self.state
+                            .log
+                            .subscribe_from(&subject, from)
+                            .map_err(|e| e.to_string())
+                    }) {
+                        Ok(replay) => Some(replay),
+                        Err(e) => return self.protocol_error(&e),
                     },
-                    _ => None,
                 };
                 let job = subscription::Job {
                     sid,
@@ -245,7 +267,7 @@ impl Connection {
                     deliver,
                     durable,
                     ack,
-                    feed,
+                    replay,
                 };
                 let (log, shared, stats) = (
                     self.state.log.clone(),
@@ -292,21 +314,19 @@ impl Connection {
                         return true;
                     }
                 };
-                let (log, shared, stats) = (
-                    self.state.log.clone(),
-                    self.shared.clone(),
-                    self.state.ws_stats.clone(),
-                );
-                let count = TaskCount::new(stats);
-                self.tasks.spawn(async move {
-                    let _count = count;
-                    let opts = PublishOptions { msg_id, expected_last_subject_seq: expect_last_subject_seq, ..Default::default() };
-                    let frame = match log.publish(&subject, payload, opts).await {
-                        Ok(ack) => json!({"op": "puback", "id": id, "stream": ack.stream, "seq": ack.seq, "duplicate": ack.duplicate}),
-                        Err(e) => protocol::err_for(&id, e.to_string()),
-                    };
-                    shared.push(frame);
-                });
+                // Handed to the log here, in frame order, so the stored
+                // order and what subscribers see is the order sent; the
+                // answers come back in that order too.
+                let opts = PublishOptions {
+                    msg_id,
+                    expected_last_subject_seq: expect_last_subject_seq,
+                    ..Default::default()
+                };
+                let pending = self.state.log.publish_pipelined(&subject, payload, opts);
+                if self.pubs.try_send((id, pending)).is_err() {
+                    // Only this loop sends, and it reads only with room.
+                    return self.protocol_error("too many publishes in flight");
+                }
             }
         }
         // Reap finished tasks so the set does not grow with every publish.
@@ -325,6 +345,27 @@ impl Connection {
             return false;
         }
         true
+    }
+}
+
+/// Answers a connection's publishes in the order they were sent. Waiting
+/// for each in turn costs nothing in throughput: every one of them is
+/// already queued in the log, so they are committed together.
+async fn answer_publishes(
+    shared: Arc<Shared>,
+    mut in_flight: mpsc::Receiver<(Value, PendingPublish)>,
+) {
+    while let Some((id, pending)) = in_flight.recv().await {
+        let frame = match pending.wait().await {
+            Ok(ack) => {
+                json!({"op": "puback", "id": id, "stream": ack.stream, "seq": ack.seq, "duplicate": ack.duplicate})
+            }
+            Err(e) => protocol::err_for(&id, e.to_string()),
+        };
+        // Paced by the socket: an answer is never dropped as "slow".
+        if shared.out.send(Outbound::Json(frame)).await.is_err() {
+            return;
+        }
     }
 }
 

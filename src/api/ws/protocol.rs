@@ -21,6 +21,23 @@ pub enum Deliver {
     StartTime(String),
 }
 
+impl Deliver {
+    /// The log's deliver policy for this one (a start time is parsed here).
+    pub fn start(&self) -> Result<crate::log::DeliverFrom, String> {
+        use crate::log::DeliverFrom;
+        Ok(match self {
+            Deliver::New => DeliverFrom::New,
+            Deliver::All => DeliverFrom::All,
+            Deliver::Last => DeliverFrom::Last,
+            Deliver::LastPerSubject => DeliverFrom::LastPerSubject,
+            Deliver::StartSeq(n) => DeliverFrom::StartSeq(*n),
+            Deliver::StartTime(t) => {
+                DeliverFrom::StartTime(render::parse_time(t).map_err(|e| e.detail)?)
+            }
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Deliver {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
