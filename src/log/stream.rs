@@ -29,9 +29,11 @@ pub enum DiscardPolicy {
 }
 
 /// What a stream captures and how much of it it keeps. Absent limits mean
-/// "no limit".
+/// "no limit". An absent `duplicate_window` is the default (2 minutes) or
+/// `max_age` if that is shorter, as nats-server does: only a window given
+/// explicitly longer than `max_age` is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "StreamConfigInput")]
 pub struct StreamConfig {
     pub name: String,
     pub subjects: Vec<String>,
@@ -51,18 +53,61 @@ pub struct StreamConfig {
     pub max_msg_size: u64,
     #[serde(default)]
     pub discard: DiscardPolicy,
-    #[serde(default = "default_duplicate_window", with = "serde_human")]
+    /// Read through `StreamConfigInput`, where its default is decided.
+    #[serde(with = "serde_human")]
     pub duplicate_window: Duration,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
-fn default_max_msg_size() -> u64 {
-    DEFAULT_MAX_MSG_SIZE
+/// `StreamConfig` as written by a person: the same fields, with the
+/// duplicate window optional so its default can follow `max_age`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamConfigInput {
+    name: String,
+    subjects: Vec<String>,
+    #[serde(default, with = "serde_human_opt")]
+    max_age: Option<Duration>,
+    #[serde(default)]
+    max_msgs: Option<u64>,
+    #[serde(default)]
+    max_bytes: Option<u64>,
+    #[serde(default)]
+    max_msgs_per_subject: Option<u64>,
+    #[serde(default = "default_max_msg_size")]
+    max_msg_size: u64,
+    #[serde(default)]
+    discard: DiscardPolicy,
+    #[serde(default, with = "serde_human_opt")]
+    duplicate_window: Option<Duration>,
+    #[serde(default)]
+    description: Option<String>,
 }
 
-fn default_duplicate_window() -> Duration {
-    DEFAULT_DUPLICATE_WINDOW
+impl From<StreamConfigInput> for StreamConfig {
+    fn from(i: StreamConfigInput) -> Self {
+        let duplicate_window = i.duplicate_window.unwrap_or(match i.max_age {
+            Some(age) if age < DEFAULT_DUPLICATE_WINDOW => age,
+            _ => DEFAULT_DUPLICATE_WINDOW,
+        });
+        StreamConfig {
+            name: i.name,
+            subjects: i.subjects,
+            max_age: i.max_age,
+            max_msgs: i.max_msgs,
+            max_bytes: i.max_bytes,
+            max_msgs_per_subject: i.max_msgs_per_subject,
+            max_msg_size: i.max_msg_size,
+            discard: i.discard,
+            duplicate_window,
+            description: i.description,
+        }
+    }
+}
+
+fn default_max_msg_size() -> u64 {
+    DEFAULT_MAX_MSG_SIZE
 }
 
 impl StreamConfig {
@@ -234,6 +279,15 @@ mod tests {
             ),
             (r#"{"name":"A","subjects":["a..b"]}"#, "empty"),
         ];
+        // Without a window of its own, a short max_age shortens the
+        // default window instead of being refused.
+        let short: StreamConfig =
+            serde_json::from_str(r#"{"name":"A","subjects":["x"],"max_age":2}"#).unwrap();
+        assert_eq!(short.duplicate_window, Duration::from_secs(2));
+        short.validate().unwrap();
+        let long: StreamConfig =
+            serde_json::from_str(r#"{"name":"A","subjects":["x"],"max_age":"1h"}"#).unwrap();
+        assert_eq!(long.duplicate_window, DEFAULT_DUPLICATE_WINDOW);
         for (json, needle) in cases {
             let c: StreamConfig = serde_json::from_str(json).unwrap();
             let err = c.validate().unwrap_err().to_string();

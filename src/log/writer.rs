@@ -4,6 +4,18 @@
 //! ticket), and hands the group to the committer. While the committer
 //! fsyncs one group the writer applies the next, so concurrent publishers
 //! share both sled's per-batch cost and the fsync.
+//!
+//! Publishes are not the only writes to a stream: message delete, purge
+//! and the max-age sweeper change it too, without going through this
+//! thread. What keeps them ordered is the stream's `inner` mutex: every
+//! change to a stream's tree — a group here, a delete, a purge chunk, a
+//! sweep — is computed from `inner.state` and applied (one atomic sled
+//! batch, counters included) while that lock is held, and `inner.state`
+//! is replaced only after the batch is applied. So no change can read
+//! counters another one is about to invalidate, and the counters always
+//! describe exactly the messages stored (`tests_concurrent.rs` checks this
+//! under concurrent publishes). Those writers then wait for a flush of
+//! their own through the committer, as publishes do.
 
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
