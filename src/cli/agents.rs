@@ -70,7 +70,9 @@ pub async fn list(client: &Client, out: Out, args: AgentsArgs) -> Result<(), Cli
             cell(text(a, "status")),
             cell(text(a, "current_task")),
             approval,
-            cell(ago(&text(a, "last_heartbeat"))),
+            // When the server last heard from it (the heartbeat's own
+            // timestamp may be another clock's, or absent).
+            cell(ago(&text(a, "last_seen"))),
             cell(text(a, "capabilities")),
         ]);
     }
