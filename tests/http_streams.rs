@@ -57,6 +57,20 @@ async fn create_is_idempotent_and_conflicts_are_409() {
         .map(|s| s["config"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["HIVELOG_STATE", "MJ_ONLINE_WORK", "ORDERS"]);
+
+    // A max_age shorter than the default duplicate window shortens the
+    // window, as nats-server does; only an explicit longer one is refused.
+    let short = json!({"name": "SHORT", "subjects": ["short.>"], "max_age": 2});
+    let (status, body) = send(c.post(server.url("/api/streams")).json(&short)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["config"]["duplicate_window"], "2s");
+    let explicit =
+        json!({"name": "LONG", "subjects": ["long.>"], "max_age": 2, "duplicate_window": "2m"});
+    assert_error(
+        &send(c.post(server.url("/api/streams")).json(&explicit)).await,
+        400,
+        "duplicate_window may not be longer than max_age",
+    );
 }
 
 #[tokio::test]

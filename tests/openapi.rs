@@ -105,7 +105,14 @@ async fn the_spec_lists_every_route_and_only_routes_that_exist() {
                         .map(|p| p["name"].as_str().unwrap())
                         .collect();
                     assert_eq!(params, declared, "{method} {path}: path parameters");
-                    assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()));
+                    let responses = op["responses"].as_object().unwrap();
+                    // Every operation says what success looks like (claim-next
+                    // also answers 204, which is not its only answer).
+                    assert!(
+                        responses.contains_key("200") || responses.contains_key("201"),
+                        "{method} {path} documents no success answer: {:?}",
+                        responses.keys().collect::<Vec<_>>()
+                    );
                 }
                 None => {
                     // Not documented: the router must not answer it either.
@@ -118,6 +125,25 @@ async fn the_spec_lists_every_route_and_only_routes_that_exist() {
         }
     }
     assert!(operations >= 40, "only {operations} operations documented");
+    // The compatible lists answer bare arrays, and say so.
+    for path in [
+        "/api/tasks",
+        "/api/tasks/available",
+        "/api/agents",
+        "/api/messages/{channel}",
+    ] {
+        let schema =
+            &paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["type"], "array", "{path}: {schema}");
+    }
+    let next = &paths["/api/tasks/claim-next"]["post"]["responses"];
+    assert!(
+        next.get("200").is_some() && next.get("204").is_some(),
+        "{next}"
+    );
+    let unprocessable = &paths["/api/tasks"]["post"]["responses"]["422"]["content"]
+        ["application/json"]["schema"]["$ref"];
+    assert_eq!(unprocessable, "#/components/schemas/ValidationError");
     // And a path that is not documented is not routed.
     assert!(call(&s.base, "get", "/api/undocumented")
         .await
