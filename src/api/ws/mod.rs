@@ -122,8 +122,9 @@ struct Connection {
     tasks: JoinSet<()>,
     subs: HashMap<String, AbortHandle>,
     /// Publishes handed to the log, in the order the client sent them,
-    /// waiting for their answers (see `answer_publishes`).
-    pubs: mpsc::Sender<(Value, PendingPublish)>,
+    /// waiting for their answers (see `answer_publishes`). Made on the
+    /// first publish: most connections (dashboards) only subscribe.
+    pubs: Option<mpsc::Sender<(Value, PendingPublish)>>,
     errors: u32,
 }
 
@@ -140,22 +141,36 @@ impl Connection {
             slow_signal: Notify::new(),
             acks: Default::default(),
         });
-        let (pubs, in_flight) = mpsc::channel(PUBLISHES_IN_FLIGHT);
-        let mut tasks = JoinSet::new();
-        let (answers, count) = (shared.clone(), TaskCount::new(state.ws_stats.clone()));
-        tasks.spawn(async move {
-            let _count = count;
-            answer_publishes(answers, in_flight).await;
-        });
         Connection {
             state,
             shared,
             outbound,
-            tasks,
+            tasks: JoinSet::new(),
             subs: HashMap::new(),
-            pubs,
+            pubs: None,
             errors: 0,
         }
+    }
+
+    /// The queue of publishes waiting for answers, started on first use.
+    fn publishes(&mut self) -> &mpsc::Sender<(Value, PendingPublish)> {
+        self.pubs.get_or_insert_with(|| {
+            let (pubs, in_flight) = mpsc::channel(PUBLISHES_IN_FLIGHT);
+            let (answers, count) = (
+                self.shared.clone(),
+                TaskCount::new(self.state.ws_stats.clone()),
+            );
+            self.tasks.spawn(async move {
+                let _count = count;
+                answer_publishes(answers, in_flight).await;
+            });
+            pubs
+        })
+    }
+
+    /// Room for one more publish (reading pauses without it).
+    fn can_publish(&self) -> bool {
+        self.pubs.as_ref().is_none_or(|p| p.capacity() > 0)
     }
 
     async fn run(mut self, socket: WebSocket) {
@@ -185,7 +200,7 @@ impl Connection {
                 }
                 // Reads pause while the connection's publishes wait for
                 // room, so one client cannot queue without bound.
-                inbound = stream.next(), if self.pubs.capacity() > 0 => {
+                inbound = stream.next(), if self.can_publish() => {
                     last_heard = Instant::now();
                     match inbound {
                         Some(Ok(Frame::Text(text))) => open = self.on_text(&text),
@@ -323,7 +338,7 @@ impl Connection {
                     ..Default::default()
                 };
                 let pending = self.state.log.publish_pipelined(&subject, payload, opts);
-                if self.pubs.try_send((id, pending)).is_err() {
+                if self.publishes().try_send((id, pending)).is_err() {
                     // Only this loop sends, and it reads only with room.
                     return self.protocol_error("too many publishes in flight");
                 }
