@@ -200,35 +200,10 @@ impl TaskView {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::Map;
 
     fn task(id: usize, status: TaskStatus, prio: Priority, age: i64, dep: Option<usize>) -> Task {
-        let at = Timestamp(chrono::DateTime::from_timestamp(1_700_000_000 + age, 0).unwrap());
-        Task {
-            task_id: format!("t~{id}"),
-            title: String::new(),
-            description: String::new(),
-            status,
-            owner: None,
-            blocked_by: Vec::new(),
-            depends_on: dep.map(|d| format!("t~{d}")).into_iter().collect(),
-            priority: prio,
-            created_at: at.into(),
-            claimed_at: None,
-            completed_at: None,
-            result: None,
-            error: None,
-            attempts: 0,
-            max_attempts: 3,
-            lease_expires_at: None,
-            capabilities: Vec::new(),
-            updated_at: at,
-            progress: None,
-            failed_dependencies: Vec::new(),
-            cancelled: false,
-            release_reason: None,
-            extra: Map::new(),
-        }
+        let deps = dep.map(|d| format!("t~{d}")).into_iter().collect();
+        crate::coord::task::sample_task(&format!("t~{id}"), status, prio, age, deps)
     }
 
     fn status() -> impl Strategy<Value = TaskStatus> {

@@ -257,6 +257,44 @@ pub fn token(id: &str) -> String {
     out
 }
 
+/// A task for unit tests: `id`, status and priority as given, created
+/// `age` seconds after a fixed instant, depending on `deps`.
+#[cfg(test)]
+pub(crate) fn sample_task(
+    id: &str,
+    status: TaskStatus,
+    priority: Priority,
+    age: i64,
+    deps: Vec<String>,
+) -> Task {
+    let at = Timestamp(chrono::DateTime::from_timestamp(1_700_000_000 + age, 0).unwrap());
+    Task {
+        task_id: id.to_string(),
+        title: String::new(),
+        description: String::new(),
+        status,
+        owner: (status == TaskStatus::Claimed).then(|| "a".to_string()),
+        blocked_by: Vec::new(),
+        depends_on: deps,
+        priority,
+        created_at: at.into(),
+        claimed_at: None,
+        completed_at: None,
+        result: None,
+        error: None,
+        attempts: 0,
+        max_attempts: 3,
+        lease_expires_at: None,
+        capabilities: Vec::new(),
+        updated_at: at,
+        progress: None,
+        failed_dependencies: Vec::new(),
+        cancelled: false,
+        release_reason: None,
+        extra: Map::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

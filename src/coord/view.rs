@@ -253,35 +253,10 @@ impl TaskView {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::Map;
 
     fn task(id: usize, status: TaskStatus, priority: Priority, age: i64, deps: Vec<usize>) -> Task {
-        let at = Timestamp(chrono::DateTime::from_timestamp(1_700_000_000 + age, 0).unwrap());
-        Task {
-            task_id: format!("t{id}"),
-            title: String::new(),
-            description: String::new(),
-            status,
-            owner: (status == TaskStatus::Claimed).then(|| "a".to_string()),
-            blocked_by: Vec::new(),
-            depends_on: deps.into_iter().map(|d| format!("t{d}")).collect(),
-            priority,
-            created_at: at.into(),
-            claimed_at: None,
-            completed_at: None,
-            result: None,
-            error: None,
-            attempts: 0,
-            max_attempts: 3,
-            lease_expires_at: None,
-            capabilities: Vec::new(),
-            updated_at: at,
-            progress: None,
-            failed_dependencies: Vec::new(),
-            cancelled: false,
-            release_reason: None,
-            extra: Map::new(),
-        }
+        let deps = deps.into_iter().map(|d| format!("t{d}")).collect();
+        crate::coord::task::sample_task(&format!("t{id}"), status, priority, age, deps)
     }
 
     fn version() -> impl Strategy<Value = (usize, TaskStatus, Priority, i64, Vec<usize>)> {

@@ -458,6 +458,21 @@ impl Log {
     }
 }
 
+/// A log in `dir` for unit tests: a small cache, and answers without
+/// waiting for fsync (their subject is not durability).
+#[cfg(test)]
+pub(crate) fn open_for_test(dir: &Path) -> Log {
+    let options = LogOptions {
+        sync: SyncPolicy::Interval(Duration::from_millis(20)),
+        cache_bytes: 8 << 20,
+        ..Default::default()
+    };
+    match Log::open(dir, options) {
+        Ok(log) => log,
+        Err(e) => panic!("cannot open a test log in {}: {e}", dir.display()),
+    }
+}
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

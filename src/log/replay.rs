@@ -224,19 +224,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::log::{LogOptions, PublishOptions, StreamConfig, SyncPolicy};
-
-    fn open(dir: &std::path::Path) -> Log {
-        Log::open(
-            dir,
-            LogOptions {
-                sync: SyncPolicy::Interval(Duration::from_millis(50)),
-                cache_bytes: 8 << 20,
-                ..Default::default()
-            },
-        )
-        .unwrap()
-    }
+    use crate::log::{open_for_test, PublishOptions, StreamConfig};
 
     /// Publishes `subjects` in order, pipelined (so it is quick).
     async fn publish_all(log: &Log, subjects: impl IntoIterator<Item = String>) {
@@ -261,7 +249,7 @@ mod tests {
     #[tokio::test]
     async fn last_is_the_newest_message_among_more_than_10k_subjects() {
         let dir = tempfile::tempdir().unwrap();
-        let log = open(dir.path());
+        let log = open_for_test(dir.path());
         log.create_stream(StreamConfig::new("BIG", &["big.>"]))
             .unwrap();
         const N: usize = 10_050;
@@ -304,7 +292,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn replay_then_live_has_no_gap_and_no_repeat() {
         let dir = tempfile::tempdir().unwrap();
-        let log = open(dir.path());
+        let log = open_for_test(dir.path());
         log.create_stream(StreamConfig::new("S", &["s.>"])).unwrap();
         publish_all(&log, (0..2_500).map(|i| format!("s.{}", i % 7))).await;
         let mut replay = log.subscribe_from("s.>", DeliverFrom::All).unwrap();

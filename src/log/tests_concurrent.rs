@@ -8,23 +8,11 @@ use std::time::Duration;
 
 use super::*;
 
-fn open(dir: &Path) -> Log {
-    Log::open(
-        dir,
-        LogOptions {
-            sync: SyncPolicy::Interval(Duration::from_millis(20)),
-            cache_bytes: 8 << 20,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
-
 #[test]
 fn overlapping_stream_creates_at_the_same_time_cannot_both_succeed() {
     for round in 0..20 {
         let dir = tempfile::tempdir().unwrap();
-        let log = open(dir.path());
+        let log = open_for_test(dir.path());
         let barrier = Arc::new(std::sync::Barrier::new(8));
         let threads: Vec<_> = (0..8)
             .map(|i| {
@@ -55,7 +43,7 @@ fn overlapping_stream_creates_at_the_same_time_cannot_both_succeed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn purges_and_deletes_beside_publishes_keep_counters_true() {
     let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path());
+    let log = open_for_test(dir.path());
     log.create_stream(StreamConfig::new("C", &["c.*"])).unwrap();
     let publishers: Vec<_> = (0..4)
         .map(|p| {
@@ -144,7 +132,7 @@ async fn purges_and_deletes_beside_publishes_keep_counters_true() {
     // And the same after a reopen, from what is on disk.
     log.close().unwrap();
     drop(log);
-    let log = open(dir.path());
+    let log = open_for_test(dir.path());
     let again = log.stream_info("C").unwrap().state;
     assert_eq!(
         (again.messages, again.bytes, again.first_seq),

@@ -3,21 +3,7 @@
 
 use std::time::Duration;
 
-use crate::log::{
-    AckKind, ConsumerConfig, Log, LogOptions, PublishOptions, StreamConfig, SyncPolicy,
-};
-
-fn open(dir: &std::path::Path) -> Log {
-    Log::open(
-        dir,
-        LogOptions {
-            sync: SyncPolicy::Interval(Duration::from_millis(50)),
-            cache_bytes: 8 << 20,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
+use crate::log::{open_for_test, AckKind, ConsumerConfig, Log, PublishOptions, StreamConfig};
 
 async fn with_messages(log: &Log, n: usize, max_ack_pending: u64) {
     log.create_stream(StreamConfig::new("Q", &["q.>"])).unwrap();
@@ -39,7 +25,7 @@ async fn with_messages(log: &Log, n: usize, max_ack_pending: u64) {
 #[tokio::test]
 async fn an_ack_wakes_a_fetch_waiting_for_room() {
     let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path());
+    let log = open_for_test(dir.path());
     with_messages(&log, 3, 1).await;
     let first = log.fetch("Q", "c", 10, Duration::ZERO).await.unwrap();
     assert_eq!(first.len(), 1, "max_ack_pending 1");
@@ -65,7 +51,7 @@ async fn an_ack_wakes_a_fetch_waiting_for_room() {
 #[tokio::test]
 async fn acks_in_batches_and_up_to_a_sequence() {
     let dir = tempfile::tempdir().unwrap();
-    let log = open(dir.path());
+    let log = open_for_test(dir.path());
     with_messages(&log, 10, 100).await;
     let got = log.fetch("Q", "c", 10, Duration::ZERO).await.unwrap();
     assert_eq!(got.len(), 10);
