@@ -42,6 +42,28 @@ async fn pipelined_publishes_are_stored_and_delivered_in_the_order_sent() {
     sub.send(json!({"op": "ping"})).await;
     sub.next_op("pong").await;
 
+    // The subscriber reads while the publisher pipelines: 6,000 frames are
+    // more than its outbound queue holds, and a subscriber that stops
+    // reading is (rightly) dropped as a slow consumer.
+    let reader = tokio::spawn(async move {
+        let (mut stored, mut plain) = (Vec::new(), Vec::new());
+        while stored.len() < N || plain.len() < N {
+            let f = sub.next_op("msg").await;
+            let n: usize = f["text"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| f["data"].to_string())
+                .parse()
+                .unwrap();
+            if f["sid"] == "s" {
+                stored.push(n);
+            } else {
+                plain.push(n);
+            }
+        }
+        (stored, plain)
+    });
+
     let mut publisher = ready(&server).await;
     let frames = (0..N).flat_map(|i| {
         [
@@ -65,21 +87,7 @@ async fn pipelined_publishes_are_stored_and_delivered_in_the_order_sent() {
         stored_seqs.windows(2).all(|w| w[1] == w[0] + 1),
         "stored out of order"
     );
-    let (mut stored, mut plain) = (Vec::new(), Vec::new());
-    while stored.len() < N || plain.len() < N {
-        let f = sub.next_op("msg").await;
-        let n: usize = f["text"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| f["data"].to_string())
-            .parse()
-            .unwrap();
-        if f["sid"] == "s" {
-            stored.push(n);
-        } else {
-            plain.push(n);
-        }
-    }
+    let (stored, plain) = reader.await.expect("subscriber reader");
     let want: Vec<usize> = (0..N).collect();
     assert_eq!(
         stored, want,
