@@ -89,9 +89,21 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_AGENT_DEAD_AFTER", default_value = "120s", value_parser = parse_duration)]
     pub agent_dead_after: Duration,
 
-    /// A task that was given back this many times (lease expired, agent died) fails.
+    /// Attempts a task gets (each failure, expired lease or dead agent spends one); then it needs a human.
     #[arg(long, env = "HIVELOG_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_attempts: u32,
+
+    /// Wait before a task that failed an attempt is granted again; doubled per attempt.
+    #[arg(long, env = "HIVELOG_RETRY_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    pub retry_backoff: Duration,
+
+    /// The longest wait between attempts.
+    #[arg(long, env = "HIVELOG_RETRY_BACKOFF_MAX", default_value = "1h", value_parser = parse_duration)]
+    pub retry_backoff_max: Duration,
+
+    /// How long a file reservation lasts unless renewed (one taken with a claim lasts as long as the claim).
+    #[arg(long, env = "HIVELOG_RESERVATION_TTL", default_value = "1h", value_parser = parse_duration)]
+    pub reservation_ttl: Duration,
 
     /// How often leases and agent liveness are checked.
     #[arg(long, env = "HIVELOG_REAP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
@@ -132,6 +144,9 @@ impl ServeConfig {
             agent_dead_after: self.agent_dead_after.max(self.agent_stale_after),
             max_attempts: self.max_attempts,
             reap_every: self.reap_interval.max(Duration::from_millis(50)),
+            retry_backoff: self.retry_backoff,
+            retry_backoff_max: self.retry_backoff_max.max(self.retry_backoff),
+            reservation_ttl: self.reservation_ttl.max(Duration::from_secs(1)),
         }
     }
 
@@ -163,6 +178,9 @@ pub const FILE_KEYS: &[&str] = &[
     "agent-dead-after",
     "max-attempts",
     "reap-interval",
+    "retry-backoff",
+    "retry-backoff-max",
+    "reservation-ttl",
     "ws-ping-interval",
     "ws-stale-timeout",
     "sweep-interval",

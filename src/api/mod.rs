@@ -11,15 +11,18 @@ pub mod dashboard;
 pub mod error;
 mod extract;
 mod health;
+pub mod mcp;
 mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod render;
+mod reservations;
 mod streams;
 pub mod sysmetrics;
 mod tasks;
 mod tasks_v2;
 pub mod validation;
+mod work;
 pub mod ws;
 
 use std::time::Duration;
@@ -55,6 +58,9 @@ pub struct AppState {
     pub http: Arc<metrics::HttpStats>,
     /// When set, API and WebSocket requests must carry it (`auth.rs`).
     pub token: Option<Arc<str>>,
+    /// `/mcp` accepts any `Host` header (the server listens beyond
+    /// loopback); otherwise only loopback names, against DNS rebinding.
+    pub mcp_any_host: bool,
 }
 
 impl AppState {
@@ -74,7 +80,14 @@ impl AppState {
             ready: Arc::default(),
             http: Arc::default(),
             token: None,
+            mcp_any_host: false,
         }
+    }
+
+    /// Where the server listens decides which `Host` names `/mcp` takes.
+    pub fn listening_on(mut self, addr: std::net::SocketAddr) -> Self {
+        self.mcp_any_host = !addr.ip().is_loopback();
+        self
     }
 
     /// Requires `token` on API and WebSocket requests (empty means none).
@@ -99,6 +112,9 @@ pub fn router(state: AppState) -> Router {
         .merge(consumers::routes())
         .merge(tasks::routes())
         .merge(tasks_v2::routes())
+        .merge(work::routes())
+        .merge(reservations::routes())
+        .merge(mcp::routes(&state))
         .merge(agents::routes())
         .merge(channels::routes())
         .merge(ws::routes())

@@ -20,7 +20,7 @@ use super::validation::{ModelBody, QueryParams};
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
 use crate::coord::task::{Task, TaskInput, TaskStatus};
 use crate::coord::tasks::Written;
-use crate::coord::CoordError;
+use crate::coord::{CoordError, Finish};
 use crate::log::duration::parse_duration;
 
 /// The compatible listing's default: every task, as the replaced service
@@ -139,10 +139,15 @@ async fn list(
     let q = QueryParams::parse(raw.as_deref());
     let status = q.one_of("status", &STATUSES)?;
     let limit = limit(&q, MAX_LIMIT)?;
-    let tasks = state
-        .coord
-        .list_tasks(status.as_deref().and_then(parse_status), limit);
-    Ok(axum::Json(tasks))
+    let status = status.as_deref().and_then(parse_status);
+    let mut tasks = state.coord.list_tasks(status, limit);
+    if status == Some(TaskStatus::Failed) {
+        // Tasks waiting for a human read as failed here.
+        tasks.extend(state.coord.list_tasks(Some(TaskStatus::NeedsHuman), limit));
+        tasks.sort_by(|a, b| b.created_at.at().cmp(&a.created_at.at()));
+        tasks.truncate(limit);
+    }
+    Ok(axum::Json(tasks.into_iter().map(compat).collect()))
 }
 
 async fn available(
@@ -151,6 +156,10 @@ async fn available(
 ) -> Result<axum::Json<Vec<Task>>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let limit = limit(&q, DEFAULT_AVAILABLE)?;
+    if state.coord.is_paused() {
+        // Old agents claim what this lists; while paused they find nothing.
+        return Ok(axum::Json(Vec::new()));
+    }
     Ok(axum::Json(state.coord.available_tasks(limit)))
 }
 
@@ -180,6 +189,12 @@ impl TaskWritten {
             task: w.task,
         }
     }
+
+    /// As the compatible routes answer it.
+    pub fn compat(mut self) -> Self {
+        self.task = compat(self.task);
+        self
+    }
 }
 
 async fn create(
@@ -193,14 +208,14 @@ async fn create(
         .object_or_null("result")
         .parse()?;
     let w = state.coord.post_task(input).await?;
-    Ok(axum::Json(TaskWritten::new(&state, w)))
+    Ok(axum::Json(TaskWritten::new(&state, w).compat()))
 }
 
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Task>, ApiError> {
-    Ok(axum::Json(state.coord.get_task(&id)?))
+    Ok(axum::Json(compat(state.coord.get_task(&id)?)))
 }
 
 /// `{"agent_id": ...}` bodies; a missing or null id is a 400, as before.
@@ -211,11 +226,24 @@ struct AgentBody {
     capabilities: Option<Vec<String>>,
     #[serde(default)]
     reason: Option<String>,
+    /// New clients show the grant's token; old ones send none.
+    #[serde(default)]
+    fencing_token: Option<u64>,
+}
+
+/// A task as the compatible routes show it: the replaced service knew no
+/// `needs_human`, so such a task reads as `failed` there.
+pub fn compat(mut t: Task) -> Task {
+    if t.status == TaskStatus::NeedsHuman {
+        t.status = TaskStatus::Failed;
+        t.extra.insert("needs_human".into(), Value::Bool(true));
+    }
+    t
 }
 
 fn answer(w: Written, agent: &str) -> axum::Json<Value> {
     axum::Json(
-        json!({ "success": true, "task_id": w.task.task_id, "agent_id": agent, "task": w.task }),
+        json!({ "success": true, "task_id": w.task.task_id, "agent_id": agent, "task": compat(w.task) }),
     )
 }
 
@@ -304,6 +332,8 @@ struct CompleteBody {
     result: Option<Value>,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default)]
+    fencing_token: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -319,7 +349,18 @@ async fn complete(
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord
-        .complete(&id, &agent, body.success, body.result, body.error)
+        .complete(
+            &id,
+            &agent,
+            Finish {
+                success: body.success,
+                result: body.result,
+                error: body.error,
+                // Failed is final here, as it was; /api/v2 retries.
+                retry: false,
+                fence: body.fencing_token,
+            },
+        )
         .await?;
     Ok(answer(w, &agent))
 }
@@ -330,7 +371,7 @@ async fn release(
     OptionalJson(body): OptionalJson<AgentBody>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let agent = body.agent_id.unwrap_or_default();
-    let w = state.coord.release(&id, &agent).await?;
+    let w = state.coord.release(&id, &agent, body.fencing_token).await?;
     Ok(answer(w, &agent))
 }
 
@@ -354,6 +395,8 @@ struct ProgressBody {
     note: Option<String>,
     #[serde(default)]
     percent: Option<f64>,
+    #[serde(default)]
+    fencing_token: Option<u64>,
 }
 
 async fn progress(
@@ -364,7 +407,7 @@ async fn progress(
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord
-        .progress(&id, &agent, body.note, body.percent)
+        .progress(&id, &agent, body.note, body.percent, body.fencing_token)
         .await?;
     Ok(answer(w, &agent))
 }

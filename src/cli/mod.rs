@@ -5,6 +5,7 @@ mod agents;
 mod client;
 mod consumers;
 mod import;
+mod mcp;
 mod output;
 mod pubsub;
 mod serve;
@@ -85,6 +86,8 @@ enum Command {
     /// Send to and read message channels (coordination, errors, ...).
     #[command(subcommand)]
     Msg(agents::MsgCmd),
+    /// Serve the MCP tools over stdio for an agent harness (forwards to the server's /mcp).
+    Mcp(mcp::McpArgs),
     /// One screen: server version, uptime, streams, agents by health, tasks by status.
     Status,
     /// Print a shell completion script (e.g. `hivelog completions bash > ~/.local/share/bash-completion/completions/hivelog`).
@@ -131,6 +134,22 @@ pub fn run() -> ExitCode {
             let _ = std::io::stdout().lock().write_all(&script);
             ExitCode::SUCCESS
         }
+        Command::Mcp(args) => {
+            let conn = cli.conn.clone();
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::Protocol(format!("cannot start the async runtime: {e}")))
+                .and_then(|rt| rt.block_on(mcp::run(&conn, args)));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         command => run_client(&cli.conn, command),
     }
 }
@@ -171,6 +190,7 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Agents(args) => agents::list(client, out, args).await,
         Command::Msg(cmd) => agents::msg(client, out, cmd).await,
         Command::Status => status::run(client, out).await,
+        Command::Mcp(_) => Ok(()),
     }
 }
 /// Makes the settings of `--config FILE` (or HIVELOG_CONFIG) visible as

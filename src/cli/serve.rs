@@ -42,12 +42,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let reaper = coord.start_reaper(jobs_stopped.clone());
 
     // Build every route before the first connection is accepted.
-    let state =
-        AppState::new(log.clone(), coord, config.ws_config()).with_token(config.token.as_deref());
+    let addr = listener.local_addr().context("no local address")?;
+    let state = AppState::new(log.clone(), coord, config.ws_config())
+        .with_token(config.token.as_deref())
+        .listening_on(addr);
     let metrics = api::sysmetrics::start(state.clone(), Duration::from_secs(2), jobs_stopped);
     let ready = state.ready.clone();
     let app = api::router(state);
-    let addr = listener.local_addr().context("no local address")?;
     tracing::info!(
         data_dir = %config.data_dir.display(),
         sync = ?config.sync,

@@ -13,6 +13,8 @@ use super::{lock, CoordError, Coordinator, AGENT_STATE};
 
 const MAX_AGENT_ID: usize = 50;
 const MAX_DESCRIPTION: usize = 200;
+/// `touch` stores an agent's liveness at most this often.
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -248,6 +250,27 @@ impl<P: LogPort> Coordinator<P> {
             tracing::warn!(error = %e, "could not publish the heartbeat on its subject");
         }
         Ok(view)
+    }
+
+    /// An agent that calls a tool (MCP) is alive: the call counts as a
+    /// heartbeat that keeps what the agent last reported. Stored at most
+    /// every few seconds, so a burst of calls is one write.
+    pub async fn touch(&self, id: &str, current_task: Option<&str>) -> Result<(), CoordError> {
+        check_agent_id(id)?;
+        let now = Timestamp::now();
+        let mut agent = match self.agent(id) {
+            Some(a) if a.seen().age() < TOUCH_EVERY && current_task.is_none() => return Ok(()),
+            Some(a) => a,
+            None => Agent::new(id.to_string(), now),
+        };
+        if let Some(task) = current_task {
+            agent.current_task = Some(task.to_string());
+            agent.status = AgentStatus::Busy;
+            lock(&self.tasks).renew_lease(task, id, now.plus(self.config.task_lease));
+        }
+        agent.last_heartbeat = Some(now.into());
+        agent.last_seen = Some(now);
+        self.store_agent(agent).await
     }
 
     /// Agents sorted by id; without `include_stale`, only those whose

@@ -37,6 +37,7 @@ impl Column {
             "claimed" => Column::Status(TaskStatus::Claimed),
             "completed" => Column::Status(TaskStatus::Completed),
             "failed" => Column::Status(TaskStatus::Failed),
+            "needs_human" => Column::Status(TaskStatus::NeedsHuman),
             _ => return None,
         })
     }
@@ -53,6 +54,10 @@ pub struct TaskCounts {
     pub claimed: usize,
     pub completed: usize,
     pub failed: usize,
+    pub needs_human: usize,
+    /// Available tasks waiting out a backoff, snooze or start time (part
+    /// of `blocked`).
+    pub delayed: usize,
 }
 
 /// Where a page ends: the sort key of its last task, as text a client
@@ -119,6 +124,8 @@ impl TaskView {
             claimed: self.count(TaskStatus::Claimed),
             completed: self.count(TaskStatus::Completed),
             failed: self.count(TaskStatus::Failed),
+            needs_human: self.count(TaskStatus::NeedsHuman),
+            delayed: self.delayed.len(),
         }
     }
 

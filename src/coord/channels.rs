@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::inbox::InboxItem;
 use super::port::LogPort;
 use super::time::{ClientTime, Timestamp};
 use super::{CoordError, Coordinator};
@@ -104,6 +105,41 @@ pub fn mentions(text: &str) -> Vec<String> {
 }
 
 impl<P: LogPort> Coordinator<P> {
+    /// Copies a message into the inbox of every agent it mentions or is
+    /// addressed to (`"to"`); a failed copy is logged, the message stands.
+    async fn deliver_message(&self, message: &ChannelMessage, text: &str) {
+        let mut to: Vec<String> = message.mentions.clone();
+        match message.extra.get("to") {
+            Some(Value::String(a)) => to.push(a.clone()),
+            Some(Value::Array(list)) => {
+                to.extend(list.iter().filter_map(|v| v.as_str().map(String::from)))
+            }
+            _ => {}
+        }
+        to.sort();
+        to.dedup();
+        let from = message.agent_id.clone();
+        for agent in to.iter().filter(|a| Some(*a) != from.as_ref()).take(64) {
+            let item = InboxItem {
+                seq: 0,
+                kind: "message".into(),
+                from: from.clone(),
+                text: text.to_string(),
+                task_id: message
+                    .extra
+                    .get("task_id")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                channel: Some(message.channel.clone()),
+                at: Timestamp::now(),
+            };
+            // Mentions of names that are not valid agent ids are skipped.
+            if let Err(e) = self.deliver(agent, item).await {
+                tracing::debug!(%agent, error = %e, "message not copied to an inbox");
+            }
+        }
+    }
+
     /// Posts a message; returns it with its sequence.
     pub async fn post_message(&self, input: MessageInput) -> Result<ChannelMessage, CoordError> {
         let agent_id = input
@@ -143,6 +179,7 @@ impl<P: LogPort> Coordinator<P> {
             .append(&self.subject(&channel), payload, None)
             .await?;
         message.sequence = Some(seq);
+        self.deliver_message(&message, &text).await;
         Ok(message)
     }
 

@@ -1,12 +1,17 @@
 //! The claim lifecycle: claim, claim-next, progress, complete, release,
 //! cancel, and the reaper's requeue. Each is a `change_task` step: decide
 //! from the version read, append expecting that version, retry on conflict.
+//!
+//! Every grant raises the task's fencing token. A holder that shows a
+//! token (new clients do) must show the current one; old clients show
+//! none and are checked by owner only, as before.
 
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::port::LogPort;
+use super::reservations::ReserveRequest;
 use super::task::{validate_id, Progress, Task, TaskStatus};
 use super::tasks::Written;
 use super::time::Timestamp;
@@ -30,9 +35,71 @@ fn check_agent(agent: &str) -> Result<(), CoordError> {
     validate_id("agent_id", agent, 128)
 }
 
+/// How a holder finishes a task.
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    pub success: bool,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    /// On failure: go back to the queue (with backoff) while attempts
+    /// remain. The compatible route passes false: failed is final there.
+    pub retry: bool,
+    pub fence: Option<u64>,
+}
+
 impl<P: LogPort> Coordinator<P> {
+    /// Grants task `id` to `agent`. A task that names `files` is granted
+    /// only together with exclusive reservations on them.
     pub async fn claim(&self, id: &str, agent: &str) -> Result<Written, CoordError> {
         check_agent(agent)?;
+        if self.is_paused() {
+            return Err(CoordError::Paused);
+        }
+        let has_files = lock(&self.tasks)
+            .get(id)
+            .is_some_and(|e| !e.task.files.is_empty());
+        if !has_files {
+            return self.claim_plain(id, agent).await;
+        }
+        // The conflict check, the claim and the reservations happen under
+        // the reservation lock, so no reservation slips in between.
+        let _serial = self.reservation_lock.lock().await;
+        let w = self.claim_plain(id, agent).await?;
+        if w.task.files.is_empty() {
+            return Ok(w);
+        }
+        let req = ReserveRequest {
+            agent: agent.to_string(),
+            globs: w.task.files.clone(),
+            exclusive: true,
+            ttl: self.config.task_lease,
+            task_id: Some(id.to_string()),
+            reason: Some(format!("claimed task {id}")),
+        };
+        match self.reserve_locked(req).await {
+            Ok(_) => Ok(w),
+            Err(e) => {
+                // Give the grant back untouched (no attempt spent).
+                let token = w.task.fencing_token;
+                if let Err(undo) = self
+                    .change_task(id, |t, _| {
+                        if t.fencing_token != token || t.status != TaskStatus::Claimed {
+                            return Err(CoordError::NotClaimed);
+                        }
+                        let mut n = t.clone();
+                        unclaim(&mut n);
+                        Ok(n)
+                    })
+                    .await
+                {
+                    tracing::warn!(task = %id, error = %undo, "could not undo a claim whose files are reserved");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn claim_plain(&self, id: &str, agent: &str) -> Result<Written, CoordError> {
         let lease = self.config.task_lease;
         let result = self
             .change_task(id, |t, view| {
@@ -47,6 +114,12 @@ impl<P: LogPort> Coordinator<P> {
                     return Err(CoordError::Blocked(unmet));
                 }
                 let now = Timestamp::now();
+                if t.not_before.is_some_and(|nb| nb > now) {
+                    return Err(CoordError::NotClaimable {
+                        status: Some("delayed"),
+                        owner: None,
+                    });
+                }
                 let mut n = t.clone();
                 n.status = TaskStatus::Claimed;
                 n.owner = Some(agent.to_string());
@@ -54,6 +127,8 @@ impl<P: LogPort> Coordinator<P> {
                 n.lease_expires_at = Some(now.plus(lease));
                 n.updated_at = now;
                 n.progress = None;
+                n.not_before = None;
+                n.fencing_token = t.fencing_token + 1;
                 Ok(n)
             })
             .await
@@ -104,9 +179,14 @@ impl<P: LogPort> Coordinator<P> {
                 lock(&self.tasks).unreserve(&id);
                 match claimed {
                     Ok(w) => return Ok(Some(w)),
-                    // Someone claimed it through the plain claim route; let
-                    // waiting claim-next callers look again.
-                    Err(CoordError::NotClaimable { .. } | CoordError::Blocked(_)) => {
+                    // Someone claimed it through the plain claim route, or
+                    // its files are reserved; let waiting claim-next
+                    // callers look again.
+                    Err(
+                        CoordError::NotClaimable { .. }
+                        | CoordError::Blocked(_)
+                        | CoordError::Reserved(_),
+                    ) => {
                         self.claimable.notify_waiters();
                         tried.push(id);
                     }
@@ -123,46 +203,62 @@ impl<P: LogPort> Coordinator<P> {
         }
     }
 
-    pub async fn complete(
-        &self,
-        id: &str,
-        agent: &str,
-        success: bool,
-        result: Option<Value>,
-        error: Option<String>,
-    ) -> Result<Written, CoordError> {
+    /// The holder finishes the task. A failure with `retry` goes back to
+    /// the queue after a backoff while attempts remain, else it needs a
+    /// human.
+    pub async fn complete(&self, id: &str, agent: &str, f: Finish) -> Result<Written, CoordError> {
         check_agent(agent)?;
-        check_result(result.as_ref())?;
-        self.change_task(id, |t, _| {
-            Self::check_owner(t, agent)?;
-            let now = Timestamp::now();
-            let mut n = t.clone();
-            n.status = if success {
-                TaskStatus::Completed
-            } else {
-                TaskStatus::Failed
-            };
-            n.completed_at = Some(now);
-            n.result = result.clone();
-            n.error = error.clone();
-            n.lease_expires_at = None;
-            n.updated_at = now;
-            Ok(n)
-        })
-        .await
+        check_result(f.result.as_ref())?;
+        let config = &self.config;
+        let w = self
+            .change_task(id, |t, _| {
+                Self::check_grant(t, agent, f.fence)?;
+                let now = Timestamp::now();
+                let mut n = t.clone();
+                n.result = f.result.clone();
+                n.error = f.error.clone();
+                if !f.success && f.retry {
+                    let reason = match &f.error {
+                        Some(e) => format!("failed: {e}"),
+                        None => "failed".to_string(),
+                    };
+                    super::retries::spend_attempt(&mut n, &reason, config);
+                    return Ok(n);
+                }
+                n.status = if f.success {
+                    TaskStatus::Completed
+                } else {
+                    TaskStatus::Failed
+                };
+                n.completed_at = Some(now);
+                n.lease_expires_at = None;
+                n.updated_at = now;
+                Ok(n)
+            })
+            .await?;
+        self.release_task_reservations(id).await;
+        Ok(w)
     }
 
     /// The owner gives the task back; it does not count as a failed attempt.
-    pub async fn release(&self, id: &str, agent: &str) -> Result<Written, CoordError> {
+    pub async fn release(
+        &self,
+        id: &str,
+        agent: &str,
+        fence: Option<u64>,
+    ) -> Result<Written, CoordError> {
         check_agent(agent)?;
-        self.change_task(id, |t, _| {
-            Self::check_owner(t, agent)?;
-            let mut n = t.clone();
-            unclaim(&mut n);
-            n.release_reason = Some(format!("released by {agent}"));
-            Ok(n)
-        })
-        .await
+        let w = self
+            .change_task(id, |t, _| {
+                Self::check_grant(t, agent, fence)?;
+                let mut n = t.clone();
+                unclaim(&mut n);
+                n.release_reason = Some(format!("released by {agent}"));
+                Ok(n)
+            })
+            .await?;
+        self.release_task_reservations(id).await;
+        Ok(w)
     }
 
     /// Stops a task that is not finished: it becomes `failed` with
@@ -174,7 +270,7 @@ impl<P: LogPort> Coordinator<P> {
         reason: Option<String>,
     ) -> Result<Written, CoordError> {
         self.change_task(id, |t, _| {
-            if matches!(t.status, TaskStatus::Completed | TaskStatus::Failed) {
+            if t.status.is_final() {
                 return Err(CoordError::Finished(t.status.as_str()));
             }
             let now = Timestamp::now();
@@ -201,6 +297,7 @@ impl<P: LogPort> Coordinator<P> {
         agent: &str,
         note: Option<String>,
         percent: Option<f64>,
+        fence: Option<u64>,
     ) -> Result<Written, CoordError> {
         check_agent(agent)?;
         if percent.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
@@ -210,7 +307,7 @@ impl<P: LogPort> Coordinator<P> {
         }
         let lease = self.config.task_lease;
         self.change_task(id, |t, _| {
-            Self::check_owner(t, agent)?;
+            Self::check_grant(t, agent, fence)?;
             let now = Timestamp::now();
             let mut n = t.clone();
             n.progress = Some(Progress {
@@ -225,34 +322,42 @@ impl<P: LogPort> Coordinator<P> {
         .await
     }
 
-    /// Returns a claimed task to the queue (or fails it after its last
-    /// attempt), for the reaper.
+    /// Returns a claimed task to the queue after a backoff (or hands it to
+    /// a human after its last attempt), for the reaper.
     pub(super) async fn requeue(
         &self,
         id: &str,
         owner: &str,
         reason: &str,
     ) -> Result<Written, CoordError> {
-        self.change_task(id, |t, _| {
-            if t.status != TaskStatus::Claimed || t.owner.as_deref() != Some(owner) {
-                return Err(CoordError::NotClaimed);
+        let config = &self.config;
+        let w = self
+            .change_task(id, |t, _| {
+                if t.status != TaskStatus::Claimed || t.owner.as_deref() != Some(owner) {
+                    return Err(CoordError::NotClaimed);
+                }
+                let mut n = t.clone();
+                super::retries::spend_attempt(&mut n, reason, config);
+                Ok(n)
+            })
+            .await?;
+        self.release_task_reservations(id).await;
+        Ok(w)
+    }
+
+    /// The holder's token (when it shows one) must be the current grant's,
+    /// and the holder must own the task.
+    pub(super) fn check_grant(t: &Task, agent: &str, fence: Option<u64>) -> Result<(), CoordError> {
+        if let Some(given) = fence {
+            if given != t.fencing_token || t.status != TaskStatus::Claimed {
+                return Err(CoordError::StaleToken {
+                    given,
+                    current: t.fencing_token,
+                    claimed: t.status == TaskStatus::Claimed,
+                });
             }
-            let now = Timestamp::now();
-            let mut n = t.clone();
-            n.attempts += 1;
-            if n.attempts >= n.max_attempts.max(1) {
-                n.status = TaskStatus::Failed;
-                n.lease_expires_at = None;
-                n.completed_at = Some(now);
-                n.error = Some(format!("{reason}; gave up after {} attempts", n.attempts));
-                n.updated_at = now;
-            } else {
-                unclaim(&mut n);
-            }
-            n.release_reason = Some(reason.to_string());
-            Ok(n)
-        })
-        .await
+        }
+        Self::check_owner(t, agent)
     }
 
     fn check_owner(t: &Task, agent: &str) -> Result<(), CoordError> {
@@ -267,7 +372,7 @@ impl<P: LogPort> Coordinator<P> {
     }
 }
 
-fn unclaim(n: &mut Task) {
+pub(super) fn unclaim(n: &mut Task) {
     let now = Timestamp::now();
     n.status = TaskStatus::Available;
     n.owner = None;

@@ -16,9 +16,14 @@ pub mod agents;
 pub mod board;
 pub mod channels;
 mod claims;
+mod control;
+pub mod glob;
+pub mod inbox;
 mod load;
 pub mod port;
 mod reaper;
+pub mod reservations;
+mod retries;
 pub mod task;
 pub mod tasks;
 pub mod time;
@@ -36,10 +41,17 @@ use port::{LogPort, PortError};
 use task::Task;
 use view::TaskView;
 
+pub use claims::Finish;
+pub use control::Pause;
+
 /// Subjects of the key-value state stream.
 pub const STATE_SUBJECTS: &str = "hivelog.state.>";
 const TASK_STATE: &str = "hivelog.state.task";
 const AGENT_STATE: &str = "hivelog.state.agent";
+const RESERVATION_STATE: &str = "hivelog.state.reservation";
+const CONTROL_STATE: &str = "hivelog.state.control";
+const INBOX_STATE: &str = "hivelog.state.inbox";
+const INBOX_ACK_STATE: &str = "hivelog.state.inbox_ack";
 
 #[derive(Debug, Clone)]
 pub struct CoordConfig {
@@ -52,6 +64,12 @@ pub struct CoordConfig {
     pub agent_dead_after: Duration,
     pub max_attempts: u32,
     pub reap_every: Duration,
+    /// A failed attempt's first wait before the task is granted again;
+    /// doubled with each further attempt, up to `retry_backoff_max`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_max: Duration,
+    /// How long a file reservation lasts unless renewed.
+    pub reservation_ttl: Duration,
 }
 
 impl Default for CoordConfig {
@@ -64,6 +82,9 @@ impl Default for CoordConfig {
             agent_dead_after: Duration::from_secs(120),
             max_attempts: 3,
             reap_every: Duration::from_secs(1),
+            retry_backoff: Duration::from_secs(10),
+            retry_backoff_max: Duration::from_secs(3600),
+            reservation_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -93,6 +114,16 @@ pub enum CoordError {
     Held(String),
     #[error("dependency cycle: {}", .0.join(" -> "))]
     Cycle(Vec<String>),
+    #[error("stale fencing token {given}: the task's current grant is {current}{}", if *.claimed { "" } else { " and it is no longer claimed" })]
+    StaleToken {
+        given: u64,
+        current: u64,
+        claimed: bool,
+    },
+    #[error("hivelog is paused: no task is granted until it is resumed")]
+    Paused,
+    #[error("files are reserved: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Reserved(Vec<reservations::Conflict>),
     #[error("Agent {0} not found")]
     AgentNotFound(String),
     #[error("too many concurrent changes to {0}; try again")]
@@ -135,6 +166,14 @@ pub struct Coordinator<P: LogPort> {
     agents: Mutex<HashMap<String, AgentRecord>>,
     /// Woken when a task may have become claimable (long-polling claim-next).
     claimable: Notify,
+    reservations: Mutex<HashMap<String, reservations::Held>>,
+    /// Serializes reservation changes (check + write).
+    reservation_lock: tokio::sync::Mutex<()>,
+    /// Serializes creating tasks that carry a dedup key.
+    dedup_lock: tokio::sync::Mutex<()>,
+    pause: Mutex<control::Pause>,
+    /// Woken when any inbox gets an item (`hivelog wait`).
+    inbox_changed: Notify,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -153,6 +192,11 @@ impl<P: LogPort> Coordinator<P> {
             tasks: Mutex::new(TaskView::default()),
             agents: Mutex::new(HashMap::new()),
             claimable: Notify::new(),
+            reservations: Mutex::new(HashMap::new()),
+            reservation_lock: tokio::sync::Mutex::new(()),
+            dedup_lock: tokio::sync::Mutex::new(()),
+            pause: Mutex::new(control::Pause::default()),
+            inbox_changed: Notify::new(),
         };
         let mut view = TaskView::default();
         for r in coord.port.last_per_subject(&format!("{TASK_STATE}.*"))? {
@@ -181,6 +225,16 @@ impl<P: LogPort> Coordinator<P> {
                 );
             }
         }
+        for r in coord
+            .port
+            .last_per_subject(&format!("{RESERVATION_STATE}.*"))?
+        {
+            let loaded = coord.decode_or_fall_back::<Option<reservations::Reservation>>(&r)?;
+            if let Some(res) = loaded.value.flatten() {
+                coord.load_reservation(res);
+            }
+        }
+        coord.load_pause()?;
         tracing::info!(
             tasks = view.len(),
             agents = agents.len(),

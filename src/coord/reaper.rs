@@ -36,6 +36,18 @@ pub(super) async fn run<P: LogPort>(
 impl<P: LogPort> Coordinator<P> {
     /// One pass: returns how many tasks were requeued or failed.
     pub async fn reap(&self) -> usize {
+        if super::lock(&self.tasks).promote_due(Timestamp::now()) > 0 {
+            self.claimable.notify_waiters();
+        }
+        let ended = self
+            .expire_reservations(|agent| {
+                self.agent(agent)
+                    .is_some_and(|a| self.health(&a) == Health::Dead)
+            })
+            .await;
+        if ended > 0 {
+            tracing::info!(ended, "file reservations expired or lost their agent");
+        }
         let claimed = super::lock(&self.tasks).claimed();
         let now = Timestamp::now();
         let mut released = 0;
@@ -70,8 +82,8 @@ impl<P: LogPort> Coordinator<P> {
                         &self.stats.dead_agent_releases
                     };
                     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let what = if w.task.status == TaskStatus::Failed {
-                        "failed"
+                    let what = if w.task.status == TaskStatus::NeedsHuman {
+                        "needs a human"
                     } else {
                         "returned to the queue"
                     };

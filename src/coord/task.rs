@@ -14,6 +14,10 @@ pub enum TaskStatus {
     Claimed,
     Completed,
     Failed,
+    /// Out of attempts (or failed for good): waits for a person to look and
+    /// `retry` it. The compatible routes show it as `failed`.
+    #[serde(rename = "needs_human")]
+    NeedsHuman,
 }
 
 impl TaskStatus {
@@ -23,7 +27,16 @@ impl TaskStatus {
             TaskStatus::Claimed => "claimed",
             TaskStatus::Completed => "completed",
             TaskStatus::Failed => "failed",
+            TaskStatus::NeedsHuman => "needs_human",
         }
+    }
+
+    /// Finished: nothing more happens unless someone re-queues it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::NeedsHuman
+        )
     }
 }
 
@@ -43,6 +56,14 @@ pub enum Priority {
 pub struct Progress {
     pub note: Option<String>,
     pub percent: Option<f64>,
+    pub at: Timestamp,
+}
+
+/// A note left when an agent hands a task back for the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub by: String,
+    pub note: String,
     pub at: Timestamp,
 }
 
@@ -88,6 +109,24 @@ pub struct Task {
     /// released by its owner).
     #[serde(default)]
     pub release_reason: Option<String>,
+    /// Raised by one on every grant: a holder must show the token of the
+    /// current grant, so one whose claim was taken away cannot finish or
+    /// renew what its successor now holds.
+    #[serde(default)]
+    pub fencing_token: u64,
+    /// Not granted before this time (a retry's backoff, a snooze, a
+    /// delayed task).
+    #[serde(default)]
+    pub not_before: Option<Timestamp>,
+    /// Two adds with the same key while the first task is not completed
+    /// make one task.
+    #[serde(default)]
+    pub dedup_key: Option<String>,
+    /// Path globs the task will touch; reserved with the claim.
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub handoff: Option<Handoff>,
     /// Fields clients sent that hivelog does not interpret; kept and
     /// returned as they came.
     #[serde(flatten)]
@@ -110,6 +149,9 @@ pub struct TaskInput {
     pub max_attempts: Option<u32>,
     pub result: Option<Value>,
     pub error: Option<String>,
+    pub not_before: Option<Timestamp>,
+    pub dedup_key: Option<String>,
+    pub files: Option<Vec<String>>,
     // Fields the server owns: accepted (old clients send them as null) and
     // ignored.
     #[serde(default)]
@@ -132,6 +174,10 @@ pub struct TaskInput {
     pub cancelled: Option<Value>,
     #[serde(default)]
     pub release_reason: Option<Value>,
+    #[serde(default)]
+    pub fencing_token: Option<Value>,
+    #[serde(default)]
+    pub handoff: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -234,6 +280,23 @@ impl TaskInput {
             ));
         }
         super::claims::check_result(self.result.as_ref())?;
+        if let Some(k) = &self.dedup_key {
+            if k.is_empty() || k.chars().count() > 256 {
+                return Err(CoordError::Invalid(
+                    "dedup_key must be 1 to 256 characters long".into(),
+                ));
+            }
+        }
+        if let Some(files) = &self.files {
+            if files.len() > MAX_LIST {
+                return Err(CoordError::Invalid(format!(
+                    "a task may name at most {MAX_LIST} file globs"
+                )));
+            }
+            for f in files {
+                super::glob::Glob::parse(f).map_err(CoordError::Invalid)?;
+            }
+        }
         if self.max_attempts == Some(0) || self.max_attempts.is_some_and(|m| m > 1000) {
             return Err(CoordError::Invalid(
                 "max_attempts must be between 1 and 1000".into(),
@@ -291,6 +354,11 @@ pub(crate) fn sample_task(
         failed_dependencies: Vec::new(),
         cancelled: false,
         release_reason: None,
+        fencing_token: 0,
+        not_before: None,
+        dedup_key: None,
+        files: Vec::new(),
+        handoff: None,
         extra: Map::new(),
     }
 }

@@ -28,6 +28,9 @@ pub struct Written {
     pub at: Timestamp,
     /// True when this write created the task.
     pub created: bool,
+    /// True when nothing was written because a task with the same dedup
+    /// key exists (`task` is that one).
+    pub deduplicated: bool,
 }
 
 impl<P: LogPort> Coordinator<P> {
@@ -122,6 +125,7 @@ impl<P: LogPort> Coordinator<P> {
             history_seq,
             at,
             created: expect == 0,
+            deduplicated: false,
         })
     }
 
@@ -164,6 +168,24 @@ impl<P: LogPort> Coordinator<P> {
         input.validate()?;
         let id = input.id()?;
         let deps = input.dependencies();
+        // Held across the check and the write, so of two concurrent adds
+        // with one key exactly one creates a task.
+        let _dedup = match &input.dedup_key {
+            Some(_) => Some(self.dedup_lock.lock().await),
+            None => None,
+        };
+        if let Some(key) = &input.dedup_key {
+            let view = lock(&self.tasks);
+            if let Some(e) = view.by_dedup_key(key).filter(|e| e.task.task_id != id) {
+                return Ok(Written {
+                    task: Self::render(&view, &e.task),
+                    history_seq: None,
+                    at: e.task.updated_at,
+                    created: false,
+                    deduplicated: true,
+                });
+            }
+        }
         // Set when the subject holds records but none is readable: a new
         // task then replaces them.
         let mut unreadable_last = None;
@@ -203,7 +225,7 @@ impl<P: LogPort> Coordinator<P> {
     fn new_task(&self, id: &str, input: &TaskInput, deps: Vec<String>) -> Task {
         let now = Timestamp::now();
         let status = input.status.unwrap_or(TaskStatus::Available);
-        let finished = matches!(status, TaskStatus::Completed | TaskStatus::Failed);
+        let finished = status.is_final();
         Task {
             task_id: id.to_string(),
             title: input.title.clone().unwrap_or_default(),
@@ -227,6 +249,11 @@ impl<P: LogPort> Coordinator<P> {
             failed_dependencies: Vec::new(),
             cancelled: false,
             release_reason: None,
+            fencing_token: 0,
+            not_before: input.not_before,
+            dedup_key: input.dedup_key.clone(),
+            files: input.files.clone().unwrap_or_default(),
+            handoff: None,
             extra: input.extra.clone(),
         }
     }
@@ -254,6 +281,15 @@ impl<P: LogPort> Coordinator<P> {
         if let Some(v) = input.max_attempts {
             t.max_attempts = v;
         }
+        if let Some(v) = input.not_before {
+            t.not_before = Some(v);
+        }
+        if let Some(v) = &input.files {
+            t.files = v.clone();
+        }
+        if let Some(v) = &input.dedup_key {
+            t.dedup_key = Some(v.clone());
+        }
         merge_extra(&mut t.extra, &input.extra);
         let now = Timestamp::now();
         match input.status {
@@ -267,7 +303,7 @@ impl<P: LogPort> Coordinator<P> {
                 t.cancelled = false;
                 t.release_reason = None;
             }
-            Some(s @ (TaskStatus::Completed | TaskStatus::Failed)) if t.status != s => {
+            Some(s) if s.is_final() && t.status != s => {
                 t.status = s;
                 t.completed_at = Some(now);
                 t.result = input.result.clone();

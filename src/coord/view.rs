@@ -32,6 +32,11 @@ pub struct TaskView {
     /// Tasks a claim-next caller is claiming right now: other claim-next
     /// callers pass over them instead of racing for the same task.
     reserved: HashSet<String>,
+    /// Available tasks that would be claimable but for `not_before`, by
+    /// when they become claimable.
+    pub(super) delayed: BTreeSet<(Timestamp, String)>,
+    /// dedup key → the task holding it (until that task completes).
+    dedup: HashMap<String, String>,
 }
 
 pub(super) fn queue_key(t: &Task) -> QueueKey {
@@ -69,9 +74,9 @@ impl TaskView {
         task.depends_on
             .iter()
             .filter(|d| {
-                self.tasks
-                    .get(*d)
-                    .is_some_and(|e| e.task.status == TaskStatus::Failed)
+                self.tasks.get(*d).is_some_and(|e| {
+                    matches!(e.task.status, TaskStatus::Failed | TaskStatus::NeedsHuman)
+                })
             })
             .cloned()
             .collect()
@@ -89,6 +94,14 @@ impl TaskView {
         let old = self.tasks.remove(&id);
         if let Some(old) = &old {
             self.claimable.remove(&queue_key(&old.task));
+            if let Some(nb) = old.task.not_before {
+                self.delayed.remove(&(nb, id.clone()));
+            }
+            if let Some(k) = &old.task.dedup_key {
+                if self.dedup.get(k) == Some(&id) {
+                    self.dedup.remove(k);
+                }
+            }
             if let Some(set) = self.by_status.get_mut(&old.task.status) {
                 set.remove(&(old.task.created_at.at(), id.clone()));
             }
@@ -110,6 +123,11 @@ impl TaskView {
             .or_default()
             .insert((task.created_at.at(), id.clone()));
         self.all.insert((task.created_at.at(), id.clone()));
+        if let Some(k) = &task.dedup_key {
+            if task.status != TaskStatus::Completed {
+                self.dedup.insert(k.clone(), id.clone());
+            }
+        }
         let status_changed = old.as_ref().is_none_or(|o| o.task.status != task.status);
         self.tasks.insert(id.clone(), Entry { task, seq });
         self.reindex(&id);
@@ -149,11 +167,47 @@ impl TaskView {
             return;
         };
         let key = queue_key(&entry.task);
-        if entry.task.status == TaskStatus::Available && self.unmet(&entry.task).is_empty() {
-            self.claimable.insert(key);
-        } else {
-            self.claimable.remove(&key);
+        let ready =
+            entry.task.status == TaskStatus::Available && self.unmet(&entry.task).is_empty();
+        let later = entry
+            .task
+            .not_before
+            .filter(|nb| ready && *nb > Timestamp::now());
+        if let Some(nb) = entry.task.not_before {
+            self.delayed.remove(&(nb, id.to_string()));
         }
+        match (ready, later) {
+            (true, None) => {
+                self.claimable.insert(key);
+            }
+            (true, Some(nb)) => {
+                self.claimable.remove(&key);
+                self.delayed.insert((nb, id.to_string()));
+            }
+            (false, _) => {
+                self.claimable.remove(&key);
+            }
+        }
+    }
+
+    /// Moves delayed tasks whose time has come into the claim order;
+    /// returns how many.
+    pub fn promote_due(&mut self, now: Timestamp) -> usize {
+        let due: Vec<String> = self
+            .delayed
+            .iter()
+            .take_while(|(nb, _)| *nb <= now)
+            .map(|(_, id)| id.clone())
+            .collect();
+        for id in &due {
+            self.reindex(id);
+        }
+        due.len()
+    }
+
+    /// The task that holds `key` (not completed), if any.
+    pub fn by_dedup_key(&self, key: &str) -> Option<&Entry> {
+        self.dedup.get(key).and_then(|id| self.tasks.get(id))
     }
 
     /// Reserves the first claimable task that `fits` and nobody else is

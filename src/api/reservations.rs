@@ -1,0 +1,155 @@
+//! `/api/v2/reservations`: advisory leases on path globs (see
+//! `coord::reservations`), and the check a git hook runs before a commit.
+
+use axum::extract::{RawQuery, State};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::extract::Json;
+use super::openapi::{get_op, post_op, Routes};
+use super::validation::QueryParams;
+use super::{ApiError, AppState};
+use crate::coord::reservations::{Reservation, ReserveRequest, MAX_GLOBS};
+use crate::log::duration::parse_duration;
+
+/// Most paths one check looks at.
+const MAX_CHECK: usize = 10_000;
+
+pub fn routes() -> Routes {
+    Routes::new("v2")
+        .route(
+            "/api/v2/reservations",
+            get(list).post(reserve),
+            vec![
+                get_op("Active file reservations, oldest first: {\"reservations\", \"count\"}")
+                    .query("agent", "only this agent's"),
+                post_op("Reserve (or renew) path globs for an agent, all or none")
+                    .about("exclusive (default true) conflicts with any other agent's reservation of an overlapping glob; shared ones conflict only with exclusive ones. ttl defaults to the server's reservation-ttl. Reserving the same glob again renews it.")
+                    .body(r#"{"agent_id":"alice","globs":["src/api/**","README.md"],"exclusive":true,"ttl":"30m","reason":"refactor"}"#)
+                    .answers(409, "another agent holds an overlapping glob (detail names it and a path both cover)"),
+            ],
+        )
+        .route(
+            "/api/v2/reservations/release",
+            post(release),
+            vec![post_op("Release an agent's reservations (the globs named, or all)")
+                .body(r#"{"agent_id":"alice","globs":["README.md"]}"#)],
+        )
+        .route(
+            "/api/v2/reservations/check",
+            post(check),
+            vec![post_op("Which of these paths other agents hold")
+                .about("For a pre-commit hook: ok is false when any path is covered by another agent's reservation (the agent's own never count).")
+                .body(r#"{"agent_id":"alice","paths":["src/api/mod.rs"]}"#)],
+        )
+}
+
+async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<Value>, ApiError> {
+    let q = QueryParams::parse(raw.as_deref());
+    let list = state.coord.reservations(q.get("agent"));
+    Ok(axum::Json(
+        json!({ "count": list.len(), "reservations": list }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReserveBody {
+    agent_id: String,
+    globs: Vec<String>,
+    #[serde(default)]
+    exclusive: Option<bool>,
+    #[serde(default)]
+    ttl: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn reserve(
+    State(state): State<AppState>,
+    Json(body): Json<ReserveBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let ttl = match body.ttl.as_deref() {
+        Some(t) => parse_duration(t).map_err(|e| ApiError::bad_request(format!("ttl: {e}")))?,
+        None => state.coord.config().reservation_ttl,
+    };
+    if body.reason.as_ref().is_some_and(|r| r.len() > 1_000) {
+        return Err(ApiError::bad_request("reason is longer than 1,000 bytes"));
+    }
+    let held = state
+        .coord
+        .reserve(ReserveRequest {
+            agent: body.agent_id,
+            globs: body.globs,
+            exclusive: body.exclusive.unwrap_or(true),
+            ttl,
+            task_id: None,
+            reason: body.reason,
+        })
+        .await?;
+    Ok(axum::Json(json!({ "reservations": held })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseBody {
+    agent_id: String,
+    #[serde(default)]
+    globs: Vec<String>,
+}
+
+async fn release(
+    State(state): State<AppState>,
+    Json(body): Json<ReleaseBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    if body.globs.len() > MAX_GLOBS {
+        return Err(ApiError::bad_request(format!("at most {MAX_GLOBS} globs")));
+    }
+    let gone = state.coord.unreserve(&body.agent_id, &body.globs).await?;
+    Ok(axum::Json(
+        json!({ "released": gone.len(), "reservations": gone }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckBody {
+    #[serde(default)]
+    agent_id: Option<String>,
+    paths: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Held {
+    path: String,
+    holders: Vec<Reservation>,
+}
+
+async fn check(
+    State(state): State<AppState>,
+    Json(body): Json<CheckBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    if body.paths.len() > MAX_CHECK {
+        return Err(ApiError::bad_request(format!("at most {MAX_CHECK} paths")));
+    }
+    let conflicts: Vec<Held> = body
+        .paths
+        .iter()
+        .filter_map(|p| {
+            let holders = state
+                .coord
+                .reservations_covering(p, body.agent_id.as_deref());
+            (!holders.is_empty()).then(|| Held {
+                path: p.clone(),
+                holders,
+            })
+        })
+        .collect();
+    Ok(axum::Json(
+        json!({ "ok": conflicts.is_empty(), "conflicts": conflicts }),
+    ))
+}

@@ -1,0 +1,136 @@
+//! Per-agent inboxes: what an agent should see without polling every
+//! channel — messages that mention it or are addressed to it, and notes
+//! handed to it. Each inbox is a subject (`hivelog.state.inbox.<agent>`)
+//! read like a durable consumer: the agent's ack floor is a record of its
+//! own (`hivelog.state.inbox_ack.<agent>`), peeking reads past the floor
+//! without moving it, and acking moves it. The newest 1,000 entries of an
+//! inbox are kept (the state stream's per-subject limit).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::port::LogPort;
+use super::task::{token, validate_id};
+use super::time::Timestamp;
+use super::{CoordError, Coordinator, INBOX_ACK_STATE, INBOX_STATE};
+
+/// Most entries one peek returns.
+pub const MAX_PEEK: usize = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxItem {
+    /// Its sequence in the log: ack up to it.
+    #[serde(default)]
+    pub seq: u64,
+    /// `message`, `handoff` or `approval`.
+    pub kind: String,
+    pub from: Option<String>,
+    pub text: String,
+    pub task_id: Option<String>,
+    pub channel: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Floor {
+    acked: u64,
+}
+
+impl<P: LogPort> Coordinator<P> {
+    fn inbox_subject(agent: &str) -> String {
+        format!("{INBOX_STATE}.{}", token(agent))
+    }
+
+    fn floor_subject(agent: &str) -> String {
+        format!("{INBOX_ACK_STATE}.{}", token(agent))
+    }
+
+    /// Puts an item in `agent`'s inbox and wakes whoever waits on it.
+    pub async fn deliver(&self, agent: &str, item: InboxItem) -> Result<u64, CoordError> {
+        validate_id("agent_id", agent, 128)?;
+        let payload = serde_json::to_vec(&item).map_err(|e| CoordError::Corrupt(e.to_string()))?;
+        let seq = self
+            .port
+            .append(&Self::inbox_subject(agent), payload, None)
+            .await?;
+        self.inbox_changed.notify_waiters();
+        Ok(seq)
+    }
+
+    fn floor(&self, agent: &str) -> Result<(Floor, u64), CoordError> {
+        let loaded = self.load::<Floor>(&Self::floor_subject(agent))?;
+        Ok((loaded.value.unwrap_or_default(), loaded.last_seq))
+    }
+
+    /// Unacked items, oldest first, without consuming them.
+    pub fn inbox(&self, agent: &str, limit: usize) -> Result<Vec<InboxItem>, CoordError> {
+        validate_id("agent_id", agent, 128)?;
+        let (floor, _) = self.floor(agent)?;
+        let records = self.port.scan(
+            &Self::inbox_subject(agent),
+            floor.acked + 1,
+            limit.clamp(1, MAX_PEEK),
+        )?;
+        Ok(records
+            .into_iter()
+            .filter_map(|r| {
+                let mut item: InboxItem = serde_json::from_slice(&r.payload).ok()?;
+                item.seq = r.seq;
+                Some(item)
+            })
+            .collect())
+    }
+
+    /// Acks everything up to `up_to` (or all there is, with `None`);
+    /// returns the new floor.
+    pub async fn ack_inbox(&self, agent: &str, up_to: Option<u64>) -> Result<u64, CoordError> {
+        validate_id("agent_id", agent, 128)?;
+        for _ in 0..16 {
+            let (floor, expect) = self.floor(agent)?;
+            let newest = match up_to {
+                Some(n) => n,
+                None => self
+                    .port
+                    .last(&Self::inbox_subject(agent))?
+                    .map_or(0, |r| r.seq),
+            };
+            if newest <= floor.acked {
+                return Ok(floor.acked);
+            }
+            let payload = serde_json::to_vec(&Floor { acked: newest })
+                .map_err(|e| CoordError::Corrupt(e.to_string()))?;
+            match self
+                .port
+                .append(&Self::floor_subject(agent), payload, Some(expect))
+                .await
+            {
+                Ok(_) => return Ok(newest),
+                Err(super::port::PortError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoordError::Busy(format!("the inbox of {agent}")))
+    }
+
+    /// Waits up to `timeout` for the inbox to hold something; returns what
+    /// it holds (empty when the time ran out).
+    pub async fn wait_inbox(
+        &self,
+        agent: &str,
+        timeout: Duration,
+    ) -> Result<Vec<InboxItem>, CoordError> {
+        let give_up = tokio::time::Instant::now() + timeout;
+        loop {
+            let woken = self.inbox_changed.notified();
+            let items = self.inbox(agent, MAX_PEEK)?;
+            if !items.is_empty() || tokio::time::Instant::now() >= give_up {
+                return Ok(items);
+            }
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep_until(give_up) => {}
+            }
+        }
+    }
+}
