@@ -144,7 +144,7 @@ async fn list(
     if status == Some(TaskStatus::Failed) {
         // Tasks waiting for a human read as failed here.
         tasks.extend(state.coord.list_tasks(Some(TaskStatus::NeedsHuman), limit));
-        tasks.sort_by(|a, b| b.created_at.at().cmp(&a.created_at.at()));
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at.at()));
         tasks.truncate(limit);
     }
     Ok(axum::Json(tasks.into_iter().map(compat).collect()))

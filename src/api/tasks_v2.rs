@@ -9,6 +9,9 @@ use serde::Serialize;
 
 use super::openapi::{get_op, post_op, Routes};
 use super::tasks::{parse_status, TaskWritten, STATUSES};
+
+/// The statuses of the new routes: the old four and `needs_human`.
+const V2_STATUSES: [&str; 5] = ["available", "claimed", "completed", "failed", "needs_human"];
 use super::validation::{FieldError, ModelBody, QueryParams};
 use super::{ApiError, AppState};
 use crate::coord::board::{Column, Cursor, TaskCounts};
@@ -16,13 +19,14 @@ use crate::coord::task::{Task, TaskInput};
 
 const DEFAULT_PAGE: u64 = 100;
 const MAX_PAGE: u64 = 10_000;
-const COLUMNS: [&str; 6] = [
+const COLUMNS: [&str; 7] = [
     "all",
     "available",
     "blocked",
     "claimed",
     "completed",
     "failed",
+    "needs_human",
 ];
 
 pub fn routes() -> Routes {
@@ -33,8 +37,8 @@ pub fn routes() -> Routes {
             vec![
                 get_op("A page of tasks: {\"tasks\", \"count\", \"total\", \"next\"}")
                     .about("column: a board column — available (claimable, in claim order), blocked, claimed, completed, failed, or all (newest first). status: a status, newest first (available includes blocked tasks). Pass next back as after for the following page; next is null on the last page.")
-                    .query("column", "available, blocked, claimed, completed, failed or all (default all)")
-                    .query("status", "available, claimed, completed or failed (instead of column)")
+                    .query("column", "available, blocked, claimed, completed, failed, needs_human or all (default all)")
+                    .query("status", "available, claimed, completed, failed or needs_human (instead of column)")
                     .query("limit", "page size (default 100, at most 10,000)")
                     .query("after", "the next cursor of the previous page")
                     .answers(422, "bad column, status, limit or cursor"),
@@ -74,7 +78,7 @@ async fn list(
     let q = QueryParams::parse(raw.as_deref());
     let column = match (
         q.one_of("column", &COLUMNS)?,
-        q.one_of("status", &STATUSES)?,
+        q.one_of("status", &V2_STATUSES)?,
     ) {
         (Some(_), Some(_)) => {
             return Err(bad_query("status", "give column or status, not both", ""))

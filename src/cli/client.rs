@@ -19,6 +19,10 @@ pub enum CliError {
     Input(String),
     #[error("{0}")]
     Protocol(String),
+    /// A check that did not pass (`reservations check`); its message was
+    /// printed already, so only the exit status remains.
+    #[error("{0}")]
+    CheckFailed(String),
     /// Ctrl-C: what was done before it (exit status 130, as shells expect).
     #[error("interrupted: {0}")]
     Interrupted(String),

@@ -12,6 +12,7 @@ mod serve;
 mod status;
 mod streams;
 mod tasks;
+mod work;
 
 use std::process::ExitCode;
 
@@ -86,6 +87,23 @@ enum Command {
     /// Send to and read message channels (coordination, errors, ...).
     #[command(subcommand)]
     Msg(agents::MsgCmd),
+    /// File reservations: check paths (for a pre-commit hook), list, add, release.
+    #[command(subcommand)]
+    Reservations(work::ReservationsCmd),
+    /// Stop granting tasks to every agent until `hivelog resume`.
+    Pause {
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Grant tasks again after `hivelog pause`.
+    Resume,
+    /// Block until something arrives in an agent's inbox; print one line per item (exit 1 on timeout).
+    Wait {
+        #[arg(long, env = "HIVELOG_AGENT", value_name = "AGENT_ID")]
+        agent: String,
+        #[arg(long, default_value = "10m", value_name = "DURATION")]
+        timeout: String,
+    },
     /// Serve the MCP tools over stdio for an agent harness (forwards to the server's /mcp).
     Mcp(mcp::McpArgs),
     /// One screen: server version, uptime, streams, agents by health, tasks by status.
@@ -172,6 +190,10 @@ fn run_client(conn: &Conn, command: Command) -> ExitCode {
             eprintln!("{e}");
             ExitCode::from(130)
         }
+        Err(CliError::CheckFailed(why)) => {
+            eprintln!("{why}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -191,6 +213,10 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Msg(cmd) => agents::msg(client, out, cmd).await,
         Command::Status => status::run(client, out).await,
         Command::Mcp(_) => Ok(()),
+        Command::Reservations(cmd) => work::reservations(client, out, cmd).await,
+        Command::Pause { reason } => work::set_paused(client, out, true, reason).await,
+        Command::Resume => work::set_paused(client, out, false, None).await,
+        Command::Wait { agent, timeout } => work::wait(client, out, &agent, &timeout).await,
     }
 }
 /// Makes the settings of `--config FILE` (or HIVELOG_CONFIG) visible as

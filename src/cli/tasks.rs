@@ -17,7 +17,7 @@ pub enum TaskCmd {
     /// List tasks, newest first.
     Ls {
         /// Only tasks with this status.
-        #[arg(long, value_parser = ["available", "claimed", "completed", "failed"])]
+        #[arg(long, value_parser = ["available", "claimed", "completed", "failed", "needs_human"])]
         status: Option<String>,
         /// At most N tasks.
         #[arg(long, default_value_t = 100, value_name = "N")]
@@ -63,6 +63,8 @@ pub enum TaskCmd {
         #[arg(long, value_name = "AGENT_ID")]
         agent: String,
     },
+    /// Send a task that needs a human (or failed) back to the queue with fresh attempts.
+    Retry { id: String },
     /// Cancel a task that is not finished.
     Cancel {
         id: String,
@@ -96,6 +98,12 @@ pub struct AddArgs {
     /// Give up after N attempts (default 3).
     #[arg(long, value_name = "N")]
     max_attempts: Option<u32>,
+    /// Path globs the task touches, reserved for whoever claims it (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "GLOB")]
+    files: Vec<String>,
+    /// Another add with the same key, while this task is not completed, adds nothing.
+    #[arg(long, value_name = "KEY")]
+    dedup_key: Option<String>,
 }
 
 pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError> {
@@ -117,9 +125,17 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
             if let Some(n) = args.max_attempts {
                 task["max_attempts"] = json!(n);
             }
+            if !args.files.is_empty() {
+                task["files"] = json!(args.files);
+            }
+            if let Some(k) = args.dedup_key {
+                task["dedup_key"] = json!(k);
+            }
             // v2 takes partial updates and says whether the task is new.
             let answer = client.post(&["api", "v2", "tasks"], task).await?;
-            let verb = if answer["created"] == json!(false) {
+            let verb = if answer["deduplicated"] == json!(true) {
+                "Already there (same dedup key):"
+            } else if answer["created"] == json!(false) {
                 "Updated"
             } else {
                 "Added"
@@ -237,6 +253,12 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
             let answer = client.post(&["api", "tasks", &id, "cancel"], body).await?;
             report(&out, &answer, "Cancelled");
         }
+        TaskCmd::Retry { id } => {
+            let answer = client
+                .post(&["api", "v2", "tasks", &id, "retry"], json!({}))
+                .await?;
+            report(&out, &answer, "Queued again");
+        }
         TaskCmd::Import { file } => super::import::import(client, out, &file).await?,
     }
     Ok(())
@@ -284,7 +306,7 @@ fn status_cell(task: &Value) -> (String, Option<Tone>) {
         "available" if num(task, "attempts") > 0 => Tone::Warn,
         "available" => Tone::Good,
         "claimed" => Tone::Accent,
-        "failed" => Tone::Bad,
+        "failed" | "needs_human" => Tone::Bad,
         _ => Tone::Dim,
     };
     tinted(status, tone)

@@ -177,8 +177,7 @@ impl Glob {
         }
         // Breadth-first over pairs of states; `came` remembers how each
         // pair was first reached, to spell the witness.
-        let mut came: HashMap<(usize, usize), Option<((usize, usize), Option<char>)>> =
-            HashMap::new();
+        let mut came: Came = HashMap::new();
         let mut queue = VecDeque::new();
         came.insert((0, 0), None);
         queue.push_back((0, 0));
