@@ -482,7 +482,7 @@ async fn v2_routes_answer_envelopes_with_counts_and_cursors() {
     assert_eq!(
         counts,
         json!({"total": 7, "available": 7, "claimable": 5, "blocked": 2,
-            "claimed": 0, "completed": 0, "failed": 0})
+            "claimed": 0, "completed": 0, "failed": 0, "needs_human": 0, "delayed": 0})
     );
     // Page through the claimable column two at a time: claim order, each once.
     let mut seen = Vec::new();

@@ -21,6 +21,9 @@ const FLAGS: &[&str] = &[
     "100ms",
     "--max-attempts",
     "2",
+    // A returned task waits out a backoff before its next grant.
+    "--retry-backoff",
+    "100ms",
 ];
 
 async fn task(server: &Server, id: &str) -> Value {
@@ -150,11 +153,19 @@ async fn expired_leases_requeue_then_fail_after_max_attempts() {
         t["release_reason"].as_str().unwrap().contains("lease"),
         "{t}"
     );
-    send(
+    // Claimable again once the backoff has passed.
+    let mut tries = 0;
+    while send(
         c.post(server.url("/api/tasks/slow/claim"))
             .json(&json!({"agent_id": "forgetful"})),
     )
-    .await;
+    .await
+    .0 != 200
+    {
+        tries += 1;
+        assert!(tries < 50, "the task never became claimable again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let t = wait_for(&server, "slow", Duration::from_secs(6), |t| {
         t["status"] != "claimed"
     })

@@ -159,7 +159,9 @@ impl From<CoordError> for ApiError {
                 StatusCode::NOT_FOUND
             }
             NotOwner { .. } => StatusCode::FORBIDDEN,
-            Held(_) | Finished(_) | StaleToken { .. } | Reserved(_) => StatusCode::CONFLICT,
+            Held(_) | Finished(_) | StaleToken { .. } | Reserved(_) | SlotFull(_) => {
+                StatusCode::CONFLICT
+            }
             Paused => StatusCode::SERVICE_UNAVAILABLE,
             Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,

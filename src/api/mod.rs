@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod render;
 mod reservations;
+mod slots;
 mod streams;
 pub mod sysmetrics;
 mod tasks;
@@ -114,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tasks_v2::routes())
         .merge(work::routes())
         .merge(reservations::routes())
+        .merge(slots::routes())
         .merge(mcp::routes(&state))
         .merge(agents::routes())
         .merge(channels::routes())

@@ -9,6 +9,7 @@ mod mcp;
 mod output;
 mod pubsub;
 mod serve;
+mod slots;
 mod status;
 mod streams;
 mod tasks;
@@ -90,6 +91,9 @@ enum Command {
     /// File reservations: check paths (for a pre-commit hook), list, add, release.
     #[command(subcommand)]
     Reservations(work::ReservationsCmd),
+    /// Named counting semaphores (e.g. `build` with 2 permits): ls, set, acquire, release.
+    #[command(subcommand)]
+    Slot(slots::SlotCmd),
     /// Stop granting tasks to every agent until `hivelog resume`.
     Pause {
         #[arg(long)]
@@ -214,6 +218,7 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Status => status::run(client, out).await,
         Command::Mcp(_) => Ok(()),
         Command::Reservations(cmd) => work::reservations(client, out, cmd).await,
+        Command::Slot(cmd) => slots::run(client, out, cmd).await,
         Command::Pause { reason } => work::set_paused(client, out, true, reason).await,
         Command::Resume => work::set_paused(client, out, false, None).await,
         Command::Wait { agent, timeout } => work::wait(client, out, &agent, &timeout).await,

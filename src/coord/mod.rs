@@ -24,6 +24,7 @@ pub mod port;
 mod reaper;
 pub mod reservations;
 mod retries;
+pub mod slots;
 pub mod task;
 pub mod tasks;
 pub mod time;
@@ -50,6 +51,7 @@ const TASK_STATE: &str = "hivelog.state.task";
 const AGENT_STATE: &str = "hivelog.state.agent";
 const RESERVATION_STATE: &str = "hivelog.state.reservation";
 const CONTROL_STATE: &str = "hivelog.state.control";
+const SLOT_STATE: &str = "hivelog.state.slot";
 const INBOX_STATE: &str = "hivelog.state.inbox";
 const INBOX_ACK_STATE: &str = "hivelog.state.inbox_ack";
 
@@ -124,6 +126,8 @@ pub enum CoordError {
     Paused,
     #[error("files are reserved: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Reserved(Vec<reservations::Conflict>),
+    #[error("slot {} is full: {} of {} permits held{}", .0.name, .0.holders.len(), .0.permits, holders(&.0.holders))]
+    SlotFull(slots::Slot),
     #[error("Agent {0} not found")]
     AgentNotFound(String),
     #[error("too many concurrent changes to {0}; try again")]
@@ -132,6 +136,14 @@ pub enum CoordError {
     Corrupt(String),
     #[error(transparent)]
     Log(#[from] LogError),
+}
+
+fn holders(permits: &[slots::Permit]) -> String {
+    if permits.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = permits.iter().map(|p| p.agent_id.as_str()).collect();
+    format!(" (by {})", names.join(", "))
 }
 
 impl From<PortError> for CoordError {
@@ -174,6 +186,8 @@ pub struct Coordinator<P: LogPort> {
     pause: Mutex<control::Pause>,
     /// Woken when any inbox gets an item (`hivelog wait`).
     inbox_changed: Notify,
+    /// Woken when a slot changes (waiting acquirers look again).
+    slot_changed: Notify,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -197,6 +211,7 @@ impl<P: LogPort> Coordinator<P> {
             dedup_lock: tokio::sync::Mutex::new(()),
             pause: Mutex::new(control::Pause::default()),
             inbox_changed: Notify::new(),
+            slot_changed: Notify::new(),
         };
         let mut view = TaskView::default();
         for r in coord.port.last_per_subject(&format!("{TASK_STATE}.*"))? {

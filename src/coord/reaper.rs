@@ -48,6 +48,7 @@ impl<P: LogPort> Coordinator<P> {
         if ended > 0 {
             tracing::info!(ended, "file reservations expired or lost their agent");
         }
+        self.expire_permits().await;
         let claimed = super::lock(&self.tasks).claimed();
         let now = Timestamp::now();
         let mut released = 0;

@@ -1,0 +1,134 @@
+//! `/api/v2/slots`: named counting semaphores (see `coord::slots`) that
+//! agents acquire around expensive work.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{Json, Path};
+use super::openapi::{get_op, post_op, put_op, Routes};
+use super::{ApiError, AppState, MAX_FETCH_WAIT};
+use crate::log::duration::parse_duration;
+
+/// A permit's life when the acquirer names none.
+const DEFAULT_TTL: Duration = Duration::from_secs(600);
+
+pub fn routes() -> Routes {
+    Routes::new("v2")
+        .route(
+            "/api/v2/slots",
+            get(list),
+            vec![get_op("Every slot with its size and current holders")],
+        )
+        .route(
+            "/api/v2/slots/{name}",
+            put(set),
+            vec![put_op("Create a slot or change its size")
+                .body(r#"{"permits":2}"#)
+                .answers(422, "permits out of range")],
+        )
+        .route(
+            "/api/v2/slots/{name}/acquire",
+            post(acquire),
+            vec![post_op("Take a permit (waiting up to wait for one)")
+                .about("ttl (default 10m): the permit ends by itself then. permits creates the slot with that size if it does not exist. 409 when full after wait, naming the holders.")
+                .body(r#"{"agent_id":"alice","ttl":"15m","wait":"30s"}"#)
+                .answers(409, "the slot is full")],
+        )
+        .route(
+            "/api/v2/slots/{name}/release",
+            post(release),
+            vec![post_op("Give back a permit (the one named, or all of the agent's)")
+                .body(r#"{"agent_id":"alice"}"#)],
+        )
+}
+
+async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let slots = state.coord.slots()?;
+    Ok(axum::Json(json!({ "slots": slots })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetBody {
+    permits: u32,
+}
+
+async fn set(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<SetBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let slot = state.coord.set_slot(&name, body.permits).await?;
+    Ok(axum::Json(json!(slot)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcquireBody {
+    agent_id: String,
+    #[serde(default)]
+    ttl: Option<String>,
+    #[serde(default)]
+    wait: Option<String>,
+    #[serde(default)]
+    permits: Option<u32>,
+}
+
+fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, ApiError> {
+    match text {
+        Some(t) => parse_duration(t).map_err(|e| ApiError::bad_request(format!("{name}: {e}"))),
+        None => Ok(default),
+    }
+}
+
+async fn acquire(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<AcquireBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let ttl = duration("ttl", body.ttl.as_deref(), DEFAULT_TTL)?;
+    if ttl.is_zero() {
+        return Err(ApiError::bad_request("ttl must be more than zero"));
+    }
+    let wait = duration("wait", body.wait.as_deref(), Duration::ZERO)?;
+    if wait > MAX_FETCH_WAIT {
+        return Err(ApiError::bad_request(format!(
+            "wait may be at most {}s",
+            MAX_FETCH_WAIT.as_secs()
+        )));
+    }
+    let (permit, slot) = state
+        .coord
+        .acquire_slot(&name, &body.agent_id, ttl, wait, body.permits)
+        .await?;
+    Ok(axum::Json(json!({
+        "permit": permit,
+        "slot": slot.name,
+        "in_use": slot.holders.len(),
+        "permits": slot.permits,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseBody {
+    agent_id: String,
+    #[serde(default)]
+    permit_id: Option<String>,
+}
+
+async fn release(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<ReleaseBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let ended = state
+        .coord
+        .release_slot(&name, &body.agent_id, body.permit_id.as_deref())
+        .await?;
+    Ok(axum::Json(json!({ "released": ended })))
+}
