@@ -9,6 +9,7 @@ mod mcp;
 mod output;
 mod pubsub;
 mod serve;
+mod setup;
 mod slots;
 mod status;
 mod streams;
@@ -108,6 +109,18 @@ enum Command {
         #[arg(long, default_value = "10m", value_name = "DURATION")]
         timeout: String,
     },
+    /// Print an agent's unread inbox (messages that mention it, handoffs to it); for harness hooks.
+    Inbox {
+        #[arg(long, env = "HIVELOG_AGENT", value_name = "AGENT_ID")]
+        agent: String,
+        /// Mark what was printed as read.
+        #[arg(long)]
+        ack: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: work::InboxFormat,
+    },
+    /// Plug hivelog into an agent harness: MCP config, inbox hooks and instructions, inside the project.
+    Setup(setup::SetupArgs),
     /// Serve the MCP tools over stdio for an agent harness (forwards to the server's /mcp).
     Mcp(mcp::McpArgs),
     /// One screen: server version, uptime, streams, agents by health, tasks by status.
@@ -156,6 +169,13 @@ pub fn run() -> ExitCode {
             let _ = std::io::stdout().lock().write_all(&script);
             ExitCode::SUCCESS
         }
+        Command::Setup(args) => match setup::run(&cli.conn, args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Mcp(args) => {
             let conn = cli.conn.clone();
             let result = tokio::runtime::Builder::new_multi_thread()
@@ -219,6 +239,10 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Mcp(_) => Ok(()),
         Command::Reservations(cmd) => work::reservations(client, out, cmd).await,
         Command::Slot(cmd) => slots::run(client, out, cmd).await,
+        Command::Inbox { agent, ack, format } => {
+            work::inbox(client, out, &agent, ack, format).await
+        }
+        Command::Setup(_) => Ok(()),
         Command::Pause { reason } => work::set_paused(client, out, true, reason).await,
         Command::Resume => work::set_paused(client, out, false, None).await,
         Command::Wait { agent, timeout } => work::wait(client, out, &agent, &timeout).await,

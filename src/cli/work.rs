@@ -234,11 +234,67 @@ pub async fn wait(client: &Client, out: Out, agent: &str, timeout: &str) -> Resu
 
 fn summary(item: &Value) -> String {
     let from = text(item, "from");
-    let task = text(item, "task_id");
     let mut line = format!("{} from {from}", text(item, "kind"));
-    if !task.is_empty() {
+    if let Some(task) = item["task_id"].as_str() {
         line.push_str(&format!(" on {task}"));
     }
     let body: String = text(item, "text").chars().take(200).collect();
     format!("{line}: {}", body.replace('\n', " "))
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum InboxFormat {
+    /// One line per item (what Claude Code and Codex hooks pass to the model).
+    Text,
+    /// A Cursor `stop` hook answer: {"followup_message": ...} when there is something.
+    CursorStop,
+}
+
+/// Prints an agent's unread inbox (for hooks: always exit 0 when the
+/// server answered, silent when there is nothing).
+pub async fn inbox(
+    client: &Client,
+    out: Out,
+    agent: &str,
+    ack: bool,
+    format: InboxFormat,
+) -> Result<(), CliError> {
+    let answer = client
+        .get(&["api", "v2", "agents", agent, "inbox"], &[])
+        .await?;
+    let items = answer["items"].as_array().cloned().unwrap_or_default();
+    if ack {
+        if let Some(last) = items.last().and_then(|i| i["seq"].as_u64()) {
+            client
+                .post(
+                    &["api", "v2", "agents", agent, "inbox", "ack"],
+                    json!({ "up_to": last }),
+                )
+                .await?;
+        }
+    }
+    if out.json {
+        out.json(&answer);
+        return Ok(());
+    }
+    let lines: Vec<String> = items.iter().map(summary).collect();
+    match format {
+        InboxFormat::Text => {
+            if !lines.is_empty() {
+                out.line(&format!("hivelog inbox for {agent}:"));
+                for l in &lines {
+                    out.line(&format!("- {l}"));
+                }
+            }
+        }
+        InboxFormat::CursorStop => {
+            let answer = if lines.is_empty() {
+                json!({})
+            } else {
+                json!({ "followup_message": format!("New in your hivelog inbox:\n{}", lines.join("\n")) })
+            };
+            out.line(&answer.to_string());
+        }
+    }
+    Ok(())
 }
