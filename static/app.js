@@ -1,59 +1,27 @@
 // hivelog dashboard: loads the current state over HTTP, then follows it
 // live over /ws. No framework, no build step, no request leaves the server.
 
-const $ = (sel) => document.querySelector(sel);
+import { $, el, api, parseTs, ago, countdown, TOKEN, whenUnauthorized } from "./util.js";
+import {
+  setPause, loadPause, filterQuery, matches, initControls, loadReservations, loadSlots,
+  refreshSoon, retryTask, showDetail, approvalControls,
+} from "./work.js";
+
 const state = {
   prefix: "mjwork", staleAfter: 90, deadAfter: 120,
   agents: new Map(), selected: null, timeline: [], counts: null,
-  columns: Object.fromEntries(["available", "blocked", "claimed", "completed", "failed"]
+  columns: Object.fromEntries(["available", "blocked", "claimed", "completed", "failed", "needs_human"]
     .map((c) => [c, { tasks: [], next: null }])),
   tail: "mjwork.>", ws: null, retry: 0,
 };
 
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (k.startsWith("data-")) e.setAttribute(k, v);
-    else if (k === "text") e.textContent = v;
-    else e[k] = v;
-  }
-  for (const c of children) if (c != null) e.append(c);
-  return e;
-}
-
-// A server started with --token wants it on every API call: open the
-// dashboard once as /#token=<token>; it is kept for this tab only.
-const TOKEN = (() => {
-  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (fromUrl) {
-    sessionStorage.setItem("hivelog-token", fromUrl);
-    history.replaceState(null, "", location.pathname + location.search);
-  }
-  return sessionStorage.getItem("hivelog-token");
-})();
+whenUnauthorized(() => setConn("reconnecting", "this server needs a token: open /#token=<token>"));
 
 // Pasting /#token=… into an open tab only changes the fragment; load again
 // so the token is picked up.
 window.addEventListener("hashchange", () => {
   if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
 });
-
-async function api(path, options = {}) {
-  const headers = { ...(options.headers || {}) };
-  if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
-  const resp = await fetch(path, { ...options, headers });
-  if (resp.status === 401) setConn("reconnecting", "this server needs a token: open /#token=<token>");
-  if (!resp.ok) throw new Error(`${path}: ${resp.status}`);
-  return resp.status === 204 ? null : resp.json();
-}
-
-// Server timestamps are naive UTC ("2026-11-25T14:46:30.468599").
-const parseTs = (ts) => (ts ? Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(ts) ? ts : ts + "Z") : NaN);
-const ago = (ms) => {
-  const s = Math.max(0, Math.round(ms / 1000));
-  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.floor(s / 60)}m ago` : `${Math.floor(s / 3600)}h ago`;
-};
 
 // ---- agents ---------------------------------------------------------------
 
@@ -66,29 +34,54 @@ function health(agent) {
   return age <= state.staleAfter ? "active" : age <= state.deadAfter ? "stale" : "dead";
 }
 
+// What an agent last reported is shown as current only while it is alive;
+// a dead agent's "busy" or approval request is history.
+function agentCard(a) {
+  const h = health(a);
+  const alive = h !== "dead";
+  const status = a.status || "active";
+  return el("article", { class: "card", "data-agent": a.agent_id, "data-health": h },
+    el("header", {},
+      el("span", { class: "name", text: a.agent_id }),
+      el("span", { class: `badge health-${h}`, text: h }),
+      alive ? el("span", { class: "badge", text: status }) : null),
+    a.current_task && alive ? el("div", { class: "medallion", title: "current task",
+      text: a.current_task_title ? `${a.current_task} · ${a.current_task_title}` : a.current_task }) : null,
+    a.needs_approval && alive ? el("div", { class: "approval", role: "alert",
+      text: `⚑ needs approval${a.approval_message ? ": " + a.approval_message : ""}` }) : null,
+    a.needs_approval && alive ? approvalControls(a) : null,
+    !alive && (a.current_task || a.needs_approval || status === "busy") ? el("div", { class: "was",
+      text: `last reported ${status}${a.current_task ? " on " + a.current_task : ""}${a.needs_approval ? ", asking for approval" : ""}` }) : null,
+    el("div", { class: "muted", text: a.last_heartbeat ? `last heard ${ago(Date.now() - seen(a))}` : "registered, no heartbeat yet" }),
+    a.description ? el("div", { class: "muted", text: a.description }) : null,
+    el("div", { class: "caps" }, ...(a.capabilities || []).map((c) => el("span", { class: "badge", text: c }))));
+}
+
 function renderAgents() {
-  const box = $("#agents");
-  box.replaceChildren();
   const agents = [...state.agents.values()].sort((a, b) => a.agent_id.localeCompare(b.agent_id));
-  if (!agents.length) box.append(el("p", { class: "muted empty", text: "No agents yet." }));
-  for (const a of agents) {
-    const h = health(a);
-    const card = el("article", { class: "card", "data-agent": a.agent_id, "data-health": h },
-      el("header", {},
-        el("span", { class: "name", text: a.agent_id }),
-        el("span", { class: `badge health-${h}`, text: h }),
-        el("span", { class: "badge", text: a.status || "active" })),
-      a.current_task ? el("div", { class: "medallion", title: "current task",
-        text: a.current_task_title ? `${a.current_task} · ${a.current_task_title}` : a.current_task }) : null,
-      a.needs_approval ? el("div", { class: "approval", role: "alert",
-        text: `⚑ needs approval${a.approval_message ? ": " + a.approval_message : ""}` }) : null,
-      el("div", { class: "muted", text: a.last_heartbeat ? `last heard ${ago(Date.now() - seen(a))}` : "registered, no heartbeat yet" }),
-      a.description ? el("div", { class: "muted", text: a.description }) : null,
-      el("div", { class: "caps" }, ...(a.capabilities || []).map((c) => el("span", { class: "badge", text: c }))));
-    box.append(card);
-  }
+  const alive = agents.filter((a) => health(a) !== "dead");
+  const dead = agents.filter((a) => health(a) === "dead");
+  const box = $("#agents");
+  // Keep a half-typed approval note across the once-a-second redraw.
+  const typing = document.activeElement;
+  if (box.contains(typing) && typing.matches("input") && typing.value) return;
+  box.replaceChildren(...alive.map(agentCard));
+  if (!alive.length) box.append(el("p", { class: "muted empty", text: dead.length ? "No live agents." : "No agents yet." }));
+  const details = $("#dead-agents");
+  details.hidden = !dead.length;
+  details.querySelector("summary").textContent = `${dead.length} dead agent${dead.length === 1 ? "" : "s"}`;
+  $("#dead-list").replaceChildren(...dead.map(agentCard));
   summary();
 }
+
+$("#clear-stale").addEventListener("click", async () => {
+  const keep = [...state.agents.values()].filter((a) => health(a) !== "dead").map((a) => a.agent_id);
+  try {
+    const r = await api("/api/agents/cleanup", { json: { keep_agents: keep } });
+    for (const id of r.removed || []) state.agents.delete(id);
+    renderAgents();
+  } catch (e) { alert(e.message); }
+});
 
 function upsertAgent(agent) {
   if (agent && agent.agent_id) state.agents.set(agent.agent_id, agent);
@@ -102,7 +95,7 @@ function upsertAgent(agent) {
 // the card's column (or its place in a loaded page) is on screen.
 
 const PAGE = 50;
-const COLUMNS = ["available", "blocked", "claimed", "completed", "failed"];
+const COLUMNS = ["available", "blocked", "claimed", "completed", "failed", "needs_human"];
 const RANK = { high: 0, medium: 1, low: 2 };
 
 function column(task) {
@@ -120,24 +113,40 @@ function before(col, a, b) {
 }
 
 function taskCard(t) {
-  const lease = t.status === "claimed" && t.lease_expires_at
-    ? ` · lease ${Math.max(0, Math.round((parseTs(t.lease_expires_at) - Date.now()) / 60000))}m` : "";
-  const meta = [t.owner ? `@${t.owner}` : null, t.priority, t.attempts ? `attempts ${t.attempts}` : null]
-    .filter(Boolean).join(" · ") + lease;
+  const meta = [t.owner ? `@${t.owner}` : null, t.priority, t.attempts ? `attempts ${t.attempts}` : null,
+    t.status === "claimed" && t.fencing_token ? `token ${t.fencing_token}` : null].filter(Boolean).join(" · ");
+  const waiting = t.status === "available" && t.not_before && parseTs(t.not_before) > Date.now();
   const b = el("button", { class: `task prio-${t.priority}`, "data-task": t.task_id, type: "button" },
     el("div", { text: t.title ? `${t.task_id} · ${t.title}` : t.task_id }),
     el("div", { class: "meta", text: meta }),
+    t.status === "claimed" && t.lease_expires_at
+      ? el("div", { class: "lease", "data-until": t.lease_expires_at, text: `lease ${countdown(t.lease_expires_at)}` }) : null,
+    waiting ? el("div", { class: "lease", "data-until": t.not_before, "data-prefix": "retry in", text: `retry in ${countdown(t.not_before)}` }) : null,
+    (t.files || []).length ? el("div", { class: "files", text: `files ${t.files.join(", ")}` }) : null,
     (t.blocked_by || []).length ? el("div", { class: "meta", text: `blocked by ${t.blocked_by.join(", ")}` }) : null);
-  b.addEventListener("click", () => showHistory(t.task_id));
-  return b;
+  b.addEventListener("click", () => { state.selected = t.task_id; showDetail(t.task_id); });
+  const li = el("li", {}, b);
+  if (t.status === "needs_human") {
+    li.append(el("button", { type: "button", class: "retry", "data-retry": t.task_id, text: "Retry", onclick: () => retryTask(t.task_id) }));
+  }
+  return li;
 }
+
+// Lease and backoff countdowns tick every second.
+setInterval(() => {
+  for (const e of document.querySelectorAll(".task .lease[data-until]")) {
+    const left = countdown(e.dataset.until);
+    e.textContent = `${e.dataset.prefix || "lease"} ${left}`;
+    e.dataset.expired = String(left === "expired");
+  }
+}, 1000);
 
 function renderColumn(col) {
   const c = state.columns[col];
   const box = document.querySelector(`#board .column[data-status='${col}']`);
   const list = box.querySelector("ol");
-  list.replaceChildren(...c.tasks.map((t) => el("li", {}, taskCard(t))));
-  const total = state.counts ? state.counts[col === "available" ? "claimable" : col] : c.tasks.length;
+  list.replaceChildren(...c.tasks.map(taskCard));
+  const total = filterQuery() ? c.total : state.counts ? state.counts[col === "available" ? "claimable" : col] : c.tasks.length;
   box.querySelector(".count").textContent = total ?? "";
   const more = box.querySelector(".more");
   const left = Math.max(0, (total ?? 0) - c.tasks.length);
@@ -148,7 +157,8 @@ function renderColumn(col) {
 async function loadColumn(col, append) {
   const c = state.columns[col];
   const after = append && c.next ? `&after=${encodeURIComponent(c.next)}` : "";
-  const page = await api(`/api/v2/tasks?column=${col}&limit=${PAGE}${after}`);
+  const page = await api(`/api/v2/tasks?column=${col}&limit=${PAGE}${after}${filterQuery()}`);
+  c.total = page.total;
   c.tasks = append ? c.tasks.concat(page.tasks) : page.tasks;
   c.next = page.next;
   renderColumn(col);
@@ -163,17 +173,26 @@ function upsertTask(task, live) {
     const i = c.tasks.findIndex((t) => t.task_id === task.task_id);
     if (i >= 0) { c.tasks.splice(i, 1); renderColumn(col); }
   }
+  if (!matches(task)) return timelineEntry(task, live);
   const col = column(task), c = state.columns[col];
   let at = c.tasks.findIndex((t) => before(col, task, t) < 0);
   if (at < 0 && !c.next) at = c.tasks.length;
   if (at >= 0) { c.tasks.splice(at, 0, task); renderColumn(col); }
-  if (live) {
-    state.timeline.unshift(`${new Date().toLocaleTimeString()} ${task.task_id} → ${task.status}${task.owner ? " (" + task.owner + ")" : ""}`);
-    state.timeline.length = Math.min(state.timeline.length, 40);
-    $("#timeline").replaceChildren(...state.timeline.map((t) => el("li", { text: t })));
-    if (state.selected === task.task_id) showHistory(task.task_id);
-    refreshCounts();
-  }
+  timelineEntry(task, live);
+}
+
+function eventText(task) {
+  const at = new Date(parseTs(task.updated_at)).toLocaleTimeString();
+  return `${at} ${task.task_id} → ${task.status}${task.owner ? " (" + task.owner + ")" : ""}`;
+}
+
+function timelineEntry(task, live) {
+  if (!live) return;
+  state.timeline.unshift(eventText(task));
+  state.timeline.length = Math.min(state.timeline.length, 40);
+  $("#timeline").replaceChildren(...state.timeline.map((t) => el("li", { text: t })));
+  if (state.selected === task.task_id) showDetail(task.task_id);
+  refreshCounts();
 }
 
 // Counts follow task events (at most a few times a second) and the
@@ -199,20 +218,6 @@ for (const col of COLUMNS) {
     .addEventListener("click", () => loadColumn(col, true).catch((e) => console.warn(e)));
 }
 
-async function showHistory(id) {
-  state.selected = id;
-  const panel = $("#detail");
-  try {
-    const h = await api(`/api/tasks/${encodeURIComponent(id)}/history`);
-    panel.replaceChildren(el("h3", { text: `History of ${id}` }),
-      el("ol", { class: "timeline" }, ...h.versions.map((v) => el("li", {
-        text: `#${v.sequence} ${v.task.updated_at} ${v.task.status}${v.task.owner ? " · " + v.task.owner : ""}${v.task.release_reason ? " · " + v.task.release_reason : ""}${v.task.error ? " · " + v.task.error : ""}`,
-      }))));
-  } catch (e) {
-    panel.replaceChildren(el("p", { class: "muted", text: String(e) }));
-  }
-}
-
 // ---- messages -------------------------------------------------------------
 
 function withMentions(text) {
@@ -230,7 +235,7 @@ function addMessage(channel, m) {
   list.append(el("li", { "data-message": m.sequence ?? "" },
     el("strong", { text: `${m.agent_id ?? "?"} ` }),
     el("span", { class: "muted", text: `${(m.timestamp || "").slice(11, 19)} ` }),
-    withMentions(content)));
+    el("span", { class: "content" }, withMentions(content))));
   while (list.children.length > 200) list.firstChild.remove();
   list.parentElement.scrollTop = list.parentElement.scrollHeight;
 }
@@ -240,10 +245,7 @@ $("#msg-form").addEventListener("submit", async (ev) => {
   const input = $("#msg-text");
   const content = input.value.trim();
   if (!content) return;
-  await api("/api/v2/messages", {
-    method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ agent_id: "operator", channel: $("#msg-channel").value, content }),
-  });
+  await api("/api/v2/messages", { json: { agent_id: "operator", channel: $("#msg-channel").value, content } });
   input.value = "";
 });
 
@@ -323,7 +325,7 @@ function setConn(s, text) {
 function summary() {
   const n = state.counts || {};
   const parts = [["claimable", "available"], ["blocked", "blocked"], ["claimed", "claimed"],
-    ["completed", "completed"], ["failed", "failed"]].map(([k, label]) => `${n[k] ?? 0} ${label}`);
+    ["completed", "completed"], ["failed", "failed"], ["needs_human", "need a human"]].map(([k, label]) => `${n[k] ?? 0} ${label}`);
   $("#summary").textContent = `${state.agents.size} agents · ${parts.join(" · ")}`;
 }
 
@@ -336,10 +338,14 @@ async function loadState() {
   state.prefix = h.subject_prefix || state.prefix;
   state.staleAfter = h.agent_stale_after_seconds ?? state.staleAfter;
   state.deadAfter = h.agent_dead_after_seconds ?? state.deadAfter;
-  const [agents, counts, coord, errors] = await Promise.all([
+  const [agents, counts, coord, errors, events] = await Promise.all([
     api("/api/agents?include_stale=true"), api("/api/v2/tasks/counts"),
     api(`/api/messages/coordination?limit=100`), api(`/api/messages/errors?limit=100`),
+    api("/api/v2/tasks/events?limit=40"), loadPause(), loadReservations(), loadSlots(),
   ]);
+  // Recent events from before the page opened, newest first.
+  state.timeline = events.events.map(eventText).reverse();
+  $("#timeline").replaceChildren(...state.timeline.map((t) => el("li", { text: t })));
   state.agents = new Map(agents.map((a) => [a.agent_id, a]));
   state.counts = counts;
   await Promise.all(COLUMNS.map((col) => loadColumn(col, false)));
@@ -362,6 +368,9 @@ function onFrame(f) {
       renderAgents();
     } else upsertAgent(f.data);
   } else if (f.sid === "sys") { metrics(f.data); setCounts(f.data.tasks); }
+  else if (f.sid === "control") { if (f.subject.endsWith(".pause")) setPause(f.data); }
+  else if (f.sid === "res") { refreshSoon("reservations", loadReservations); }
+  else if (f.sid === "slots") { refreshSoon("slots", loadSlots); }
   else if (f.sid === "tail") addTail(f);
 }
 
@@ -374,6 +383,9 @@ function connect() {
     send({ op: "sub", sid: "work", subject: `${state.prefix}.>` });
     send({ op: "sub", sid: "agents", subject: "hivelog.state.agent.*" });
     send({ op: "sub", sid: "sys", subject: "$SYS.metrics" });
+    send({ op: "sub", sid: "control", subject: "hivelog.state.control.*" });
+    send({ op: "sub", sid: "res", subject: "hivelog.state.reservation.*" });
+    send({ op: "sub", sid: "slots", subject: "hivelog.state.slot.*" });
     subscribeTail();
     try { await loadState(); } catch (e) { console.warn(e); }
     state.retry = 0;
@@ -389,7 +401,14 @@ function connect() {
   };
 }
 
-// Health turns stale and dead on time even when nothing happens.
+// Re-query every column when the filters change.
+initControls(() => {
+  Promise.all(COLUMNS.map((col) => loadColumn(col, false))).catch((e) => console.warn(e));
+});
+
+// Health turns stale and dead on time even when nothing happens;
+// reservations and permits expire without an event.
 setInterval(renderAgents, 1000);
+setInterval(() => { loadReservations().catch(() => {}); loadSlots().catch(() => {}); }, 5000);
 setInterval(loadStreams, 5000);
 connect();

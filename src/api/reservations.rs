@@ -22,7 +22,8 @@ pub fn routes() -> Routes {
             "/api/v2/reservations",
             get(list).post(reserve),
             vec![
-                get_op("Active file reservations, oldest first: {\"reservations\", \"count\"}")
+                get_op("Active file reservations, oldest first: {\"reservations\", \"count\", \"waiting\"}")
+                    .about("waiting: claimable tasks whose files another agent holds, with the conflicts (what keeps them from being granted).")
                     .query("agent", "only this agent's"),
                 post_op("Reserve (or renew) path globs for an agent, all or none")
                     .about("exclusive (default true) conflicts with any other agent's reservation of an overlapping glob; shared ones conflict only with exclusive ones. ttl defaults to the server's reservation-ttl. Reserving the same glob again renews it.")
@@ -51,8 +52,14 @@ async fn list(
 ) -> Result<axum::Json<Value>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let list = state.coord.reservations(q.get("agent"));
+    let waiting: Vec<Value> = state
+        .coord
+        .waiting_on_files(1_000)
+        .into_iter()
+        .map(|(task_id, conflicts)| json!({ "task_id": task_id, "conflicts": conflicts }))
+        .collect();
     Ok(axum::Json(
-        json!({ "count": list.len(), "reservations": list }),
+        json!({ "count": list.len(), "reservations": list, "waiting": waiting }),
     ))
 }
 

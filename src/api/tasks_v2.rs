@@ -14,7 +14,7 @@ use super::tasks::{parse_status, TaskWritten, STATUSES};
 const V2_STATUSES: [&str; 5] = ["available", "claimed", "completed", "failed", "needs_human"];
 use super::validation::{FieldError, ModelBody, QueryParams};
 use super::{ApiError, AppState};
-use crate::coord::board::{Column, Cursor, TaskCounts};
+use crate::coord::board::{Column, Cursor, Filter, TaskCounts};
 use crate::coord::task::{Task, TaskInput};
 
 const DEFAULT_PAGE: u64 = 100;
@@ -41,6 +41,10 @@ pub fn routes() -> Routes {
                     .query("status", "available, claimed, completed, failed or needs_human (instead of column)")
                     .query("limit", "page size (default 100, at most 10,000)")
                     .query("after", "the next cursor of the previous page")
+                    .query("q", "only tasks whose id, title or description contains this (any case)")
+                    .query("owner", "only tasks this agent holds (or held last)")
+                    .query("priority", "low, medium or high")
+                    .query("capability", "only tasks that require this capability")
                     .answers(422, "bad column, status, limit or cursor"),
                 post_op("Create a task, or update only the fields sent")
                     .about("As POST /api/tasks, but title and description may be left out (a new task needs a title); answers created: true for a new task, false for an update.")
@@ -48,6 +52,12 @@ pub fn routes() -> Routes {
                     .answers(409, "an agent holds the task")
                     .answers(422, "bad field"),
             ],
+        )
+        .route(
+            "/api/v2/tasks/events",
+            get(events),
+            vec![get_op("The newest task versions as published on <prefix>.tasks, oldest first")
+                .query("limit", "default 40, at most 1,000")],
         )
         .route(
             "/api/v2/tasks/counts",
@@ -99,13 +109,35 @@ async fn list(
         ),
         None => None,
     };
-    let page = state.coord.task_page(column, after.as_ref(), limit);
+    let priority = q.one_of("priority", &["low", "medium", "high"])?;
+    let filter = Filter {
+        text: q.get("q").filter(|t| !t.is_empty()).map(String::from),
+        owner: q.get("owner").filter(|t| !t.is_empty()).map(String::from),
+        priority: priority.and_then(|p| serde_json::from_value(serde_json::Value::String(p)).ok()),
+        capability: q
+            .get("capability")
+            .filter(|t| !t.is_empty())
+            .map(String::from),
+    };
+    let page = state
+        .coord
+        .task_page(column, after.as_ref(), limit, &filter);
     Ok(axum::Json(TaskPage {
         count: page.tasks.len(),
         tasks: page.tasks,
         total: page.total,
         next: page.next.map(|c| c.to_string()),
     }))
+}
+
+async fn events(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let q = QueryParams::parse(raw.as_deref());
+    let limit = q.positive_int("limit")?.unwrap_or(40).min(1_000) as usize;
+    let events = state.coord.recent_task_events(limit)?;
+    Ok(axum::Json(serde_json::json!({ "events": events })))
 }
 
 async fn counts(State(state): State<AppState>) -> axum::Json<TaskCounts> {

@@ -71,6 +71,14 @@ pub fn routes() -> Routes {
                 .query("wait", "long poll up to this long, e.g. 30s (at most 5m)")],
         )
         .route(
+            "/api/v2/agents/{agent_id}/approval",
+            post(approval),
+            vec![post_op("Answer an agent's approval request")
+                .about("The answer lands in the agent's inbox (kind approval) and its needs_approval flag is cleared.")
+                .body(r#"{"approved":false,"note":"not on main","by":"ops"}"#)
+                .answers(404, "no such agent")],
+        )
+        .route(
             "/api/v2/agents/{agent_id}/inbox/ack",
             post(ack_inbox),
             vec![post_op("Ack inbox items up to a sequence (all, without one)")
@@ -216,6 +224,28 @@ async fn set_pause(
             .set_paused(body.paused, body.by, body.reason)
             .await?,
     ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalBody {
+    approved: bool,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+async fn approval(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+    Json(body): Json<ApprovalBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let view = state
+        .coord
+        .answer_approval(&agent, body.approved, body.note, body.by)
+        .await?;
+    Ok(axum::Json(json!({ "agent": view })))
 }
 
 async fn inbox(

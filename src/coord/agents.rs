@@ -273,6 +273,49 @@ impl<P: LogPort> Coordinator<P> {
         self.store_agent(agent).await
     }
 
+    /// A person answers an agent's approval request: the answer goes to
+    /// the agent's inbox and the request is cleared from its record.
+    pub async fn answer_approval(
+        &self,
+        id: &str,
+        approved: bool,
+        note: Option<String>,
+        by: Option<String>,
+    ) -> Result<AgentView, CoordError> {
+        let mut agent = self
+            .agent(id)
+            .ok_or_else(|| CoordError::AgentNotFound(id.to_string()))?;
+        if note.as_ref().is_some_and(|n| n.chars().count() > 10_000) {
+            return Err(CoordError::Invalid(
+                "note is longer than 10,000 characters".into(),
+            ));
+        }
+        let verdict = if approved { "approved" } else { "denied" };
+        let asked = agent.approval_message.clone().unwrap_or_default();
+        let mut text = verdict.to_string();
+        if !asked.is_empty() {
+            text.push_str(&format!(" ({asked})"));
+        }
+        if let Some(n) = note.as_ref().filter(|n| !n.is_empty()) {
+            text.push_str(&format!(": {n}"));
+        }
+        let item = super::inbox::InboxItem {
+            seq: 0,
+            kind: "approval".into(),
+            from: Some(by.unwrap_or_else(|| "operator".into())),
+            text,
+            task_id: agent.current_task.clone(),
+            channel: None,
+            at: Timestamp::now(),
+        };
+        self.deliver(id, item).await?;
+        agent.needs_approval = false;
+        agent.approval_message = None;
+        let view = self.view_of(&agent);
+        self.store_agent(agent).await?;
+        Ok(view)
+    }
+
     /// Agents sorted by id; without `include_stale`, only those whose
     /// `last_heartbeat` is within the stale threshold of now (an agent
     /// that registered but never sent a heartbeat is not listed), as the

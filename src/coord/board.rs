@@ -43,6 +43,41 @@ impl Column {
     }
 }
 
+/// Narrows a column to the tasks a person is looking for. Empty: all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Case-insensitive substring of the id, title or description.
+    pub text: Option<String>,
+    pub owner: Option<String>,
+    pub priority: Option<Priority>,
+    /// The task requires this capability.
+    pub capability: Option<String>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    pub fn accepts(&self, t: &Task) -> bool {
+        let text = self.text.as_ref().is_none_or(|q| {
+            let q = q.to_lowercase();
+            t.task_id.to_lowercase().contains(&q)
+                || t.title.to_lowercase().contains(&q)
+                || t.description.to_lowercase().contains(&q)
+        });
+        text && self
+            .owner
+            .as_ref()
+            .is_none_or(|o| t.owner.as_ref() == Some(o))
+            && self.priority.is_none_or(|p| t.priority == p)
+            && self
+                .capability
+                .as_ref()
+                .is_none_or(|c| t.capabilities.contains(c))
+    }
+}
+
 /// Task counts by status and by board column.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct TaskCounts {
@@ -129,24 +164,37 @@ impl TaskView {
         }
     }
 
-    /// Up to `limit` entries of `column` after `after`, and the cursor of
-    /// the last one when more follow.
+    /// Up to `limit` entries of `column` after `after` that `filter`
+    /// accepts, how many the column holds (that it accepts), and the cursor
+    /// of the last one when more follow.
     pub fn page(
         &self,
         column: Column,
         after: Option<&Cursor>,
         limit: usize,
+        filter: &Filter,
     ) -> (Vec<&Entry>, usize, Option<Cursor>) {
         let counts = self.counts();
+        let keep = |id: &String| {
+            filter.is_empty() || self.tasks.get(id).is_some_and(|e| filter.accepts(&e.task))
+        };
         match column {
             Column::Claimable => {
                 let start = match after {
                     Some(Cursor::Queue(k)) => Bound::Excluded(k.clone()),
                     _ => Bound::Unbounded,
                 };
-                let keys = self.claimable.range((start, Bound::Unbounded));
+                let keys = self
+                    .claimable
+                    .range((start, Bound::Unbounded))
+                    .filter(|k| keep(&k.2));
                 let (entries, next) = self.take(keys.map(|k| (k, &k.2)), limit);
-                (entries, counts.claimable, next.map(Cursor::Queue))
+                let total = if filter.is_empty() {
+                    counts.claimable
+                } else {
+                    self.claimable.iter().filter(|k| keep(&k.2)).count()
+                };
+                (entries, total, next.map(Cursor::Queue))
             }
             Column::All | Column::Status(_) | Column::Blocked => {
                 let set = match column {
@@ -154,27 +202,33 @@ impl TaskView {
                     Column::Blocked => self.by_status.get(&TaskStatus::Available),
                     _ => Some(&self.all),
                 };
-                let total = match column {
-                    Column::All => counts.total,
-                    Column::Blocked => counts.blocked,
-                    Column::Status(s) => self.count(s),
-                    Column::Claimable => counts.claimable,
+                let blocked_only = column == Column::Blocked;
+                let in_column = |k: &RecentKey| {
+                    (!blocked_only
+                        || self
+                            .tasks
+                            .get(&k.1)
+                            .is_some_and(|e| !self.claimable.contains(&queue_key(&e.task))))
+                        && keep(&k.1)
+                };
+                let total = if filter.is_empty() {
+                    match column {
+                        Column::All => counts.total,
+                        Column::Blocked => counts.blocked,
+                        Column::Status(s) => self.count(s),
+                        Column::Claimable => counts.claimable,
+                    }
+                } else {
+                    set.into_iter().flatten().filter(|k| in_column(k)).count()
                 };
                 let end = match after {
                     Some(Cursor::Recent(k)) => Bound::Excluded(k.clone()),
                     _ => Bound::Unbounded,
                 };
-                let blocked_only = column == Column::Blocked;
                 let keys = set
                     .into_iter()
                     .flat_map(move |s| s.range((Bound::Unbounded, end.clone())).rev())
-                    .filter(|k| {
-                        !blocked_only
-                            || self
-                                .tasks
-                                .get(&k.1)
-                                .is_some_and(|e| !self.claimable.contains(&queue_key(&e.task)))
-                    });
+                    .filter(|k| in_column(k));
                 let (entries, next) = self.take(keys.map(|k| (k, &k.1)), limit);
                 (entries, total, next.map(Cursor::Recent))
             }
@@ -243,12 +297,20 @@ mod tests {
                 view.apply(task(i, *s, *p, *age, *dep), i as u64 + 1);
             }
             let counts = view.counts();
-            for column in ["all", "available", "blocked", "claimed", "completed", "failed"] {
+            let filters = [
+                Filter::default(),
+                Filter { priority: Some(Priority::High), ..Filter::default() },
+                Filter { text: Some("T1".into()), ..Filter::default() },
+            ];
+            for (column, filter) in ["all", "available", "blocked", "claimed", "completed", "failed"]
+                .iter()
+                .flat_map(|c| filters.iter().map(move |f| (*c, f)))
+            {
                 let column = Column::parse(column).unwrap();
                 let mut seen = Vec::new();
                 let mut after: Option<Cursor> = None;
                 loop {
-                    let (entries, total, next) = view.page(column, after.as_ref(), size);
+                    let (entries, total, next) = view.page(column, after.as_ref(), size, filter);
                     prop_assert!(entries.len() <= size);
                     seen.extend(entries.iter().map(|e| e.task.task_id.clone()));
                     let text = next.as_ref().map(|c| c.to_string());
@@ -269,6 +331,10 @@ mod tests {
                         .map(|e| e.task.task_id.clone())
                         .collect(),
                 };
+                let want: Vec<String> = want
+                    .into_iter()
+                    .filter(|id| filter.accepts(&view.get(id).unwrap().task))
+                    .collect();
                 prop_assert_eq!(&seen, &want);
             }
             prop_assert_eq!(counts.claimable + counts.blocked, counts.available);

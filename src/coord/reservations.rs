@@ -177,6 +177,30 @@ impl<P: LogPort> Coordinator<P> {
         covering.into_iter().filter(|r| self.live(r, now)).collect()
     }
 
+    /// Claimable tasks that no one can be granted now because another
+    /// agent holds their files (the first `scan` claimable tasks looked at).
+    pub fn waiting_on_files(&self, scan: usize) -> Vec<(String, Vec<Conflict>)> {
+        let wanted: Vec<(String, Vec<String>)> = lock(&self.tasks)
+            .claimable()
+            .take(scan)
+            .filter(|e| !e.task.files.is_empty())
+            .map(|e| (e.task.task_id.clone(), e.task.files.clone()))
+            .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let now = Timestamp::now();
+        let held: Vec<Held> = lock(&self.reservations).values().cloned().collect();
+        wanted
+            .into_iter()
+            .filter_map(|(id, files)| {
+                let globs: Vec<Glob> = files.iter().filter_map(|f| Glob::parse(f).ok()).collect();
+                let found = conflicts(held.iter(), |r| self.live(r, now), "", &globs, true);
+                (!found.is_empty()).then_some((id, found))
+            })
+            .collect()
+    }
+
     /// Takes (or renews) every glob, or none of them when any conflicts.
     pub async fn reserve(&self, req: ReserveRequest) -> Result<Vec<Reservation>, CoordError> {
         let _serial = self.reservation_lock.lock().await;

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::board::{Column, Cursor, Page, TaskCounts};
+use super::board::{Column, Cursor, Filter, Page, TaskCounts};
 use super::port::{LogPort, PortError};
 use super::task::{token, Task, TaskInput, TaskStatus};
 use super::time::Timestamp;
@@ -76,10 +76,16 @@ impl<P: LogPort> Coordinator<P> {
         lock(&self.tasks).counts()
     }
 
-    /// One page of a board column (see [`Column`]).
-    pub fn task_page(&self, column: Column, after: Option<&Cursor>, limit: usize) -> Page {
+    /// One page of a board column (see [`Column`]), narrowed by `filter`.
+    pub fn task_page(
+        &self,
+        column: Column,
+        after: Option<&Cursor>,
+        limit: usize,
+        filter: &Filter,
+    ) -> Page {
         let view = lock(&self.tasks);
-        let (entries, total, next) = view.page(column, after, limit);
+        let (entries, total, next) = view.page(column, after, limit, filter);
         Page {
             tasks: entries
                 .into_iter()
@@ -313,6 +319,17 @@ impl<P: LogPort> Coordinator<P> {
         }
         t.updated_at = now;
         Ok(t)
+    }
+
+    /// The newest `limit` task versions published for history readers,
+    /// oldest first (the dashboard's recent events).
+    pub fn recent_task_events(&self, limit: usize) -> Result<Vec<Task>, CoordError> {
+        Ok(self
+            .port
+            .tail(&self.subject("tasks"), limit)?
+            .into_iter()
+            .filter_map(|r| serde_json::from_slice(&r.payload).ok())
+            .collect())
     }
 
     /// Every stored version of a task, oldest first, with its sequence.

@@ -2,6 +2,8 @@
 //! over HTTP, as a client would. Shared by every integration test file.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
