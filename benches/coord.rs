@@ -142,7 +142,7 @@ async fn run() {
     let created = throughput(&server.base, 2_000, |base, i| {
         (
             format!("{base}/api/tasks"),
-            json!({"task_id": format!("new-{i}"), "title": "t"}),
+            json!({"task_id": format!("new-{i}"), "title": "t", "description": ""}),
         )
     })
     .await;
@@ -228,7 +228,7 @@ async fn claim_complete(base: &str, tasks: usize) -> f64 {
     for i in 0..tasks {
         client
             .post(format!("{base}/api/tasks"))
-            .json(&json!({"task_id": format!("job-{i}")}))
+            .json(&json!({"task_id": format!("job-{i}"), "title": "job", "description": ""}))
             .send()
             .await
             .expect("post");

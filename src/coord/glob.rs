@@ -134,6 +134,12 @@ impl Glob {
         &self.text
     }
 
+    /// The literal text before the first wildcard: every path the glob
+    /// matches starts with it.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn closure(&self, set: &mut Vec<usize>) {
         let mut i = 0;
         while i < set.len() {
@@ -149,10 +155,14 @@ impl Glob {
     /// Does `path` (normalized like a glob) fall under this glob?
     pub fn matches(&self, path: &str) -> bool {
         let path = path.strip_prefix("./").unwrap_or(path);
+        if !path.starts_with(&self.prefix) {
+            return false;
+        }
         let mut set = vec![0];
         self.closure(&mut set);
+        let mut next = Vec::with_capacity(self.states.len());
         for c in path.chars() {
-            let mut next = Vec::new();
+            next.clear();
             for &s in &set {
                 for &(class, to) in &self.states[s].moves {
                     if class.accepts(c) && !next.contains(&to) {
@@ -164,7 +174,7 @@ impl Glob {
                 return false;
             }
             self.closure(&mut next);
-            set = next;
+            std::mem::swap(&mut set, &mut next);
         }
         set.iter().any(|s| self.states[*s].accept)
     }

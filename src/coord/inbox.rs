@@ -1,6 +1,7 @@
 //! Per-agent inboxes: what an agent should see without polling every
-//! channel — messages that mention it or are addressed to it, and notes
-//! handed to it. Each inbox is a subject (`hivelog.state.inbox.<agent>`)
+//! channel — messages that mention it or are addressed to it, notes handed
+//! to it, answers to its approval requests, and tasks that became
+//! claimable and need capabilities it has. Each inbox is a subject (`hivelog.state.inbox.<agent>`)
 //! read like a durable consumer: the agent's ack floor is a record of its
 //! own (`hivelog.state.inbox_ack.<agent>`), peeking reads past the floor
 //! without moving it, and acking moves it. The newest 1,000 entries of an
@@ -17,13 +18,15 @@ use super::{CoordError, Coordinator, INBOX_ACK_STATE, INBOX_STATE};
 
 /// Most entries one peek returns.
 pub const MAX_PEEK: usize = 1_000;
+/// Most agents told about one claimable task.
+const MAX_ANNOUNCE: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboxItem {
     /// Its sequence in the log: ack up to it.
     #[serde(default)]
     pub seq: u64,
-    /// `message`, `handoff` or `approval`.
+    /// `message`, `handoff`, `approval` or `task_ready`.
     pub kind: String,
     pub from: Option<String>,
     pub text: String,
@@ -61,6 +64,39 @@ impl<P: LogPort> Coordinator<P> {
     fn floor(&self, agent: &str) -> Result<(Floor, u64), CoordError> {
         let loaded = self.load::<Floor>(&Self::floor_subject(agent))?;
         Ok((loaded.value.unwrap_or_default(), loaded.last_seq))
+    }
+
+    /// Tells the live agents that can do `task` (it requires capabilities
+    /// they registered) that it became claimable. Tasks anyone can do are
+    /// not announced: every agent's claim-next finds them anyway, and an
+    /// item per agent per task would bury the inbox.
+    pub(super) async fn announce_ready(&self, task: &super::task::Task) {
+        let fit: Vec<String> = super::lock(&self.agents)
+            .values()
+            .filter(|r| task.capabilities.iter().all(|c| r.agent.capabilities.contains(c)))
+            .filter(|r| self.health(&r.agent) != super::agents::Health::Dead)
+            .map(|r| r.agent.agent_id.clone())
+            .take(MAX_ANNOUNCE)
+            .collect();
+        for agent in fit {
+            let item = InboxItem {
+                seq: 0,
+                kind: "task_ready".into(),
+                from: None,
+                text: format!(
+                    "task {} is claimable ({}; needs {})",
+                    task.task_id,
+                    task.title,
+                    task.capabilities.join(", ")
+                ),
+                task_id: Some(task.task_id.clone()),
+                channel: None,
+                at: Timestamp::now(),
+            };
+            if let Err(e) = self.deliver(&agent, item).await {
+                tracing::warn!(%agent, error = %e, "could not announce a claimable task");
+            }
+        }
     }
 
     /// Unacked items, oldest first, without consuming them.

@@ -18,6 +18,7 @@ pub mod channels;
 mod claims;
 mod control;
 pub mod glob;
+mod held;
 pub mod inbox;
 mod load;
 pub mod port;
@@ -178,7 +179,7 @@ pub struct Coordinator<P: LogPort> {
     agents: Mutex<HashMap<String, AgentRecord>>,
     /// Woken when a task may have become claimable (long-polling claim-next).
     claimable: Notify,
-    reservations: Mutex<HashMap<String, reservations::Held>>,
+    reservations: Mutex<held::HeldSet>,
     /// Serializes reservation changes (check + write).
     reservation_lock: tokio::sync::Mutex<()>,
     /// Serializes creating tasks that carry a dedup key.
@@ -206,7 +207,7 @@ impl<P: LogPort> Coordinator<P> {
             tasks: Mutex::new(TaskView::default()),
             agents: Mutex::new(HashMap::new()),
             claimable: Notify::new(),
-            reservations: Mutex::new(HashMap::new()),
+            reservations: Mutex::new(held::HeldSet::default()),
             reservation_lock: tokio::sync::Mutex::new(()),
             dedup_lock: tokio::sync::Mutex::new(()),
             pause: Mutex::new(control::Pause::default()),

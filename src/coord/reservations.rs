@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::glob::Glob;
+use super::held::Held;
 use super::port::LogPort;
 use super::task::validate_id;
 use super::time::Timestamp;
@@ -33,20 +34,6 @@ pub struct Reservation {
     pub reason: Option<String>,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
-}
-
-/// A reservation with its glob compiled once.
-#[derive(Debug, Clone)]
-pub(super) struct Held {
-    pub r: Reservation,
-    pub glob: Glob,
-}
-
-impl Held {
-    fn new(r: Reservation) -> Option<Held> {
-        let glob = Glob::parse(&r.glob).ok()?;
-        Some(Held { r, glob })
-    }
 }
 
 /// Another agent's reservation in the way, and a path both cover.
@@ -101,7 +88,7 @@ fn reservation_id(agent: &str, glob: &str) -> String {
 /// Conflicts between `globs` (wanted by `agent`) and the reservations in
 /// `held` that `live` says are in force.
 pub(super) fn conflicts<'a>(
-    held: impl Iterator<Item = &'a Held>,
+    held: impl Iterator<Item = &'a std::sync::Arc<Held>>,
     live: impl Fn(&Reservation) -> bool,
     agent: &str,
     globs: &[Glob],
@@ -148,16 +135,28 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     pub(super) fn load_reservation(&self, r: Reservation) {
-        if let Some(h) = Held::new(r) {
-            lock(&self.reservations).insert(h.r.id.clone(), h);
+        lock(&self.reservations).insert(r);
+    }
+
+    /// Held reservations whose globs could overlap any of `globs`.
+    fn candidates(&self, globs: &[Glob]) -> Vec<std::sync::Arc<Held>> {
+        let set = lock(&self.reservations);
+        let mut out: Vec<std::sync::Arc<Held>> = Vec::new();
+        for g in globs {
+            for h in set.candidates_for_glob(g) {
+                if !out.iter().any(|o| o.r.id == h.r.id) {
+                    out.push(h);
+                }
+            }
         }
+        out
     }
 
     /// Active reservations, optionally of one agent, oldest first.
     pub fn reservations(&self, agent: Option<&str>) -> Vec<Reservation> {
         let now = Timestamp::now();
         let all: Vec<Reservation> = lock(&self.reservations)
-            .values()
+            .all()
             .filter(|h| agent.is_none_or(|a| a == h.r.agent_id))
             .map(|h| h.r.clone())
             .collect();
@@ -169,8 +168,10 @@ impl<P: LogPort> Coordinator<P> {
     /// Which active reservations cover `path`, except `agent`'s own.
     pub fn reservations_covering(&self, path: &str, agent: Option<&str>) -> Vec<Reservation> {
         let now = Timestamp::now();
+        let path = path.strip_prefix("./").unwrap_or(path);
         let covering: Vec<Reservation> = lock(&self.reservations)
-            .values()
+            .candidates_for_path(path)
+            .into_iter()
             .filter(|h| agent != Some(h.r.agent_id.as_str()) && h.glob.matches(path))
             .map(|h| h.r.clone())
             .collect();
@@ -190,11 +191,11 @@ impl<P: LogPort> Coordinator<P> {
             return Vec::new();
         }
         let now = Timestamp::now();
-        let held: Vec<Held> = lock(&self.reservations).values().cloned().collect();
         wanted
             .into_iter()
             .filter_map(|(id, files)| {
                 let globs: Vec<Glob> = files.iter().filter_map(|f| Glob::parse(f).ok()).collect();
+                let held = self.candidates(&globs);
                 let found = conflicts(held.iter(), |r| self.live(r, now), "", &globs, true);
                 (!found.is_empty()).then_some((id, found))
             })
@@ -225,7 +226,7 @@ impl<P: LogPort> Coordinator<P> {
             .collect::<Result<_, _>>()
             .map_err(CoordError::Invalid)?;
         let now = Timestamp::now();
-        let held: Vec<Held> = lock(&self.reservations).values().cloned().collect();
+        let held = self.candidates(&globs);
         let found = conflicts(
             held.iter(),
             |r| self.live(r, now),
@@ -285,7 +286,7 @@ impl<P: LogPort> Coordinator<P> {
     ) -> Result<Vec<Reservation>, CoordError> {
         let _serial = self.reservation_lock.lock().await;
         let gone: Vec<Reservation> = lock(&self.reservations)
-            .values()
+            .all()
             .filter(|h| which(&h.r))
             .map(|h| h.r.clone())
             .collect();
@@ -342,6 +343,7 @@ impl<P: LogPort> Coordinator<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coord::held::HeldSet;
 
     fn held(agent: &str, glob: &str, exclusive: bool) -> Reservation {
         let now = Timestamp::now();
@@ -360,14 +362,15 @@ mod tests {
     #[test]
     fn exclusive_conflicts_with_anything_shared_only_with_exclusive() {
         let want = [Glob::parse("src/api/*.rs").unwrap()];
-        let rs: Vec<Held> = [
+        let mut set = HeldSet::default();
+        for r in [
             held("bob", "src/**", false),
             held("carol", "docs", true),
             held("alice", "src", true),
-        ]
-        .into_iter()
-        .filter_map(Held::new)
-        .collect();
+        ] {
+            set.insert(r);
+        }
+        let rs: Vec<std::sync::Arc<Held>> = set.all().cloned().collect();
         let now = Timestamp::now();
         let live = |r: &Reservation| r.expires_at > now;
         let c = conflicts(rs.iter(), live, "alice", &want, true);
@@ -379,8 +382,10 @@ mod tests {
         );
         let mut expired = held("bob", "src/**", true);
         expired.expires_at = now;
-        let expired = Held::new(expired).unwrap();
-        assert!(conflicts([expired].iter(), live, "alice", &want, true).is_empty());
+        let mut set = HeldSet::default();
+        set.insert(expired);
+        let expired: Vec<std::sync::Arc<Held>> = set.all().cloned().collect();
+        assert!(conflicts(expired.iter(), live, "alice", &want, true).is_empty());
     }
 
     #[test]

@@ -106,12 +106,26 @@ impl<P: LogPort> Coordinator<P> {
             .port
             .append(&Self::task_subject(&task.task_id), stored, Some(expect))
             .await?;
-        let rendered = {
+        let (rendered, ready) = {
             let mut view = lock(&self.tasks);
+            // This task, and those waiting for it, may become claimable.
+            let mut ids = view.dependents_of(&task.task_id);
+            ids.push(task.task_id.clone());
+            let before: Vec<bool> = ids.iter().map(|id| view.is_claimable(id)).collect();
             view.apply(task.clone(), seq);
-            Self::render(&view, &task)
+            let ready: Vec<Task> = ids
+                .iter()
+                .zip(before)
+                .filter(|(id, was)| !was && view.is_claimable(id))
+                .filter_map(|(id, _)| view.get(id).map(|e| e.task.clone()))
+                .filter(|t| !t.capabilities.is_empty())
+                .collect();
+            (Self::render(&view, &task), ready)
         };
         self.claimable.notify_waiters();
+        for t in ready {
+            self.announce_ready(&t).await;
+        }
         let history = serde_json::to_vec(&rendered).unwrap_or_default();
         let history_seq = match self
             .port

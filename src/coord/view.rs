@@ -205,6 +205,21 @@ impl TaskView {
         due.len()
     }
 
+    /// Can claim-next hand this task out now?
+    pub fn is_claimable(&self, id: &str) -> bool {
+        self.tasks
+            .get(id)
+            .is_some_and(|e| self.claimable.contains(&queue_key(&e.task)))
+    }
+
+    /// Tasks that name `id` as a dependency.
+    pub fn dependents_of(&self, id: &str) -> Vec<String> {
+        self.dependents
+            .get(id)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The task that holds `key` (not completed), if any.
     pub fn by_dedup_key(&self, key: &str) -> Option<&Entry> {
         self.dedup.get(key).and_then(|id| self.tasks.get(id))

@@ -52,10 +52,14 @@ pub fn routes(state: &AppState) -> Routes {
     let hive = Hive {
         state: state.clone(),
     };
+    // Stateless with JSON answers: the tools need no server-to-client
+    // stream and no session state (identity travels with each call), and
+    // a plain request/response is several times cheaper than SSE.
     let config = StreamableHttpServerConfig::default()
         .with_allowed_origins(["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"])
         .enforce_origin_validation()
         .with_json_response(true)
+        .with_legacy_session_mode(false)
         .with_sse_keep_alive(Some(Duration::from_secs(15)));
     let config = if state.mcp_any_host {
         config.disable_allowed_hosts()
@@ -75,12 +79,10 @@ pub fn routes(state: &AppState) -> Routes {
     };
     Routes::new("mcp").route(
         "/mcp",
-        post(handler.clone()).get(handler.clone()).delete(handler),
+        post(handler),
         vec![
             post_op("MCP (Streamable HTTP): initialize, tools/list, tools/call")
-                .about("Eight tools: claim_next, complete, progress, handoff, add_task, send_message, inbox, reserve. The agent is the agent_id argument or the X-Hivelog-Agent header. Origin must be a local page (403 otherwise)."),
-            super::openapi::get_op("MCP: the server-to-client event stream of a session"),
-            super::openapi::delete_op("MCP: end a session"),
+                .about("Stateless: every request is answered with JSON, no session is kept (so GET and DELETE are 405). Eight tools: claim_next, complete, progress, handoff, add_task, send_message, inbox, reserve. The agent is the agent_id argument or the X-Hivelog-Agent header. Origin must be a local page (403 otherwise)."),
         ],
     )
 }
