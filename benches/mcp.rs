@@ -119,7 +119,11 @@ fn call(name: &'static str, args: Value) -> CallToolRequestParams {
 
 fn answer(result: &rmcp::model::CallToolResult) -> Value {
     assert_ne!(result.is_error, Some(true), "{result:?}");
-    let text = result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone());
+    let text = result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone());
     serde_json::from_str(&text.expect("text content")).expect("json answer")
 }
 
@@ -215,7 +219,10 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
-async fn latency(label: &str, mut make: impl FnMut(usize) -> reqwest::RequestBuilder) -> (f64, f64) {
+async fn latency(
+    label: &str,
+    mut make: impl FnMut(usize) -> reqwest::RequestBuilder,
+) -> (f64, f64) {
     let mut times = Vec::with_capacity(SAMPLES);
     for i in 0..SAMPLES {
         let req = make(i);
@@ -243,7 +250,10 @@ async fn run() {
     let http = http_pairs(&base, n).await;
     println!("  plain HTTP (baseline)      {http:8.0} pairs/s");
     let raw = raw_mcp_pairs(&base, n).await;
-    println!("  MCP tools/call, JSON-RPC   {raw:8.0} pairs/s   ratio {:.2} of HTTP (the server's cost)", raw / http);
+    println!(
+        "  MCP tools/call, JSON-RPC   {raw:8.0} pairs/s   ratio {:.2} of HTTP (the server's cost)",
+        raw / http
+    );
     let mcp = mcp_pairs(&base, n).await;
     println!("  MCP via the rmcp client    {mcp:8.0} pairs/s   ratio {:.2} of HTTP (plus that client's own cost)", mcp / http);
 
@@ -265,21 +275,32 @@ async fn run() {
             .send()
             .await
             .expect("reserve");
-        assert!(resp.status().is_success(), "{}", resp.text().await.unwrap_or_default());
+        assert!(
+            resp.status().is_success(),
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
     }
     println!(
         "\n10,000 active reservations (taken in {:.1}s); {SAMPLES} samples each",
         fill.elapsed().as_secs_f64()
     );
-    let (health, _) = latency("GET /health (baseline)", |_| client.get(format!("{base}/health"))).await;
+    let (health, _) = latency("GET /health (baseline)", |_| {
+        client.get(format!("{base}/health"))
+    })
+    .await;
     let (one, one99) = latency("check 1 path", |i| {
         client
             .post(format!("{base}/api/v2/reservations/check"))
-            .json(&json!({"agent_id": "committer", "paths": [format!("area{}/mod3/x.rs", i % 100)]}))
+            .json(
+                &json!({"agent_id": "committer", "paths": [format!("area{}/mod3/x.rs", i % 100)]}),
+            )
     })
     .await;
     let (fifty, fifty99) = latency("check 50 paths (a commit)", |i| {
-        let paths: Vec<String> = (0..50).map(|k| format!("area{}/src{}/f{k}.rs", (i + k) % 100, k)).collect();
+        let paths: Vec<String> = (0..50)
+            .map(|k| format!("area{}/src{}/f{k}.rs", (i + k) % 100, k))
+            .collect();
         client
             .post(format!("{base}/api/v2/reservations/check"))
             .json(&json!({"agent_id": "committer", "paths": paths}))

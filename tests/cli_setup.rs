@@ -212,3 +212,59 @@ async fn the_inbox_command_feeds_hooks_and_acks() {
     assert_eq!(run(&["--format", "cursor-stop"]).trim(), "{}", "acked");
     assert_eq!(run(&[]), "", "nothing new: silent");
 }
+
+#[tokio::test]
+async fn wait_blocks_until_something_arrives_and_times_out_otherwise() {
+    let server = Server::start();
+    let base = server.base.clone();
+    let quiet = tokio::task::spawn_blocking(move || {
+        hivelog(&[
+            "--server",
+            &base,
+            "wait",
+            "--agent",
+            "ada",
+            "--timeout",
+            "1s",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(!quiet.status.success(), "nothing arrived: exit 1");
+    assert!(String::from_utf8_lossy(&quiet.stderr).contains("nothing arrived for ada"));
+    let base = server.base.clone();
+    let waiting = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let out = hivelog(&[
+            "--server",
+            &base,
+            "wait",
+            "--agent",
+            "ada",
+            "--timeout",
+            "30s",
+        ]);
+        (out, started.elapsed())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    send(
+        client().post(server.url("/api/messages")).json(
+            &json!({"agent_id": "bob", "channel": "coordination", "content": "@ada ship it"}),
+        ),
+    )
+    .await;
+    let (out, took) = waiting.await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "message from bob: @ada ship it"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "woke at once, not at the timeout"
+    );
+}

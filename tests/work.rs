@@ -413,13 +413,27 @@ async fn agents_hear_of_claimable_tasks_that_need_their_capabilities() {
         let url = server.url(&format!("/api/v2/agents/{agent}/inbox"));
         async move { send(client().get(url)).await.1["items"].clone() }
     };
-    assert_eq!(inbox("rustacean").await, json!([]), "blocked: not claimable yet");
+    assert_eq!(
+        inbox("rustacean").await,
+        json!([]),
+        "blocked: not claimable yet"
+    );
     let (_, c) = claim(&server, "base", "x").await;
     let token = c["task"]["fencing_token"].clone();
-    v2(&server, "base", "complete", json!({"agent_id": "x", "fencing_token": token})).await;
+    v2(
+        &server,
+        "base",
+        "complete",
+        json!({"agent_id": "x", "fencing_token": token}),
+    )
+    .await;
     let items = inbox("rustacean").await;
     assert_eq!(items.as_array().unwrap().len(), 1, "{items}");
     assert_eq!(items[0]["kind"], "task_ready");
     assert_eq!(items[0]["task_id"], "port");
-    assert_eq!(inbox("writer").await, json!([]), "not for an agent without the capability");
+    assert_eq!(
+        inbox("writer").await,
+        json!([]),
+        "not for an agent without the capability"
+    );
 }

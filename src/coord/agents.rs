@@ -258,15 +258,29 @@ impl<P: LogPort> Coordinator<P> {
     pub async fn touch(&self, id: &str, current_task: Option<&str>) -> Result<(), CoordError> {
         check_agent_id(id)?;
         let now = Timestamp::now();
-        let mut agent = match self.agent(id) {
-            Some(a) if a.seen().age() < TOUCH_EVERY && current_task.is_none() => return Ok(()),
-            Some(a) => a,
-            None => Agent::new(id.to_string(), now),
+        if let Some(task) = current_task {
+            lock(&self.tasks).renew_lease(task, id, now.plus(self.config.task_lease));
+        }
+        let agent = {
+            let mut agents = lock(&self.agents);
+            match agents.get_mut(id) {
+                // Recently stored: keep the news in memory; the next store
+                // (at most TOUCH_EVERY later) carries it.
+                Some(r) if r.agent.seen().age() < TOUCH_EVERY => {
+                    if let Some(task) = current_task {
+                        r.agent.current_task = Some(task.to_string());
+                        r.agent.status = AgentStatus::Busy;
+                    }
+                    return Ok(());
+                }
+                Some(r) => r.agent.clone(),
+                None => Agent::new(id.to_string(), now),
+            }
         };
+        let mut agent = agent;
         if let Some(task) = current_task {
             agent.current_task = Some(task.to_string());
             agent.status = AgentStatus::Busy;
-            lock(&self.tasks).renew_lease(task, id, now.plus(self.config.task_lease));
         }
         agent.last_heartbeat = Some(now.into());
         agent.last_seen = Some(now);
@@ -345,6 +359,12 @@ impl<P: LogPort> Coordinator<P> {
             .append(&Self::agent_subject(id), b"null".to_vec(), None)
             .await?;
         lock(&self.agents).remove(id);
+        // A removed agent holds no files; its tasks come back through the
+        // reaper (as an unregistered owner's), its permits with their TTL.
+        let owner = id.to_string();
+        if let Err(e) = self.release_reservations(|r| r.agent_id == owner).await {
+            tracing::warn!(agent = %id, error = %e, "could not release a removed agent's reservations");
+        }
         Ok(self.view_of(&agent))
     }
 

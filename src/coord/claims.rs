@@ -269,25 +269,28 @@ impl<P: LogPort> Coordinator<P> {
         by: Option<&str>,
         reason: Option<String>,
     ) -> Result<Written, CoordError> {
-        self.change_task(id, |t, _| {
-            if t.status.is_final() {
-                return Err(CoordError::Finished(t.status.as_str()));
-            }
-            let now = Timestamp::now();
-            let mut n = t.clone();
-            n.status = TaskStatus::Failed;
-            n.cancelled = true;
-            n.lease_expires_at = None;
-            n.completed_at = Some(now);
-            n.updated_at = now;
-            let who = by.map(|a| format!(" by {a}")).unwrap_or_default();
-            n.error = Some(match &reason {
-                Some(r) => format!("cancelled{who}: {r}"),
-                None => format!("cancelled{who}"),
-            });
-            Ok(n)
-        })
-        .await
+        let w = self
+            .change_task(id, |t, _| {
+                if t.status.is_final() {
+                    return Err(CoordError::Finished(t.status.as_str()));
+                }
+                let now = Timestamp::now();
+                let mut n = t.clone();
+                n.status = TaskStatus::Failed;
+                n.cancelled = true;
+                n.lease_expires_at = None;
+                n.completed_at = Some(now);
+                n.updated_at = now;
+                let who = by.map(|a| format!(" by {a}")).unwrap_or_default();
+                n.error = Some(match &reason {
+                    Some(r) => format!("cancelled{who}: {r}"),
+                    None => format!("cancelled{who}"),
+                });
+                Ok(n)
+            })
+            .await?;
+        self.release_task_reservations(id).await;
+        Ok(w)
     }
 
     /// The owner reports progress; this also renews the lease.

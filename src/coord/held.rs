@@ -127,7 +127,14 @@ mod tests {
 
     fn glob_text() -> impl Strategy<Value = String> {
         let seg = prop_oneof![
-            Just("a"), Just("b"), Just("ab"), Just("*"), Just("?"), Just("**"), Just("a*"), Just("*b")
+            Just("a"),
+            Just("b"),
+            Just("ab"),
+            Just("*"),
+            Just("?"),
+            Just("**"),
+            Just("a*"),
+            Just("*b")
         ];
         prop::collection::vec(seg, 1..4).prop_map(|v| v.join("/"))
     }

@@ -73,7 +73,11 @@ impl<P: LogPort> Coordinator<P> {
     pub(super) async fn announce_ready(&self, task: &super::task::Task) {
         let fit: Vec<String> = super::lock(&self.agents)
             .values()
-            .filter(|r| task.capabilities.iter().all(|c| r.agent.capabilities.contains(c)))
+            .filter(|r| {
+                task.capabilities
+                    .iter()
+                    .all(|c| r.agent.capabilities.contains(c))
+            })
             .filter(|r| self.health(&r.agent) != super::agents::Health::Dead)
             .map(|r| r.agent.agent_id.clone())
             .take(MAX_ANNOUNCE)
