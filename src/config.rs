@@ -61,6 +61,18 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
+    /// A TOML file of tokens with roles (admin, agent, read) and the agent ids each may act as; read again on SIGHUP.
+    #[arg(long, env = "HIVELOG_TOKENS_FILE", value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+
+    /// Refuse to start without a token (--token or --tokens-file).
+    #[arg(long, env = "HIVELOG_REQUIRE_TOKEN")]
+    pub require_token: bool,
+
+    /// An agent token may act only as the agent ids it lists (or its name): heartbeats, claims, completions and posts as another agent are 403.
+    #[arg(long, env = "HIVELOG_STRICT_AGENTS")]
+    pub strict_agents: bool,
+
     /// When to answer a write: after it is on disk, or at once.
     #[arg(long, env = "HIVELOG_SYNC", value_enum, default_value_t = SyncMode::Always)]
     pub sync: SyncMode,
@@ -170,6 +182,9 @@ pub const FILE_KEYS: &[&str] = &[
     "listen",
     "sync",
     "token",
+    "tokens-file",
+    "require-token",
+    "strict-agents",
     "sync-interval",
     "cache-mb",
     "subject-prefix",

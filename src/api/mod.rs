@@ -4,7 +4,7 @@
 //! first connection.
 
 mod agents;
-mod auth;
+pub mod auth;
 mod channels;
 mod consumers;
 pub mod dashboard;
@@ -57,8 +57,9 @@ pub struct AppState {
     /// when shutdown starts (`GET /ready`).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
     pub http: Arc<metrics::HttpStats>,
-    /// When set, API and WebSocket requests must carry it (`auth.rs`).
-    pub token: Option<Arc<str>>,
+    /// The tokens requests must carry, with their roles (`auth/`); none
+    /// configured means every request is allowed.
+    pub tokens: Arc<auth::Tokens>,
     /// `/mcp` accepts any `Host` header (the server listens beyond
     /// loopback); otherwise only loopback names, against DNS rebinding.
     pub mcp_any_host: bool,
@@ -80,7 +81,7 @@ impl AppState {
             server_id: server_id.into(),
             ready: Arc::default(),
             http: Arc::default(),
-            token: None,
+            tokens: Arc::new(auth::Tokens::open()),
             mcp_any_host: false,
         }
     }
@@ -91,9 +92,18 @@ impl AppState {
         self
     }
 
-    /// Requires `token` on API and WebSocket requests (empty means none).
+    /// Requires `token` (an admin token) on API and WebSocket requests
+    /// (empty means none).
     pub fn with_token(mut self, token: Option<&str>) -> Self {
-        self.token = token.filter(|t| !t.is_empty()).map(Arc::from);
+        if let Ok(t) = auth::Tokens::new(token, None, false) {
+            self.tokens = Arc::new(t);
+        }
+        self
+    }
+
+    /// Requires one of `tokens` on API and WebSocket requests.
+    pub fn with_tokens(mut self, tokens: Arc<auth::Tokens>) -> Self {
+        self.tokens = tokens;
         self
     }
 }

@@ -14,6 +14,19 @@ use crate::coord::port::LogBackend;
 use crate::coord::Coordinator;
 use crate::log::Log;
 
+/// SIGHUP reads the tokens file again (rotation without a restart).
+async fn reload_tokens_on_sighup(tokens: std::sync::Arc<api::auth::Tokens>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match tokens.reload() {
+            Ok(n) => tracing::info!(tokens = n, "tokens reloaded"),
+            Err(e) => tracing::error!("tokens not reloaded, the previous ones stay: {e}"),
+        }
+    }
+}
+
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -27,6 +40,19 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // The address first: a busy port must fail before a data directory is
     // created or opened. Connections wait in the backlog until the router
     // is built and `axum::serve` accepts them.
+    let tokens = std::sync::Arc::new(
+        api::auth::Tokens::new(
+            config.token.as_deref(),
+            config.tokens_file.as_deref(),
+            config.strict_agents,
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    if config.require_token && !tokens.required() {
+        anyhow::bail!(
+            "--require-token is set but no token is configured: give --token or --tokens-file"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| listen_error(&config.listen, e))?;
@@ -43,8 +69,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
 
     // Build every route before the first connection is accepted.
     let addr = listener.local_addr().context("no local address")?;
+    if !addr.ip().is_loopback() && !tokens.required() {
+        tracing::warn!(%addr, "listening beyond this machine WITHOUT A TOKEN: anyone who can reach it can claim, complete and delete work");
+        eprintln!("\n  WARNING: hivelog listens on {addr} without a token. Anyone on this network can read\n  and change every task, agent and stream. Give --token or --tokens-file (and --require-token).\n");
+    }
+    let reload = tokio::spawn(reload_tokens_on_sighup(tokens.clone()));
     let state = AppState::new(log.clone(), coord, config.ws_config())
-        .with_token(config.token.as_deref())
+        .with_tokens(tokens)
         .listening_on(addr);
     let metrics = api::sysmetrics::start(state.clone(), Duration::from_secs(2), jobs_stopped);
     let ready = state.ready.clone();
@@ -85,6 +116,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             tracing::warn!(error = %e, "{name} ended abnormally");
         }
     }
+    reload.abort();
     log.close().context("final flush failed")?;
     tracing::info!("shut down cleanly");
     Ok(())
@@ -124,7 +156,7 @@ fn print_banner(config: &ServeConfig, addr: std::net::SocketAddr) {
         "\n  hivelog {version} is running\n\n  data       {data}\n  dashboard  http://{addr}/\n  API docs   http://{addr}/docs  (OpenAPI: http://{addr}/openapi.json)\n  HTTP API   http://{addr}/api/…  (health: http://{addr}/health, metrics: http://{addr}/metrics)\n  WebSocket  ws://{addr}/ws\n  writes     {sync}\n{token}\n  Stop with Ctrl-C.\n",
         version = env!("CARGO_PKG_VERSION"),
         data = data.display(),
-        token = if config.token.as_deref().is_some_and(|t| !t.is_empty()) {
+        token = if config.token.as_deref().is_some_and(|t| !t.is_empty()) || config.tokens_file.is_some() {
             format!("  token      required on the API and /ws; open the dashboard once as http://{addr}/#token=<token>\n")
         } else {
             String::new()

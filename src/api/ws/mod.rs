@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
+use super::auth::{Caller, Role};
 use super::AppState;
 use crate::api::openapi::{get_op, Routes};
 use crate::log::{PendingPublish, PublishOptions, DEFAULT_MAX_MSG_SIZE};
@@ -75,7 +76,14 @@ pub fn routes() -> Routes {
     )
 }
 
-async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    caller: Option<axum::Extension<Caller>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Open routes carry no caller; /ws is never open, so this is only the
+    // no-token case.
+    let role = caller.map_or(Role::Admin, |c| c.0.role);
     static NEXT: AtomicUsize = AtomicUsize::new(1);
     let span = tracing::info_span!("ws", conn = NEXT.fetch_add(1, Ordering::Relaxed));
     // tungstenite reads into a 128 KiB buffer by default; most frames are
@@ -83,7 +91,7 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
     ws.max_message_size(DEFAULT_MAX_MSG_SIZE as usize * 2)
         .read_buffer_size(16 * 1024)
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| Connection::new(state).run(socket).instrument(span))
+        .on_upgrade(move |socket| Connection::new(state, role).run(socket).instrument(span))
 }
 
 /// Per-connection state shared with its tasks.
@@ -126,6 +134,8 @@ struct Connection {
     /// first publish: most connections (dashboards) only subscribe.
     pubs: Option<mpsc::Sender<(Value, PendingPublish)>>,
     errors: u32,
+    /// What the connection's token may do: publishing needs `agent`.
+    role: Role,
 }
 
 /// Publishes of one connection in flight at once; past this the
@@ -133,7 +143,7 @@ struct Connection {
 const PUBLISHES_IN_FLIGHT: usize = 1024;
 
 impl Connection {
-    fn new(state: AppState) -> Self {
+    fn new(state: AppState, role: Role) -> Self {
         let (out, outbound) = mpsc::channel(OUTBOUND_QUEUE);
         let shared = Arc::new(Shared {
             out,
@@ -149,6 +159,7 @@ impl Connection {
             subs: HashMap::new(),
             pubs: None,
             errors: 0,
+            role,
         }
     }
 
@@ -322,6 +333,13 @@ impl Connection {
                 msg_id,
                 expect_last_subject_seq,
             } => {
+                if self.role < Role::Agent {
+                    self.shared.push(protocol::err_for(
+                        &id,
+                        format!("this token has the {} role; publishing needs agent", self.role.as_str()),
+                    ));
+                    return true;
+                }
                 let payload = match protocol::payload(data, text, data_b64) {
                     Ok(p) => p,
                     Err(e) => {
