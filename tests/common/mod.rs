@@ -259,6 +259,15 @@ impl Ws {
         Ws { stream }
     }
 
+    /// Connects with `?token=` (as a browser would).
+    pub async fn connect_with_token(server: &Server, token: &str) -> Ws {
+        let url = server.base.replacen("http://", "ws://", 1) + "/ws?token=" + token;
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        Ws { stream }
+    }
+
     pub async fn send(&mut self, v: Value) {
         use futures_util::SinkExt;
         self.stream

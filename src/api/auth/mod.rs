@@ -85,7 +85,8 @@ pub async fn require_token(State(state): State<AppState>, mut req: Request, next
             need.as_str()
         ));
     }
-    if tokens.strict_agents && caller.role == Role::Agent {
+    // Reading is not acting: a read token may GET everything too.
+    if tokens.strict_agents && caller.role == Role::Agent && need > Role::Read {
         let (req2, named) = match agents_named(req, &path).await {
             Ok(x) => x,
             Err(response) => return response,
