@@ -121,6 +121,39 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_REAP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub reap_interval: Duration,
 
+    /// A site whose pages may call the API from a browser (e.g. https://tools.example:8443); repeatable; "*" allows any. Others are refused.
+    #[arg(
+        long = "cors-origin",
+        env = "HIVELOG_CORS_ORIGIN",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Requests per second one client may make (its token, or its address without one); 0: no limit. Over it: 429 with Retry-After.
+    #[arg(long, env = "HIVELOG_RATE_LIMIT", default_value_t = 0)]
+    pub rate_limit: u32,
+
+    /// Requests a client may make at once above --rate-limit (default: twice the rate).
+    #[arg(long, env = "HIVELOG_RATE_BURST")]
+    pub rate_burst: Option<u32>,
+
+    /// WebSocket connections the server holds at most.
+    #[arg(long, env = "HIVELOG_WS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub ws_max_connections: usize,
+
+    /// WebSocket connections one address may hold.
+    #[arg(
+        long,
+        env = "HIVELOG_WS_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 1_000
+    )]
+    pub ws_max_connections_per_client: usize,
+
+    /// Subscriptions one WebSocket connection may hold.
+    #[arg(long, env = "HIVELOG_WS_MAX_SUBSCRIPTIONS", default_value_t = 1_000)]
+    pub ws_max_subscriptions: usize,
+
     /// How often the server pings WebSocket clients.
     #[arg(long, env = "HIVELOG_WS_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -144,6 +177,16 @@ impl ServeConfig {
         WsConfig {
             ping_interval: self.ws_ping_interval.max(Duration::from_millis(100)),
             stale_timeout: self.ws_stale_timeout.max(self.ws_ping_interval),
+        }
+    }
+
+    pub fn limits(&self) -> crate::api::limits::LimitsConfig {
+        crate::api::limits::LimitsConfig {
+            rate_per_sec: self.rate_limit,
+            burst: self.rate_burst.unwrap_or(self.rate_limit.saturating_mul(2)),
+            ws_connections: self.ws_max_connections.max(1),
+            ws_connections_per_client: self.ws_max_connections_per_client.max(1),
+            ws_subscriptions: self.ws_max_subscriptions.max(1),
         }
     }
 
@@ -196,6 +239,12 @@ pub const FILE_KEYS: &[&str] = &[
     "retry-backoff",
     "retry-backoff-max",
     "reservation-ttl",
+    "cors-origin",
+    "rate-limit",
+    "rate-burst",
+    "ws-max-connections",
+    "ws-max-connections-per-client",
+    "ws-max-subscriptions",
     "ws-ping-interval",
     "ws-stale-timeout",
     "sweep-interval",

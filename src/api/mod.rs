@@ -11,10 +11,12 @@ pub mod dashboard;
 pub mod error;
 mod extract;
 mod health;
+pub mod limits;
 pub mod mcp;
 mod messages;
 pub mod metrics;
 pub mod openapi;
+mod origin;
 pub mod render;
 mod reservations;
 mod slots;
@@ -60,6 +62,10 @@ pub struct AppState {
     /// The tokens requests must carry, with their roles (`auth/`); none
     /// configured means every request is allowed.
     pub tokens: Arc<auth::Tokens>,
+    pub limits: Arc<limits::Limits>,
+    /// Sites (`https://app.example`) whose pages may call the API
+    /// (`--cors-origin`); others are refused (`origin.rs`).
+    pub cors_origins: Arc<Vec<String>>,
     /// `/mcp` accepts any `Host` header (the server listens beyond
     /// loopback); otherwise only loopback names, against DNS rebinding.
     pub mcp_any_host: bool,
@@ -82,6 +88,8 @@ impl AppState {
             ready: Arc::default(),
             http: Arc::default(),
             tokens: Arc::new(auth::Tokens::open()),
+            limits: Arc::new(limits::Limits::new(limits::LimitsConfig::default())),
+            cors_origins: Arc::default(),
             mcp_any_host: false,
         }
     }
@@ -98,6 +106,16 @@ impl AppState {
         if let Ok(t) = auth::Tokens::new(token, None, false) {
             self.tokens = Arc::new(t);
         }
+        self
+    }
+
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = Arc::new(origins);
+        self
+    }
+
+    pub fn with_limits(mut self, config: limits::LimitsConfig) -> Self {
+        self.limits = Arc::new(limits::Limits::new(config));
         self
     }
 
@@ -135,7 +153,11 @@ pub fn router(state: AppState) -> Router {
         .finish()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the token check, so a token's requests share one bucket.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token))
+        // Before the token check: a foreign page is refused whatever it sends.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), origin::check))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // Outermost last: a request gets its id first, is traced with it,

@@ -52,6 +52,7 @@ pub fn start(
                 _ = tick.tick() => {}
                 _ = shutdown.changed() => break,
             }
+            state.limits.tidy();
             let secs = last_at.elapsed().as_secs_f64().max(1e-3);
             let cpu = cpu_ticks();
             let cpu_percent = match (cpu, last_cpu) {

@@ -70,7 +70,7 @@ pub struct Conn {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (HTTP API, WebSocket and dashboard on 127.0.0.1:8001 by default).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Publish a message to a subject.
     Pub(pubsub::PubArgs),
     /// Follow a subject pattern live, one line per message.
@@ -149,7 +149,7 @@ pub fn run() -> ExitCode {
     match cli.command {
         Command::Serve(config) => {
             init_tracing(config.log_format, &config.log_level);
-            match serve::run(config) {
+            match serve::run(*config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");

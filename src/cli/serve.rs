@@ -76,6 +76,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let reload = tokio::spawn(reload_tokens_on_sighup(tokens.clone()));
     let state = AppState::new(log.clone(), coord, config.ws_config())
         .with_tokens(tokens)
+        .with_limits(config.limits())
+        .with_cors_origins(config.cors_origins.clone())
         .listening_on(addr);
     let metrics = api::sysmetrics::start(state.clone(), Duration::from_secs(2), jobs_stopped);
     let ready = state.ready.clone();
@@ -99,6 +101,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         crate::shutdown::signal().await;
         ready.store(false, std::sync::atomic::Ordering::Release);
     };
+    // Client addresses reach the handlers (rate limits, WebSocket counts).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(stopping)
         .await

@@ -56,7 +56,11 @@ fn forbidden(detail: String) -> Response {
     ApiError::new(StatusCode::FORBIDDEN, detail).into_response()
 }
 
-pub async fn require_token(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let tokens = state.tokens.clone();
     if !tokens.required() {
         req.extensions_mut().insert(Caller::anyone());
@@ -123,13 +127,17 @@ async fn agents_named(req: Request, path: &str) -> Result<(Request, Vec<String>)
     let bytes = axum::body::to_bytes(body, super::MAX_BODY)
         .await
         .map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large").into_response()
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large")
+                .into_response()
         })?;
     // A body that is not JSON is the handler's to refuse.
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         named.extend(roles::body_agents(&v));
     }
-    Ok((Request::from_parts(parts, axum::body::Body::from(bytes)), named))
+    Ok((
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        named,
+    ))
 }
 
 #[cfg(test)]

@@ -93,9 +93,15 @@ mod tests {
         let post = Method::POST;
         assert_eq!(required(&Method::GET, "/api/streams"), Role::Read);
         assert_eq!(required(&post, "/api/streams"), Role::Admin);
-        assert_eq!(required(&Method::DELETE, "/api/streams/ORDERS"), Role::Admin);
+        assert_eq!(
+            required(&Method::DELETE, "/api/streams/ORDERS"),
+            Role::Admin
+        );
         assert_eq!(required(&post, "/api/streams/ORDERS/purge"), Role::Admin);
-        assert_eq!(required(&post, "/api/streams/ORDERS/consumers"), Role::Agent);
+        assert_eq!(
+            required(&post, "/api/streams/ORDERS/consumers"),
+            Role::Agent
+        );
         assert_eq!(required(&post, "/api/pub/orders.eu"), Role::Agent);
         assert_eq!(required(&post, "/api/tasks/t1/claim"), Role::Agent);
         assert_eq!(required(&post, "/mcp"), Role::Agent);
@@ -111,7 +117,10 @@ mod tests {
         assert_eq!(body_agents(&json!({"agent_id": "a"})), vec!["a"]);
         let call = json!({"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "x", "arguments": {"agent_id": "b"}}});
         assert_eq!(body_agents(&call), vec!["b"]);
-        assert_eq!(body_agents(&json!([call, {"agent_id": "c"}])), vec!["b", "c"]);
+        assert_eq!(
+            body_agents(&json!([call, {"agent_id": "c"}])),
+            vec!["b", "c"]
+        );
         assert_eq!(path_agents("/api/v2/agents/al%69ce/inbox"), vec!["alice"]);
         assert!(path_agents("/api/agents/heartbeat").is_empty());
     }

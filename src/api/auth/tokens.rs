@@ -105,8 +105,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 fn parse_file(path: &Path) -> Result<Vec<(Vec<u8>, Caller)>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read tokens file {}: {e}", path.display()))?;
-    let file: File = toml::from_str(&text)
-        .map_err(|e| format!("tokens file {}: {e}", path.display()))?;
+    let file: File =
+        toml::from_str(&text).map_err(|e| format!("tokens file {}: {e}", path.display()))?;
     let mut out: Vec<(Vec<u8>, Caller)> = Vec::new();
     for (i, e) in file.tokens.into_iter().enumerate() {
         let name = e.name.unwrap_or_else(|| format!("token #{}", i + 1));
@@ -140,7 +140,11 @@ impl Tokens {
         Tokens::default()
     }
 
-    pub fn new(single: Option<&str>, file: Option<&Path>, strict_agents: bool) -> Result<Tokens, String> {
+    pub fn new(
+        single: Option<&str>,
+        file: Option<&Path>,
+        strict_agents: bool,
+    ) -> Result<Tokens, String> {
         let tokens = Tokens {
             table: RwLock::default(),
             single: single.filter(|t| !t.is_empty()).map(String::from),
@@ -215,12 +219,22 @@ mod tests {
         assert_eq!(ci.agents, Some(vec!["builder".to_string()]));
         assert_eq!(tokens.check("rrrrrrrrrrrrrrrr").unwrap().role, Role::Read);
         assert_eq!(tokens.check("admin-token").unwrap().role, Role::Admin);
-        assert!(tokens.check("aaaaaaaaaaaaaaa").is_none(), "a prefix is not the token");
+        assert!(
+            tokens.check("aaaaaaaaaaaaaaa").is_none(),
+            "a prefix is not the token"
+        );
         std::fs::write(&path, "[[tokens]]\ntoken = \"short\"\nrole = \"admin\"\n").unwrap();
         let err = tokens.reload().unwrap_err();
         assert!(err.contains("shorter than 16"), "{err}");
-        assert!(tokens.check("aaaaaaaaaaaaaaaa").is_some(), "old tokens stay");
-        std::fs::write(&path, "[[tokens]]\ntoken = \"bbbbbbbbbbbbbbbb\"\nrole = \"admin\"\n").unwrap();
+        assert!(
+            tokens.check("aaaaaaaaaaaaaaaa").is_some(),
+            "old tokens stay"
+        );
+        std::fs::write(
+            &path,
+            "[[tokens]]\ntoken = \"bbbbbbbbbbbbbbbb\"\nrole = \"admin\"\n",
+        )
+        .unwrap();
         assert_eq!(tokens.reload().unwrap(), 2);
         assert!(tokens.check("aaaaaaaaaaaaaaaa").is_none(), "rotated out");
         assert!(tokens.check("bbbbbbbbbbbbbbbb").is_some());

@@ -79,19 +79,37 @@ pub fn routes() -> Routes {
 async fn upgrade(
     State(state): State<AppState>,
     caller: Option<axum::Extension<Caller>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     // Open routes carry no caller; /ws is never open, so this is only the
     // no-token case.
     let role = caller.map_or(Role::Admin, |c| c.0.role);
+    let ip = peer.map(|p| p.0 .0.ip());
+    let open_now = state.ws_stats.connections.load(Ordering::Relaxed);
+    if let Err(e) = state.limits.open_ws(ip, open_now) {
+        return axum::response::IntoResponse::into_response(e);
+    }
     static NEXT: AtomicUsize = AtomicUsize::new(1);
     let span = tracing::info_span!("ws", conn = NEXT.fetch_add(1, Ordering::Relaxed));
     // tungstenite reads into a 128 KiB buffer by default; most frames are
     // small and idle dashboards are many, so start smaller (it grows).
+    let failed = state.limits.clone();
     ws.max_message_size(DEFAULT_MAX_MSG_SIZE as usize * 2)
         .read_buffer_size(16 * 1024)
         .write_buffer_size(16 * 1024)
-        .on_upgrade(move |socket| Connection::new(state, role).run(socket).instrument(span))
+        .on_failed_upgrade(move |e| {
+            tracing::debug!(error = %e, "websocket upgrade failed");
+            failed.close_ws(ip);
+        })
+        .on_upgrade(move |socket| async move {
+            let limits = state.limits.clone();
+            Connection::new(state, role)
+                .run(socket)
+                .instrument(span)
+                .await;
+            limits.close_ws(ip);
+        })
 }
 
 /// Per-connection state shared with its tasks.
@@ -270,6 +288,12 @@ impl Connection {
                 if let Err(e) = crate::log::subject::validate_pattern(&subject) {
                     return self.protocol_error(&e.to_string());
                 }
+                let most = self.state.limits.config.ws_subscriptions;
+                if self.subs.len() >= most {
+                    return self.protocol_error(&format!(
+                        "this connection holds its limit of {most} subscriptions (--ws-max-subscriptions); unsub one first"
+                    ));
+                }
                 if self.subs.contains_key(&key) {
                     return self.protocol_error(&format!(
                         "sid {key} is already subscribed; unsub it first"
@@ -336,7 +360,10 @@ impl Connection {
                 if self.role < Role::Agent {
                     self.shared.push(protocol::err_for(
                         &id,
-                        format!("this token has the {} role; publishing needs agent", self.role.as_str()),
+                        format!(
+                            "this token has the {} role; publishing needs agent",
+                            self.role.as_str()
+                        ),
                     ));
                     return true;
                 }
