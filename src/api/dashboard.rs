@@ -1,7 +1,7 @@
 //! The dashboard: `static/` embedded into the binary at build time and
 //! served at `/` and `/assets/*`. It makes no request outside this server.
 
-use axum::extract::Path;
+use super::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
