@@ -61,11 +61,18 @@ async fn every_route_refuses_bad_input_cleanly_and_loses_nothing() {
         .build()
         .unwrap();
     // Something stored before the onslaught.
-    send(client().post(server.url("/api/tasks")).json(
-        &json!({"task_id": "keep", "title": "keep me", "description": "d"}),
-    ))
+    send(
+        client()
+            .post(server.url("/api/tasks"))
+            .json(&json!({"task_id": "keep", "title": "keep me", "description": "d"})),
+    )
     .await;
-    send(client().post(server.url("/api/pub/mjwork.coordination")).body("kept")).await;
+    send(
+        client()
+            .post(server.url("/api/pub/mjwork.coordination"))
+            .body("kept"),
+    )
+    .await;
 
     let (_, spec) = send(client().get(server.url("/openapi.json"))).await;
     let mut checked = 0;
@@ -81,11 +88,12 @@ async fn every_route_refuses_bad_input_cleanly_and_loses_nothing() {
                 vec![path.clone()]
             };
             for p in &paths {
-                let cases: Vec<(&str, Vec<u8>)> = if method == reqwest::Method::GET || method == reqwest::Method::DELETE {
-                    vec![("no body", Vec::new())]
-                } else {
-                    bodies()
-                };
+                let cases: Vec<(&str, Vec<u8>)> =
+                    if method == reqwest::Method::GET || method == reqwest::Method::DELETE {
+                        vec![("no body", Vec::new())]
+                    } else {
+                        bodies()
+                    };
                 for (what, body) in cases {
                     let resp = c
                         .request(method.clone(), format!("{}{p}", server.base))
@@ -97,12 +105,19 @@ async fn every_route_refuses_bad_input_cleanly_and_loses_nothing() {
                         .unwrap_or_else(|e| panic!("{method} {path} ({what}): {e}"));
                     let status = resp.status().as_u16();
                     let text = resp.text().await.unwrap_or_default();
-                    assert!(status < 500, "{method} {path} ({what}) answered {status}: {text}");
+                    assert!(
+                        status < 500,
+                        "{method} {path} ({what}) answered {status}: {text}"
+                    );
                     // /mcp answers JSON-RPC errors in its own shape.
                     if status >= 400 && !path.starts_with("/mcp") {
-                        let v: Value = serde_json::from_str(&text)
-                            .unwrap_or_else(|_| panic!("{method} {path} ({what}) {status} is not JSON: {text:.200}"));
-                        assert!(v.get("detail").is_some(), "{method} {path} ({what}) {status} has no detail: {text:.200}");
+                        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| {
+                            panic!("{method} {path} ({what}) {status} is not JSON: {text:.200}")
+                        });
+                        assert!(
+                            v.get("detail").is_some(),
+                            "{method} {path} ({what}) {status} has no detail: {text:.200}"
+                        );
                     }
                     checked += 1;
                 }
@@ -118,6 +133,15 @@ async fn every_route_refuses_bad_input_cleanly_and_loses_nothing() {
     let (_, task) = send(client().get(server.url("/api/tasks/keep"))).await;
     assert_eq!(task["title"], "keep me");
     let (_, msgs) = send(client().get(server.url("/api/messages/coordination"))).await;
-    assert!(msgs.as_array().unwrap().iter().any(|m| m["content"] == "kept"), "{msgs}");
-    assert!(server.logs().iter().all(|l| !l.contains("panicked")), "a handler panicked");
+    assert!(
+        msgs.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["content"] == "kept"),
+        "{msgs}"
+    );
+    assert!(
+        server.logs().iter().all(|l| !l.contains("panicked")),
+        "a handler panicked"
+    );
 }
