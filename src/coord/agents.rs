@@ -90,6 +90,10 @@ impl Agent {
 pub struct AgentRecord {
     pub agent: Agent,
     pub seq: u64,
+    /// When this process last heard from the agent, on the monotonic
+    /// clock: death is judged by it, so a wall-clock jump does not kill
+    /// every agent at once.
+    pub heard: std::time::Instant,
 }
 
 /// An agent as answered: its record plus its health.
@@ -167,6 +171,14 @@ impl<P: LogPort> Coordinator<P> {
             .unwrap_or_default()
     }
 
+    /// True when the agent has been silent past `--agent-dead-after` by
+    /// the monotonic clock (for the reaper).
+    pub(super) fn is_dead(&self, id: &str) -> Option<bool> {
+        lock(&self.agents)
+            .get(id)
+            .map(|r| r.heard.elapsed() > self.config.agent_dead_after)
+    }
+
     pub(super) fn agent(&self, id: &str) -> Option<Agent> {
         lock(&self.agents).get(id).map(|r| r.agent.clone())
     }
@@ -180,7 +192,8 @@ impl<P: LogPort> Coordinator<P> {
         let mut agents = lock(&self.agents);
         let newer = agents.get(&agent.agent_id).is_none_or(|r| r.seq < seq);
         if newer {
-            agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq });
+            let heard = agent.seen().to_instant();
+            agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq, heard });
         }
         Ok(())
     }
@@ -267,6 +280,7 @@ impl<P: LogPort> Coordinator<P> {
                 // Recently stored: keep the news in memory; the next store
                 // (at most TOUCH_EVERY later) carries it.
                 Some(r) if r.agent.seen().age() < TOUCH_EVERY => {
+                    r.heard = std::time::Instant::now();
                     if let Some(task) = current_task {
                         r.agent.current_task = Some(task.to_string());
                         r.agent.status = AgentStatus::Busy;

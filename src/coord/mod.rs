@@ -227,7 +227,8 @@ impl<P: LogPort> Coordinator<P> {
             let loaded = coord.decode_or_fall_back::<Option<Agent>>(&r)?;
             if let Some(agent) = loaded.value.flatten() {
                 let seq = loaded.last_seq;
-                agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq });
+                let heard = agent.seen().to_instant();
+                agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq, heard });
             }
         }
         // A heartbeat that named a task renewed its lease in memory only;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::agents::Health;
 use super::port::LogPort;
 use super::task::TaskStatus;
 use super::time::Timestamp;
@@ -40,28 +39,25 @@ impl<P: LogPort> Coordinator<P> {
             self.claimable.notify_waiters();
         }
         let ended = self
-            .expire_reservations(|agent| {
-                self.agent(agent)
-                    .is_some_and(|a| self.health(&a) == Health::Dead)
-            })
+            .expire_reservations(|agent| self.is_dead(agent) == Some(true))
             .await;
         if ended > 0 {
             tracing::info!(ended, "file reservations expired or lost their agent");
         }
         self.expire_permits().await;
         let claimed = super::lock(&self.tasks).claimed();
-        let now = Timestamp::now();
+        let mono = std::time::Instant::now();
         let mut released = 0;
         for task in claimed {
             let Some(owner) = task.owner.clone() else {
                 continue;
             };
-            let lease_expired = task.lease_expires_at.is_some_and(|l| l < now);
+            let lease_expired = super::lock(&self.tasks).lease_expired(&task.task_id, mono);
             let reason = if lease_expired {
                 Some(format!("lease of {owner} expired"))
             } else {
                 match self.agent(&owner) {
-                    Some(a) if self.health(&a) == Health::Dead => Some(format!(
+                    Some(a) if self.is_dead(&owner) == Some(true) => Some(format!(
                         "agent {owner} stopped heartbeating (last heard from {})",
                         a.seen()
                     )),

@@ -89,10 +89,7 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     fn dead(&self) -> impl Fn(&str) -> bool + '_ {
-        |agent| {
-            self.agent(agent)
-                .is_some_and(|a| self.health(&a) == super::agents::Health::Dead)
-        }
+        |agent| self.is_dead(agent) == Some(true)
     }
 
     /// Creates a slot or changes its size (holders beyond a smaller size

@@ -42,6 +42,20 @@ impl Timestamp {
     }
 
     /// How long ago this was (zero if in the future).
+    /// This moment on the monotonic clock, as seen from now: timers are
+    /// kept there, so a wall-clock jump (NTP, a resumed laptop) does not
+    /// expire every lease at once.
+    pub fn to_instant(self) -> std::time::Instant {
+        let now = Timestamp::now();
+        let base = std::time::Instant::now();
+        match (self.0 - now.0).to_std() {
+            Ok(ahead) => base + ahead,
+            Err(_) => base
+                .checked_sub((now.0 - self.0).to_std().unwrap_or_default())
+                .unwrap_or(base),
+        }
+    }
+
     pub fn age(self) -> std::time::Duration {
         (Utc::now() - self.0).to_std().unwrap_or_default()
     }
@@ -131,6 +145,22 @@ impl<'de> Deserialize<'de> for ClientTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wall_moments_map_onto_the_monotonic_clock() {
+        let now = std::time::Instant::now();
+        let ahead = Timestamp::now()
+            .plus(std::time::Duration::from_secs(10))
+            .to_instant();
+        let d = ahead.duration_since(now);
+        assert!(
+            d > std::time::Duration::from_millis(9_900)
+                && d < std::time::Duration::from_millis(10_500),
+            "{d:?}"
+        );
+        let past = Timestamp(Timestamp::now().0 - chrono::Duration::seconds(5)).to_instant();
+        assert!(past <= std::time::Instant::now());
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -37,6 +37,9 @@ pub struct TaskView {
     pub(super) delayed: BTreeSet<(Timestamp, String)>,
     /// dedup key → the task holding it (until that task completes).
     dedup: HashMap<String, String>,
+    /// Claimed tasks' lease ends on the monotonic clock (the reaper goes
+    /// by these; `lease_expires_at` is for display and restarts).
+    deadlines: HashMap<String, std::time::Instant>,
 }
 
 pub(super) fn queue_key(t: &Task) -> QueueKey {
@@ -129,6 +132,14 @@ impl TaskView {
             }
         }
         let status_changed = old.as_ref().is_none_or(|o| o.task.status != task.status);
+        match (task.status, task.lease_expires_at) {
+            (TaskStatus::Claimed, Some(until)) => {
+                self.deadlines.insert(id.clone(), until.to_instant());
+            }
+            _ => {
+                self.deadlines.remove(&id);
+            }
+        }
         self.tasks.insert(id.clone(), Entry { task, seq });
         self.reindex(&id);
         if status_changed {
@@ -155,6 +166,7 @@ impl TaskView {
             {
                 if e.task.lease_expires_at.is_none_or(|l| l < until) {
                     e.task.lease_expires_at = Some(until);
+                    self.deadlines.insert(id.to_string(), until.to_instant());
                 }
                 true
             }
@@ -203,6 +215,11 @@ impl TaskView {
             self.reindex(id);
         }
         due.len()
+    }
+
+    /// Has a claimed task's lease run out, by the monotonic clock?
+    pub fn lease_expired(&self, id: &str, now: std::time::Instant) -> bool {
+        self.deadlines.get(id).is_some_and(|d| *d < now)
     }
 
     /// Can claim-next hand this task out now?
