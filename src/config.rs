@@ -154,6 +154,18 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_WS_MAX_SUBSCRIPTIONS", default_value_t = 1_000)]
     pub ws_max_subscriptions: usize,
 
+    /// Streams the server holds at most.
+    #[arg(long, env = "HIVELOG_MAX_STREAMS", default_value_t = 1_000)]
+    pub max_streams: usize,
+
+    /// Consumers one stream may have.
+    #[arg(
+        long,
+        env = "HIVELOG_MAX_CONSUMERS_PER_STREAM",
+        default_value_t = 10_000
+    )]
+    pub max_consumers_per_stream: usize,
+
     /// How often the server pings WebSocket clients.
     #[arg(long, env = "HIVELOG_WS_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -187,6 +199,8 @@ impl ServeConfig {
             ws_connections: self.ws_max_connections.max(1),
             ws_connections_per_client: self.ws_max_connections_per_client.max(1),
             ws_subscriptions: self.ws_max_subscriptions.max(1),
+            streams: self.max_streams.max(2),
+            consumers_per_stream: self.max_consumers_per_stream.max(1),
         }
     }
 
@@ -245,6 +259,8 @@ pub const FILE_KEYS: &[&str] = &[
     "ws-max-connections",
     "ws-max-connections-per-client",
     "ws-max-subscriptions",
+    "max-streams",
+    "max-consumers-per-stream",
     "ws-ping-interval",
     "ws-stale-timeout",
     "sweep-interval",

@@ -152,3 +152,35 @@ async fn pages_from_other_sites_are_refused_unless_allowed() {
         "https://tools.example"
     );
 }
+
+#[tokio::test]
+async fn streams_and_consumers_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    // The two default streams count: room for one more.
+    let server = Server::start_in(
+        dir.path(),
+        &["--max-streams", "3", "--max-consumers-per-stream", "1"],
+    );
+    let c = client();
+    let make = |name: &str, subject: &str| {
+        c.post(server.url("/api/streams"))
+            .json(&json!({"name": name, "subjects": [subject]}))
+    };
+    assert_eq!(send(make("ONE", "one.>")).await.0, 201);
+    assert_error(&send(make("TWO", "two.>")).await, 409, "--max-streams");
+    assert!(
+        send(make("ONE", "one.>")).await.0 < 300,
+        "re-creating an existing stream is not a new one"
+    );
+    let consumer = |name: &str| {
+        c.post(server.url("/api/streams/ONE/consumers"))
+            .json(&json!({"durable_name": name}))
+    };
+    assert_eq!(send(consumer("a")).await.0, 201);
+    assert_error(
+        &send(consumer("b")).await,
+        409,
+        "--max-consumers-per-stream",
+    );
+    assert!(send(consumer("a")).await.0 < 300);
+}

@@ -78,6 +78,14 @@ async fn create(
     Path(stream): Path<String>,
     Json(config): Json<ConsumerConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let existing = state.log.consumers(&stream)?;
+    let known = config
+        .durable_name
+        .as_ref()
+        .is_some_and(|d| existing.iter().any(|c| &c.name == d));
+    if !known {
+        state.limits.new_consumer(existing.len())?;
+    }
     let (info, created) = state.log.create_consumer(&stream, config)?;
     let status = if created {
         StatusCode::CREATED

@@ -29,6 +29,8 @@ pub struct LimitsConfig {
     pub ws_connections: usize,
     pub ws_connections_per_client: usize,
     pub ws_subscriptions: usize,
+    pub streams: usize,
+    pub consumers_per_stream: usize,
 }
 
 impl Default for LimitsConfig {
@@ -39,6 +41,8 @@ impl Default for LimitsConfig {
             ws_connections: 10_000,
             ws_connections_per_client: 1_000,
             ws_subscriptions: 1_000,
+            streams: 1_000,
+            consumers_per_stream: 10_000,
         }
     }
 }
@@ -100,6 +104,34 @@ impl Limits {
 }
 
 impl Limits {
+    /// Room for one more stream?
+    pub fn new_stream(&self, existing: usize) -> Result<(), ApiError> {
+        if existing >= self.config.streams {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "the server holds its limit of {} streams (--max-streams)",
+                    self.config.streams
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Room for one more consumer on a stream?
+    pub fn new_consumer(&self, existing: usize) -> Result<(), ApiError> {
+        if existing >= self.config.consumers_per_stream {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "the stream holds its limit of {} consumers (--max-consumers-per-stream)",
+                    self.config.consumers_per_stream
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Gives back what `open_ws` counted.
     pub fn close_ws(&self, ip: Option<IpAddr>) {
         let Some(ip) = ip else { return };

@@ -86,7 +86,7 @@ fn header_seq(headers: &HeaderMap, name: &str) -> Result<Option<u64>, ApiError> 
         .transpose()
 }
 
-fn publish_options(headers: &HeaderMap) -> Result<PublishOptions, ApiError> {
+pub(super) fn publish_options(headers: &HeaderMap) -> Result<PublishOptions, ApiError> {
     let mut stored = Headers::new();
     for (name, value) in headers {
         if let Some(key) = name.as_str().strip_prefix(USER_HEADER_PREFIX) {

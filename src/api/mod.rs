@@ -10,6 +10,8 @@ mod consumers;
 pub mod dashboard;
 pub mod error;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 pub mod limits;
 pub mod mcp;

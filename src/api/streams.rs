@@ -77,6 +77,10 @@ async fn create(
     State(state): State<AppState>,
     Json(config): Json<StreamConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let names = state.log.stream_names();
+    if !names.contains(&config.name) {
+        state.limits.new_stream(names.len())?;
+    }
     let (info, created) = state.log.create_stream(config)?;
     let status = if created {
         StatusCode::CREATED

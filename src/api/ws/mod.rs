@@ -429,6 +429,40 @@ async fn answer_publishes(
     }
 }
 
+/// A text frame through the parsing and checks `on_text` applies before it
+/// touches any state (for the fuzz targets).
+pub(crate) fn fuzz_frame(text: &str) {
+    let Ok(op) = serde_json::from_str::<ClientOp>(text) else {
+        return;
+    };
+    match op {
+        ClientOp::Sub {
+            sid,
+            subject,
+            deliver,
+            ..
+        } => {
+            let _ = protocol::sid_key(&sid);
+            let _ = crate::log::subject::validate_pattern(&subject);
+            let _ = deliver.start();
+        }
+        ClientOp::Unsub { sid } => {
+            let _ = protocol::sid_key(&sid);
+        }
+        ClientOp::Pub {
+            data,
+            text,
+            data_b64,
+            subject,
+            ..
+        } => {
+            let _ = protocol::payload(data, text, data_b64);
+            let _ = crate::log::subject::validate_subject(&subject);
+        }
+        ClientOp::Ack { .. } | ClientOp::Ping => {}
+    }
+}
+
 /// Counts a connection task from spawn until its future is dropped
 /// (finished or aborted).
 struct TaskCount(Arc<WsStats>);
