@@ -166,6 +166,10 @@ pub struct ServeConfig {
     )]
     pub max_consumers_per_stream: usize,
 
+    /// MiB a WebSocket connection may have queued before live messages mark it a slow consumer.
+    #[arg(long, env = "HIVELOG_WS_MAX_PENDING_MB", default_value_t = 64)]
+    pub ws_max_pending_mb: usize,
+
     /// How often the server pings WebSocket clients.
     #[arg(long, env = "HIVELOG_WS_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
     pub ws_ping_interval: Duration,
@@ -189,6 +193,7 @@ impl ServeConfig {
         WsConfig {
             ping_interval: self.ws_ping_interval.max(Duration::from_millis(100)),
             stale_timeout: self.ws_stale_timeout.max(self.ws_ping_interval),
+            max_pending: self.ws_max_pending_mb.max(1).saturating_mul(1024 * 1024),
         }
     }
 
@@ -261,6 +266,7 @@ pub const FILE_KEYS: &[&str] = &[
     "ws-max-subscriptions",
     "max-streams",
     "max-consumers-per-stream",
+    "ws-max-pending-mb",
     "ws-ping-interval",
     "ws-stale-timeout",
     "sweep-interval",

@@ -1,11 +1,14 @@
 //! `GET /ws`: live subjects over WebSocket (protocol in `protocol.rs`).
 //!
 //! One loop per connection owns the socket: it reads client ops, writes
-//! every outbound frame from one bounded queue, and pings. Subscriptions
-//! and publishes run as tasks in the connection's `JoinSet` and only ever
-//! push into that queue. A subscriber that finds the queue full marks the
-//! connection slow: it gets `{"op":"err","detail":"slow consumer"}` and is
-//! closed. When the loop ends for any reason, every task is aborted and
+//! every outbound frame from one queue, and pings. Subscriptions and
+//! publishes run as tasks in the connection's `JoinSet` and only ever push
+//! into that queue. The queue is measured in bytes, as NATS measures a
+//! slow consumer (`--ws-max-pending-mb`, 64 MiB): live messages that would
+//! go past it mark the connection slow — it gets
+//! `{"op":"err","detail":"slow consumer"}` and is closed — while replayed
+//! history, durable deliveries and a publisher's own answers wait for room
+//! instead (and a publisher's frames are not read while its answers wait). When the loop ends for any reason, every task is aborted and
 //! awaited before the socket is dropped, so nothing is sent after close.
 
 mod protocol;
@@ -33,8 +36,9 @@ use crate::log::{PendingPublish, PublishOptions, DEFAULT_MAX_MSG_SIZE};
 use protocol::ClientOp;
 pub use subscription::Outbound;
 
-/// Frames queued per connection before it counts as a slow consumer.
-pub const OUTBOUND_QUEUE: usize = 1024;
+/// Bytes queued per connection before live messages mark it slow, by
+/// default (NATS's default is 64 MB too).
+pub const DEFAULT_MAX_PENDING: usize = 64 * 1024 * 1024;
 /// Consecutive bad frames after which a connection is closed.
 const MAX_PROTOCOL_ERRORS: u32 = 20;
 /// How long one socket write may take before the peer counts as gone.
@@ -45,6 +49,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct WsConfig {
     pub ping_interval: Duration,
     pub stale_timeout: Duration,
+    /// Bytes a connection may have queued (`--ws-max-pending-mb`).
+    pub max_pending: usize,
 }
 
 impl Default for WsConfig {
@@ -52,6 +58,7 @@ impl Default for WsConfig {
         WsConfig {
             ping_interval: Duration::from_secs(25),
             stale_timeout: Duration::from_secs(90),
+            max_pending: DEFAULT_MAX_PENDING,
         }
     }
 }
@@ -114,7 +121,11 @@ async fn upgrade(
 
 /// Per-connection state shared with its tasks.
 pub struct Shared {
-    pub out: mpsc::Sender<Outbound>,
+    pub out: mpsc::UnboundedSender<Outbound>,
+    /// The byte budget of the queue: a queued frame holds its size in
+    /// permits until the socket has taken it.
+    pub budget: tokio::sync::Semaphore,
+    budget_total: usize,
     pub slow: AtomicBool,
     pub slow_signal: Notify,
     /// Durable subscriptions that take acks, by sid.
@@ -122,16 +133,46 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Queues a frame; a full queue marks the connection slow.
+    fn frame(&self, frame: &Value) -> (Utf8Bytes, u32) {
+        let text = frame.to_string();
+        // A frame bigger than the whole budget takes all of it.
+        let cost = text.len().clamp(1, self.budget_total) as u32;
+        (Utf8Bytes::from(text), cost)
+    }
+
+    /// Queues a live frame; past the byte budget the connection is slow.
     pub fn push(&self, frame: Value) -> bool {
-        match self.out.try_send(Outbound::Json(frame)) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        let (text, cost) = self.frame(&frame);
+        match self.budget.try_acquire_many(cost) {
+            Ok(permit) => {
+                permit.forget();
+                self.out.send(Outbound::Text { text, cost }).is_ok()
+            }
+            Err(_) => {
                 self.mark_slow();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// Queues a frame, waiting for room in the budget (history, durable
+    /// deliveries, answers: paced by the socket, never dropped). False
+    /// when the connection is gone.
+    pub async fn send_paced(&self, frame: Value) -> bool {
+        let (text, cost) = self.frame(&frame);
+        match self.budget.acquire_many(cost).await {
+            Ok(permit) => {
+                permit.forget();
+                self.out.send(Outbound::Text { text, cost }).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Waits until at least `bytes` of the budget are free.
+    pub async fn room_for(&self, bytes: usize) -> bool {
+        let want = bytes.clamp(1, self.budget_total) as u32;
+        self.budget.acquire_many(want).await.is_ok()
     }
 
     pub fn mark_slow(&self) {
@@ -144,7 +185,7 @@ impl Shared {
 struct Connection {
     state: AppState,
     shared: Arc<Shared>,
-    outbound: mpsc::Receiver<Outbound>,
+    outbound: mpsc::UnboundedReceiver<Outbound>,
     tasks: JoinSet<()>,
     subs: HashMap<String, AbortHandle>,
     /// Publishes handed to the log, in the order the client sent them,
@@ -162,9 +203,12 @@ const PUBLISHES_IN_FLIGHT: usize = 1024;
 
 impl Connection {
     fn new(state: AppState, role: Role) -> Self {
-        let (out, outbound) = mpsc::channel(OUTBOUND_QUEUE);
+        let (out, outbound) = mpsc::unbounded_channel();
+        let budget_total = state.ws.max_pending.max(64 * 1024);
         let shared = Arc::new(Shared {
             out,
+            budget: tokio::sync::Semaphore::new(budget_total),
+            budget_total,
             slow: AtomicBool::new(false),
             slow_signal: Notify::new(),
             acks: Default::default(),
@@ -243,7 +287,11 @@ impl Connection {
                 frame = self.outbound.recv() => {
                     let Some(frame) = frame else { break };
                     open = match frame {
-                        Outbound::Json(v) => send_json(&mut sink, &v).await,
+                        Outbound::Text { text, cost } => {
+                            let sent = write(&mut sink, Frame::Text(text)).await;
+                            self.shared.budget.add_permits(cost as usize);
+                            sent
+                        }
                     };
                 }
                 _ = ping.tick() => {
@@ -423,7 +471,7 @@ async fn answer_publishes(
             Err(e) => protocol::err_for(&id, e.to_string()),
         };
         // Paced by the socket: an answer is never dropped as "slow".
-        if shared.out.send(Outbound::Json(frame)).await.is_err() {
+        if !shared.send_paced(frame).await {
             return;
         }
     }

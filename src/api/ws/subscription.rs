@@ -21,10 +21,14 @@ use crate::log::{
     ReplayEnded, SubscriptionEnded,
 };
 
-/// What the connection queues for its socket.
+/// What the connection queues for its socket: a serialized frame and the
+/// bytes of budget it holds.
 #[derive(Debug)]
 pub enum Outbound {
-    Json(Value),
+    Text {
+        text: axum::extract::ws::Utf8Bytes,
+        cost: u32,
+    },
 }
 
 /// What a durable `ack: true` subscription has sent but not had acked.
@@ -85,7 +89,7 @@ pub async fn run(log: Log, shared: Arc<Shared>, mut job: Job) {
 /// Queues a frame, waiting for room (used while replaying history, which
 /// the socket paces). False when the connection is gone.
 async fn send_paced(shared: &Shared, frame: Value) -> bool {
-    shared.out.send(super::Outbound::Json(frame)).await.is_ok()
+    shared.send_paced(frame).await
 }
 
 fn text(e: LogError) -> String {
@@ -191,11 +195,10 @@ async fn durable(log: &Log, shared: &Shared, job: &Job, name: &str) -> Result<()
     loop {
         // Fetch only what the outbound queue has room for: wait for room
         // (woken as soon as the socket takes a frame), never on a timer.
-        match shared.out.reserve().await {
-            Ok(permit) => drop(permit),
-            Err(_) => return Ok(()),
+        if !shared.room_for(64 * 1024).await {
+            return Ok(());
         }
-        let room = shared.out.capacity().max(1);
+        let room = 256;
         // The fetch itself wakes on a new message or on an ack that makes
         // room under max_ack_pending.
         let batch = log
