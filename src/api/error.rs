@@ -74,6 +74,23 @@ impl IntoResponse for ApiError {
 impl From<LogError> for ApiError {
     fn from(e: LogError) -> Self {
         use LogError::*;
+        // A full or read-only disk is the machine's state, not a bug: say
+        // so, and that reads still work.
+        match e.disk_trouble() {
+            Some(crate::log::DiskTrouble::Full) => {
+                return ApiError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    format!("the disk is full; nothing was written (reads still work; free space and retry): {e}"),
+                )
+            }
+            Some(crate::log::DiskTrouble::ReadOnly) => {
+                return ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the data directory is read-only; nothing was written (reads still work): {e}"),
+                )
+            }
+            None => {}
+        }
         let status = match &e {
             InvalidSubject { .. } | InvalidConfig(_) | InvalidDuration(_) | InvalidMsgId(_) => {
                 StatusCode::BAD_REQUEST
@@ -94,7 +111,7 @@ impl From<LogError> for ApiError {
             MessageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             StreamFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Corrupt(_) | FormatTooNew { .. } | DataDirInUse(_) | Storage(_) => {
+            Corrupt(_) | FormatTooNew { .. } | DataDirInUse(_) | ForeignDataDir(_) | Storage(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
@@ -167,5 +184,22 @@ impl From<CoordError> for ApiError {
             Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_or_read_only_disk_is_not_a_500() {
+        let io = |kind| LogError::Storage(sled::Error::Io(std::io::Error::from(kind)));
+        let full = ApiError::from(io(std::io::ErrorKind::StorageFull));
+        assert_eq!(full.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert!(full.detail.contains("disk is full"));
+        let ro = ApiError::from(io(std::io::ErrorKind::ReadOnlyFilesystem));
+        assert_eq!(ro.status, StatusCode::SERVICE_UNAVAILABLE);
+        let other = ApiError::from(io(std::io::ErrorKind::InvalidData));
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

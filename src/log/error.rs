@@ -105,6 +105,9 @@ pub enum LogError {
     #[error("data directory {0} is in use by another hivelog process")]
     DataDirInUse(String),
 
+    #[error("{0}")]
+    ForeignDataDir(String),
+
     #[error("the log is shutting down")]
     ShuttingDown,
 
@@ -113,6 +116,31 @@ pub enum LogError {
 }
 
 pub type Result<T, E = LogError> = std::result::Result<T, E>;
+
+/// Why the disk refused a write, when it is the disk's state rather than
+/// a fault in the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskTrouble {
+    Full,
+    ReadOnly,
+}
+
+impl LogError {
+    pub fn disk_trouble(&self) -> Option<DiskTrouble> {
+        let LogError::Storage(sled::Error::Io(io)) = self else {
+            return None;
+        };
+        match io.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                Some(DiskTrouble::Full)
+            }
+            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied => {
+                Some(DiskTrouble::ReadOnly)
+            }
+            _ => None,
+        }
+    }
+}
 
 impl From<bincode::error::DecodeError> for LogError {
     fn from(e: bincode::error::DecodeError) -> Self {

@@ -34,7 +34,7 @@ pub use consumer::{
     AckKind, AckOutcome, AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Delivered,
     SequenceInfo, MAX_FETCH_BATCH,
 };
-pub use error::{LogError, Result};
+pub use error::{DiskTrouble, LogError, Result};
 pub use fanout::{Subscription, SubscriptionEnded, DEFAULT_SUBSCRIBER_QUEUE};
 pub use guard::{Guard, SystemWriter};
 pub use message::{Headers, Message};

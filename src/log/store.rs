@@ -124,10 +124,33 @@ pub(crate) struct Store {
     meta: sled::Tree,
 }
 
+/// A directory that holds files but no hivelog store is someone else's:
+/// refuse it rather than add ours next to theirs.
+fn refuse_foreign(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(()); // missing: created fresh
+    };
+    let names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if names.is_empty() || names.iter().any(|n| n == "sled") {
+        return Ok(());
+    }
+    let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
+    Err(LogError::ForeignDataDir(format!(
+        "{} is not empty ({}{}) and holds no hivelog data; point --data-dir at an empty or new directory, or at one hivelog created (hivelog never writes into a directory it did not create)",
+        dir.display(),
+        shown.join(", "),
+        if names.len() > 3 { ", …" } else { "" }
+    )))
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`, upgrading an older format and
     /// refusing a newer one.
     pub fn open(dir: &Path, cache_bytes: u64, flush_every: std::time::Duration) -> Result<Store> {
+        refuse_foreign(dir)?;
         let config = sled::Config::new()
             .path(dir.join("sled"))
             .cache_capacity(cache_bytes)
