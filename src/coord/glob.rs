@@ -152,9 +152,10 @@ impl Glob {
         }
     }
 
-    /// Does `path` (normalized like a glob) fall under this glob?
+    /// Does `path` fall under this glob? The path is taken as it is:
+    /// callers drop a leading `./` (as `Glob::parse` does for globs), so
+    /// that matching agrees exactly with `overlap`.
     pub fn matches(&self, path: &str) -> bool {
-        let path = path.strip_prefix("./").unwrap_or(path);
         if !path.starts_with(&self.prefix) {
             return false;
         }
@@ -277,10 +278,23 @@ mod tests {
         );
         assert!(!g("src/api").matches("src/apiary"));
         assert!(g("./docs/").matches("docs/x.md"));
+        assert!(
+            !g("docs").matches("./docs/x.md"),
+            "paths are taken as given"
+        );
         assert!(g("**").matches("anything/at/all"));
         assert!(g("a?c").matches("abc") && !g("a?c").matches("a/c"));
         assert!(Glob::parse("../etc").is_err() && Glob::parse("  ").is_err());
         assert!(Glob::parse("a//b").is_err());
+    }
+
+    /// Found by the `glob` fuzz target: the witness "./)." of these two
+    /// was not matched by the first, because matching dropped "./".
+    #[test]
+    fn witnesses_starting_with_a_dot_segment_match_both() {
+        let (a, b) = (g("*."), g("?*/)."));
+        let w = a.overlap(&b).expect("they overlap");
+        assert!(a.matches(&w) && b.matches(&w), "witness {w:?}");
     }
 
     #[test]
@@ -313,7 +327,15 @@ mod tests {
     }
 
     fn path_text() -> impl Strategy<Value = String> {
-        let seg = prop_oneof![Just("a"), Just("b"), Just("ab"), Just("ba"), Just("bb")];
+        let seg = prop_oneof![
+            Just("a"),
+            Just("b"),
+            Just("ab"),
+            Just("ba"),
+            Just("bb"),
+            Just("."),
+            Just("a.")
+        ];
         prop::collection::vec(seg, 1..5).prop_map(|v| v.join("/"))
     }
 
@@ -339,6 +361,8 @@ mod tests {
         /// below it.
         #[test]
         fn literal_globs_match_themselves_and_below(p in path_text(), q in path_text()) {
+            // A leading "./" is dropped from globs, not from paths.
+            prop_assume!(!p.starts_with("./") && !q.starts_with("./"));
             let gp = g(&p);
             prop_assert!(gp.matches(&p));
             let below = format!("{p}/{q}");
