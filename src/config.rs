@@ -154,6 +154,14 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_WS_MAX_SUBSCRIPTIONS", default_value_t = 1_000)]
     pub ws_max_subscriptions: usize,
 
+    /// The largest request body in MiB (413 beyond). Default: room for the largest message a stream may take (8 MiB) and its envelope.
+    #[arg(long, env = "HIVELOG_MAX_BODY_MB")]
+    pub max_body_mb: Option<usize>,
+
+    /// The largest WebSocket frame a client may send, in KiB.
+    #[arg(long, env = "HIVELOG_WS_MAX_FRAME_KB", default_value_t = 2048)]
+    pub ws_max_frame_kb: usize,
+
     /// Streams the server holds at most.
     #[arg(long, env = "HIVELOG_MAX_STREAMS", default_value_t = 1_000)]
     pub max_streams: usize,
@@ -206,6 +214,10 @@ impl ServeConfig {
             ws_subscriptions: self.ws_max_subscriptions.max(1),
             streams: self.max_streams.max(2),
             consumers_per_stream: self.max_consumers_per_stream.max(1),
+            max_body: self.max_body_mb.map_or(crate::api::MAX_BODY, |mb| {
+                mb.max(1).saturating_mul(1024 * 1024)
+            }),
+            ws_max_frame: self.ws_max_frame_kb.max(1).saturating_mul(1024),
         }
     }
 
@@ -264,6 +276,8 @@ pub const FILE_KEYS: &[&str] = &[
     "ws-max-connections",
     "ws-max-connections-per-client",
     "ws-max-subscriptions",
+    "max-body-mb",
+    "ws-max-frame-kb",
     "max-streams",
     "max-consumers-per-stream",
     "ws-max-pending-mb",

@@ -184,3 +184,39 @@ async fn streams_and_consumers_are_capped() {
     );
     assert!(send(consumer("a")).await.0 < 300);
 }
+
+#[tokio::test]
+async fn body_and_frame_sizes_are_configurable() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(
+        dir.path(),
+        &["--max-body-mb", "1", "--ws-max-frame-kb", "16"],
+    );
+    let big = "x".repeat(2 * 1024 * 1024);
+    let refused = send(client().post(server.url("/api/pub/mjwork.big")).body(big)).await;
+    assert_error(&refused, 413, "too large");
+    let fits = send(
+        client()
+            .post(server.url("/api/pub/mjwork.small"))
+            .body("x".repeat(512 * 1024)),
+    )
+    .await;
+    assert_eq!(fits.0, 200, "{}", fits.1);
+    let mut ws = Ws::connect(&server).await;
+    ws.next_op("info").await;
+    ws.send(json!({"op": "pub", "subject": "a.b", "text": "y".repeat(32 * 1024)}))
+        .await;
+    let mut closed = false;
+    for _ in 0..5 {
+        if ws.next_within(Duration::from_secs(2)).await.is_none() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed,
+        "a frame over --ws-max-frame-kb closes the connection"
+    );
+    let (status, _) = send(client().get(server.url("/health"))).await;
+    assert_eq!(status, 200);
+}

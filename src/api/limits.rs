@@ -31,6 +31,10 @@ pub struct LimitsConfig {
     pub ws_subscriptions: usize,
     pub streams: usize,
     pub consumers_per_stream: usize,
+    /// The largest request body, in bytes (413 beyond).
+    pub max_body: usize,
+    /// The largest WebSocket frame a client may send, in bytes.
+    pub ws_max_frame: usize,
 }
 
 impl Default for LimitsConfig {
@@ -43,6 +47,8 @@ impl Default for LimitsConfig {
             ws_subscriptions: 1_000,
             streams: 1_000,
             consumers_per_stream: 10_000,
+            max_body: super::MAX_BODY,
+            ws_max_frame: 2 * crate::log::DEFAULT_MAX_MSG_SIZE as usize,
         }
     }
 }

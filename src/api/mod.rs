@@ -128,8 +128,8 @@ impl AppState {
     }
 }
 
-/// The largest request body: the largest message a stream may accept, plus
-/// room for headers of a JSON envelope.
+/// The largest request body by default (`--max-body-mb`): the largest
+/// message a stream may accept, plus room for a JSON envelope.
 pub const MAX_BODY: usize = MAX_MSG_SIZE_CAP as usize + 64 * 1024;
 /// The longest a pull request may wait for messages.
 pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(300);
@@ -161,7 +161,7 @@ pub fn router(state: AppState) -> Router {
         // Before the token check: a foreign page is refused whatever it sends.
         .layer(axum::middleware::from_fn_with_state(state.clone(), origin::check))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(state.limits.config.max_body))
         // Outermost last: a request gets its id first, is traced with it,
         // and the answer carries it back in `x-request-id`.
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -91,7 +91,7 @@ pub async fn require_token(
     }
     // Reading is not acting: a read token may GET everything too.
     if tokens.strict_agents && caller.role == Role::Agent && need > Role::Read {
-        let (req2, named) = match agents_named(req, &path).await {
+        let (req2, named) = match agents_named(req, &path, state.limits.config.max_body).await {
             Ok(x) => x,
             Err(response) => return response,
         };
@@ -114,7 +114,11 @@ pub async fn require_token(
 
 /// Every agent id the request acts as: in its path, its `X-Hivelog-Agent`
 /// header and its JSON body (read here and put back for the handler).
-async fn agents_named(req: Request, path: &str) -> Result<(Request, Vec<String>), Response> {
+async fn agents_named(
+    req: Request,
+    path: &str,
+    max_body: usize,
+) -> Result<(Request, Vec<String>), Response> {
     let mut named = roles::path_agents(path);
     if let Some(a) = req
         .headers()
@@ -124,12 +128,9 @@ async fn agents_named(req: Request, path: &str) -> Result<(Request, Vec<String>)
         named.push(a.to_string());
     }
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, super::MAX_BODY)
-        .await
-        .map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large")
-                .into_response()
-        })?;
+    let bytes = axum::body::to_bytes(body, max_body).await.map_err(|_| {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body is too large").into_response()
+    })?;
     // A body that is not JSON is the handler's to refuse.
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         named.extend(roles::body_agents(&v));

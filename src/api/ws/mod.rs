@@ -102,7 +102,9 @@ async fn upgrade(
     // tungstenite reads into a 128 KiB buffer by default; most frames are
     // small and idle dashboards are many, so start smaller (it grows).
     let failed = state.limits.clone();
-    ws.max_message_size(DEFAULT_MAX_MSG_SIZE as usize * 2)
+    let max_frame = state.limits.config.ws_max_frame;
+    ws.max_message_size(max_frame)
+        .max_frame_size(max_frame)
         .read_buffer_size(16 * 1024)
         .write_buffer_size(16 * 1024)
         .on_failed_upgrade(move |e| {
