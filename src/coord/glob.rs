@@ -258,7 +258,7 @@ fn normalize(raw: &str) -> Result<String, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -311,7 +311,9 @@ mod tests {
         assert!(g("a/*").overlap(&g("a/b/c")).is_some(), "a/b covers a/b/c");
     }
 
-    fn glob_text() -> impl Strategy<Value = String> {
+    /// Globs over a tiny alphabet, so different globs often overlap
+    /// (shared with the reservation index's tests).
+    pub(crate) fn glob_text() -> impl Strategy<Value = String> {
         let seg = prop_oneof![
             Just("a"),
             Just("b"),

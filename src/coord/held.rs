@@ -108,6 +108,7 @@ impl HeldSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coord::glob::tests::glob_text;
     use crate::coord::time::Timestamp;
     use proptest::prelude::*;
 
@@ -123,20 +124,6 @@ mod tests {
             created_at: now,
             expires_at: now,
         }
-    }
-
-    fn glob_text() -> impl Strategy<Value = String> {
-        let seg = prop_oneof![
-            Just("a"),
-            Just("b"),
-            Just("ab"),
-            Just("*"),
-            Just("?"),
-            Just("**"),
-            Just("a*"),
-            Just("*b")
-        ];
-        prop::collection::vec(seg, 1..4).prop_map(|v| v.join("/"))
     }
 
     proptest! {
