@@ -5,6 +5,7 @@
 
 mod commit;
 mod consumer;
+mod durable;
 pub mod duration;
 mod error;
 mod fanout;

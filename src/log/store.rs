@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::durable::Durable;
 use super::error::{LogError, Result};
 use super::stream::StreamConfig;
 
@@ -122,6 +123,7 @@ pub(crate) struct StreamRecord {
 pub(crate) struct Store {
     db: sled::Db,
     meta: sled::Tree,
+    durable: std::sync::Arc<Durable>,
 }
 
 /// A directory that holds files but no hivelog store is someone else's:
@@ -176,6 +178,7 @@ impl Store {
                 Err(other) => return Err(LogError::Storage(other)),
             }
         };
+        let durable = Durable::open(&dir.join("sled")).map_err(sled::Error::Io)?;
         let meta = db.open_tree(META_TREE)?;
         let found = match meta.get(FORMAT_KEY)? {
             Some(v) => u32::from_be_bytes(
@@ -198,10 +201,15 @@ impl Store {
             (step.up)(&db)?;
             meta.insert(FORMAT_KEY, &step.version.to_be_bytes())?;
         }
+        let store = Store {
+            db,
+            meta,
+            durable: std::sync::Arc::new(durable),
+        };
         if found < supported {
-            db.flush()?;
+            store.flush()?;
         }
-        Ok(Store { db, meta })
+        Ok(store)
     }
 
     #[cfg(test)]
@@ -243,9 +251,12 @@ impl Store {
     }
 
     /// Writes every dirty buffer and fsyncs. All writes made before the
-    /// call are durable when it returns.
+    /// call are durable when it returns (sled's flush alone does not make
+    /// them so; see durable.rs).
     pub fn flush(&self) -> Result<usize> {
-        Ok(self.db.flush()?)
+        let bytes = self.db.flush()?;
+        self.durable.sync().map_err(sled::Error::Io)?;
+        Ok(bytes)
     }
 
     pub fn size_on_disk(&self) -> u64 {
