@@ -85,6 +85,10 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_CACHE_MB", default_value_t = 64)]
     pub cache_mb: u64,
 
+    /// New messages are refused (507) while the data directory's disk has less free space than this, in MiB, and taken again when space returns; 0 turns it off.
+    #[arg(long, env = "HIVELOG_MIN_FREE_DISK_MB", default_value_t = 64)]
+    pub min_free_disk_mb: u64,
+
     /// Subject prefix for tasks, messages and heartbeats (`<prefix>.tasks`, …).
     #[arg(long, env = "HIVELOG_SUBJECT_PREFIX", default_value = "mjwork", value_parser = parse_prefix)]
     pub subject_prefix: String,
@@ -246,6 +250,7 @@ impl ServeConfig {
             },
             cache_bytes: self.cache_mb.max(1) * 1024 * 1024,
             subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,
+            min_free_bytes: self.min_free_disk_mb.saturating_mul(1024 * 1024),
         }
     }
 }
@@ -261,6 +266,7 @@ pub const FILE_KEYS: &[&str] = &[
     "strict-agents",
     "sync-interval",
     "cache-mb",
+    "min-free-disk-mb",
     "subject-prefix",
     "task-lease",
     "agent-stale-after",

@@ -109,7 +109,7 @@ impl From<LogError> for ApiError {
             | NoStream { .. } => StatusCode::CONFLICT,
             Protected { .. } => StatusCode::FORBIDDEN,
             MessageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            StreamFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
+            StreamFull { .. } | DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Corrupt(_) | FormatTooNew { .. } | DataDirInUse(_) | ForeignDataDir(_) | Storage(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

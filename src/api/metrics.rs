@@ -180,6 +180,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Size of the data directory's store on disk.",
         log.size_on_disk(),
     );
+    if let Some(free) = log.disk_free() {
+        o.one(
+            "hivelog_disk_free_bytes",
+            "gauge",
+            "Free space on the data directory's disk (new messages are refused under --min-free-disk-mb).",
+            free,
+        );
+    }
 
     let (buckets, count, sum) = log.publish_latency().snapshot();
     o.head(

@@ -33,8 +33,12 @@ type Action = Box<dyn FnOnce() + Send>;
 struct Ticket {
     after_commit: Option<Action>,
     /// One per writer whose answer waits on this commit.
-    done: Vec<oneshot::Sender<Result<(), String>>>,
+    done: Vec<oneshot::Sender<Result<(), FlushFailed>>>,
 }
+
+/// A failed flush, shared by every writer that waited on it.
+#[derive(Debug, Clone)]
+struct FlushFailed(Arc<LogError>);
 
 /// Counters for benchmarks and metrics.
 #[derive(Debug, Default)]
@@ -49,15 +53,43 @@ pub struct CommitStats {
     pub flush_micros: AtomicU64,
 }
 
+/// Set by the first write sled fails with an I/O error. sled cannot go on
+/// after one: a buffer it could not write is never marked stable, so its
+/// next flush waits forever. From then on every write fails at once with
+/// the first one's cause (a full disk still reads as one), until a restart.
+#[derive(Default)]
+pub(crate) struct Halt(std::sync::OnceLock<(std::io::ErrorKind, String)>);
+
+impl Halt {
+    pub fn note(&self, e: &LogError) {
+        if let LogError::Storage(sled::Error::Io(io)) = e {
+            if self.0.set((io.kind(), io.to_string())).is_ok() {
+                tracing::error!(error = %io, "a write failed; the store takes no more writes until hivelog restarts");
+            }
+        }
+    }
+
+    pub fn check(&self) -> Result<()> {
+        match self.0.get() {
+            None => Ok(()),
+            Some((kind, cause)) => Err(LogError::Storage(sled::Error::Io(std::io::Error::new(
+                *kind,
+                format!("an earlier write failed ({cause}) and the store stopped writing to keep what it holds intact; restart hivelog once the cause is fixed"),
+            )))),
+        }
+    }
+}
+
 pub(crate) struct Committer {
     policy: SyncPolicy,
+    pub halt: Arc<Halt>,
     tx: Mutex<Option<mpsc::Sender<Ticket>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     pub stats: Arc<CommitStats>,
 }
 
 /// A write's place in the commit queue.
-pub(crate) struct Waiter(Option<oneshot::Receiver<Result<(), String>>>);
+pub(crate) struct Waiter(Option<oneshot::Receiver<Result<(), FlushFailed>>>);
 
 impl Waiter {
     /// Resolves once the write is durable (or at once under `Interval`).
@@ -65,7 +97,7 @@ impl Waiter {
         let Some(rx) = self.0 else { return Ok(()) };
         match rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(LogError::Storage(sled::Error::Io(std::io::Error::other(e)))),
+            Ok(Err(e)) => Err(e.0.for_another_writer()),
             Err(_) => Err(LogError::ShuttingDown),
         }
     }
@@ -78,20 +110,22 @@ impl Committer {
         F: Fn() -> Result<()> + Send + 'static,
     {
         let stats = Arc::new(CommitStats::default());
+        let halt = Arc::new(Halt::default());
         let (tx, thread) = match policy {
             SyncPolicy::Interval(_) => (None, None),
             SyncPolicy::Always => {
                 let (tx, rx) = mpsc::channel::<Ticket>();
-                let stats = stats.clone();
+                let (stats, halt) = (stats.clone(), halt.clone());
                 let thread = std::thread::Builder::new()
                     .name("hivelog-commit".into())
-                    .spawn(move || run_flusher(flush, rx, &stats))
+                    .spawn(move || run_flusher(flush, rx, &stats, &halt))
                     .map_err(|e| LogError::Storage(sled::Error::Io(e)))?;
                 (Some(tx), Some(thread))
             }
         };
         Ok(Committer {
             policy,
+            halt,
             tx: Mutex::new(tx),
             thread: Mutex::new(thread),
             stats,
@@ -144,19 +178,27 @@ impl Committer {
     }
 }
 
-fn run_flusher(flush: impl Fn() -> Result<()>, rx: mpsc::Receiver<Ticket>, stats: &CommitStats) {
+fn run_flusher(
+    flush: impl Fn() -> Result<()>,
+    rx: mpsc::Receiver<Ticket>,
+    stats: &CommitStats,
+    halt: &Halt,
+) {
     while let Ok(first) = rx.recv() {
         // Everything queued before this flush starts is covered by it;
         // whatever arrives while it runs waits for the next one.
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
         let started = std::time::Instant::now();
-        let result = flush().map_err(|e| e.to_string());
+        let result = halt.check().and_then(|()| flush()).map_err(|e| {
+            halt.note(&e);
+            FlushFailed(Arc::new(e))
+        });
         stats
             .flush_micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         if let Err(e) = &result {
-            tracing::error!(error = %e, "flush failed; failing the writes that waited on it");
+            tracing::error!(error = %e.0, "flush failed; failing the writes that waited on it");
         }
         stats.flushes.fetch_add(1, Ordering::Relaxed);
         let writers: u64 = batch.iter().map(|t| t.done.len() as u64).sum();

@@ -108,6 +108,9 @@ pub enum LogError {
     #[error("{0}")]
     ForeignDataDir(String),
 
+    #[error("only {} MiB free on the data directory's disk, under the reserve of {} MiB kept so the store never runs out mid-write (--min-free-disk-mb)", free / (1024 * 1024), reserve / (1024 * 1024))]
+    DiskFull { free: u64, reserve: u64 },
+
     #[error("the log is shutting down")]
     ShuttingDown,
 
@@ -126,7 +129,27 @@ pub enum DiskTrouble {
 }
 
 impl LogError {
+    /// The same failure again, for another writer that waited on it
+    /// (`LogError` is not `Clone`); an I/O error keeps its kind, so a full
+    /// disk is still recognised.
+    pub(crate) fn for_another_writer(&self) -> LogError {
+        let (kind, detail) = match self {
+            LogError::Storage(sled::Error::Io(io)) => (io.kind(), io.to_string()),
+            LogError::DiskFull { free, reserve } => {
+                return LogError::DiskFull {
+                    free: *free,
+                    reserve: *reserve,
+                }
+            }
+            _ => (std::io::ErrorKind::Other, self.to_string()),
+        };
+        LogError::Storage(sled::Error::Io(std::io::Error::new(kind, detail)))
+    }
+
     pub fn disk_trouble(&self) -> Option<DiskTrouble> {
+        if let LogError::DiskFull { .. } = self {
+            return Some(DiskTrouble::Full);
+        }
         let LogError::Storage(sled::Error::Io(io)) = self else {
             return None;
         };

@@ -15,6 +15,7 @@ mod publish;
 mod read;
 mod replay;
 mod retention;
+mod space;
 mod stats;
 mod store;
 mod stream;
@@ -62,6 +63,9 @@ pub struct LogOptions {
     /// sled's page cache, in bytes.
     pub cache_bytes: u64,
     pub subscriber_queue: usize,
+    /// New messages are refused (507) while the disk has less free space
+    /// than this; 0 turns the reserve off (see space.rs).
+    pub min_free_bytes: u64,
 }
 
 impl Default for LogOptions {
@@ -70,6 +74,7 @@ impl Default for LogOptions {
             sync: SyncPolicy::Always,
             cache_bytes: 64 * 1024 * 1024,
             subscriber_queue: DEFAULT_SUBSCRIBER_QUEUE,
+            min_free_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -98,6 +103,7 @@ struct Shared {
     fanout: Arc<Fanout>,
     committer: Arc<Committer>,
     writer: writer::Writer,
+    space: Arc<space::SpaceGuard>,
     options: LogOptions,
     opened: Instant,
     closed: AtomicBool,
@@ -170,7 +176,8 @@ impl Log {
             options.sync,
         )?);
         let fanout = Fanout::new();
-        let writer = writer::Writer::start(committer.clone(), fanout.clone())?;
+        let space = Arc::new(space::SpaceGuard::new(dir, options.min_free_bytes));
+        let writer = writer::Writer::start(committer.clone(), fanout.clone(), space.clone())?;
         let shared = Shared {
             dir: dir.to_path_buf(),
             store,
@@ -179,6 +186,7 @@ impl Log {
             fanout,
             committer,
             writer,
+            space,
             options,
             opened: Instant::now(),
             closed: AtomicBool::new(false),
@@ -405,6 +413,11 @@ impl Log {
 
     pub fn size_on_disk(&self) -> u64 {
         self.shared.store.size_on_disk()
+    }
+
+    /// Free bytes on the data directory's disk, if the disk says.
+    pub fn disk_free(&self) -> Option<u64> {
+        self.shared.space.free()
     }
 
     pub fn data_dir(&self) -> &Path {

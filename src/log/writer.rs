@@ -29,6 +29,7 @@ use super::fanout::Fanout;
 use super::message::{headers_len, Message, StoredMessage};
 use super::publish::{last_seq_of_subject, make_room, PubAck, PublishOptions};
 use super::retention::Change;
+use super::space::SpaceGuard;
 use super::store::{decode, encode, keys};
 use super::stream::StreamConfig;
 use super::{lock, now_ns, StreamHandle, StreamInner};
@@ -44,11 +45,15 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn start(committer: Arc<Committer>, fanout: Arc<Fanout>) -> Result<Writer> {
+    pub fn start(
+        committer: Arc<Committer>,
+        fanout: Arc<Fanout>,
+        space: Arc<SpaceGuard>,
+    ) -> Result<Writer> {
         let (tx, rx) = mpsc::channel::<Request>();
         let thread = std::thread::Builder::new()
             .name("hivelog-writer".into())
-            .spawn(move || run(rx, &committer, &fanout))
+            .spawn(move || run(rx, &committer, &fanout, &space))
             .map_err(|e| LogError::Storage(sled::Error::Io(e)))?;
         Ok(Writer {
             tx: Mutex::new(Some(tx)),
@@ -73,7 +78,12 @@ impl Writer {
     }
 }
 
-fn run(rx: mpsc::Receiver<Request>, committer: &Committer, fanout: &Arc<Fanout>) {
+fn run(
+    rx: mpsc::Receiver<Request>,
+    committer: &Committer,
+    fanout: &Arc<Fanout>,
+    space: &SpaceGuard,
+) {
     while let Ok(first) = rx.recv() {
         let mut requests = vec![first];
         requests.extend(rx.try_iter().take(MAX_GROUP - 1));
@@ -86,6 +96,16 @@ fn run(rx: mpsc::Receiver<Request>, committer: &Committer, fanout: &Arc<Fanout>)
             }
         }
         for (handle, group) in groups {
+            // Refused before sled sees them: sled cannot recover from
+            // running out of space mid-write.
+            let bytes = group.iter().map(|q| q.stored.stored_size()).sum();
+            if let Err(refused) = space.admit(bytes) {
+                tracing::warn!(stream = %handle.name, "{}", LogError::from(refused));
+                for q in group {
+                    let _ = q.reply.send(Err(refused.into()));
+                }
+                continue;
+            }
             let mut inner = lock(&handle.inner);
             apply_group(&handle, &mut inner, group, committer, fanout);
         }
@@ -104,6 +124,12 @@ fn apply_group(
             let _ = q
                 .reply
                 .send(Err(LogError::StreamNotFound(handle.name.to_string())));
+        }
+        return;
+    }
+    if let Err(e) = committer.halt.check() {
+        for q in group {
+            let _ = q.reply.send(Err(e.for_another_writer()));
         }
         return;
     }
@@ -139,9 +165,9 @@ fn apply_group(
             Ok(state) => inner.state = state,
             Err(e) => {
                 tracing::error!(stream = %handle.name, error = %e, "append failed");
+                committer.halt.note(&e);
                 for (reply, _, _) in accepted {
-                    let io = std::io::Error::other(e.to_string());
-                    let _ = reply.send(Err(LogError::Storage(sled::Error::Io(io))));
+                    let _ = reply.send(Err(e.for_another_writer()));
                 }
                 return;
             }

@@ -1,0 +1,248 @@
+//! A disk that fills up, for real: the data directory lives on lossyfs
+//! (tests/common/lossyfs.rs) with a quota, so writes past it fail with
+//! ENOSPC as on a full disk. The server must answer new writes with 507
+//! and a clear detail, keep serving reads, lose nothing it answered, and
+//! take writes again by itself once space returns.
+//!
+//! Needs FUSE; without it the tests say SKIPPED (`HIVELOG_REQUIRE_FUSE=1`,
+//! set by `.ci/run`, makes that a failure).
+
+mod common;
+#[path = "common/lossyfs.rs"]
+mod lossyfs;
+
+use std::time::{Duration, Instant};
+
+use common::{client, send, Server};
+use serde_json::{json, Value};
+
+const MIB: u64 = 1024 * 1024;
+
+fn fuse_or_skip(test: &str) -> bool {
+    match lossyfs::available() {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                std::env::var("HIVELOG_REQUIRE_FUSE").as_deref() != Ok("1"),
+                "HIVELOG_REQUIRE_FUSE=1 but FUSE is not usable: {why}"
+            );
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("\nSKIPPED {test}: {why} (apt-get install fuse3)\n").as_bytes(),
+            );
+            false
+        }
+    }
+}
+
+async fn publish(server: &Server, payload: &str) -> (u16, Value) {
+    send(
+        client()
+            .post(server.url("/api/pub/disk.data"))
+            .body(payload.to_string()),
+    )
+    .await
+}
+
+/// Publishes 32 KiB messages until the server refuses one; returns the
+/// answered payloads by sequence and the refusal.
+async fn fill(server: &Server, answered: &mut Vec<(u64, String)>) -> (u16, Value) {
+    for i in 0..2_000 {
+        let payload = format!("{i:06}{}", "x".repeat(32 * 1024));
+        let (status, body) = publish(server, &payload).await;
+        if status != 200 {
+            return (status, body);
+        }
+        answered.push((body["seq"].as_u64().unwrap(), payload));
+    }
+    panic!("2,000 messages of 32 KiB fitted under the quota");
+}
+
+async fn assert_all_there(server: &Server, answered: &[(u64, String)]) {
+    for (seq, payload) in answered {
+        let (status, m) =
+            send(client().get(server.url(&format!("/api/streams/DISK/messages/{seq}")))).await;
+        assert_eq!(status, 200, "answered #{seq} is gone: {m}");
+        assert_eq!(m["text"].as_str(), Some(payload.as_str()), "#{seq} changed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_with_507_serves_reads_and_recovers_when_space_returns() {
+    if !fuse_or_skip(
+        "a_full_disk_refuses_writes_with_507_serves_reads_and_recovers_when_space_returns",
+    ) {
+        return;
+    }
+    let backing = tempfile::tempdir().unwrap();
+    let mnt = tempfile::tempdir().unwrap();
+    let data = mnt.path().join("data");
+    let mount = lossyfs::mount(backing.path(), mnt.path()).expect("mount lossyfs");
+    let args = ["--min-free-disk-mb", "4"];
+    let mut server = Server::start_in(&data, &args);
+    let c = client();
+    let (status, body) = send(
+        c.post(server.url("/api/streams"))
+            .json(&json!({"name": "DISK", "subjects": ["disk.>"]})),
+    )
+    .await;
+    assert!(status < 300, "{body}");
+    let (status, body) = send(c.post(server.url("/api/tasks")).json(
+        &json!({"task_id": "before", "title": "written before the disk filled", "description": ""}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Leave 3 MiB above the 4 MiB reserve.
+    mount
+        .control
+        .set_quota(Some(mount.control.used() + 7 * MIB));
+    let mut answered = Vec::new();
+    let (status, body) = fill(&server, &mut answered).await;
+    assert_eq!(status, 507, "a full disk must be 507: {body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("disk") && detail.contains("reads still work"),
+        "{detail}"
+    );
+    assert!(
+        answered.len() > 10,
+        "only {} messages fitted",
+        answered.len()
+    );
+
+    // Full: writes of every kind say so, reads work, the server is up.
+    let (status, body) = send(c.post(server.url("/api/tasks")).json(
+        &json!({"task_id": "during", "title": "posted while the disk is full", "description": ""}),
+    ))
+    .await;
+    assert_eq!(status, 507, "{body}");
+    let (status, _) = send(c.get(server.url("/health"))).await;
+    assert_eq!(status, 200);
+    let (status, tasks) = send(c.get(server.url("/api/tasks"))).await;
+    assert_eq!(status, 200);
+    assert!(tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["task_id"] == "before"));
+    assert_all_there(&server, &answered).await;
+    let metrics = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let free: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("hivelog_disk_free_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("hivelog_disk_free_bytes in /metrics");
+    assert!(free < (4 * MIB) as f64 + 64.0 * 1024.0, "free {free}");
+
+    // Space returns: writes are taken again without a restart.
+    mount.control.set_quota(None);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, body) = publish(&server, "after").await;
+        if status == 200 {
+            answered.push((body["seq"].as_u64().unwrap(), "after".into()));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "writes still refused 5 s after space returned: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = send(c.post(server.url("/api/tasks")).json(
+        &json!({"task_id": "after", "title": "posted once space returned", "description": ""}),
+    ))
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Nothing answered was lost, across a restart too.
+    assert_eq!(server.terminate().code(), Some(0));
+    server = Server::start_in(&data, &args);
+    assert_all_there(&server, &answered).await;
+    let (_, tasks) = send(c.get(server.url("/api/tasks"))).await;
+    let ids: Vec<&str> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["task_id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"before") && ids.contains(&"after") && !ids.contains(&"during"),
+        "{ids:?}"
+    );
+    drop(server);
+    drop(mount);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_reserve_a_write_error_stops_writes_cleanly_until_a_restart() {
+    if !fuse_or_skip("without_the_reserve_a_write_error_stops_writes_cleanly_until_a_restart") {
+        return;
+    }
+    // With the reserve off, sled itself meets ENOSPC. It cannot go on
+    // after that (its next flush would wait forever), so the store stops
+    // writing: every later write fails at once and says to restart.
+    let backing = tempfile::tempdir().unwrap();
+    let mnt = tempfile::tempdir().unwrap();
+    let data = mnt.path().join("data");
+    let mount = lossyfs::mount(backing.path(), mnt.path()).expect("mount lossyfs");
+    let args = ["--min-free-disk-mb", "0"];
+    let mut server = Server::start_in(&data, &args);
+    let c = client();
+    let (status, body) = send(
+        c.post(server.url("/api/streams"))
+            .json(&json!({"name": "DISK", "subjects": ["disk.>"]})),
+    )
+    .await;
+    assert!(status < 300, "{body}");
+    mount
+        .control
+        .set_quota(Some(mount.control.used() + 3 * MIB));
+    let mut answered = Vec::new();
+    let (status, body) = fill(&server, &mut answered).await;
+    assert_eq!(status, 507, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("No space left"),
+        "{body}"
+    );
+
+    mount.control.set_quota(None);
+    let started = Instant::now();
+    let (status, body) = publish(&server, "after").await;
+    assert!(
+        status >= 500 && started.elapsed() < Duration::from_secs(5),
+        "{status} after {:?}: {body}",
+        started.elapsed()
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("restart hivelog"),
+        "{body}"
+    );
+    let (status, _) = send(c.get(server.url("/health"))).await;
+    assert_eq!(status, 200);
+    let (status, first) = send(c.get(server.url("/api/streams/DISK/messages/1"))).await;
+    assert_eq!(status, 200, "{first}");
+
+    // A restart with room again: everything answered is there, writes work.
+    server.kill();
+    server = Server::start_in(&data, &args);
+    assert_all_there(&server, &answered).await;
+    let (status, body) = publish(&server, "after restart").await;
+    assert_eq!(status, 200, "{body}");
+    drop(server);
+    drop(mount);
+}
