@@ -246,3 +246,59 @@ async fn without_the_reserve_a_write_error_stops_writes_cleanly_until_a_restart(
     drop(server);
     drop(mount);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_data_directory_answers_503_keeps_reads_and_loses_nothing() {
+    if !fuse_or_skip("a_read_only_data_directory_answers_503_keeps_reads_and_loses_nothing") {
+        return;
+    }
+    let backing = tempfile::tempdir().unwrap();
+    let mnt = tempfile::tempdir().unwrap();
+    let data = mnt.path().join("data");
+    let mount = lossyfs::mount(backing.path(), mnt.path()).expect("mount lossyfs");
+    let mut server = Server::start_in(&data, &[]);
+    let c = client();
+    let (status, body) = send(
+        c.post(server.url("/api/streams"))
+            .json(&json!({"name": "DISK", "subjects": ["disk.>"]})),
+    )
+    .await;
+    assert!(status < 300, "{body}");
+    let mut answered = Vec::new();
+    for i in 0..20 {
+        let payload = format!("before-{i}");
+        let (status, body) = publish(&server, &payload).await;
+        assert_eq!(status, 200, "{body}");
+        answered.push((body["seq"].as_u64().unwrap(), payload));
+    }
+
+    // As a kernel does after an I/O error: the file system turns read-only.
+    mount.control.set_read_only(true);
+    let (status, body) = publish(&server, "refused").await;
+    assert_eq!(status, 503, "{body}");
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("read-only") && detail.contains("reads still work"),
+        "{detail}"
+    );
+    let (status, body) =
+        send(c.post(server.url("/api/tasks")).json(
+            &json!({"task_id": "t", "title": "posted on a read-only disk", "description": ""}),
+        ))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_all_there(&server, &answered).await;
+    let (status, _) = send(c.get(server.url("/health"))).await;
+    assert_eq!(status, 200);
+
+    // Writable again: a restart (the store stopped writing at the first
+    // failure) finds everything answered, and takes writes.
+    mount.control.set_read_only(false);
+    server.kill();
+    server = Server::start_in(&data, &[]);
+    assert_all_there(&server, &answered).await;
+    let (status, body) = publish(&server, "after").await;
+    assert_eq!(status, 200, "{body}");
+    drop(server);
+    drop(mount);
+}

@@ -9,7 +9,8 @@
 //! the test looks at lost data, not lost directory entries.
 //!
 //! It can also be full: with a quota, a write that would grow the files
-//! past it fails with ENOSPC until the quota is raised.
+//! past it fails with ENOSPC until the quota is raised. And read-only:
+//! every change fails with EROFS until it is writable again.
 //!
 //! One mount per `LossyFs::mount`; unmounted when the handle is dropped.
 //! Needs `/dev/fuse` and `fusermount3` (Debian: fuse3).
@@ -54,6 +55,9 @@ struct State {
     next_ino: u64,
     pending: HashMap<u64, Pending>,
     cut: bool,
+    /// Every change fails with EROFS, as on a file system remounted
+    /// read-only after an error.
+    read_only: bool,
     quota: Option<u64>,
     /// Bytes in all files, as writers see them.
     used: u64,
@@ -79,6 +83,10 @@ impl Control {
         s.pending.clear();
         s.dropped_bytes += dropped;
         dropped
+    }
+
+    pub fn set_read_only(&self, on: bool) {
+        self.0.lock().unwrap().read_only = on;
     }
 
     pub fn set_quota(&self, bytes: Option<u64>) {
@@ -198,6 +206,15 @@ impl State {
     fn live(&self) -> Result<(), Errno> {
         if self.cut {
             Err(Errno::EIO)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn writable(&self) -> Result<(), Errno> {
+        self.live()?;
+        if self.read_only {
+            Err(Errno::EROFS)
         } else {
             Ok(())
         }
@@ -431,7 +448,7 @@ impl Filesystem for LossyFs {
     ) {
         let mut s = self.state();
         let done = (|| {
-            s.live()?;
+            s.writable()?;
             if let Some(size) = size {
                 s.truncate(ino.0, size)?;
             }
@@ -459,7 +476,7 @@ impl Filesystem for LossyFs {
     ) {
         let mut s = self.state();
         let done = (|| {
-            s.live()?;
+            s.writable()?;
             let rel = s.path_of(parent)?.join(name);
             fs::create_dir(s.full(&rel)).map_err(errno)?;
             let _ = fs::set_permissions(s.full(&rel), fs::Permissions::from_mode(mode));
@@ -475,7 +492,7 @@ impl Filesystem for LossyFs {
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let mut s = self.state();
         let done = (|| {
-            s.live()?;
+            s.writable()?;
             let rel = s.path_of(parent)?.join(name);
             let size = match s.inodes.get(&rel).and_then(|i| s.pending.get(i)) {
                 Some(p) => p.size,
@@ -495,7 +512,7 @@ impl Filesystem for LossyFs {
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
         let mut s = self.state();
         let done = (|| {
-            s.live()?;
+            s.writable()?;
             let rel = s.path_of(parent)?.join(name);
             fs::remove_dir(s.full(&rel)).map_err(errno)?;
             s.forget_path(&rel);
@@ -519,7 +536,7 @@ impl Filesystem for LossyFs {
     ) {
         let mut s = self.state();
         let done = (|| {
-            s.live()?;
+            s.writable()?;
             let from = s.path_of(parent)?.join(name);
             let to = s.path_of(newparent)?.join(newname);
             // A replaced file's bytes are gone.
@@ -561,6 +578,7 @@ impl Filesystem for LossyFs {
         let done = (|| {
             s.live()?;
             if flags.0 & libc::O_TRUNC != 0 {
+                s.writable()?;
                 s.truncate(ino.0, 0)?;
             }
             Ok(())
@@ -583,7 +601,7 @@ impl Filesystem for LossyFs {
     ) {
         let mut s = self.state();
         let done = (|| {
-            s.live()?;
+            s.writable()?;
             let rel = s.path_of(parent)?.join(name);
             let mut o = OpenOptions::new();
             o.write(true);
@@ -638,7 +656,7 @@ impl Filesystem for LossyFs {
         reply: ReplyWrite,
     ) {
         let mut s = self.state();
-        match s.live().and_then(|_| s.write(ino.0, offset, data)) {
+        match s.writable().and_then(|_| s.write(ino.0, offset, data)) {
             Ok(()) => reply.written(data.len() as u32),
             Err(e) => reply.error(e),
         }
@@ -665,7 +683,7 @@ impl Filesystem for LossyFs {
         reply: ReplyEmpty,
     ) {
         let mut s = self.state();
-        match s.live().and_then(|_| s.sync(ino.0)) {
+        match s.writable().and_then(|_| s.sync(ino.0)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(e),
         }
