@@ -65,6 +65,24 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_TOKENS_FILE", value_name = "FILE")]
     pub tokens_file: Option<PathBuf>,
 
+    /// A PEM certificate chain: serve HTTPS and WSS on --listen (with --tls-key). Read again on SIGHUP.
+    #[arg(
+        long,
+        env = "HIVELOG_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "HIVELOG_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
     /// Refuse to start without a token (--token or --tokens-file).
     #[arg(long, env = "HIVELOG_REQUIRE_TOKEN")]
     pub require_token: bool,
@@ -262,6 +280,8 @@ pub const FILE_KEYS: &[&str] = &[
     "sync",
     "token",
     "tokens-file",
+    "tls-cert",
+    "tls-key",
     "require-token",
     "strict-agents",
     "sync-interval",

@@ -26,6 +26,7 @@ mod streams;
 pub mod sysmetrics;
 mod tasks;
 mod tasks_v2;
+pub mod tls;
 pub mod validation;
 mod work;
 pub mod ws;

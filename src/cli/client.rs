@@ -44,12 +44,19 @@ pub struct Client {
     http: reqwest::Client,
     base: Url,
     token: Option<String>,
+    /// For an https:// server: also used by the WebSocket client.
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Client {
     /// A client of `server`; `origin` names where that URL came from
     /// (`--server` or `HIVELOG_SERVER`), so a bad one can be fixed there.
-    pub fn new(server: &str, origin: &str, token: Option<String>) -> Result<Self, CliError> {
+    pub fn new(
+        server: &str,
+        origin: &str,
+        token: Option<String>,
+        ca_cert: Option<&std::path::Path>,
+    ) -> Result<Self, CliError> {
         let hint = || {
             if server.contains("://") {
                 String::new()
@@ -70,20 +77,35 @@ impl Client {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let http = reqwest::Client::builder()
+        let tls = match base.scheme() {
+            "https" => Some(super::tls::client_config(ca_cert)?),
+            _ => None,
+        };
+        let mut http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("hivelog-cli/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("hivelog-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(tls) = &tls {
+            http = http.use_preconfigured_tls((**tls).clone());
+        }
+        let http = http
             .build()
             .map_err(|e| CliError::Protocol(format!("cannot build an HTTP client: {e}")))?;
         Ok(Client {
             http,
             base,
             token: token.filter(|t| !t.is_empty()),
+            tls,
         })
     }
 
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
+    }
+
+    /// How the WebSocket client connects: TLS with the same roots for an
+    /// https:// server.
+    pub fn ws_connector(&self) -> Option<tokio_tungstenite::Connector> {
+        self.tls.clone().map(tokio_tungstenite::Connector::Rustls)
     }
 
     /// The server URL with `segments` appended, each escaped, so ids with
@@ -249,12 +271,12 @@ mod tests {
 
     #[test]
     fn segments_are_escaped_and_the_base_path_is_kept() {
-        let c = Client::new("http://127.0.0.1:8001", "--server", None).unwrap();
+        let c = Client::new("http://127.0.0.1:8001", "--server", None, None).unwrap();
         assert_eq!(
             c.url(&["api", "tasks", "a b/c", "claim"]).as_str(),
             "http://127.0.0.1:8001/api/tasks/a%20b%2Fc/claim"
         );
-        let c = Client::new("https://example.test/hive", "--server", None).unwrap();
+        let c = Client::new("https://example.test/hive", "--server", None, None).unwrap();
         assert_eq!(
             c.url(&["health"]).as_str(),
             "https://example.test/hive/health"
@@ -265,13 +287,13 @@ mod tests {
     #[test]
     fn bad_server_urls_are_refused_with_the_reason() {
         for bad in ["127.0.0.1:8001", "ftp://x", "not a url"] {
-            let err = Client::new(bad, "--server", None)
+            let err = Client::new(bad, "--server", None, None)
                 .err()
                 .unwrap()
                 .to_string();
             assert!(err.contains("--server"), "{bad}: {err}");
         }
-        let err = Client::new("127.0.0.1:8001", "HIVELOG_SERVER", None)
+        let err = Client::new("127.0.0.1:8001", "HIVELOG_SERVER", None, None)
             .err()
             .unwrap()
             .to_string();

@@ -73,6 +73,13 @@ impl ServerHandler for Forward {
 
 pub async fn run(conn: &Conn, args: McpArgs) -> Result<(), CliError> {
     let url = format!("{}/mcp", conn.server.trim_end_matches('/'));
+    // The SDK's HTTP client is built without TLS; an agent harness can
+    // reach an https:// server's /mcp directly instead.
+    if url.starts_with("https://") {
+        return Err(CliError::input(format!(
+            "hivelog mcp forwards over plain HTTP; point the harness at {url} as an HTTP MCP server instead (with its token as a bearer header)"
+        )));
+    }
     let mut headers = HashMap::new();
     if let Some(agent) = &args.agent {
         let value = agent.parse().map_err(|_| {

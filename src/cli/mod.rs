@@ -14,6 +14,7 @@ mod slots;
 mod status;
 mod streams;
 mod tasks;
+mod tls;
 mod work;
 
 use std::process::ExitCode;
@@ -59,6 +60,9 @@ pub struct Conn {
         value_name = "TOKEN"
     )]
     token: Option<String>,
+    /// A PEM certificate to trust besides the system's, for an https:// server with a self-signed or private-CA certificate.
+    #[arg(long, global = true, env = "HIVELOG_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<std::path::PathBuf>,
     /// Print the server's JSON instead of tables (for scripts).
     #[arg(long, global = true)]
     json: bool,
@@ -204,7 +208,12 @@ fn run_client(conn: &Conn, command: Command) -> ExitCode {
         .build()
         .map_err(|e| CliError::Protocol(format!("cannot start the async runtime: {e}")))
         .and_then(|runtime| {
-            let client = Client::new(&conn.server, conn.server_origin, conn.token.clone())?;
+            let client = Client::new(
+                &conn.server,
+                conn.server_origin,
+                conn.token.clone(),
+                conn.ca_cert.as_deref(),
+            )?;
             let out = Out::new(conn.json);
             runtime.block_on(dispatch(&client, out, command))
         });

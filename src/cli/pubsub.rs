@@ -323,12 +323,17 @@ pub async fn follow(
             .map_err(|_| CliError::input("--token must be printable ASCII"))?;
         request.headers_mut().insert("authorization", value);
     }
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| CliError::Unreachable {
-            server: url.clone(),
-            reason: e.to_string(),
-        })?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        None,
+        true,
+        client.ws_connector(),
+    )
+    .await
+    .map_err(|e| CliError::Unreachable {
+        server: url.clone(),
+        reason: e.to_string(),
+    })?;
     let acks = sub["ack"] == json!(true);
     ws.send(Frame::text(sub.to_string()))
         .await

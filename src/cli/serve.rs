@@ -14,8 +14,12 @@ use crate::coord::port::LogBackend;
 use crate::coord::Coordinator;
 use crate::log::Log;
 
-/// SIGHUP reads the tokens file again (rotation without a restart).
-async fn reload_tokens_on_sighup(tokens: std::sync::Arc<api::auth::Tokens>) {
+/// SIGHUP reads the tokens file and the TLS certificate again (rotation
+/// without a restart).
+async fn reload_on_sighup(
+    tokens: std::sync::Arc<api::auth::Tokens>,
+    cert: Option<std::sync::Arc<api::tls::Certificate>>,
+) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         return;
     };
@@ -23,6 +27,14 @@ async fn reload_tokens_on_sighup(tokens: std::sync::Arc<api::auth::Tokens>) {
         match tokens.reload() {
             Ok(n) => tracing::info!(tokens = n, "tokens reloaded"),
             Err(e) => tracing::error!("tokens not reloaded, the previous ones stay: {e}"),
+        }
+        if let Some(cert) = &cert {
+            match cert.reload() {
+                Ok(()) => tracing::info!("TLS certificate reloaded"),
+                Err(e) => {
+                    tracing::error!("TLS certificate not reloaded, the previous one stays: {e}")
+                }
+            }
         }
     }
 }
@@ -53,6 +65,18 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             "--require-token is set but no token is configured: give --token or --tokens-file"
         );
     }
+    let cert = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(std::sync::Arc::new(
+            api::tls::Certificate::load(cert, key).map_err(anyhow::Error::msg)?,
+        )),
+        _ => None,
+    };
+    let acceptor = cert
+        .as_ref()
+        .map(|c| c.acceptor())
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| listen_error(&config.listen, e))?;
@@ -73,7 +97,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         tracing::warn!(%addr, "listening beyond this machine WITHOUT A TOKEN: anyone who can reach it can claim, complete and delete work");
         eprintln!("\n  WARNING: hivelog listens on {addr} without a token. Anyone on this network can read\n  and change every task, agent and stream. Give --token or --tokens-file (and --require-token).\n");
     }
-    let reload = tokio::spawn(reload_tokens_on_sighup(tokens.clone()));
+    let reload = tokio::spawn(reload_on_sighup(tokens.clone(), cert));
     let state = AppState::new(log.clone(), coord, config.ws_config())
         .with_tokens(tokens)
         .with_limits(config.limits())
@@ -85,17 +109,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(
         data_dir = %config.data_dir.display(),
         sync = ?config.sync,
-        "hivelog {} listening on http://{addr}",
+        "hivelog {} listening on {scheme}://{addr}",
         env!("CARGO_PKG_VERSION")
     );
-    print_banner(&config, addr);
+    print_banner(&config, scheme, addr);
 
-    // Small frames (acks, live messages) must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
     ready.store(true, std::sync::atomic::Ordering::Release);
     let stopping = async move {
         crate::shutdown::signal().await;
@@ -103,10 +121,31 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     };
     // Client addresses reach the handlers (rate limits, WebSocket counts).
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stopping)
-        .await
-        .context("server error")?;
+    match acceptor {
+        None => {
+            // Small frames (acks, live messages) must not wait for Nagle's
+            // algorithm.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await
+        }
+        Some(acceptor) => {
+            // The TLS listener sets TCP_NODELAY itself; `tap_io` is what
+            // gives its connections a ConnectInfo<SocketAddr>.
+            let listener = api::tls::TlsListener::new(listener, acceptor)
+                .context("cannot start TLS")?
+                .tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await
+        }
+    }
+    .context("server error")?;
 
     // In-flight requests have finished; stop background jobs, then make
     // everything durable before exiting.
@@ -153,15 +192,16 @@ fn next_port(listen: &str) -> String {
 
 /// The block a person sees on start (stdout; logs go to stderr): where the
 /// data lives and where to point a browser, an agent or a WebSocket client.
-fn print_banner(config: &ServeConfig, addr: std::net::SocketAddr) {
+fn print_banner(config: &ServeConfig, scheme: &str, addr: std::net::SocketAddr) {
     use std::io::Write;
+    let ws = if scheme == "https" { "wss" } else { "ws" };
     let data = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     let banner = format!(
-        "\n  hivelog {version} is running\n\n  data       {data}\n  dashboard  http://{addr}/\n  API docs   http://{addr}/docs  (OpenAPI: http://{addr}/openapi.json)\n  HTTP API   http://{addr}/api/…  (health: http://{addr}/health, metrics: http://{addr}/metrics)\n  WebSocket  ws://{addr}/ws\n  writes     {sync}\n{token}\n  Stop with Ctrl-C.\n",
+        "\n  hivelog {version} is running\n\n  data       {data}\n  dashboard  {scheme}://{addr}/\n  API docs   {scheme}://{addr}/docs  (OpenAPI: {scheme}://{addr}/openapi.json)\n  HTTP API   {scheme}://{addr}/api/…  (health: {scheme}://{addr}/health, metrics: {scheme}://{addr}/metrics)\n  WebSocket  {ws}://{addr}/ws\n  writes     {sync}\n{token}\n  Stop with Ctrl-C.\n",
         version = env!("CARGO_PKG_VERSION"),
         data = data.display(),
         token = if config.token.as_deref().is_some_and(|t| !t.is_empty()) || config.tokens_file.is_some() {
-            format!("  token      required on the API and /ws; open the dashboard once as http://{addr}/#token=<token>\n")
+            format!("  token      required on the API and /ws; open the dashboard once as {scheme}://{addr}/#token=<token>\n")
         } else {
             String::new()
         },

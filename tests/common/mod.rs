@@ -89,16 +89,17 @@ impl Server {
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
-                    if let Some(i) = line.find("listening on http://") {
+                    if let Some(i) = line.find("listening on http") {
                         // Plain or JSON logs: the address ends at the first
                         // character that cannot be part of it.
-                        let addr: String = line[i + "listening on http://".len()..]
+                        let url: String = line[i + "listening on ".len()..]
                             .chars()
                             .take_while(|c| {
-                                c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']')
+                                c.is_ascii_alphanumeric()
+                                    || matches!(c, '.' | ':' | '[' | ']' | '/')
                             })
                             .collect();
-                        let _ = tx.send(addr);
+                        let _ = tx.send(url);
                     }
                     logs.lock().unwrap().push(line);
                 }
@@ -106,10 +107,10 @@ impl Server {
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(addr) = rx.recv_timeout(Duration::from_millis(50)) {
+            if let Ok(url) = rx.recv_timeout(Duration::from_millis(50)) {
                 return Ok(Server {
                     child,
-                    base: format!("http://{addr}"),
+                    base: url,
                     dir: dir.to_path_buf(),
                     logs,
                     out,
