@@ -111,9 +111,12 @@ impl From<LogError> for ApiError {
             MessageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             StreamFull { .. } | DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Corrupt(_) | FormatTooNew { .. } | DataDirInUse(_) | ForeignDataDir(_) | Storage(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Corrupt(_)
+            | FormatTooNew { .. }
+            | DataDirInUse(_)
+            | ForeignDataDir(_)
+            | DamagedStore(_)
+            | Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
     }

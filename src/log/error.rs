@@ -108,6 +108,9 @@ pub enum LogError {
     #[error("{0}")]
     ForeignDataDir(String),
 
+    #[error("{0}")]
+    DamagedStore(String),
+
     #[error("only {} MiB free on the data directory's disk, under the reserve of {} MiB kept so the store never runs out mid-write (--min-free-disk-mb)", free / (1024 * 1024), reserve / (1024 * 1024))]
     DiskFull { free: u64, reserve: u64 },
 

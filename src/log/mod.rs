@@ -10,6 +10,7 @@ pub mod duration;
 mod error;
 mod fanout;
 mod guard;
+mod manifest;
 mod message;
 mod publish;
 mod read;
@@ -364,6 +365,10 @@ impl Log {
         handle.committed.send_modify(|_| {});
         self.shared.store.remove_stream(name)?;
         self.shared.store.flush()?;
+        // Not under the stream's lock: a checkpoint takes the manifest's
+        // lock, then stream locks.
+        drop(writer);
+        self.shared.store.forget_stream(name)?;
         tracing::info!(stream = %name, "stream deleted");
         Ok(())
     }
@@ -463,8 +468,19 @@ impl Log {
         }
         self.shared.writer.close();
         self.shared.committer.close();
-        self.shared.store.flush()?;
-        Ok(())
+        self.checkpoint()
+    }
+
+    /// Flushes, and records in the manifest the last sequence of every
+    /// stream as now on disk (see manifest.rs). The sweeper calls it every
+    /// few seconds, `close` once more at the end.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.shared.store.checkpoint(|| {
+            read(&self.shared.streams)
+                .iter()
+                .map(|(name, h)| (name.clone(), lock(&h.inner).state.last_seq))
+                .collect()
+        })
     }
 
     pub(crate) fn is_closed(&self) -> bool {

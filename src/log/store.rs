@@ -1,6 +1,7 @@
 //! The sled side of the log: where each record lives, how it is encoded,
 //! and the on-disk format version with its migrations.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::durable::Durable;
 use super::error::{LogError, Result};
+use super::manifest::{self, Manifest};
 use super::stream::StreamConfig;
 
 #[path = "../../migrations/mod.rs"]
@@ -17,6 +19,8 @@ pub use migrations::current_version;
 
 const META_TREE: &str = "meta";
 const FORMAT_KEY: &[u8] = b"format_version";
+/// The store's id, also in `hivelog.manifest` (manifest.rs).
+const STORE_ID_KEY: &[u8] = b"store_id";
 const STREAM_RECORD_PREFIX: &str = "stream/";
 
 /// Key layout inside a stream's tree (see migrations/v1_initial_layout.rs).
@@ -124,6 +128,42 @@ pub(crate) struct Store {
     db: sled::Db,
     meta: sled::Tree,
     durable: std::sync::Arc<Durable>,
+    dir: std::path::PathBuf,
+    /// Held while the manifest is rewritten, so a stream deleted meanwhile
+    /// cannot come back in it.
+    manifest: std::sync::Arc<std::sync::Mutex<Manifest>>,
+}
+
+/// The store's id and each stream's last sequence, read without creating
+/// anything: a tree that is not there is not opened.
+fn stored_facts(db: &sled::Db) -> Result<(Option<String>, BTreeMap<String, u64>)> {
+    let trees: std::collections::HashSet<Vec<u8>> =
+        db.tree_names().into_iter().map(|n| n.to_vec()).collect();
+    if !trees.contains(META_TREE.as_bytes()) {
+        return Ok((None, BTreeMap::new()));
+    }
+    let meta = db.open_tree(META_TREE)?;
+    let id = meta
+        .get(STORE_ID_KEY)?
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
+    let mut seqs = BTreeMap::new();
+    for item in meta.scan_prefix(STREAM_RECORD_PREFIX) {
+        let (key, _) = item?;
+        let tree_name = key.to_vec();
+        let Some(name) = tree_name.strip_prefix(STREAM_RECORD_PREFIX.as_bytes()) else {
+            continue;
+        };
+        if !trees.contains(&tree_name) {
+            continue;
+        }
+        let tree = db.open_tree(&tree_name)?;
+        let last = match tree.get(keys::STATE)? {
+            Some(raw) => decode::<super::stream::StreamState>(&raw)?.last_seq,
+            None => 0,
+        };
+        seqs.insert(String::from_utf8_lossy(name).into_owned(), last);
+    }
+    Ok((id, seqs))
 }
 
 /// A directory that holds files but no hivelog store is someone else's:
@@ -138,6 +178,13 @@ fn refuse_foreign(dir: &Path) -> Result<()> {
         .collect();
     if names.is_empty() || names.iter().any(|n| n == "sled") {
         return Ok(());
+    }
+    if names.iter().any(|n| n == manifest::FILE) {
+        return Err(LogError::DamagedStore(format!(
+            "{dir} has a {file} but its store (sled/) is gone; hivelog wrote nothing and will not start on it. Restore {dir} from a backup, or remove {dir}/{file} to start an empty store there",
+            dir = dir.display(),
+            file = manifest::FILE
+        )));
     }
     let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
     Err(LogError::ForeignDataDir(format!(
@@ -179,7 +226,14 @@ impl Store {
             }
         };
         let durable = Durable::open(&dir.join("sled")).map_err(sled::Error::Io)?;
+        // Checked against the manifest before anything is written (not
+        // even an empty tree): a damaged store is left as it was found.
+        let (store_id, last_seqs) = stored_facts(&db)?;
+        let manifest = manifest::check(dir, store_id.clone(), &last_seqs)?;
         let meta = db.open_tree(META_TREE)?;
+        if store_id.is_none() {
+            meta.insert(STORE_ID_KEY, manifest.store_id.as_bytes())?;
+        }
         let found = match meta.get(FORMAT_KEY)? {
             Some(v) => u32::from_be_bytes(
                 v.as_ref()
@@ -205,10 +259,12 @@ impl Store {
             db,
             meta,
             durable: std::sync::Arc::new(durable),
+            dir: dir.to_path_buf(),
+            manifest: std::sync::Arc::new(std::sync::Mutex::new(manifest.clone())),
         };
-        if found < supported {
-            store.flush()?;
-        }
+        // The id must be on disk before a manifest names it.
+        store.flush()?;
+        manifest::write(dir, &manifest)?;
         Ok(store)
     }
 
@@ -257,6 +313,26 @@ impl Store {
         let bytes = self.db.flush()?;
         self.durable.sync().map_err(sled::Error::Io)?;
         Ok(bytes)
+    }
+
+    /// Records what is on disk now in the manifest: `seqs` is read under
+    /// the manifest's lock, then everything is flushed, then written.
+    pub fn checkpoint(&self, seqs: impl FnOnce() -> BTreeMap<String, u64>) -> Result<()> {
+        let mut m = self.manifest.lock().unwrap_or_else(|p| p.into_inner());
+        let seqs = seqs();
+        self.flush()?;
+        m.streams = seqs;
+        manifest::write(&self.dir, &m)
+    }
+
+    /// A deleted stream leaves the manifest (a new one by its name starts
+    /// again at #1).
+    pub fn forget_stream(&self, name: &str) -> Result<()> {
+        let mut m = self.manifest.lock().unwrap_or_else(|p| p.into_inner());
+        if m.streams.remove(name).is_some() {
+            manifest::write(&self.dir, &m)?;
+        }
+        Ok(())
     }
 
     pub fn size_on_disk(&self) -> u64 {

@@ -1,6 +1,7 @@
 //! The background job that enforces time: messages older than `max_age`,
 //! de-duplication ids older than `duplicate_window`, and ephemeral
-//! consumers idle past `inactive_threshold`.
+//! consumers idle past `inactive_threshold`. It also records, every few
+//! seconds, what is on disk in the manifest (manifest.rs).
 
 use std::time::Duration;
 
@@ -14,6 +15,9 @@ use super::{lock, now_ns, Log, StreamHandle};
 
 /// Removals per batch, so the writer lock is never held for long.
 const CHUNK: u64 = 2_000;
+/// How often the manifest is brought up to date: what a damaged store
+/// could lose without its open being refused.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
@@ -25,10 +29,20 @@ pub struct SweepReport {
 pub(super) async fn run(log: Log, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut checkpointed = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => break,
+        }
+        if checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            checkpointed = std::time::Instant::now();
+            let job = log.clone();
+            match tokio::task::spawn_blocking(move || job.checkpoint()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "manifest not updated"),
+                Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+            }
         }
         let job = log.clone();
         let span = tracing::debug_span!("sweep");
