@@ -560,7 +560,12 @@ impl Filesystem for LossyFs {
                 .map(|(p, i)| (p.clone(), *i))
                 .collect();
             for (old, ino) in moved {
-                let new = to.join(old.strip_prefix(&from).unwrap_or(Path::new("")));
+                // `join("")` would add a trailing slash, making a file look
+                // like a directory.
+                let new = match old.strip_prefix(&from) {
+                    Ok(rest) if !rest.as_os_str().is_empty() => to.join(rest),
+                    _ => to.clone(),
+                };
                 s.inodes.remove(&old);
                 s.inodes.insert(new.clone(), ino);
                 s.paths.insert(ino, new);
