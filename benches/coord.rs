@@ -45,7 +45,9 @@ async fn serve(dir: &std::path::Path, sync: SyncPolicy) -> (Server, Duration) {
     .expect("open");
     let started = Instant::now();
     let port = LogBackend::open(log.clone(), "mjwork").expect("port");
-    let coord = Coordinator::open(port, CoordConfig::default()).expect("coordinator");
+    let coord = Coordinator::open(port, CoordConfig::default())
+        .await
+        .expect("coordinator");
     let load = started.elapsed();
     let app = router(AppState::new(log.clone(), coord, Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -105,6 +107,7 @@ async fn fill(dir: &std::path::Path, n: usize) {
         LogBackend::open(log.clone(), "mjwork").expect("port"),
         CoordConfig::default(),
     )
+    .await
     .expect("coord");
     let mut jobs = Vec::new();
     for w in 0..16 {

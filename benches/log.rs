@@ -238,7 +238,9 @@ async fn fetch_ack_rate(n: usize) -> f64 {
 async fn http_publish_rate(clients: usize, total: usize) -> f64 {
     let (_dir, log) = fresh(SyncPolicy::Always);
     let port = LogBackend::open(log.clone(), "mjwork").expect("port");
-    let coord = Coordinator::open(port, CoordConfig::default()).expect("coordinator");
+    let coord = Coordinator::open(port, CoordConfig::default())
+        .await
+        .expect("coordinator");
     let app = router(AppState::new(log.clone(), coord, Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -44,7 +44,9 @@ async fn serve(dir: &std::path::Path) -> (String, Log, tokio::task::JoinHandle<(
     )
     .expect("open");
     let port = LogBackend::open(log.clone(), "mjwork").expect("port");
-    let coord = Coordinator::open(port, CoordConfig::default()).expect("coordinator");
+    let coord = Coordinator::open(port, CoordConfig::default())
+        .await
+        .expect("coordinator");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

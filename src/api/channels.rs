@@ -98,7 +98,7 @@ async fn post_message_v2(
     store(&state, input).await
 }
 
-fn read(
+async fn read(
     state: &AppState,
     channel: &str,
     raw: Option<&str>,
@@ -108,7 +108,10 @@ fn read(
         .positive_int("limit")?
         .unwrap_or(DEFAULT_LIMIT)
         .min(MAX_LIMIT) as usize;
-    Ok(state.coord.messages(channel, limit, q.get("mention"))?)
+    Ok(state
+        .coord
+        .messages(channel, limit, q.get("mention"))
+        .await?)
 }
 
 async fn list(
@@ -119,7 +122,7 @@ async fn list(
     if !CHANNELS.contains(&channel.as_str()) {
         return Err(bad_path("channel", &CHANNELS, &channel));
     }
-    Ok(axum::Json(read(&state, &channel, raw.as_deref())?))
+    Ok(axum::Json(read(&state, &channel, raw.as_deref()).await?))
 }
 
 #[derive(Debug, Serialize)]
@@ -134,7 +137,7 @@ async fn list_v2(
     Path(channel): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<MessageList>, ApiError> {
-    let messages = read(&state, &channel, raw.as_deref())?;
+    let messages = read(&state, &channel, raw.as_deref()).await?;
     Ok(axum::Json(MessageList {
         channel,
         count: messages.len(),

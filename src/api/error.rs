@@ -167,12 +167,7 @@ impl From<CoordError> for ApiError {
     fn from(e: CoordError) -> Self {
         use CoordError::*;
         let status = match &e {
-            Log(_) => {
-                if let Log(inner) = e {
-                    return inner.into();
-                }
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Storage(inner) => return storage_error(inner),
             Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             MissingAgent | Blocked(_) | Cycle(_) => StatusCode::BAD_REQUEST,
             TaskNotFound | NotClaimable { .. } | NotClaimed | AgentNotFound(_) => {
@@ -187,6 +182,27 @@ impl From<CoordError> for ApiError {
             Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())
+    }
+}
+
+/// What storage said, for coordination's writes and reads. A full or
+/// unwritable store is the machine's state, not a bug: say so, and that
+/// reads still work.
+fn storage_error(e: &crate::coord::port::PortError) -> ApiError {
+    use crate::coord::port::PortError::*;
+    match e {
+        Full(detail) => ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            format!("the disk is full; nothing was written (reads still work; free space and retry): {detail}"),
+        ),
+        Unavailable(detail) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("storage cannot take writes now; nothing was written (reads still work): {detail}"),
+        ),
+        Conflict { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; try again")),
+        NotFound(detail) | Corrupt(detail) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, detail.clone())
+        }
     }
 }
 

@@ -47,7 +47,7 @@ pub fn routes() -> Routes {
 }
 
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
-    let slots = state.coord.slots()?;
+    let slots = state.coord.slots().await?;
     Ok(axum::Json(json!({ "slots": slots })))
 }
 

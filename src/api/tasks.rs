@@ -418,7 +418,8 @@ async fn history(
 ) -> Result<axum::Json<Value>, ApiError> {
     let versions: Vec<Value> = state
         .coord
-        .history(&id)?
+        .history(&id)
+        .await?
         .into_iter()
         .map(|(seq, task)| json!({ "sequence": seq, "task": task }))
         .collect();

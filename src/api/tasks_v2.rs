@@ -136,7 +136,7 @@ async fn events(
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let limit = q.positive_int("limit")?.unwrap_or(40).min(1_000) as usize;
-    let events = state.coord.recent_task_events(limit)?;
+    let events = state.coord.recent_task_events(limit).await?;
     Ok(axum::Json(serde_json::json!({ "events": events })))
 }
 

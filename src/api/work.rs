@@ -257,7 +257,7 @@ async fn inbox(
     let limit = q.positive_int("limit")?.unwrap_or(100).min(MAX_PEEK as u64) as usize;
     let wait = parse_wait(q.get("wait"))?;
     let mut items = if wait.is_zero() {
-        state.coord.inbox(&agent, limit)?
+        state.coord.inbox(&agent, limit).await?
     } else {
         state.coord.wait_inbox(&agent, wait).await?
     };

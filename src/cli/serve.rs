@@ -84,8 +84,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
     let port = LogBackend::open(log.clone(), &config.subject_prefix)
         .context("cannot create the default streams")?;
-    let coord =
-        Coordinator::open(port, config.coord_config()).context("cannot load tasks and agents")?;
+    let coord = Coordinator::open(port, config.coord_config())
+        .await
+        .context("cannot load tasks and agents")?;
 
     let (stop_jobs, jobs_stopped) = watch::channel(false);
     let sweeper = log.start_sweeper(config.sweep_interval, jobs_stopped.clone());

@@ -146,7 +146,7 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     pub fn health(&self, agent: &Agent) -> Health {
-        let age = agent.seen().age();
+        let age = self.clock.since(agent.seen());
         if age <= self.config.agent_stale_after {
             Health::Active
         } else if age <= self.config.agent_dead_after {
@@ -160,7 +160,7 @@ impl<P: LogPort> Coordinator<P> {
         AgentView {
             agent: agent.clone(),
             health: self.health(agent),
-            seconds_since_heartbeat: agent.seen().age().as_secs(),
+            seconds_since_heartbeat: self.clock.since(agent.seen()).as_secs(),
         }
     }
 
@@ -174,9 +174,9 @@ impl<P: LogPort> Coordinator<P> {
     /// True when the agent has been silent past `--agent-dead-after` by
     /// the monotonic clock (for the reaper).
     pub(super) fn is_dead(&self, id: &str) -> Option<bool> {
-        lock(&self.agents)
-            .get(id)
-            .map(|r| r.heard.elapsed() > self.config.agent_dead_after)
+        lock(&self.agents).get(id).map(|r| {
+            self.clock.instant().saturating_duration_since(r.heard) > self.config.agent_dead_after
+        })
     }
 
     pub(super) fn agent(&self, id: &str) -> Option<Agent> {
@@ -192,7 +192,7 @@ impl<P: LogPort> Coordinator<P> {
         let mut agents = lock(&self.agents);
         let newer = agents.get(&agent.agent_id).is_none_or(|r| r.seq < seq);
         if newer {
-            let heard = agent.seen().to_instant();
+            let heard = self.clock.instant_of(agent.seen());
             agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq, heard });
         }
         Ok(())
@@ -216,7 +216,7 @@ impl<P: LogPort> Coordinator<P> {
                 "capabilities: at most 256 names of 1 to 64 characters".into(),
             ));
         }
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let agent = match self.agent(&input.agent_id) {
             Some(mut a) => {
                 a.description = input.description;
@@ -241,7 +241,7 @@ impl<P: LogPort> Coordinator<P> {
     /// naming a task the agent holds renews that task's lease.
     pub async fn heartbeat(&self, input: HeartbeatInput) -> Result<AgentView, CoordError> {
         check_agent_id(&input.agent_id)?;
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let mut agent = self
             .agent(&input.agent_id)
             .unwrap_or_else(|| Agent::new(input.agent_id.clone(), now));
@@ -270,7 +270,7 @@ impl<P: LogPort> Coordinator<P> {
     /// every few seconds, so a burst of calls is one write.
     pub async fn touch(&self, id: &str, current_task: Option<&str>) -> Result<(), CoordError> {
         check_agent_id(id)?;
-        let now = Timestamp::now();
+        let now = self.clock.now();
         if let Some(task) = current_task {
             lock(&self.tasks).renew_lease(task, id, now.plus(self.config.task_lease));
         }
@@ -279,8 +279,8 @@ impl<P: LogPort> Coordinator<P> {
             match agents.get_mut(id) {
                 // Recently stored: keep the news in memory; the next store
                 // (at most TOUCH_EVERY later) carries it.
-                Some(r) if r.agent.seen().age() < TOUCH_EVERY => {
-                    r.heard = std::time::Instant::now();
+                Some(r) if self.clock.since(r.agent.seen()) < TOUCH_EVERY => {
+                    r.heard = self.clock.instant();
                     if let Some(task) = current_task {
                         r.agent.current_task = Some(task.to_string());
                         r.agent.status = AgentStatus::Busy;
@@ -334,7 +334,7 @@ impl<P: LogPort> Coordinator<P> {
             text,
             task_id: agent.current_task.clone(),
             channel: None,
-            at: Timestamp::now(),
+            at: self.clock.now(),
         };
         self.deliver(id, item).await?;
         agent.needs_approval = false;
@@ -352,7 +352,7 @@ impl<P: LogPort> Coordinator<P> {
         let fresh = |a: &Agent| {
             a.last_heartbeat
                 .as_ref()
-                .is_some_and(|t| t.at().age() <= self.config.agent_stale_after)
+                .is_some_and(|t| self.clock.since(t.at()) <= self.config.agent_stale_after)
         };
         let mut out: Vec<AgentView> = lock(&self.agents)
             .values()

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::inbox::InboxItem;
 use super::port::LogPort;
-use super::time::{ClientTime, Timestamp};
+use super::time::ClientTime;
 use super::{CoordError, Coordinator};
 
 const MAX_CONTENT: usize = 64 * 1024;
@@ -131,7 +131,7 @@ impl<P: LogPort> Coordinator<P> {
                     .and_then(Value::as_str)
                     .map(String::from),
                 channel: Some(message.channel.clone()),
-                at: Timestamp::now(),
+                at: self.clock.now(),
             };
             // Mentions of names that are not valid agent ids are skipped.
             if let Err(e) = self.deliver(agent, item).await {
@@ -169,7 +169,7 @@ impl<P: LogPort> Coordinator<P> {
             channel: channel.clone(),
             mentions: mentions(&text),
             content,
-            timestamp: Some(input.timestamp.unwrap_or_else(|| Timestamp::now().into())),
+            timestamp: Some(input.timestamp.unwrap_or_else(|| self.clock.now().into())),
             extra: input.extra,
         };
         let payload =
@@ -185,7 +185,7 @@ impl<P: LogPort> Coordinator<P> {
 
     /// The most recent `limit` messages of a channel, oldest first;
     /// with `mention`, only those that mention that agent.
-    pub fn messages(
+    pub async fn messages(
         &self,
         channel: &str,
         limit: usize,
@@ -206,7 +206,8 @@ impl<P: LogPort> Coordinator<P> {
         };
         let mut out: Vec<ChannelMessage> =
             self.port
-                .tail(&subject, window)?
+                .tail(&subject, window)
+                .await?
                 .into_iter()
                 .map(|r| {
                     let mut m = serde_json::from_slice::<ChannelMessage>(&r.payload)

@@ -87,7 +87,7 @@ impl<P: LogPort> Coordinator<P> {
                             return Err(CoordError::NotClaimed);
                         }
                         let mut n = t.clone();
-                        unclaim(&mut n);
+                        unclaim(&mut n, self.clock.now());
                         Ok(n)
                     })
                     .await
@@ -113,7 +113,7 @@ impl<P: LogPort> Coordinator<P> {
                 if !unmet.is_empty() {
                     return Err(CoordError::Blocked(unmet));
                 }
-                let now = Timestamp::now();
+                let now = self.clock.now();
                 if t.not_before.is_some_and(|nb| nb > now) {
                     return Err(CoordError::NotClaimable {
                         status: Some("delayed"),
@@ -213,7 +213,7 @@ impl<P: LogPort> Coordinator<P> {
         let w = self
             .change_task(id, |t, _| {
                 Self::check_grant(t, agent, f.fence)?;
-                let now = Timestamp::now();
+                let now = self.clock.now();
                 let mut n = t.clone();
                 n.result = f.result.clone();
                 n.error = f.error.clone();
@@ -222,7 +222,7 @@ impl<P: LogPort> Coordinator<P> {
                         Some(e) => format!("failed: {e}"),
                         None => "failed".to_string(),
                     };
-                    super::retries::spend_attempt(&mut n, &reason, config);
+                    super::retries::spend_attempt(&mut n, &reason, config, self.clock.now());
                     return Ok(n);
                 }
                 n.status = if f.success {
@@ -252,7 +252,7 @@ impl<P: LogPort> Coordinator<P> {
             .change_task(id, |t, _| {
                 Self::check_grant(t, agent, fence)?;
                 let mut n = t.clone();
-                unclaim(&mut n);
+                unclaim(&mut n, self.clock.now());
                 n.release_reason = Some(format!("released by {agent}"));
                 Ok(n)
             })
@@ -274,7 +274,7 @@ impl<P: LogPort> Coordinator<P> {
                 if t.status.is_final() {
                     return Err(CoordError::Finished(t.status.as_str()));
                 }
-                let now = Timestamp::now();
+                let now = self.clock.now();
                 let mut n = t.clone();
                 n.status = TaskStatus::Failed;
                 n.cancelled = true;
@@ -311,7 +311,7 @@ impl<P: LogPort> Coordinator<P> {
         let lease = self.config.task_lease;
         self.change_task(id, |t, _| {
             Self::check_grant(t, agent, fence)?;
-            let now = Timestamp::now();
+            let now = self.clock.now();
             let mut n = t.clone();
             n.progress = Some(Progress {
                 note: note.clone(),
@@ -340,7 +340,7 @@ impl<P: LogPort> Coordinator<P> {
                     return Err(CoordError::NotClaimed);
                 }
                 let mut n = t.clone();
-                super::retries::spend_attempt(&mut n, reason, config);
+                super::retries::spend_attempt(&mut n, reason, config, self.clock.now());
                 Ok(n)
             })
             .await?;
@@ -375,8 +375,7 @@ impl<P: LogPort> Coordinator<P> {
     }
 }
 
-pub(super) fn unclaim(n: &mut Task) {
-    let now = Timestamp::now();
+pub(super) fn unclaim(n: &mut Task, now: Timestamp) {
     n.status = TaskStatus::Available;
     n.owner = None;
     n.claimed_at = None;

@@ -23,8 +23,8 @@ fn pause_subject() -> String {
 }
 
 impl<P: LogPort> Coordinator<P> {
-    pub(super) fn load_pause(&self) -> Result<(), CoordError> {
-        if let Some(p) = self.load::<Pause>(&pause_subject())?.value {
+    pub(super) async fn load_pause(&self) -> Result<(), CoordError> {
+        if let Some(p) = self.load::<Pause>(&pause_subject()).await?.value {
             *lock(&self.pause) = p;
         }
         Ok(())
@@ -49,7 +49,7 @@ impl<P: LogPort> Coordinator<P> {
             paused,
             by,
             reason,
-            since: Some(Timestamp::now()),
+            since: Some(self.clock.now()),
         };
         let payload = serde_json::to_vec(&state).map_err(|e| CoordError::Corrupt(e.to_string()))?;
         self.port.append(&pause_subject(), payload, None).await?;

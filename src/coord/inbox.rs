@@ -61,8 +61,8 @@ impl<P: LogPort> Coordinator<P> {
         Ok(seq)
     }
 
-    fn floor(&self, agent: &str) -> Result<(Floor, u64), CoordError> {
-        let loaded = self.load::<Floor>(&Self::floor_subject(agent))?;
+    async fn floor(&self, agent: &str) -> Result<(Floor, u64), CoordError> {
+        let loaded = self.load::<Floor>(&Self::floor_subject(agent)).await?;
         Ok((loaded.value.unwrap_or_default(), loaded.last_seq))
     }
 
@@ -95,7 +95,7 @@ impl<P: LogPort> Coordinator<P> {
                 ),
                 task_id: Some(task.task_id.clone()),
                 channel: None,
-                at: Timestamp::now(),
+                at: self.clock.now(),
             };
             if let Err(e) = self.deliver(&agent, item).await {
                 tracing::warn!(%agent, error = %e, "could not announce a claimable task");
@@ -104,14 +104,17 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     /// Unacked items, oldest first, without consuming them.
-    pub fn inbox(&self, agent: &str, limit: usize) -> Result<Vec<InboxItem>, CoordError> {
+    pub async fn inbox(&self, agent: &str, limit: usize) -> Result<Vec<InboxItem>, CoordError> {
         validate_id("agent_id", agent, 128)?;
-        let (floor, _) = self.floor(agent)?;
-        let records = self.port.scan(
-            &Self::inbox_subject(agent),
-            floor.acked + 1,
-            limit.clamp(1, MAX_PEEK),
-        )?;
+        let (floor, _) = self.floor(agent).await?;
+        let records = self
+            .port
+            .scan(
+                &Self::inbox_subject(agent),
+                floor.acked + 1,
+                limit.clamp(1, MAX_PEEK),
+            )
+            .await?;
         Ok(records
             .into_iter()
             .filter_map(|r| {
@@ -127,12 +130,13 @@ impl<P: LogPort> Coordinator<P> {
     pub async fn ack_inbox(&self, agent: &str, up_to: Option<u64>) -> Result<u64, CoordError> {
         validate_id("agent_id", agent, 128)?;
         for _ in 0..16 {
-            let (floor, expect) = self.floor(agent)?;
+            let (floor, expect) = self.floor(agent).await?;
             let newest = match up_to {
                 Some(n) => n,
                 None => self
                     .port
-                    .last(&Self::inbox_subject(agent))?
+                    .last(&Self::inbox_subject(agent))
+                    .await?
                     .map_or(0, |r| r.seq),
             };
             if newest <= floor.acked {
@@ -163,7 +167,7 @@ impl<P: LogPort> Coordinator<P> {
         let give_up = tokio::time::Instant::now() + timeout;
         loop {
             let woken = self.inbox_changed.notified();
-            let items = self.inbox(agent, MAX_PEEK)?;
+            let items = self.inbox(agent, MAX_PEEK).await?;
             if !items.is_empty() || tokio::time::Instant::now() >= give_up {
                 return Ok(items);
             }

@@ -21,7 +21,7 @@ pub(super) struct Loaded<T> {
 impl<P: LogPort> Coordinator<P> {
     /// Decodes `record`; if it is damaged, logs and counts it and falls
     /// back to the newest readable version before it.
-    pub(super) fn decode_or_fall_back<T: DeserializeOwned>(
+    pub(super) async fn decode_or_fall_back<T: DeserializeOwned>(
         &self,
         record: &Record,
     ) -> Result<Loaded<T>, CoordError> {
@@ -40,7 +40,8 @@ impl<P: LogPort> Coordinator<P> {
                 );
                 let older = self
                     .port
-                    .tail(&record.subject, STATE_VERSIONS_KEPT as usize)?
+                    .tail(&record.subject, STATE_VERSIONS_KEPT as usize)
+                    .await?
                     .into_iter()
                     .rev()
                     .filter(|r| r.seq < record.seq)
@@ -54,9 +55,12 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     /// The newest readable version on `subject` (see `decode_or_fall_back`).
-    pub(super) fn load<T: DeserializeOwned>(&self, subject: &str) -> Result<Loaded<T>, CoordError> {
-        match self.port.last(subject)? {
-            Some(r) => self.decode_or_fall_back(&r),
+    pub(super) async fn load<T: DeserializeOwned>(
+        &self,
+        subject: &str,
+    ) -> Result<Loaded<T>, CoordError> {
+        match self.port.last(subject).await? {
+            Some(r) => self.decode_or_fall_back(&r).await,
             None => Ok(Loaded {
                 value: None,
                 last_seq: 0,

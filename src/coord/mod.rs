@@ -16,6 +16,7 @@ pub mod agents;
 pub mod board;
 pub mod channels;
 mod claims;
+pub mod clock;
 mod control;
 pub mod glob;
 mod held;
@@ -31,14 +32,17 @@ pub mod tasks;
 pub mod time;
 mod view;
 
+#[cfg(test)]
+mod lifecycle_tests;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::log::LogError;
 use agents::{Agent, AgentRecord};
+use clock::{Clock, SystemClock};
 use port::{LogPort, PortError};
 use task::Task;
 use view::TaskView;
@@ -136,7 +140,7 @@ pub enum CoordError {
     #[error("stored record is damaged: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Log(#[from] LogError),
+    Storage(PortError),
 }
 
 fn holders(permits: &[slots::Permit]) -> String {
@@ -150,10 +154,10 @@ fn holders(permits: &[slots::Permit]) -> String {
 impl From<PortError> for CoordError {
     fn from(e: PortError) -> Self {
         match e {
-            PortError::Log(e) => CoordError::Log(e),
             PortError::Conflict { actual } => {
                 CoordError::Busy(format!("a record (last sequence {actual})"))
             }
+            other => CoordError::Storage(other),
         }
     }
 }
@@ -174,6 +178,7 @@ pub struct CoordStats {
 pub struct Coordinator<P: LogPort> {
     pub stats: CoordStats,
     port: P,
+    clock: Arc<dyn Clock>,
     config: CoordConfig,
     tasks: Mutex<TaskView>,
     agents: Mutex<HashMap<String, AgentRecord>>,
@@ -199,12 +204,22 @@ impl<P: LogPort> Coordinator<P> {
     /// Loads the newest version of every task and agent. A record that does
     /// not decode is skipped (logged and counted); the previous good
     /// version of that task or agent stays in force (`load.rs`).
-    pub fn open(port: P, config: CoordConfig) -> Result<Arc<Self>, CoordError> {
+    pub async fn open(port: P, config: CoordConfig) -> Result<Arc<Self>, CoordError> {
+        Self::open_with_clock(port, config, Arc::new(SystemClock)).await
+    }
+
+    /// As `open`, on `clock` (a `ManualClock` in tests).
+    pub async fn open_with_clock(
+        port: P,
+        config: CoordConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, CoordError> {
         let coord = Coordinator {
             stats: CoordStats::default(),
             port,
+            clock: clock.clone(),
             config,
-            tasks: Mutex::new(TaskView::default()),
+            tasks: Mutex::new(TaskView::new(clock.clone())),
             agents: Mutex::new(HashMap::new()),
             claimable: Notify::new(),
             reservations: Mutex::new(held::HeldSet::default()),
@@ -214,20 +229,28 @@ impl<P: LogPort> Coordinator<P> {
             inbox_changed: Notify::new(),
             slot_changed: Notify::new(),
         };
-        let mut view = TaskView::default();
-        for r in coord.port.last_per_subject(&format!("{TASK_STATE}.*"))? {
-            let loaded = coord.decode_or_fall_back::<Task>(&r)?;
+        let mut view = TaskView::new(clock);
+        for r in coord
+            .port
+            .last_per_subject(&format!("{TASK_STATE}.*"))
+            .await?
+        {
+            let loaded = coord.decode_or_fall_back::<Task>(&r).await?;
             if let Some(task) = loaded.value {
                 view.apply(task, loaded.last_seq);
             }
         }
         let mut agents = HashMap::new();
-        for r in coord.port.last_per_subject(&format!("{AGENT_STATE}.*"))? {
+        for r in coord
+            .port
+            .last_per_subject(&format!("{AGENT_STATE}.*"))
+            .await?
+        {
             // `null` is a removed agent.
-            let loaded = coord.decode_or_fall_back::<Option<Agent>>(&r)?;
+            let loaded = coord.decode_or_fall_back::<Option<Agent>>(&r).await?;
             if let Some(agent) = loaded.value.flatten() {
                 let seq = loaded.last_seq;
-                let heard = agent.seen().to_instant();
+                let heard = coord.clock.instant_of(agent.seen());
                 agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq, heard });
             }
         }
@@ -244,14 +267,17 @@ impl<P: LogPort> Coordinator<P> {
         }
         for r in coord
             .port
-            .last_per_subject(&format!("{RESERVATION_STATE}.*"))?
+            .last_per_subject(&format!("{RESERVATION_STATE}.*"))
+            .await?
         {
-            let loaded = coord.decode_or_fall_back::<Option<reservations::Reservation>>(&r)?;
+            let loaded = coord
+                .decode_or_fall_back::<Option<reservations::Reservation>>(&r)
+                .await?;
             if let Some(res) = loaded.value.flatten() {
                 coord.load_reservation(res);
             }
         }
-        coord.load_pause()?;
+        coord.load_pause().await?;
         tracing::info!(
             tasks = view.len(),
             agents = agents.len(),

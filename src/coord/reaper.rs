@@ -11,7 +11,6 @@ use tokio::sync::watch;
 
 use super::port::LogPort;
 use super::task::TaskStatus;
-use super::time::Timestamp;
 use super::{CoordError, Coordinator};
 
 pub(super) async fn run<P: LogPort>(
@@ -35,7 +34,7 @@ pub(super) async fn run<P: LogPort>(
 impl<P: LogPort> Coordinator<P> {
     /// One pass: returns how many tasks were requeued or failed.
     pub async fn reap(&self) -> usize {
-        if super::lock(&self.tasks).promote_due(Timestamp::now()) > 0 {
+        if super::lock(&self.tasks).promote_due(self.clock.now()) > 0 {
             self.claimable.notify_waiters();
         }
         let ended = self
@@ -46,7 +45,7 @@ impl<P: LogPort> Coordinator<P> {
         }
         self.expire_permits().await;
         let claimed = super::lock(&self.tasks).claimed();
-        let mono = std::time::Instant::now();
+        let mono = self.clock.instant();
         let mut released = 0;
         for task in claimed {
             let Some(owner) = task.owner.clone() else {
@@ -65,7 +64,7 @@ impl<P: LogPort> Coordinator<P> {
                     // Never registered or removed: judge by the claim's age.
                     None => task
                         .claimed_at
-                        .filter(|c| c.age() > self.config.agent_dead_after)
+                        .filter(|c| self.clock.since(*c) > self.config.agent_dead_after)
                         .map(|_| format!("agent {owner} is not registered and sent no heartbeat")),
                 }
             };
@@ -90,7 +89,7 @@ impl<P: LogPort> Coordinator<P> {
                         "agent_id": "hivelog",
                         "channel": "errors",
                         "content": text,
-                        "timestamp": Timestamp::now(),
+                        "timestamp": self.clock.now(),
                         "task_id": task.task_id,
                         "mentions": [owner],
                     });

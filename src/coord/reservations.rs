@@ -154,7 +154,7 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Active reservations, optionally of one agent, oldest first.
     pub fn reservations(&self, agent: Option<&str>) -> Vec<Reservation> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let all: Vec<Reservation> = lock(&self.reservations)
             .all()
             .filter(|h| agent.is_none_or(|a| a == h.r.agent_id))
@@ -167,7 +167,7 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Which active reservations cover `path`, except `agent`'s own.
     pub fn reservations_covering(&self, path: &str, agent: Option<&str>) -> Vec<Reservation> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let path = path.strip_prefix("./").unwrap_or(path);
         let covering: Vec<Reservation> = lock(&self.reservations)
             .candidates_for_path(path)
@@ -190,7 +190,7 @@ impl<P: LogPort> Coordinator<P> {
         if wanted.is_empty() {
             return Vec::new();
         }
-        let now = Timestamp::now();
+        let now = self.clock.now();
         wanted
             .into_iter()
             .filter_map(|(id, files)| {
@@ -225,7 +225,7 @@ impl<P: LogPort> Coordinator<P> {
             .map(|g| Glob::parse(g))
             .collect::<Result<_, _>>()
             .map_err(CoordError::Invalid)?;
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let held = self.candidates(&globs);
         let found = conflicts(
             held.iter(),
@@ -326,7 +326,7 @@ impl<P: LogPort> Coordinator<P> {
     /// Drops expired reservations and those of agents judged `gone`; for
     /// the reaper. Returns how many ended.
     pub(super) async fn expire_reservations(&self, gone: impl Fn(&str) -> bool) -> usize {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         match self
             .release_reservations(|r| !self.live(r, now) || gone(&r.agent_id))
             .await

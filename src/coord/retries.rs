@@ -29,8 +29,7 @@ pub fn backoff(config: &CoordConfig, attempts: u32) -> Duration {
 
 /// One attempt spent: back to the queue after a backoff, or to a human
 /// when none remain.
-pub(super) fn spend_attempt(n: &mut Task, reason: &str, config: &CoordConfig) {
-    let now = Timestamp::now();
+pub(super) fn spend_attempt(n: &mut Task, reason: &str, config: &CoordConfig, now: Timestamp) {
     n.attempts += 1;
     n.release_reason = Some(reason.to_string());
     if n.attempts >= n.max_attempts.max(1) {
@@ -40,7 +39,7 @@ pub(super) fn spend_attempt(n: &mut Task, reason: &str, config: &CoordConfig) {
         n.error = Some(format!("{reason}; gave up after {} attempts", n.attempts));
         n.updated_at = now;
     } else {
-        unclaim(n);
+        unclaim(n, now);
         n.not_before = Some(now.plus(backoff(config, n.attempts)));
     }
 }
@@ -70,8 +69,8 @@ impl<P: LogPort> Coordinator<P> {
             .change_task(id, |t, _| {
                 Self::check_grant(t, agent, fence)?;
                 let mut n = t.clone();
-                unclaim(&mut n);
-                let until = Timestamp::now().plus(delay);
+                unclaim(&mut n, self.clock.now());
+                let until = self.clock.now().plus(delay);
                 n.not_before = Some(until);
                 n.release_reason = Some(match &note {
                     Some(note) => format!("snoozed by {agent}: {note}"),
@@ -102,11 +101,11 @@ impl<P: LogPort> Coordinator<P> {
             .change_task(id, |t, _| {
                 Self::check_grant(t, agent, fence)?;
                 let mut n = t.clone();
-                unclaim(&mut n);
+                unclaim(&mut n, self.clock.now());
                 n.handoff = Some(Handoff {
                     by: agent.to_string(),
                     note: note.clone(),
-                    at: Timestamp::now(),
+                    at: self.clock.now(),
                 });
                 n.release_reason = Some(format!("handed off by {agent}"));
                 Ok(n)
@@ -121,7 +120,7 @@ impl<P: LogPort> Coordinator<P> {
                 text: note,
                 task_id: Some(id.to_string()),
                 channel: None,
-                at: Timestamp::now(),
+                at: self.clock.now(),
             };
             self.deliver(to, item).await?;
         }
@@ -139,7 +138,7 @@ impl<P: LogPort> Coordinator<P> {
                 )));
             }
             let mut n = t.clone();
-            unclaim(&mut n);
+            unclaim(&mut n, self.clock.now());
             n.attempts = 0;
             n.not_before = None;
             n.completed_at = None;
@@ -178,11 +177,12 @@ mod tests {
             vec![],
         );
         t.max_attempts = 2;
-        spend_attempt(&mut t, "lease expired", &c);
+        let now = Timestamp::now();
+        spend_attempt(&mut t, "lease expired", &c, now);
         assert_eq!(t.status, TaskStatus::Available);
-        assert!(t.not_before.is_some_and(|nb| nb > Timestamp::now()));
+        assert_eq!(t.not_before, Some(now.plus(c.retry_backoff)));
         assert_eq!(t.owner, None);
-        spend_attempt(&mut t, "lease expired", &c);
+        spend_attempt(&mut t, "lease expired", &c, now);
         assert_eq!(t.status, TaskStatus::NeedsHuman);
         assert!(t
             .error

@@ -51,8 +51,8 @@ impl<P: LogPort> Coordinator<P> {
         format!("{SLOT_STATE}.{}", token(name))
     }
 
-    fn load_slot(&self, name: &str) -> Result<(Option<Slot>, u64), CoordError> {
-        let loaded = self.load::<Slot>(&Self::slot_subject(name))?;
+    async fn load_slot(&self, name: &str) -> Result<(Option<Slot>, u64), CoordError> {
+        let loaded = self.load::<Slot>(&Self::slot_subject(name)).await?;
         Ok((loaded.value, loaded.last_seq))
     }
 
@@ -65,7 +65,7 @@ impl<P: LogPort> Coordinator<P> {
         change: impl Fn(Option<Slot>) -> Result<(Option<Slot>, T), CoordError>,
     ) -> Result<T, CoordError> {
         for _ in 0..32 {
-            let (slot, seq) = self.load_slot(name)?;
+            let (slot, seq) = self.load_slot(name).await?;
             let (next, answer) = change(slot)?;
             let Some(next) = next else {
                 return Ok(answer);
@@ -114,11 +114,15 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     /// Every slot with its holders in force.
-    pub fn slots(&self) -> Result<Vec<Slot>, CoordError> {
-        let now = Timestamp::now();
+    pub async fn slots(&self) -> Result<Vec<Slot>, CoordError> {
+        let now = self.clock.now();
         let gone = self.dead();
         let mut out = Vec::new();
-        for r in self.port.last_per_subject(&format!("{SLOT_STATE}.*"))? {
+        for r in self
+            .port
+            .last_per_subject(&format!("{SLOT_STATE}.*"))
+            .await?
+        {
             if let Ok(Some(mut s)) = serde_json::from_slice::<Option<Slot>>(&r.payload) {
                 s.prune(now, &gone);
                 out.push(s);
@@ -151,7 +155,7 @@ impl<P: LogPort> Coordinator<P> {
             let woken = self.slot_changed.notified();
             let got = self
                 .change_slot(name, |slot| {
-                    let now = Timestamp::now();
+                    let now = self.clock.now();
                     let mut s = match (slot, create) {
                         (Some(s), _) => s,
                         (None, Some(permits)) => Slot {
@@ -183,13 +187,13 @@ impl<P: LogPort> Coordinator<P> {
                 return Ok(granted);
             }
             if tokio::time::Instant::now() >= give_up {
-                let (slot, _) = self.load_slot(name)?;
+                let (slot, _) = self.load_slot(name).await?;
                 let mut slot = slot.unwrap_or(Slot {
                     name: name.to_string(),
                     permits: 0,
                     holders: Vec::new(),
                 });
-                slot.prune(Timestamp::now(), &gone);
+                slot.prune(self.clock.now(), &gone);
                 return Err(CoordError::SlotFull(slot));
             }
             // Expiry frees a permit without a write; look again at least
@@ -226,7 +230,7 @@ impl<P: LogPort> Coordinator<P> {
     /// Drops expired permits and those of dead agents from stored slots,
     /// for the reaper, so waiters are woken and listings are exact.
     pub(super) async fn expire_permits(&self) {
-        let names: Vec<String> = match self.slots() {
+        let names: Vec<String> = match self.slots().await {
             Ok(list) => list.into_iter().map(|s| s.name).collect(),
             Err(_) => return,
         };
@@ -237,7 +241,7 @@ impl<P: LogPort> Coordinator<P> {
                     let Some(mut s) = slot else {
                         return Ok((None, ()));
                     };
-                    let changed = s.prune(Timestamp::now(), &gone);
+                    let changed = s.prune(self.clock.now(), &gone);
                     Ok((changed.then_some(s), ()))
                 })
                 .await;

@@ -100,8 +100,7 @@ impl<P: LogPort> Coordinator<P> {
     /// `<prefix>.tasks` for history readers.
     async fn write_task(&self, task: Task, expect: u64) -> Result<Written, PortError> {
         let at = task.updated_at;
-        let stored = serde_json::to_vec(&task)
-            .map_err(|e| PortError::Log(crate::log::LogError::Corrupt(e.to_string())))?;
+        let stored = serde_json::to_vec(&task).map_err(|e| PortError::Corrupt(e.to_string()))?;
         let seq = self
             .port
             .append(&Self::task_subject(&task.task_id), stored, Some(expect))
@@ -151,8 +150,8 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Re-reads a task's newest readable version into the view; returns
     /// the sequence the next write must expect.
-    fn refresh(&self, id: &str) -> Result<u64, CoordError> {
-        let loaded = self.load::<Task>(&Self::task_subject(id))?;
+    async fn refresh(&self, id: &str) -> Result<u64, CoordError> {
+        let loaded = self.load::<Task>(&Self::task_subject(id)).await?;
         if let Some(task) = loaded.value {
             lock(&self.tasks).apply(task, loaded.last_seq);
         }
@@ -174,7 +173,7 @@ impl<P: LogPort> Coordinator<P> {
             match self.write_task(task, seq).await {
                 Ok(w) => return Ok(w),
                 Err(PortError::Conflict { .. }) => {
-                    self.refresh(id)?;
+                    self.refresh(id).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -225,13 +224,13 @@ impl<P: LogPort> Coordinator<P> {
                         self.new_task(&id, &input, deps.clone()),
                         unreadable_last.unwrap_or(0),
                     ),
-                    Some(e) => (Self::updated_task(&e.task, &input, deps.clone())?, e.seq),
+                    Some(e) => (self.updated_task(&e.task, &input, deps.clone())?, e.seq),
                 }
             };
             match self.write_task(task, expect).await {
                 Ok(w) => return Ok(w),
                 Err(PortError::Conflict { .. }) => {
-                    let last = self.refresh(&id)?;
+                    let last = self.refresh(&id).await?;
                     if lock(&self.tasks).get(&id).is_none() {
                         unreadable_last = Some(last);
                     }
@@ -243,7 +242,7 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     fn new_task(&self, id: &str, input: &TaskInput, deps: Vec<String>) -> Task {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let status = input.status.unwrap_or(TaskStatus::Available);
         let finished = status.is_final();
         Task {
@@ -278,7 +277,12 @@ impl<P: LogPort> Coordinator<P> {
         }
     }
 
-    fn updated_task(old: &Task, input: &TaskInput, deps: Vec<String>) -> Result<Task, CoordError> {
+    fn updated_task(
+        &self,
+        old: &Task,
+        input: &TaskInput,
+        deps: Vec<String>,
+    ) -> Result<Task, CoordError> {
         if old.status == TaskStatus::Claimed {
             return Err(CoordError::Held(old.owner.clone().unwrap_or_default()));
         }
@@ -311,7 +315,7 @@ impl<P: LogPort> Coordinator<P> {
             t.dedup_key = Some(v.clone());
         }
         merge_extra(&mut t.extra, &input.extra);
-        let now = Timestamp::now();
+        let now = self.clock.now();
         match input.status {
             Some(TaskStatus::Available) if t.status != TaskStatus::Available => {
                 // Re-posting a finished task as available queues it again.
@@ -337,18 +341,22 @@ impl<P: LogPort> Coordinator<P> {
 
     /// The newest `limit` task versions published for history readers,
     /// oldest first (the dashboard's recent events).
-    pub fn recent_task_events(&self, limit: usize) -> Result<Vec<Task>, CoordError> {
+    pub async fn recent_task_events(&self, limit: usize) -> Result<Vec<Task>, CoordError> {
         Ok(self
             .port
-            .tail(&self.subject("tasks"), limit)?
+            .tail(&self.subject("tasks"), limit)
+            .await?
             .into_iter()
             .filter_map(|r| serde_json::from_slice(&r.payload).ok())
             .collect())
     }
 
     /// Every stored version of a task, oldest first, with its sequence.
-    pub fn history(&self, id: &str) -> Result<Vec<(u64, Task)>, CoordError> {
-        let records = self.port.scan(&Self::task_subject(id), 1, MAX_HISTORY)?;
+    pub async fn history(&self, id: &str) -> Result<Vec<(u64, Task)>, CoordError> {
+        let records = self
+            .port
+            .scan(&Self::task_subject(id), 1, MAX_HISTORY)
+            .await?;
         if records.is_empty() {
             return Err(CoordError::TaskNotFound);
         }

@@ -6,6 +6,9 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use std::sync::Arc;
+
+use super::clock::{Clock, SystemClock};
 use super::task::{Priority, Task, TaskStatus};
 use super::time::Timestamp;
 
@@ -19,8 +22,9 @@ pub struct Entry {
     pub seq: u64,
 }
 
-#[derive(Default)]
 pub struct TaskView {
+    /// Whose time decides deadlines and delays.
+    clock: Arc<dyn Clock>,
     pub(super) tasks: HashMap<String, Entry>,
     /// Available tasks with every dependency completed, in claim order.
     pub(super) claimable: BTreeSet<QueueKey>,
@@ -42,11 +46,32 @@ pub struct TaskView {
     deadlines: HashMap<String, std::time::Instant>,
 }
 
+impl Default for TaskView {
+    fn default() -> Self {
+        TaskView::new(Arc::new(SystemClock))
+    }
+}
+
 pub(super) fn queue_key(t: &Task) -> QueueKey {
     (Reverse(t.priority), t.created_at.at(), t.task_id.clone())
 }
 
 impl TaskView {
+    pub fn new(clock: Arc<dyn Clock>) -> TaskView {
+        TaskView {
+            clock,
+            tasks: HashMap::new(),
+            claimable: BTreeSet::new(),
+            by_status: HashMap::new(),
+            all: BTreeSet::new(),
+            dependents: HashMap::new(),
+            reserved: HashSet::new(),
+            delayed: BTreeSet::new(),
+            dedup: HashMap::new(),
+            deadlines: HashMap::new(),
+        }
+    }
+
     pub fn get(&self, id: &str) -> Option<&Entry> {
         self.tasks.get(id)
     }
@@ -134,7 +159,8 @@ impl TaskView {
         let status_changed = old.as_ref().is_none_or(|o| o.task.status != task.status);
         match (task.status, task.lease_expires_at) {
             (TaskStatus::Claimed, Some(until)) => {
-                self.deadlines.insert(id.clone(), until.to_instant());
+                self.deadlines
+                    .insert(id.clone(), self.clock.instant_of(until));
             }
             _ => {
                 self.deadlines.remove(&id);
@@ -166,7 +192,8 @@ impl TaskView {
             {
                 if e.task.lease_expires_at.is_none_or(|l| l < until) {
                     e.task.lease_expires_at = Some(until);
-                    self.deadlines.insert(id.to_string(), until.to_instant());
+                    let deadline = self.clock.instant_of(until);
+                    self.deadlines.insert(id.to_string(), deadline);
                 }
                 true
             }
@@ -184,7 +211,7 @@ impl TaskView {
         let later = entry
             .task
             .not_before
-            .filter(|nb| ready && *nb > Timestamp::now());
+            .filter(|nb| ready && *nb > self.clock.now());
         if let Some(nb) = entry.task.not_before {
             self.delayed.remove(&(nb, id.to_string()));
         }

@@ -147,10 +147,11 @@ impl Hive {
             })
     }
 
-    fn inbox_items(&self, agent: &str) -> Vec<InboxItem> {
+    async fn inbox_items(&self, agent: &str) -> Vec<InboxItem> {
         self.state
             .coord
             .inbox(agent, BRIEF_INBOX)
+            .await
             .unwrap_or_default()
     }
 
@@ -181,15 +182,15 @@ impl Hive {
                         Ok(json!({
                             "task": brief_task(&w.task),
                             "handoff": w.task.handoff,
-                            "inbox": self.inbox_items(&agent),
+                            "inbox": self.inbox_items(&agent).await,
                         }))
                     }
-                    Ok(None) => Ok(json!({"task": null, "inbox": self.inbox_items(&agent)})),
+                    Ok(None) => Ok(json!({"task": null, "inbox": self.inbox_items(&agent).await})),
                     Err(CoordError::Paused) => Ok(json!({
                         "task": null,
                         "paused": true,
                         "hint": "hivelog is paused; try again later",
-                        "inbox": self.inbox_items(&agent),
+                        "inbox": self.inbox_items(&agent).await,
                     })),
                     Err(e) => Err(e),
                 }
@@ -261,7 +262,7 @@ impl Hive {
             "inbox" => {
                 args.only(&["ack"]).map_err(bad_args)?;
                 let ack = args.boolean("ack").map_err(bad_args)?.unwrap_or(false);
-                match coord.inbox(&agent, crate::coord::inbox::MAX_PEEK) {
+                match coord.inbox(&agent, crate::coord::inbox::MAX_PEEK).await {
                     Ok(items) => {
                         let last = items.last().map(|i| i.seq);
                         if let (true, Some(last)) = (ack, last) {

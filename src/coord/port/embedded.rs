@@ -1,21 +1,10 @@
-//! The narrow door from coordination to storage. `coord` never sees sled or
-//! streams: it appends to subjects (optionally only if the subject's last
-//! sequence is what it expects), reads the newest record of each subject,
-//! and reads a subject's records in order. `LogBackend` implements it on the
-//! embedded log; an implementation on an external JetStream cluster would
-//! map each call to the JetStream API of the same name.
+//! `LogPort` on the embedded log. Each subject is read from the stream
+//! that captures it; the log's errors become the port's neutral kinds.
 
-use std::future::Future;
-
-use crate::log::{Log, LogError, Message, PublishOptions, ReadRange, StreamConfig, SystemWriter};
-
-/// One stored record on a subject.
-#[derive(Debug, Clone)]
-pub struct Record {
-    pub subject: String,
-    pub seq: u64,
-    pub payload: Vec<u8>,
-}
+use super::{LogPort, PortError, Record};
+use crate::log::{
+    DiskTrouble, Log, LogError, Message, PublishOptions, ReadRange, StreamConfig, SystemWriter,
+};
 
 impl From<Message> for Record {
     fn from(m: Message) -> Self {
@@ -27,36 +16,25 @@ impl From<Message> for Record {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PortError {
-    /// The subject's last sequence was not the expected one.
-    #[error("the subject changed concurrently (its last sequence is {actual})")]
-    Conflict { actual: u64 },
-    #[error(transparent)]
-    Log(#[from] LogError),
-}
-
-pub trait LogPort: Send + Sync + 'static {
-    /// Appends durably; with `expect_last_subject_seq`, only if the
-    /// subject's newest record has that sequence (0: no record yet).
-    fn append(
-        &self,
-        subject: &str,
-        payload: Vec<u8>,
-        expect_last_subject_seq: Option<u64>,
-    ) -> impl Future<Output = Result<u64, PortError>> + Send;
-
-    /// The newest record of every subject matching `filter`, by sequence.
-    fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError>;
-
-    /// The newest record on `subject`.
-    fn last(&self, subject: &str) -> Result<Option<Record>, PortError>;
-
-    /// Records on `subject` from `start_seq` on, oldest first.
-    fn scan(&self, subject: &str, start_seq: u64, limit: usize) -> Result<Vec<Record>, PortError>;
-
-    /// The newest `limit` records on `subject`, oldest first.
-    fn tail(&self, subject: &str, limit: usize) -> Result<Vec<Record>, PortError>;
+impl From<LogError> for PortError {
+    fn from(e: LogError) -> Self {
+        match e.disk_trouble() {
+            Some(DiskTrouble::Full) => return PortError::Full(e.to_string()),
+            Some(DiskTrouble::ReadOnly) => {
+                return PortError::Unavailable(format!("the data directory is read-only: {e}"))
+            }
+            None => {}
+        }
+        match e {
+            LogError::WrongLastSubjectSequence { actual, .. } => PortError::Conflict { actual },
+            LogError::NoStream { .. } | LogError::StreamNotFound(_) => {
+                PortError::NotFound(e.to_string())
+            }
+            LogError::ShuttingDown => PortError::Unavailable(e.to_string()),
+            LogError::Storage(_) => PortError::Unavailable(e.to_string()),
+            other => PortError::Corrupt(other.to_string()),
+        }
+    }
 }
 
 /// `LogPort` on the embedded log. Each subject is read from the stream that
@@ -90,7 +68,7 @@ impl LogBackend {
             "tasks, coordination, errors and heartbeats, as the replaced stack published them"
                 .into(),
         );
-        let mut state = StreamConfig::new(STATE_STREAM, &[super::STATE_SUBJECTS]);
+        let mut state = StreamConfig::new(STATE_STREAM, &[crate::coord::STATE_SUBJECTS]);
         // Agents rewrite their record with every heartbeat; keep a bounded
         // history per task and agent (the newest version always stays).
         state.max_msgs_per_subject = Some(STATE_VERSIONS_KEPT);
@@ -124,11 +102,9 @@ impl LogBackend {
 
     fn stream_of(&self, subject: &str) -> Result<String, PortError> {
         let probe = subject.replace(['*', '>'], "x");
-        self.log.stream_name_for(&probe).ok_or_else(|| {
-            PortError::Log(LogError::NoStream {
-                subject: subject.to_string(),
-            })
-        })
+        self.log
+            .stream_name_for(&probe)
+            .ok_or_else(|| PortError::NotFound(format!("no stream stores {subject}")))
     }
 }
 
@@ -143,20 +119,12 @@ impl LogPort for LogBackend {
             expected_last_subject_seq: expect,
             ..Default::default()
         };
-        match self.writer.publish(subject, payload, opts).await {
-            Ok(ack) => ack.seq.ok_or_else(|| {
-                PortError::Log(LogError::NoStream {
-                    subject: subject.to_string(),
-                })
-            }),
-            Err(LogError::WrongLastSubjectSequence { actual, .. }) => {
-                Err(PortError::Conflict { actual })
-            }
-            Err(e) => Err(e.into()),
-        }
+        let ack = self.writer.publish(subject, payload, opts).await?;
+        ack.seq
+            .ok_or_else(|| PortError::NotFound(format!("no stream stores {subject}")))
     }
 
-    fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError> {
+    async fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError> {
         let stream = self.stream_of(filter)?;
         Ok(self
             .log
@@ -166,7 +134,7 @@ impl LogPort for LogBackend {
             .collect())
     }
 
-    fn last(&self, subject: &str) -> Result<Option<Record>, PortError> {
+    async fn last(&self, subject: &str) -> Result<Option<Record>, PortError> {
         let stream = self.stream_of(subject)?;
         match self.log.last_message(&stream, subject) {
             Ok(m) => Ok(Some(m.into())),
@@ -175,7 +143,12 @@ impl LogPort for LogBackend {
         }
     }
 
-    fn scan(&self, subject: &str, start_seq: u64, limit: usize) -> Result<Vec<Record>, PortError> {
+    async fn scan(
+        &self,
+        subject: &str,
+        start_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>, PortError> {
         let stream = self.stream_of(subject)?;
         let range = ReadRange {
             start_seq: Some(start_seq),
@@ -191,7 +164,7 @@ impl LogPort for LogBackend {
             .collect())
     }
 
-    fn tail(&self, subject: &str, limit: usize) -> Result<Vec<Record>, PortError> {
+    async fn tail(&self, subject: &str, limit: usize) -> Result<Vec<Record>, PortError> {
         let stream = self.stream_of(subject)?;
         Ok(self
             .log

@@ -1,0 +1,165 @@
+//! `LogPort` in memory: one ordered list of records with a global sequence,
+//! as a stream would hold them. For tests of coordination that need no
+//! disk and no timing — paired with `ManualClock`, the whole task
+//! lifecycle runs in microseconds. It also lets a test fail writes
+//! (`fail_writes`) to see what coordination does when storage refuses.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::{LogPort, PortError, Record};
+use crate::log::subject::matches;
+
+#[derive(Default)]
+pub struct MemoryPort {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// seq → record, every record ever appended.
+    records: BTreeMap<u64, Record>,
+    /// subject → its newest sequence.
+    last: BTreeMap<String, u64>,
+    next_seq: u64,
+    failing: Option<PortError>,
+}
+
+impl MemoryPort {
+    pub fn new() -> MemoryPort {
+        MemoryPort::default()
+    }
+
+    /// Every later append fails with `error` (None: they work again).
+    pub fn fail_writes(&self, error: Option<PortError>) {
+        self.lock().failing = error;
+    }
+
+    /// How many records were appended.
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl LogPort for MemoryPort {
+    async fn append(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expect: Option<u64>,
+    ) -> Result<u64, PortError> {
+        let mut inner = self.lock();
+        if let Some(e) = &inner.failing {
+            return Err(e.clone());
+        }
+        let actual = inner.last.get(subject).copied().unwrap_or(0);
+        if expect.is_some_and(|e| e != actual) {
+            return Err(PortError::Conflict { actual });
+        }
+        inner.next_seq += 1;
+        let seq = inner.next_seq;
+        inner.records.insert(
+            seq,
+            Record {
+                subject: subject.to_string(),
+                seq,
+                payload,
+            },
+        );
+        inner.last.insert(subject.to_string(), seq);
+        Ok(seq)
+    }
+
+    async fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError> {
+        let inner = self.lock();
+        let mut seqs: Vec<u64> = inner
+            .last
+            .iter()
+            .filter(|(s, _)| matches(filter, s))
+            .map(|(_, seq)| *seq)
+            .collect();
+        seqs.sort_unstable();
+        Ok(seqs.iter().map(|s| inner.records[s].clone()).collect())
+    }
+
+    async fn last(&self, subject: &str) -> Result<Option<Record>, PortError> {
+        let inner = self.lock();
+        Ok(inner
+            .last
+            .get(subject)
+            .map(|seq| inner.records[seq].clone()))
+    }
+
+    async fn scan(
+        &self,
+        subject: &str,
+        start_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>, PortError> {
+        let inner = self.lock();
+        Ok(inner
+            .records
+            .range(start_seq..)
+            .map(|(_, r)| r)
+            .filter(|r| r.subject == subject)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn tail(&self, subject: &str, limit: usize) -> Result<Vec<Record>, PortError> {
+        let inner = self.lock();
+        let mut newest: Vec<Record> = inner
+            .records
+            .values()
+            .rev()
+            .filter(|r| r.subject == subject)
+            .take(limit)
+            .cloned()
+            .collect();
+        newest.reverse();
+        Ok(newest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn appends_with_expected_sequences_and_reads_like_a_stream() {
+        let p = MemoryPort::new();
+        assert_eq!(p.append("a.x", b"1".to_vec(), Some(0)).await.unwrap(), 1);
+        assert_eq!(p.append("a.y", b"2".to_vec(), None).await.unwrap(), 2);
+        assert!(matches!(
+            p.append("a.x", b"3".to_vec(), Some(0)).await,
+            Err(PortError::Conflict { actual: 1 })
+        ));
+        assert_eq!(p.append("a.x", b"3".to_vec(), Some(1)).await.unwrap(), 3);
+        let last: Vec<u64> = p
+            .last_per_subject("a.*")
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(last, vec![2, 3]);
+        assert_eq!(p.last("a.x").await.unwrap().unwrap().payload, b"3");
+        assert_eq!(p.scan("a.x", 2, 10).await.unwrap().len(), 1);
+        assert_eq!(p.tail("a.x", 1).await.unwrap()[0].seq, 3);
+        assert!(p.last_per_subject("b.>").await.unwrap().is_empty());
+        p.fail_writes(Some(PortError::Full("full".into())));
+        assert!(matches!(
+            p.append("a.x", vec![], None).await,
+            Err(PortError::Full(_))
+        ));
+    }
+}

@@ -1,0 +1,81 @@
+//! The narrow door from coordination to storage. `coord` never sees sled,
+//! streams or a server: it appends to subjects (optionally only if the
+//! subject's last sequence is what it expects), reads the newest record of
+//! each subject, and reads a subject's records in order. Every call is
+//! async and every error is one of a few backend-neutral kinds, so the
+//! same coordination runs on the embedded log (`embedded.rs`), in memory
+//! for tests (`memory.rs`), or on a JetStream cluster, whose API has a
+//! call of the same name for each.
+
+use std::future::Future;
+
+pub mod embedded;
+pub mod memory;
+
+pub use embedded::{LogBackend, HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT};
+pub use memory::MemoryPort;
+
+/// One stored record on a subject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub subject: String,
+    pub seq: u64,
+    pub payload: Vec<u8>,
+}
+
+/// Why storage did not do what was asked, in terms any backend can give.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PortError {
+    /// The subject's last sequence was not the expected one.
+    #[error("the subject changed concurrently (its last sequence is {actual})")]
+    Conflict { actual: u64 },
+    /// Nothing stores that subject.
+    #[error("{0}")]
+    NotFound(String),
+    /// Storage is out of space; nothing was written.
+    #[error("{0}")]
+    Full(String),
+    /// Storage cannot take writes now (read-only, unreachable, stopping);
+    /// nothing was written.
+    #[error("{0}")]
+    Unavailable(String),
+    /// What storage holds or returned does not make sense.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+pub trait LogPort: Send + Sync + 'static {
+    /// Appends durably; with `expect_last_subject_seq`, only if the
+    /// subject's newest record has that sequence (0: no record yet).
+    fn append(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expect_last_subject_seq: Option<u64>,
+    ) -> impl Future<Output = Result<u64, PortError>> + Send;
+
+    /// The newest record of every subject matching `filter`, by sequence.
+    fn last_per_subject(
+        &self,
+        filter: &str,
+    ) -> impl Future<Output = Result<Vec<Record>, PortError>> + Send;
+
+    /// The newest record on `subject`.
+    fn last(&self, subject: &str)
+        -> impl Future<Output = Result<Option<Record>, PortError>> + Send;
+
+    /// Records on `subject` from `start_seq` on, oldest first.
+    fn scan(
+        &self,
+        subject: &str,
+        start_seq: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Record>, PortError>> + Send;
+
+    /// The newest `limit` records on `subject`, oldest first.
+    fn tail(
+        &self,
+        subject: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Record>, PortError>> + Send;
+}
