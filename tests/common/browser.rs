@@ -84,6 +84,10 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start(test: &str) -> Option<Browser> {
+        // fantoccini's TLS stack takes rustls's process-wide provider, and
+        // with hivelog's `ring` and fantoccini's `aws-lc-rs` both built in
+        // there is no single default: name one (a second call is a no-op).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let required = std::env::var("HIVELOG_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
         let (Some(driver), Some(chromium)) = (
             find(&["chromedriver"]),
