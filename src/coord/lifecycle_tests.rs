@@ -1,8 +1,10 @@
-//! The task lifecycle on the in-memory port and a manual clock: leases,
-//! dead agents, backoff, attempts, dependencies, fencing and wall-clock
-//! jumps, with no disk and no sleeping — time moves when a test says so.
-//! The second-scale integration tests (tests/coord_*.rs) stay as the
-//! end-to-end checks on the real server.
+//! The task lifecycle with a manual clock: leases, dead agents, backoff,
+//! attempts, dependencies, fencing and wall-clock jumps, with no sleeping —
+//! time moves when a test says so. Each scenario runs on the in-memory port
+//! and on a real `nats-server -js` through the JetStream port, so both
+//! backends are held to the same behaviour. The second-scale integration
+//! tests (tests/coord_*.rs) stay as the end-to-end checks on the real
+//! server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +15,11 @@ use serde_json::{json, Value};
 use super::agents::HeartbeatInput;
 use super::claims::Finish;
 use super::clock::ManualClock;
-use super::port::MemoryPort;
+use super::port::{JetStreamPort, LogPort, MemoryPort};
 use super::task::{TaskInput, TaskStatus};
 use super::{CoordConfig, CoordError, Coordinator};
 
-type Coord = Arc<Coordinator<MemoryPort>>;
+type Coord<P> = Arc<Coordinator<P>>;
 
 fn config() -> CoordConfig {
     CoordConfig {
@@ -31,25 +33,50 @@ fn config() -> CoordConfig {
     }
 }
 
-async fn open() -> (Coord, Arc<ManualClock>) {
+async fn open_on<P: LogPort>(port: P) -> (Coord<P>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::default());
-    let coord = Coordinator::open_with_clock(MemoryPort::new(), config(), clock.clone())
+    let coord = Coordinator::open_with_clock(port, config(), clock.clone())
         .await
         .unwrap();
     (coord, clock)
 }
 
-async fn add(c: &Coord, v: Value) {
+async fn open() -> (Coord<MemoryPort>, Arc<ManualClock>) {
+    open_on(MemoryPort::new()).await
+}
+
+/// Runs `scenario` on the in-memory port and on a fresh nats-server.
+macro_rules! on_both_ports {
+    ($memory:ident, $jetstream:ident, $scenario:ident) => {
+        #[tokio::test]
+        async fn $memory() {
+            $scenario(MemoryPort::new()).await;
+        }
+
+        #[tokio::test]
+        async fn $jetstream() {
+            let Some(server) = super::port::nats_testing::start(stringify!($jetstream)) else {
+                return;
+            };
+            let port = JetStreamPort::connect(&server.url, "mjwork", 1)
+                .await
+                .unwrap();
+            $scenario(port).await;
+        }
+    };
+}
+
+async fn add<P: LogPort>(c: &Coord<P>, v: Value) {
     let input: TaskInput = serde_json::from_value(v).unwrap();
     c.post_task(input).await.unwrap();
 }
 
-async fn beat(c: &Coord, agent: &str) {
+async fn beat<P: LogPort>(c: &Coord<P>, agent: &str) {
     let input: HeartbeatInput = serde_json::from_value(json!({"agent_id": agent})).unwrap();
     c.heartbeat(input).await.unwrap();
 }
 
-async fn next(c: &Coord, agent: &str) -> Option<(String, u64)> {
+async fn next<P: LogPort>(c: &Coord<P>, agent: &str) -> Option<(String, u64)> {
     c.claim_next(agent, None, Duration::ZERO)
         .await
         .unwrap()
@@ -66,13 +93,22 @@ fn done(fence: u64) -> Finish {
     }
 }
 
-fn status(c: &Coord, id: &str) -> TaskStatus {
+fn status<P: LogPort>(c: &Coord<P>, id: &str) -> TaskStatus {
     c.get_task(id).unwrap().status
 }
 
-#[tokio::test]
-async fn an_expired_lease_returns_the_task_after_its_backoff_and_fences_the_old_holder() {
-    let (c, clock) = open().await;
+on_both_ports!(
+    lease_expiry_in_memory,
+    lease_expiry_on_jetstream,
+    an_expired_lease_returns_the_task_after_its_backoff_and_fences_the_old_holder
+);
+
+async fn an_expired_lease_returns_the_task_after_its_backoff_and_fences_the_old_holder<
+    P: LogPort,
+>(
+    port: P,
+) {
+    let (c, clock) = open_on(port).await;
     add(&c, json!({"task_id": "t", "title": "T"})).await;
     beat(&c, "a").await;
     let (_, first) = next(&c, "a").await.unwrap();
@@ -112,9 +148,14 @@ async fn an_expired_lease_returns_the_task_after_its_backoff_and_fences_the_old_
     assert_eq!(status(&c, "t"), TaskStatus::Completed);
 }
 
-#[tokio::test]
-async fn a_dead_agents_task_comes_back_exactly_once() {
-    let (c, clock) = open().await;
+on_both_ports!(
+    dead_agent_in_memory,
+    dead_agent_on_jetstream,
+    a_dead_agents_task_comes_back_exactly_once
+);
+
+async fn a_dead_agents_task_comes_back_exactly_once<P: LogPort>(port: P) {
+    let (c, clock) = open_on(port).await;
     add(&c, json!({"task_id": "t", "title": "T"})).await;
     beat(&c, "a").await;
     next(&c, "a").await.unwrap();
@@ -134,9 +175,14 @@ async fn a_dead_agents_task_comes_back_exactly_once() {
     );
 }
 
-#[tokio::test]
-async fn every_attempt_spent_doubles_the_wait_then_a_human_is_needed() {
-    let (c, clock) = open().await;
+on_both_ports!(
+    backoff_in_memory,
+    backoff_on_jetstream,
+    every_attempt_spent_doubles_the_wait_then_a_human_is_needed
+);
+
+async fn every_attempt_spent_doubles_the_wait_then_a_human_is_needed<P: LogPort>(port: P) {
+    let (c, clock) = open_on(port).await;
     add(&c, json!({"task_id": "t", "title": "T"})).await;
     let mut waits = Vec::new();
     for attempt in 1..=3 {
@@ -173,9 +219,14 @@ async fn every_attempt_spent_doubles_the_wait_then_a_human_is_needed() {
     assert!(next(&c, "a").await.is_some());
 }
 
-#[tokio::test]
-async fn a_wall_clock_jump_expires_nothing_but_real_time_does() {
-    let (c, clock) = open().await;
+on_both_ports!(
+    wall_jump_in_memory,
+    wall_jump_on_jetstream,
+    a_wall_clock_jump_expires_nothing_but_real_time_does
+);
+
+async fn a_wall_clock_jump_expires_nothing_but_real_time_does<P: LogPort>(port: P) {
+    let (c, clock) = open_on(port).await;
     add(&c, json!({"task_id": "t", "title": "T"})).await;
     beat(&c, "a").await;
     next(&c, "a").await.unwrap();
@@ -191,9 +242,14 @@ async fn a_wall_clock_jump_expires_nothing_but_real_time_does() {
     assert_eq!(status(&c, "t"), TaskStatus::Available);
 }
 
-#[tokio::test]
-async fn dependencies_hold_a_task_until_they_complete() {
-    let (c, _clock) = open().await;
+on_both_ports!(
+    dependencies_in_memory,
+    dependencies_on_jetstream,
+    dependencies_hold_a_task_until_they_complete
+);
+
+async fn dependencies_hold_a_task_until_they_complete<P: LogPort>(port: P) {
+    let (c, _clock) = open_on(port).await;
     add(
         &c,
         json!({"task_id": "b", "title": "B", "depends_on": ["a"], "priority": "high"}),

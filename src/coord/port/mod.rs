@@ -4,15 +4,19 @@
 //! each subject, and reads a subject's records in order. Every call is
 //! async and every error is one of a few backend-neutral kinds, so the
 //! same coordination runs on the embedded log (`embedded.rs`), in memory
-//! for tests (`memory.rs`), or on a JetStream cluster, whose API has a
-//! call of the same name for each.
+//! for tests (`memory.rs`), or on a NATS JetStream server or cluster
+//! (`jetstream.rs`), whose API has a call of the same meaning for each.
 
 use std::future::Future;
 
 pub mod embedded;
+pub mod jetstream;
 pub mod memory;
+#[cfg(test)]
+pub(crate) mod nats_testing;
 
 pub use embedded::{LogBackend, HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT};
+pub use jetstream::JetStreamPort;
 pub use memory::MemoryPort;
 
 /// One stored record on a subject.

@@ -1,0 +1,347 @@
+//! `LogPort` on a NATS JetStream server or cluster (async-nats). The two
+//! streams are the embedded backend's, by the same names: the state stream
+//! (`hivelog.state.>`, a bounded history per subject) and the history
+//! stream (`<prefix>.>`, 7 days), created if missing with `replicas`
+//! copies. Each port call is the JetStream call of the same meaning:
+//! appends carry `Nats-Expected-Last-Subject-Sequence`, so two hivelog
+//! instances can never both win one write; reads use the message-get API
+//! or a short-lived ordered consumer that is read only as far as it had
+//! messages pending when it was created.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use futures_util::StreamExt;
+
+use super::embedded::{HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT};
+use super::{LogPort, PortError, Record};
+
+const HISTORY_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Clone)]
+pub struct JetStreamPort {
+    js: jetstream::Context,
+    prefix: String,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> PortError {
+    PortError::Unavailable(format!("NATS JetStream: {e}"))
+}
+
+impl JetStreamPort {
+    /// Connects to `url` (comma-separated servers) and makes sure both
+    /// streams exist; existing ones are left as the operator configured
+    /// them.
+    pub async fn connect(url: &str, prefix: &str, replicas: usize) -> Result<Self, PortError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("hivelog")
+            .connect(url)
+            .await
+            .map_err(unavailable)?;
+        Self::on(client, prefix, replicas).await
+    }
+
+    pub async fn on(
+        client: async_nats::Client,
+        prefix: &str,
+        replicas: usize,
+    ) -> Result<Self, PortError> {
+        let js = jetstream::new(client);
+        let state = stream::Config {
+            name: STATE_STREAM.into(),
+            subjects: vec![crate::coord::STATE_SUBJECTS.into()],
+            max_messages_per_subject: STATE_VERSIONS_KEPT as i64,
+            num_replicas: replicas.max(1),
+            description: Some(
+                "every version of each task and agent; the source of hivelog's current state"
+                    .into(),
+            ),
+            ..Default::default()
+        };
+        let history = stream::Config {
+            name: HISTORY_STREAM.into(),
+            subjects: vec![format!("{prefix}.>")],
+            max_age: HISTORY_MAX_AGE,
+            num_replicas: replicas.max(1),
+            description: Some(
+                "tasks, coordination, errors and heartbeats, as the replaced stack published them"
+                    .into(),
+            ),
+            ..Default::default()
+        };
+        for config in [state, history] {
+            js.get_or_create_stream(config).await.map_err(unavailable)?;
+        }
+        Ok(JetStreamPort {
+            js,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    fn stream_name(&self, subject: &str) -> Result<&'static str, PortError> {
+        if subject.starts_with("hivelog.state.") {
+            Ok(STATE_STREAM)
+        } else if subject.starts_with(&format!("{}.", self.prefix)) {
+            Ok(HISTORY_STREAM)
+        } else {
+            Err(PortError::NotFound(format!("no stream stores {subject}")))
+        }
+    }
+
+    async fn stream(&self, subject: &str) -> Result<stream::Stream, PortError> {
+        let name = self.stream_name(subject)?;
+        self.js.get_stream(name).await.map_err(unavailable)
+    }
+
+    /// Messages on `filter` from `deliver` on, as many as were pending
+    /// when the read began, at most `limit`.
+    async fn read(
+        &self,
+        filter: &str,
+        deliver: consumer::DeliverPolicy,
+        limit: usize,
+    ) -> Result<Vec<Record>, PortError> {
+        let (pending, consumer) = self.ordered(filter, deliver).await?;
+        let want = pending.min(limit as u64) as usize;
+        let mut out = Vec::with_capacity(want);
+        if want == 0 {
+            return Ok(out);
+        }
+        let mut messages = consumer.messages().await.map_err(unavailable)?;
+        while out.len() < want {
+            let next = tokio::time::timeout(Duration::from_secs(10), messages.next()).await;
+            let message = match next {
+                Ok(Some(Ok(m))) => m,
+                Ok(Some(Err(e))) => return Err(unavailable(e)),
+                Ok(None) => break,
+                Err(_) => return Err(unavailable("timed out reading a stream")),
+            };
+            let seq = message.info().map_err(unavailable)?.stream_sequence;
+            out.push(Record {
+                subject: message.subject.to_string(),
+                seq,
+                payload: message.payload.to_vec(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// An ordered consumer on `filter` and how many messages it has to
+    /// deliver.
+    async fn ordered(
+        &self,
+        filter: &str,
+        deliver: consumer::DeliverPolicy,
+    ) -> Result<(u64, consumer::Consumer<consumer::pull::OrderedConfig>), PortError> {
+        let stream = self.stream(filter).await?;
+        let consumer = stream
+            .create_consumer(consumer::pull::OrderedConfig {
+                filter_subject: filter.to_string(),
+                deliver_policy: deliver,
+                ..Default::default()
+            })
+            .await
+            .map_err(unavailable)?;
+        Ok((consumer.cached_info().num_pending, consumer))
+    }
+
+    async fn last_seq(&self, subject: &str) -> Result<u64, PortError> {
+        Ok(LogPort::last(self, subject).await?.map_or(0, |r| r.seq))
+    }
+}
+
+impl LogPort for JetStreamPort {
+    async fn append(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expect: Option<u64>,
+    ) -> Result<u64, PortError> {
+        self.stream_name(subject)?;
+        let mut publish = jetstream::message::PublishMessage::build().payload(payload.into());
+        if let Some(seq) = expect {
+            publish = publish.expected_last_subject_sequence(seq);
+        }
+        let ack = self
+            .js
+            .send_publish(subject.to_string(), publish)
+            .await
+            .map_err(unavailable)?
+            .await;
+        match ack {
+            Ok(ack) => Ok(ack.sequence),
+            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                Err(PortError::Conflict {
+                    actual: self.last_seq(subject).await?,
+                })
+            }
+            Err(e) if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound => {
+                Err(PortError::NotFound(format!("no stream stores {subject}")))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError> {
+        self.read(filter, consumer::DeliverPolicy::LastPerSubject, usize::MAX)
+            .await
+    }
+
+    async fn last(&self, subject: &str) -> Result<Option<Record>, PortError> {
+        let stream = self.stream(subject).await?;
+        match stream.get_last_raw_message_by_subject(subject).await {
+            Ok(m) => Ok(Some(Record {
+                subject: m.subject.to_string(),
+                seq: m.sequence,
+                payload: m.payload.to_vec(),
+            })),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn scan(
+        &self,
+        subject: &str,
+        start_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>, PortError> {
+        let deliver = consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: start_seq.max(1),
+        };
+        self.read(subject, deliver, limit).await
+    }
+
+    async fn tail(&self, subject: &str, limit: usize) -> Result<Vec<Record>, PortError> {
+        // JetStream reads forward only. Widen a window back from the
+        // subject's last record until it holds `limit` records (counting
+        // by a consumer's pending count, without reading), then read it.
+        let last = self.last_seq(subject).await?;
+        if last == 0 || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut window = (limit as u64).max(16);
+        let start = loop {
+            let start = last.saturating_sub(window).max(1);
+            let (pending, _) = self
+                .ordered(
+                    subject,
+                    consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: start,
+                    },
+                )
+                .await?;
+            if pending >= limit as u64 || start == 1 {
+                break (start, pending);
+            }
+            window = window.saturating_mul(4);
+        };
+        let (start, pending) = start;
+        let skip = pending.saturating_sub(limit as u64) as usize;
+        let records = self
+            .read(
+                subject,
+                consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
+                usize::MAX,
+            )
+            .await?;
+        Ok(records.into_iter().skip(skip).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::coord::clock::ManualClock;
+    use crate::coord::port::nats_testing;
+    use crate::coord::{CoordConfig, CoordError, Coordinator};
+
+    #[tokio::test]
+    async fn reads_match_what_was_appended_interleaved_with_other_subjects() {
+        let Some(server) = nats_testing::start("jetstream reads") else {
+            return;
+        };
+        let p = JetStreamPort::connect(&server.url, "mjwork", 1)
+            .await
+            .unwrap();
+        let mut mine = Vec::new();
+        for i in 0..100u32 {
+            let seq = p
+                .append("mjwork.chan", format!("m{i}").into_bytes(), None)
+                .await
+                .unwrap();
+            mine.push(seq);
+            p.append("mjwork.other", b"x".to_vec(), None).await.unwrap();
+        }
+        let tail = p.tail("mjwork.chan", 10).await.unwrap();
+        let seqs: Vec<u64> = tail.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, mine[90..].to_vec());
+        assert_eq!(tail[9].payload, b"m99");
+        assert_eq!(p.tail("mjwork.chan", 500).await.unwrap().len(), 100);
+        let scanned = p.scan("mjwork.chan", mine[50], 5).await.unwrap();
+        assert_eq!(
+            scanned.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            mine[50..55].to_vec()
+        );
+        let last = p.last_per_subject("mjwork.*").await.unwrap();
+        assert_eq!(last.len(), 2);
+        assert!(last[0].seq < last[1].seq);
+        assert_eq!(p.last("mjwork.none").await.unwrap(), None);
+        assert!(p.tail("mjwork.none", 5).await.unwrap().is_empty());
+        // Expected sequences: 0 means "nothing there yet".
+        assert!(p
+            .append("hivelog.state.task.t", b"1".to_vec(), Some(0))
+            .await
+            .is_ok());
+        let conflict = p
+            .append("hivelog.state.task.t", b"2".to_vec(), Some(0))
+            .await;
+        assert!(matches!(conflict, Err(PortError::Conflict { actual }) if actual > 0));
+        assert!(matches!(
+            p.append("elsewhere.x", vec![], None).await,
+            Err(PortError::NotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn two_instances_never_grant_one_task_twice() {
+        let Some(server) = nats_testing::start("jetstream two instances") else {
+            return;
+        };
+        let open = || async {
+            let port = JetStreamPort::connect(&server.url, "mjwork", 1)
+                .await
+                .unwrap();
+            let clock = Arc::new(ManualClock::default());
+            Coordinator::open_with_clock(port, CoordConfig::default(), clock)
+                .await
+                .unwrap()
+        };
+        let (one, two) = (open().await, open().await);
+        for round in 0..20 {
+            let id = format!("t{round}");
+            let input = || {
+                serde_json::from_value(serde_json::json!({"task_id": id, "title": "T"})).unwrap()
+            };
+            one.post_task(input()).await.unwrap();
+            // The second instance learns of it by writing it too (its first
+            // attempt conflicts and reloads); now each holds a view in
+            // which the task is free, one of them already stale.
+            two.post_task(input()).await.unwrap();
+            let (a, b) = tokio::join!(one.claim(&id, "a"), two.claim(&id, "b"));
+            let won = [a.is_ok(), b.is_ok()];
+            assert_eq!(
+                won.iter().filter(|w| **w).count(),
+                1,
+                "round {round}: {a:?} / {b:?}"
+            );
+            for lost in [a, b].into_iter().filter_map(Result::err) {
+                assert!(matches!(lost, CoordError::NotClaimable { .. }), "{lost}");
+            }
+        }
+    }
+}
