@@ -1,10 +1,7 @@
 //! The claim lifecycle: claim, claim-next, progress, complete, release,
-//! cancel, and the reaper's requeue. Each is a `change_task` step: decide
-//! from the version read, append expecting that version, retry on conflict.
-//!
-//! Every grant raises the task's fencing token. A holder that shows a
-//! token (new clients do) must show the current one; old clients show
-//! none and are checked by owner only, as before.
+//! cancel, and the reaper's requeue. Each is a `change_task` step with a
+//! pure transition from transitions.rs: decide from the version read,
+//! append expecting that version, retry on conflict.
 
 use std::time::Duration;
 
@@ -12,9 +9,9 @@ use serde_json::Value;
 
 use super::port::LogPort;
 use super::reservations::ReserveRequest;
-use super::task::{validate_id, Progress, Task, TaskStatus};
+use super::task::{validate_id, Task};
 use super::tasks::Written;
-use super::time::Timestamp;
+use super::transitions;
 use super::{lock, CoordError, Coordinator};
 
 /// A task's `result` is a JSON object or null: old clients read it as a
@@ -83,12 +80,7 @@ impl<P: LogPort> Coordinator<P> {
                 let token = w.task.fencing_token;
                 if let Err(undo) = self
                     .change_task(id, |t, _| {
-                        if t.fencing_token != token || t.status != TaskStatus::Claimed {
-                            return Err(CoordError::NotClaimed);
-                        }
-                        let mut n = t.clone();
-                        unclaim(&mut n, self.clock.now());
-                        Ok(n)
+                        transitions::undo_claim(t, token, self.clock.now())
                     })
                     .await
                 {
@@ -103,33 +95,7 @@ impl<P: LogPort> Coordinator<P> {
         let lease = self.config.task_lease;
         let result = self
             .change_task(id, |t, view| {
-                if t.status != TaskStatus::Available {
-                    return Err(CoordError::NotClaimable {
-                        status: Some(t.status.as_str()),
-                        owner: t.owner.clone(),
-                    });
-                }
-                let unmet = view.unmet(t);
-                if !unmet.is_empty() {
-                    return Err(CoordError::Blocked(unmet));
-                }
-                let now = self.clock.now();
-                if t.not_before.is_some_and(|nb| nb > now) {
-                    return Err(CoordError::NotClaimable {
-                        status: Some("delayed"),
-                        owner: None,
-                    });
-                }
-                let mut n = t.clone();
-                n.status = TaskStatus::Claimed;
-                n.owner = Some(agent.to_string());
-                n.claimed_at = Some(now);
-                n.lease_expires_at = Some(now.plus(lease));
-                n.updated_at = now;
-                n.progress = None;
-                n.not_before = None;
-                n.fencing_token = t.fencing_token + 1;
-                Ok(n)
+                transitions::claim(t, agent, view.unmet(t), lease, self.clock.now())
             })
             .await
             .map_err(|e| match e {
@@ -212,28 +178,7 @@ impl<P: LogPort> Coordinator<P> {
         let config = &self.config;
         let w = self
             .change_task(id, |t, _| {
-                Self::check_grant(t, agent, f.fence)?;
-                let now = self.clock.now();
-                let mut n = t.clone();
-                n.result = f.result.clone();
-                n.error = f.error.clone();
-                if !f.success && f.retry {
-                    let reason = match &f.error {
-                        Some(e) => format!("failed: {e}"),
-                        None => "failed".to_string(),
-                    };
-                    super::retries::spend_attempt(&mut n, &reason, config, self.clock.now());
-                    return Ok(n);
-                }
-                n.status = if f.success {
-                    TaskStatus::Completed
-                } else {
-                    TaskStatus::Failed
-                };
-                n.completed_at = Some(now);
-                n.lease_expires_at = None;
-                n.updated_at = now;
-                Ok(n)
+                transitions::complete(t, agent, &f, config, self.clock.now())
             })
             .await?;
         self.release_task_reservations(id).await;
@@ -250,11 +195,7 @@ impl<P: LogPort> Coordinator<P> {
         check_agent(agent)?;
         let w = self
             .change_task(id, |t, _| {
-                Self::check_grant(t, agent, fence)?;
-                let mut n = t.clone();
-                unclaim(&mut n, self.clock.now());
-                n.release_reason = Some(format!("released by {agent}"));
-                Ok(n)
+                transitions::release(t, agent, fence, self.clock.now())
             })
             .await?;
         self.release_task_reservations(id).await;
@@ -271,22 +212,7 @@ impl<P: LogPort> Coordinator<P> {
     ) -> Result<Written, CoordError> {
         let w = self
             .change_task(id, |t, _| {
-                if t.status.is_final() {
-                    return Err(CoordError::Finished(t.status.as_str()));
-                }
-                let now = self.clock.now();
-                let mut n = t.clone();
-                n.status = TaskStatus::Failed;
-                n.cancelled = true;
-                n.lease_expires_at = None;
-                n.completed_at = Some(now);
-                n.updated_at = now;
-                let who = by.map(|a| format!(" by {a}")).unwrap_or_default();
-                n.error = Some(match &reason {
-                    Some(r) => format!("cancelled{who}: {r}"),
-                    None => format!("cancelled{who}"),
-                });
-                Ok(n)
+                transitions::cancel(t, by, reason.as_deref(), self.clock.now())
             })
             .await?;
         self.release_task_reservations(id).await;
@@ -310,17 +236,8 @@ impl<P: LogPort> Coordinator<P> {
         }
         let lease = self.config.task_lease;
         self.change_task(id, |t, _| {
-            Self::check_grant(t, agent, fence)?;
-            let now = self.clock.now();
-            let mut n = t.clone();
-            n.progress = Some(Progress {
-                note: note.clone(),
-                percent,
-                at: now,
-            });
-            n.lease_expires_at = Some(now.plus(lease));
-            n.updated_at = now;
-            Ok(n)
+            let report = (note.clone(), percent);
+            transitions::progress(t, agent, fence, report, lease, self.clock.now())
         })
         .await
     }
@@ -336,50 +253,10 @@ impl<P: LogPort> Coordinator<P> {
         let config = &self.config;
         let w = self
             .change_task(id, |t, _| {
-                if t.status != TaskStatus::Claimed || t.owner.as_deref() != Some(owner) {
-                    return Err(CoordError::NotClaimed);
-                }
-                let mut n = t.clone();
-                super::retries::spend_attempt(&mut n, reason, config, self.clock.now());
-                Ok(n)
+                transitions::requeue(t, owner, reason, config, self.clock.now())
             })
             .await?;
         self.release_task_reservations(id).await;
         Ok(w)
     }
-
-    /// The holder's token (when it shows one) must be the current grant's,
-    /// and the holder must own the task.
-    pub(super) fn check_grant(t: &Task, agent: &str, fence: Option<u64>) -> Result<(), CoordError> {
-        if let Some(given) = fence {
-            if given != t.fencing_token || t.status != TaskStatus::Claimed {
-                return Err(CoordError::StaleToken {
-                    given,
-                    current: t.fencing_token,
-                    claimed: t.status == TaskStatus::Claimed,
-                });
-            }
-        }
-        Self::check_owner(t, agent)
-    }
-
-    fn check_owner(t: &Task, agent: &str) -> Result<(), CoordError> {
-        match (&t.status, &t.owner) {
-            (TaskStatus::Claimed, Some(owner)) if owner == agent => Ok(()),
-            (TaskStatus::Claimed, Some(owner)) => Err(CoordError::NotOwner {
-                owner: owner.clone(),
-                agent: agent.into(),
-            }),
-            _ => Err(CoordError::NotClaimed),
-        }
-    }
-}
-
-pub(super) fn unclaim(n: &mut Task, now: Timestamp) {
-    n.status = TaskStatus::Available;
-    n.owner = None;
-    n.claimed_at = None;
-    n.lease_expires_at = None;
-    n.progress = None;
-    n.updated_at = now;
 }

@@ -30,6 +30,7 @@ pub mod slots;
 pub mod task;
 pub mod tasks;
 pub mod time;
+mod transitions;
 mod view;
 
 #[cfg(test)]

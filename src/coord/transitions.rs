@@ -1,0 +1,425 @@
+//! Every change of a claimed task's state as a pure function: the task as
+//! read, who asks, and `now` in; the next version, or why it may not
+//! change, out. No storage, lock or clock is in reach here: the
+//! coordinator applies these through its one retry-on-conflict loop
+//! (`change_task`), and the property tests below drive them directly.
+//!
+//! The rules they keep: every grant raises the fencing token; a holder
+//! that shows a token must show the current one (old clients show none
+//! and are checked by owner only); a task has an owner exactly while it is
+//! claimed; a spent attempt sends it back after a doubling backoff until
+//! none remain, then a human is needed.
+
+use std::time::Duration;
+
+use super::claims::Finish;
+use super::task::{Handoff, Progress, Task, TaskStatus};
+use super::time::Timestamp;
+use super::{CoordConfig, CoordError};
+
+/// The wait before attempt `attempts + 1`: the base doubled per attempt
+/// already spent, capped.
+pub fn backoff(config: &CoordConfig, attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(30);
+    config
+        .retry_backoff
+        .saturating_mul(1u32 << doublings)
+        .min(config.retry_backoff_max)
+}
+
+/// The holder's token (when it shows one) must be the current grant's,
+/// and the holder must own the task.
+pub fn check_grant(t: &Task, agent: &str, fence: Option<u64>) -> Result<(), CoordError> {
+    if let Some(given) = fence {
+        if given != t.fencing_token || t.status != TaskStatus::Claimed {
+            return Err(CoordError::StaleToken {
+                given,
+                current: t.fencing_token,
+                claimed: t.status == TaskStatus::Claimed,
+            });
+        }
+    }
+    match (&t.status, &t.owner) {
+        (TaskStatus::Claimed, Some(owner)) if owner == agent => Ok(()),
+        (TaskStatus::Claimed, Some(owner)) => Err(CoordError::NotOwner {
+            owner: owner.clone(),
+            agent: agent.into(),
+        }),
+        _ => Err(CoordError::NotClaimed),
+    }
+}
+
+fn unclaimed(t: &Task, now: Timestamp) -> Task {
+    let mut n = t.clone();
+    n.status = TaskStatus::Available;
+    n.owner = None;
+    n.claimed_at = None;
+    n.lease_expires_at = None;
+    n.progress = None;
+    n.updated_at = now;
+    n
+}
+
+/// One attempt spent: back to the queue after a backoff, or to a human
+/// when none remain.
+fn attempt_spent(t: &Task, reason: &str, config: &CoordConfig, now: Timestamp) -> Task {
+    let mut n = t.clone();
+    n.attempts += 1;
+    n.release_reason = Some(reason.to_string());
+    if n.attempts >= n.max_attempts.max(1) {
+        n.status = TaskStatus::NeedsHuman;
+        n.lease_expires_at = None;
+        n.completed_at = Some(now);
+        n.error = Some(format!("{reason}; gave up after {} attempts", n.attempts));
+        n.updated_at = now;
+        n
+    } else {
+        let mut n = unclaimed(&n, now);
+        n.not_before = Some(now.plus(backoff(config, n.attempts)));
+        n
+    }
+}
+
+/// `agent` takes an available task whose dependencies (`unmet` lists the
+/// unfinished ones) are done and whose backoff has passed.
+pub fn claim(
+    t: &Task,
+    agent: &str,
+    unmet: Vec<String>,
+    lease: Duration,
+    now: Timestamp,
+) -> Result<Task, CoordError> {
+    if t.status != TaskStatus::Available {
+        return Err(CoordError::NotClaimable {
+            status: Some(t.status.as_str()),
+            owner: t.owner.clone(),
+        });
+    }
+    if !unmet.is_empty() {
+        return Err(CoordError::Blocked(unmet));
+    }
+    if t.not_before.is_some_and(|nb| nb > now) {
+        return Err(CoordError::NotClaimable {
+            status: Some("delayed"),
+            owner: None,
+        });
+    }
+    let mut n = t.clone();
+    n.status = TaskStatus::Claimed;
+    n.owner = Some(agent.to_string());
+    n.claimed_at = Some(now);
+    n.lease_expires_at = Some(now.plus(lease));
+    n.updated_at = now;
+    n.progress = None;
+    n.not_before = None;
+    n.fencing_token = t.fencing_token + 1;
+    Ok(n)
+}
+
+/// Gives back the grant `token` untouched (no attempt spent): a claim whose
+/// files turned out to be reserved.
+pub fn undo_claim(t: &Task, token: u64, now: Timestamp) -> Result<Task, CoordError> {
+    if t.fencing_token != token || t.status != TaskStatus::Claimed {
+        return Err(CoordError::NotClaimed);
+    }
+    Ok(unclaimed(t, now))
+}
+
+/// The holder finishes: completed, failed for good, or (a failure with
+/// `retry`) an attempt spent.
+pub fn complete(
+    t: &Task,
+    agent: &str,
+    f: &Finish,
+    config: &CoordConfig,
+    now: Timestamp,
+) -> Result<Task, CoordError> {
+    check_grant(t, agent, f.fence)?;
+    let mut n = t.clone();
+    n.result = f.result.clone();
+    n.error = f.error.clone();
+    if !f.success && f.retry {
+        let reason = match &f.error {
+            Some(e) => format!("failed: {e}"),
+            None => "failed".to_string(),
+        };
+        return Ok(attempt_spent(&n, &reason, config, now));
+    }
+    n.status = if f.success {
+        TaskStatus::Completed
+    } else {
+        TaskStatus::Failed
+    };
+    n.completed_at = Some(now);
+    n.lease_expires_at = None;
+    n.updated_at = now;
+    Ok(n)
+}
+
+/// The holder gives the task back; no attempt is spent.
+pub fn release(
+    t: &Task,
+    agent: &str,
+    fence: Option<u64>,
+    now: Timestamp,
+) -> Result<Task, CoordError> {
+    check_grant(t, agent, fence)?;
+    let mut n = unclaimed(t, now);
+    n.release_reason = Some(format!("released by {agent}"));
+    Ok(n)
+}
+
+/// Stops an unfinished task: failed, with `cancelled`.
+pub fn cancel(
+    t: &Task,
+    by: Option<&str>,
+    reason: Option<&str>,
+    now: Timestamp,
+) -> Result<Task, CoordError> {
+    if t.status.is_final() {
+        return Err(CoordError::Finished(t.status.as_str()));
+    }
+    let mut n = t.clone();
+    n.status = TaskStatus::Failed;
+    n.cancelled = true;
+    n.lease_expires_at = None;
+    n.completed_at = Some(now);
+    n.updated_at = now;
+    let who = by.map(|a| format!(" by {a}")).unwrap_or_default();
+    n.error = Some(match reason {
+        Some(r) => format!("cancelled{who}: {r}"),
+        None => format!("cancelled{who}"),
+    });
+    Ok(n)
+}
+
+/// The holder reports progress, which renews the lease.
+pub fn progress(
+    t: &Task,
+    agent: &str,
+    fence: Option<u64>,
+    report: (Option<String>, Option<f64>),
+    lease: Duration,
+    now: Timestamp,
+) -> Result<Task, CoordError> {
+    check_grant(t, agent, fence)?;
+    let mut n = t.clone();
+    n.progress = Some(Progress {
+        note: report.0,
+        percent: report.1,
+        at: now,
+    });
+    n.lease_expires_at = Some(now.plus(lease));
+    n.updated_at = now;
+    Ok(n)
+}
+
+/// The reaper takes a claimed task from `owner` (lease expired, agent
+/// dead): an attempt is spent.
+pub fn requeue(
+    t: &Task,
+    owner: &str,
+    reason: &str,
+    config: &CoordConfig,
+    now: Timestamp,
+) -> Result<Task, CoordError> {
+    if t.status != TaskStatus::Claimed || t.owner.as_deref() != Some(owner) {
+        return Err(CoordError::NotClaimed);
+    }
+    Ok(attempt_spent(t, reason, config, now))
+}
+
+/// The holder puts the task back until `delay` has passed; no attempt is
+/// spent.
+pub fn snooze(
+    t: &Task,
+    agent: &str,
+    fence: Option<u64>,
+    delay: Duration,
+    note: Option<&str>,
+    now: Timestamp,
+) -> Result<Task, CoordError> {
+    check_grant(t, agent, fence)?;
+    let mut n = unclaimed(t, now);
+    n.not_before = Some(now.plus(delay));
+    n.release_reason = Some(match note {
+        Some(note) => format!("snoozed by {agent}: {note}"),
+        None => format!("snoozed by {agent}"),
+    });
+    Ok(n)
+}
+
+/// The holder gives the task back with a note for whoever takes it next.
+pub fn handoff(
+    t: &Task,
+    agent: &str,
+    fence: Option<u64>,
+    note: &str,
+    now: Timestamp,
+) -> Result<Task, CoordError> {
+    check_grant(t, agent, fence)?;
+    let mut n = unclaimed(t, now);
+    n.handoff = Some(Handoff {
+        by: agent.to_string(),
+        note: note.to_string(),
+        at: now,
+    });
+    n.release_reason = Some(format!("handed off by {agent}"));
+    Ok(n)
+}
+
+/// A person sends a task that needs a human (or failed) back to the queue
+/// with fresh attempts.
+pub fn retry(t: &Task, now: Timestamp) -> Result<Task, CoordError> {
+    if !matches!(t.status, TaskStatus::NeedsHuman | TaskStatus::Failed) {
+        return Err(CoordError::Invalid(format!(
+            "only a failed or needs_human task can be retried; this one is {}",
+            t.status.as_str()
+        )));
+    }
+    let mut n = unclaimed(t, now);
+    n.attempts = 0;
+    n.not_before = None;
+    n.completed_at = None;
+    n.cancelled = false;
+    n.release_reason = Some("retried by a person".into());
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coord::task::sample_task;
+    use proptest::prelude::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let c = CoordConfig {
+            retry_backoff: Duration::from_secs(10),
+            retry_backoff_max: Duration::from_secs(60),
+            ..CoordConfig::default()
+        };
+        let waits: Vec<u64> = (1..=6).map(|a| backoff(&c, a).as_secs()).collect();
+        assert_eq!(waits, vec![10, 20, 40, 60, 60, 60]);
+        assert_eq!(backoff(&c, u32::MAX), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn the_last_attempt_needs_a_human() {
+        let c = CoordConfig::default();
+        let mut t = sample_task("t", TaskStatus::Available, Default::default(), 0, vec![]);
+        t.max_attempts = 2;
+        let now = Timestamp::now();
+        let t = claim(&t, "a", vec![], c.task_lease, now).unwrap();
+        let t = requeue(&t, "a", "lease expired", &c, now).unwrap();
+        assert_eq!((t.status, t.owner.clone()), (TaskStatus::Available, None));
+        assert_eq!(t.not_before, Some(now.plus(c.retry_backoff)));
+        assert!(
+            claim(&t, "a", vec![], c.task_lease, now).is_err(),
+            "in backoff"
+        );
+        let later = now.plus(c.retry_backoff);
+        let t = claim(&t, "a", vec![], c.task_lease, later).unwrap();
+        let t = requeue(&t, "a", "lease expired", &c, later).unwrap();
+        assert_eq!(t.status, TaskStatus::NeedsHuman);
+        assert!(t
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("gave up after 2 attempts"));
+        let t = retry(&t, later).unwrap();
+        assert_eq!((t.status, t.attempts), (TaskStatus::Available, 0));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Claim(u8),
+        Complete(u8, bool, bool),
+        Release(u8),
+        Snooze(u8, u8),
+        Handoff(u8),
+        Progress(u8),
+        Requeue(u8),
+        Cancel,
+        Retry,
+        /// Acts with a token one behind the current one.
+        Stale(u8),
+        Wait(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let who = 0u8..3;
+        prop_oneof![
+            who.clone().prop_map(Op::Claim),
+            (who.clone(), any::<bool>(), any::<bool>()).prop_map(|(a, s, r)| Op::Complete(a, s, r)),
+            who.clone().prop_map(Op::Release),
+            (who.clone(), 0u8..30).prop_map(|(a, d)| Op::Snooze(a, d)),
+            who.clone().prop_map(Op::Handoff),
+            who.clone().prop_map(Op::Progress),
+            who.clone().prop_map(Op::Requeue),
+            Just(Op::Cancel),
+            Just(Op::Retry),
+            who.prop_map(Op::Stale),
+            (0u16..120).prop_map(Op::Wait),
+        ]
+    }
+
+    proptest! {
+        /// Any sequence of requests, by any agent, with any timing: an owner
+        /// exactly while claimed; the token rises by one per grant and never
+        /// otherwise; a stale token changes nothing; attempts stay within
+        /// the limit; a claim is never granted before its backoff ends or
+        /// to a finished task.
+        #[test]
+        fn the_task_state_machine_keeps_its_rules(ops in proptest::collection::vec(op(), 1..80)) {
+            let c = CoordConfig::default();
+            let mut now = Timestamp::now();
+            let mut t = sample_task("t", TaskStatus::Available, Default::default(), 0, vec![]);
+            for op in ops {
+                let agent = |a: u8| format!("a{a}");
+                let fence = Some(t.fencing_token);
+                let next = match &op {
+                    Op::Claim(a) => claim(&t, &agent(*a), vec![], c.task_lease, now),
+                    Op::Complete(a, success, retry) => {
+                        let f = Finish { success: *success, result: None, error: None, retry: *retry, fence };
+                        complete(&t, &agent(*a), &f, &c, now)
+                    }
+                    Op::Release(a) => release(&t, &agent(*a), fence, now),
+                    Op::Snooze(a, d) => snooze(&t, &agent(*a), fence, Duration::from_secs((*d).into()), None, now),
+                    Op::Handoff(a) => handoff(&t, &agent(*a), fence, "over to you", now),
+                    Op::Progress(a) => progress(&t, &agent(*a), fence, (None, Some(50.0)), c.task_lease, now),
+                    Op::Requeue(a) => requeue(&t, &agent(*a), "lease expired", &c, now),
+                    Op::Cancel => cancel(&t, None, None, now),
+                    Op::Retry => retry(&t, now),
+                    Op::Stale(a) => {
+                        let old = t.fencing_token.checked_sub(1);
+                        let r = release(&t, &agent(*a), old, now);
+                        if old.is_some() {
+                            prop_assert!(r.is_err(), "a stale token released the task");
+                        }
+                        r
+                    }
+                    Op::Wait(s) => {
+                        now = now.plus(Duration::from_secs((*s).into()));
+                        continue;
+                    }
+                };
+                let Ok(n) = next else { continue };
+                // Who may act: the owner, for everything but claim, cancel
+                // and retry.
+                if let Op::Claim(_) = op {
+                    prop_assert_eq!(t.status, TaskStatus::Available);
+                    prop_assert!(t.not_before.is_none_or(|nb| nb <= now));
+                    prop_assert_eq!(n.fencing_token, t.fencing_token + 1);
+                } else {
+                    prop_assert_eq!(n.fencing_token, t.fencing_token);
+                }
+                prop_assert_eq!(n.owner.is_some(), n.status == TaskStatus::Claimed || (n.status.is_final() && n.owner == t.owner && t.owner.is_some()));
+                prop_assert!(n.status != TaskStatus::Claimed || n.lease_expires_at.is_some());
+                prop_assert!(n.attempts <= n.max_attempts);
+                prop_assert!(n.updated_at >= t.updated_at);
+                t = n;
+            }
+        }
+    }
+}
