@@ -18,6 +18,7 @@ pub mod channels;
 mod claims;
 pub mod clock;
 mod control;
+mod follow;
 pub mod glob;
 mod held;
 pub mod inbox;
@@ -195,6 +196,9 @@ pub struct Coordinator<P: LogPort> {
     inbox_changed: Notify,
     /// Woken when a slot changes (waiting acquirers look again).
     slot_changed: Notify,
+    /// The newest state record this instance has applied or loaded past
+    /// (follow.rs watches from there).
+    followed: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -229,7 +233,14 @@ impl<P: LogPort> Coordinator<P> {
             pause: Mutex::new(control::Pause::default()),
             inbox_changed: Notify::new(),
             slot_changed: Notify::new(),
+            followed: std::sync::atomic::AtomicU64::new(0),
         };
+        // Read before loading: whatever is stored after this is watched
+        // for (and re-applying what loading saw changes nothing).
+        let head = coord.port.head(STATE_SUBJECTS).await?;
+        coord
+            .followed
+            .store(head, std::sync::atomic::Ordering::Release);
         let mut view = TaskView::new(clock);
         for r in coord
             .port

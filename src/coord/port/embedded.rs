@@ -1,9 +1,10 @@
 //! `LogPort` on the embedded log. Each subject is read from the stream
 //! that captures it; the log's errors become the port's neutral kinds.
 
-use super::{LogPort, PortError, Record};
+use super::{LogPort, PortError, Record, Watch};
 use crate::log::{
-    DiskTrouble, Log, LogError, Message, PublishOptions, ReadRange, StreamConfig, SystemWriter,
+    DeliverFrom, DiskTrouble, Log, LogError, Message, PublishOptions, ReadRange, StreamConfig,
+    SystemWriter,
 };
 
 impl From<Message> for Record {
@@ -172,5 +173,26 @@ impl LogPort for LogBackend {
             .into_iter()
             .map(Record::from)
             .collect())
+    }
+
+    async fn head(&self, filter: &str) -> Result<u64, PortError> {
+        let stream = self.stream_of(filter)?;
+        Ok(self.log.stream_info(&stream)?.state.last_seq)
+    }
+
+    async fn watch(&self, filter: &str, after: u64) -> Result<Watch, PortError> {
+        let replay = self
+            .log
+            .subscribe_from(filter, DeliverFrom::StartSeq(after + 1))?;
+        Ok(Box::pin(futures_util::stream::unfold(
+            Some(replay),
+            |replay| async move {
+                let mut replay = replay?;
+                match replay.next().await {
+                    Ok(m) => Some((Ok(Record::from((*m).clone())), Some(replay))),
+                    Err(e) => Some((Err(PortError::Unavailable(e.to_string())), None)),
+                }
+            },
+        )))
     }
 }

@@ -14,7 +14,7 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 
 use super::embedded::{HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT};
-use super::{LogPort, PortError, Record};
+use super::{LogPort, PortError, Record, Watch};
 
 const HISTORY_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -248,6 +248,37 @@ impl LogPort for JetStreamPort {
             )
             .await?;
         Ok(records.into_iter().skip(skip).collect())
+    }
+
+    async fn head(&self, filter: &str) -> Result<u64, PortError> {
+        let mut stream = self.stream(filter).await?;
+        Ok(stream
+            .info()
+            .await
+            .map_err(unavailable)?
+            .state
+            .last_sequence)
+    }
+
+    async fn watch(&self, filter: &str, after: u64) -> Result<Watch, PortError> {
+        let (_, consumer) = self
+            .ordered(
+                filter,
+                consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: after + 1,
+                },
+            )
+            .await?;
+        let messages = consumer.messages().await.map_err(unavailable)?;
+        Ok(Box::pin(messages.map(|m| {
+            let m = m.map_err(unavailable)?;
+            let seq = m.info().map_err(unavailable)?.stream_sequence;
+            Ok(Record {
+                subject: m.subject.to_string(),
+                seq,
+                payload: m.payload.to_vec(),
+            })
+        })))
     }
 }
 

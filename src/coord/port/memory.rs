@@ -7,12 +7,23 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{LogPort, PortError, Record};
+use super::{LogPort, PortError, Record, Watch};
 use crate::log::subject::matches;
+use futures_util::StreamExt;
 
-#[derive(Default)]
 pub struct MemoryPort {
     inner: Mutex<Inner>,
+    /// Every appended record, for watchers.
+    appended: tokio::sync::broadcast::Sender<Record>,
+}
+
+impl Default for MemoryPort {
+    fn default() -> Self {
+        MemoryPort {
+            inner: Mutex::default(),
+            appended: tokio::sync::broadcast::channel(4096).0,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -75,6 +86,8 @@ impl LogPort for MemoryPort {
             },
         );
         inner.last.insert(subject.to_string(), seq);
+        // Sent while the lock is held, so watchers see appends in order.
+        let _ = self.appended.send(inner.records[&seq].clone());
         Ok(seq)
     }
 
@@ -127,6 +140,52 @@ impl LogPort for MemoryPort {
             .collect();
         newest.reverse();
         Ok(newest)
+    }
+
+    async fn head(&self, _filter: &str) -> Result<u64, PortError> {
+        Ok(self.lock().next_seq)
+    }
+
+    async fn watch(&self, filter: &str, after: u64) -> Result<Watch, PortError> {
+        // Subscribed before the backlog is read, under the lock: nothing
+        // falls between the two.
+        let (backlog, rx) = {
+            let inner = self.lock();
+            let rx = self.appended.subscribe();
+            let backlog: Vec<Record> = inner
+                .records
+                .range(after + 1..)
+                .map(|(_, r)| r.clone())
+                .filter(|r| matches(filter, &r.subject))
+                .collect();
+            (backlog, rx)
+        };
+        let filter = filter.to_string();
+        let last = backlog.last().map_or(after, |r| r.seq);
+        let live =
+            futures_util::stream::unfold((rx, filter, last), |(mut rx, filter, last)| async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(r) if r.seq > last && matches(&filter, &r.subject) => {
+                            let seq = r.seq;
+                            return Some((Ok(r), (rx, filter, seq)));
+                        }
+                        Ok(_) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            return Some((
+                                Err(PortError::Unavailable(format!(
+                                    "watcher fell {n} records behind"
+                                ))),
+                                (rx, filter, u64::MAX),
+                            ))
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            });
+        Ok(Box::pin(
+            futures_util::stream::iter(backlog.into_iter().map(Ok)).chain(live),
+        ))
     }
 }
 

@@ -8,6 +8,11 @@
 //! (`jetstream.rs`), whose API has a call of the same meaning for each.
 
 use std::future::Future;
+use std::pin::Pin;
+
+/// Records as they are stored, oldest first; an `Err` ends the watch (the
+/// watcher starts again after the last record it saw).
+pub type Watch = Pin<Box<dyn futures_util::Stream<Item = Result<Record, PortError>> + Send>>;
 
 pub mod embedded;
 pub mod jetstream;
@@ -82,4 +87,57 @@ pub trait LogPort: Send + Sync + 'static {
         subject: &str,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Record>, PortError>> + Send;
+
+    /// The newest sequence in the store that holds `filter`'s subjects (0
+    /// when it is empty): where a watch can start without a gap.
+    fn head(&self, filter: &str) -> impl Future<Output = Result<u64, PortError>> + Send;
+
+    /// Every record on `filter` after sequence `after`: first those stored,
+    /// then each new one as it is stored, whoever wrote it.
+    fn watch(
+        &self,
+        filter: &str,
+        after: u64,
+    ) -> impl Future<Output = Result<Watch, PortError>> + Send;
+}
+
+/// Several coordinators (instances) on one store, as in tests.
+impl<P: LogPort> LogPort for std::sync::Arc<P> {
+    async fn append(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expect: Option<u64>,
+    ) -> Result<u64, PortError> {
+        (**self).append(subject, payload, expect).await
+    }
+
+    async fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError> {
+        (**self).last_per_subject(filter).await
+    }
+
+    async fn last(&self, subject: &str) -> Result<Option<Record>, PortError> {
+        (**self).last(subject).await
+    }
+
+    async fn scan(
+        &self,
+        subject: &str,
+        start: u64,
+        limit: usize,
+    ) -> Result<Vec<Record>, PortError> {
+        (**self).scan(subject, start, limit).await
+    }
+
+    async fn tail(&self, subject: &str, limit: usize) -> Result<Vec<Record>, PortError> {
+        (**self).tail(subject, limit).await
+    }
+
+    async fn head(&self, filter: &str) -> Result<u64, PortError> {
+        (**self).head(filter).await
+    }
+
+    async fn watch(&self, filter: &str, after: u64) -> Result<Watch, PortError> {
+        (**self).watch(filter, after).await
+    }
 }

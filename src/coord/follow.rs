@@ -1,0 +1,219 @@
+//! Keeping this instance's views current when others write to the same
+//! store (several hivelog instances on one JetStream cluster). A watch on
+//! the state subjects, from where loading left off, applies every task,
+//! agent, reservation and pause record in order; what this instance wrote
+//! itself is already applied and is passed over (a view takes a version
+//! only if it is newer than the one it holds). If the watch ends (the
+//! backend restarted, the watcher fell behind), it starts again after the
+//! last record applied.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::agents::{Agent, AgentRecord};
+use super::port::{LogPort, Record};
+use super::reservations::Reservation;
+use super::task::{token, Task};
+use super::{lock, Coordinator, AGENT_STATE, CONTROL_STATE, RESERVATION_STATE, TASK_STATE};
+
+impl<P: LogPort> Coordinator<P> {
+    /// Follows the state subjects until `shutdown` turns true.
+    pub fn start_follower(
+        self: &Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let coord = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let after = coord.followed.load(Ordering::Acquire);
+                let mut watch = match coord.port.watch(super::STATE_SUBJECTS, after).await {
+                    Ok(w) => w,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot follow the state stream; trying again");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                            _ = shutdown.changed() => return,
+                        }
+                    }
+                };
+                loop {
+                    tokio::select! {
+                        next = watch.next() => match next {
+                            Some(Ok(r)) => coord.apply_record(&r),
+                            Some(Err(e)) => {
+                                tracing::warn!(error = %e, "the state watch ended; following again");
+                                break;
+                            }
+                            None => break,
+                        },
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+        })
+    }
+
+    /// One record another instance (or this one) stored.
+    pub(super) fn apply_record(&self, r: &Record) {
+        self.followed.fetch_max(r.seq, Ordering::AcqRel);
+        let Some((kind, _)) = r
+            .subject
+            .strip_prefix("hivelog.state.")
+            .and_then(|rest| rest.split_once('.'))
+        else {
+            return;
+        };
+        let prefix = format!("hivelog.state.{kind}");
+        if prefix == TASK_STATE {
+            let Ok(task) = serde_json::from_slice::<Task>(&r.payload) else {
+                return;
+            };
+            if lock(&self.tasks).apply(task, r.seq) {
+                self.claimable.notify_waiters();
+            }
+        } else if prefix == AGENT_STATE {
+            let Ok(agent) = serde_json::from_slice::<Option<Agent>>(&r.payload) else {
+                return;
+            };
+            // The subject carries the id encoded; a live record names it.
+            let tok = &r.subject[AGENT_STATE.len() + 1..];
+            let mut agents = lock(&self.agents);
+            let id = match &agent {
+                Some(a) => a.agent_id.clone(),
+                None => match agents.keys().find(|id| token(id) == tok) {
+                    Some(id) => id.clone(),
+                    None => return,
+                },
+            };
+            if agents.get(&id).is_some_and(|a| a.seq >= r.seq) {
+                return;
+            }
+            match agent {
+                Some(agent) => {
+                    let heard = self.clock.instant_of(agent.seen());
+                    agents.insert(
+                        id,
+                        AgentRecord {
+                            agent,
+                            seq: r.seq,
+                            heard,
+                        },
+                    );
+                }
+                None => {
+                    agents.remove(&id);
+                }
+            }
+        } else if prefix == RESERVATION_STATE {
+            match serde_json::from_slice::<Option<Reservation>>(&r.payload) {
+                Ok(Some(res)) => self.load_reservation(res),
+                Ok(None) => {
+                    let id = &r.subject[RESERVATION_STATE.len() + 1..];
+                    lock(&self.reservations).remove(id);
+                }
+                Err(_) => {}
+            }
+        } else if prefix == CONTROL_STATE {
+            if let Ok(p) = serde_json::from_slice(&r.payload) {
+                *lock(&self.pause) = p;
+                self.claimable.notify_waiters();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::coord::clock::ManualClock;
+    use crate::coord::port::{nats_testing, JetStreamPort, MemoryPort};
+    use crate::coord::task::TaskStatus;
+    use crate::coord::{CoordConfig, CoordError};
+
+    async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ok() {
+            assert!(Instant::now() < deadline, "never: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Two instances on one store, each following it: what one writes,
+    /// the other serves.
+    async fn two_instances_see_each_others_writes<P: LogPort>(one: P, two: P) {
+        let clock = Arc::new(ManualClock::default());
+        let open = |p| {
+            let clock = clock.clone();
+            async move {
+                Coordinator::open_with_clock(p, CoordConfig::default(), clock)
+                    .await
+                    .unwrap()
+            }
+        };
+        let (a, b) = (open(one).await, open(two).await);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let _fa = a.start_follower(stopped.clone());
+        let _fb = b.start_follower(stopped);
+
+        let input = serde_json::from_value(json!({"task_id": "t", "title": "T"})).unwrap();
+        a.post_task(input).await.unwrap();
+        eventually("b sees the task", || b.get_task("t").is_ok()).await;
+        // b grants it; a learns, and cannot grant it again.
+        let w = b
+            .claim_next("worker", None, Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.task.task_id, "t");
+        eventually("a sees the claim", || {
+            a.get_task("t")
+                .is_ok_and(|t| t.status == TaskStatus::Claimed)
+        })
+        .await;
+        assert!(a
+            .claim_next("other", None, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_none());
+        let hb = serde_json::from_value(json!({"agent_id": "worker"})).unwrap();
+        a.heartbeat(hb).await.unwrap();
+        eventually("b sees the agent", || {
+            b.agents(true).iter().any(|v| v.agent.agent_id == "worker")
+        })
+        .await;
+        a.remove_agent("worker").await.unwrap();
+        eventually("b sees it removed", || b.agents(true).is_empty()).await;
+        b.set_paused(true, None, None).await.unwrap();
+        eventually("a sees the pause", || a.is_paused()).await;
+        let err = a.claim("t", "x").await.unwrap_err();
+        assert!(matches!(err, CoordError::Paused), "{err}");
+    }
+
+    #[tokio::test]
+    async fn in_memory() {
+        let port = Arc::new(MemoryPort::new());
+        two_instances_see_each_others_writes(port.clone(), port).await;
+    }
+
+    #[tokio::test]
+    async fn on_jetstream() {
+        let Some(server) = nats_testing::start("follow on_jetstream") else {
+            return;
+        };
+        let one = JetStreamPort::connect(&server.url, "mjwork", 1)
+            .await
+            .unwrap();
+        let two = JetStreamPort::connect(&server.url, "mjwork", 1)
+            .await
+            .unwrap();
+        two_instances_see_each_others_writes(one, two).await;
+    }
+}
