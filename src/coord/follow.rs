@@ -216,4 +216,54 @@ mod tests {
             .unwrap();
         two_instances_see_each_others_writes(one, two).await;
     }
+
+    /// One instance reaps; when it stops renewing, another takes over.
+    async fn one_reaper_at_a_time<P: LogPort>(one: P, two: P) {
+        let config = CoordConfig {
+            agent_dead_after: Duration::from_secs(2),
+            ..CoordConfig::default()
+        };
+        let open = |p| {
+            let config = config.clone();
+            async move { Coordinator::open(p, config).await.unwrap() }
+        };
+        let (a, b) = (open(one).await, open(two).await);
+        assert!(a.leads_reaping().await);
+        assert!(!b.leads_reaping().await);
+        assert!(a.leads_reaping().await, "renewed");
+        // a dies (stops renewing): within the lease's 1 s, b takes over.
+        let started = Instant::now();
+        while !b.leads_reaping().await {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "b never took over"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "taken from a live holder"
+        );
+        assert!(!a.leads_reaping().await, "a comes back to find b leading");
+    }
+
+    #[tokio::test]
+    async fn one_reaper_in_memory() {
+        let port = Arc::new(MemoryPort::new());
+        one_reaper_at_a_time(port.clone(), port).await;
+    }
+
+    #[tokio::test]
+    async fn one_reaper_on_jetstream() {
+        let Some(server) = nats_testing::start("one_reaper_on_jetstream") else {
+            return;
+        };
+        let one = JetStreamPort::connect(&server.url, "mjwork", 1)
+            .await
+            .unwrap();
+        let two = JetStreamPort::connect(&server.url, "mjwork", 1)
+            .await
+            .unwrap();
+        one_reaper_at_a_time(one, two).await;
+    }
 }

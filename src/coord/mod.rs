@@ -199,6 +199,8 @@ pub struct Coordinator<P: LogPort> {
     /// The newest state record this instance has applied or loaded past
     /// (follow.rs watches from there).
     followed: std::sync::atomic::AtomicU64,
+    /// This instance's name as a lease holder (reaper.rs).
+    instance: String,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -234,6 +236,13 @@ impl<P: LogPort> Coordinator<P> {
             inbox_changed: Notify::new(),
             slot_changed: Notify::new(),
             followed: std::sync::atomic::AtomicU64::new(0),
+            instance: format!(
+                "{}-{:x}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ),
         };
         // Read before loading: whatever is stored after this is watched
         // for (and re-applying what loading saw changes nothing).

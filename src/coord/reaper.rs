@@ -2,7 +2,11 @@
 //! whose lease expired, or whose owner stopped heartbeating (or was
 //! removed), goes back to the queue with its attempts raised, or fails
 //! after its last attempt. Each such event is also reported on
-//! `<prefix>.errors`.
+//! `<prefix>.errors`. Where several instances share a store, only the one
+//! holding the `reaper` lease reaps; another takes the lease over within
+//! half the dead-agent threshold if that one dies. (Were two to reap at
+//! once, each requeue still expects the version it read, so none is
+//! applied twice.)
 
 use std::sync::Arc;
 
@@ -24,6 +28,9 @@ pub(super) async fn run<P: LogPort>(
             _ = tick.tick() => {}
             _ = shutdown.changed() => break,
         }
+        if !coord.leads_reaping().await {
+            continue;
+        }
         let released = coord.reap().await;
         if released > 0 {
             tracing::info!(released, "reaper returned tasks to the queue");
@@ -32,6 +39,18 @@ pub(super) async fn run<P: LogPort>(
 }
 
 impl<P: LogPort> Coordinator<P> {
+    /// Whether this instance holds (or now takes) the reaper's lease.
+    pub async fn leads_reaping(&self) -> bool {
+        let ttl = (self.config.agent_dead_after / 2).max(std::time::Duration::from_secs(1));
+        match self.port.lead("reaper", &self.instance, ttl).await {
+            Ok(leads) => leads,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell who reaps; not reaping this round");
+                false
+            }
+        }
+    }
+
     /// One pass: returns how many tasks were requeued or failed.
     pub async fn reap(&self) -> usize {
         if super::lock(&self.tasks).promote_due(self.clock.now()) > 0 {

@@ -195,4 +195,10 @@ impl LogPort for LogBackend {
             },
         )))
     }
+
+    /// One process holds the data directory (its lock refuses a second),
+    /// so it always leads.
+    async fn lead(&self, _: &str, _: &str, _: std::time::Duration) -> Result<bool, PortError> {
+        Ok(true)
+    }
 }

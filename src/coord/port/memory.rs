@@ -34,6 +34,8 @@ struct Inner {
     last: BTreeMap<String, u64>,
     next_seq: u64,
     failing: Option<PortError>,
+    /// Lease name → holder and when it lapses.
+    leases: std::collections::HashMap<String, (String, std::time::Instant)>,
 }
 
 impl MemoryPort {
@@ -186,6 +188,26 @@ impl LogPort for MemoryPort {
         Ok(Box::pin(
             futures_util::stream::iter(backlog.into_iter().map(Ok)).chain(live),
         ))
+    }
+
+    async fn lead(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, PortError> {
+        let now = std::time::Instant::now();
+        let mut inner = self.lock();
+        let free = match inner.leases.get(name) {
+            None => true,
+            Some((h, until)) => h == holder || *until <= now,
+        };
+        if free {
+            inner
+                .leases
+                .insert(name.to_string(), (holder.to_string(), now + ttl));
+        }
+        Ok(free)
     }
 }
 

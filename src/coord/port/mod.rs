@@ -99,6 +99,17 @@ pub trait LogPort: Send + Sync + 'static {
         filter: &str,
         after: u64,
     ) -> impl Future<Output = Result<Watch, PortError>> + Send;
+
+    /// Takes or renews the lease `name` for `holder`: true while `holder`
+    /// has it. A lease not renewed for `ttl` may be taken by another
+    /// holder; so jobs that must run once (the reaper) run on one
+    /// instance, and another takes over if that one dies.
+    fn lead(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
 
 /// Several coordinators (instances) on one store, as in tests.
@@ -139,5 +150,14 @@ impl<P: LogPort> LogPort for std::sync::Arc<P> {
 
     async fn watch(&self, filter: &str, after: u64) -> Result<Watch, PortError> {
         (**self).watch(filter, after).await
+    }
+
+    async fn lead(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, PortError> {
+        (**self).lead(name, holder, ttl).await
     }
 }
