@@ -260,6 +260,7 @@ impl Connection {
             cfg.stale_timeout.as_secs(),
         );
         let mut open = send_json(&mut sink, &hello).await;
+        let mut cut_slow = false;
         let mut last_heard = Instant::now();
         let mut ping = tokio::time::interval(cfg.ping_interval);
         ping.tick().await;
@@ -267,10 +268,7 @@ impl Connection {
             tokio::select! {
                 biased;
                 _ = self.shared.slow_signal.notified() => {
-                    stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("websocket client too slow; disconnecting");
-                    // Bypass the full queue: this is the last frame.
-                    let _ = send_json(&mut sink, &protocol::err("slow consumer")).await;
+                    cut_slow = true;
                     break;
                 }
                 // Reads pause while the connection's publishes wait for
@@ -290,7 +288,18 @@ impl Connection {
                     let Some(frame) = frame else { break };
                     open = match frame {
                         Outbound::Text { text, cost } => {
-                            let sent = write(&mut sink, Frame::Text(text)).await;
+                            // A client that stopped reading blocks this
+                            // write; running over the budget meanwhile
+                            // must still cut it off now, not after the
+                            // write times out.
+                            let sent = tokio::select! {
+                                biased;
+                                _ = self.shared.slow_signal.notified() => {
+                                    cut_slow = true;
+                                    false
+                                }
+                                sent = write(&mut sink, Frame::Text(text)) => sent,
+                            };
                             self.shared.budget.add_permits(cost as usize);
                             sent
                         }
@@ -304,6 +313,17 @@ impl Connection {
                     open = write(&mut sink, Frame::Ping(Default::default())).await;
                 }
             }
+        }
+        if cut_slow {
+            stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("websocket client too slow; disconnecting");
+            // Bypass the full queue: this is the last frame. A client that
+            // reads nothing at all may never see it.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                send_json(&mut sink, &protocol::err("slow consumer")),
+            )
+            .await;
         }
         // Cancel and await every task of this connection before the socket
         // goes away, so none of them can outlive it.
