@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hivelog::api::{router, AppState};
-use hivelog::coord::port::LogBackend;
+use hivelog::coord::port::{Backend, LogBackend};
 use hivelog::coord::task::TaskInput;
 use hivelog::coord::{CoordConfig, Coordinator};
 use hivelog::log::{Log, LogOptions, SyncPolicy};
@@ -44,7 +44,7 @@ async fn serve(dir: &std::path::Path, sync: SyncPolicy) -> (Server, Duration) {
     )
     .expect("open");
     let started = Instant::now();
-    let port = LogBackend::open(log.clone(), "mjwork").expect("port");
+    let port = Backend::Embedded(LogBackend::open(log.clone(), "mjwork").expect("port"));
     let coord = Coordinator::open(port, CoordConfig::default())
         .await
         .expect("coordinator");
@@ -104,7 +104,7 @@ async fn fill(dir: &std::path::Path, n: usize) {
     )
     .expect("open");
     let coord = Coordinator::open(
-        LogBackend::open(log.clone(), "mjwork").expect("port"),
+        Backend::Embedded(LogBackend::open(log.clone(), "mjwork").expect("port")),
         CoordConfig::default(),
     )
     .await

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::rss_kib;
 use hivelog::api::{router, AppState};
-use hivelog::coord::port::LogBackend;
+use hivelog::coord::port::{Backend, LogBackend};
 use hivelog::coord::{CoordConfig, Coordinator};
 use hivelog::log::{
     AckKind, ConsumerConfig, Log, LogOptions, PublishOptions, StreamConfig, SyncPolicy,
@@ -237,7 +237,7 @@ async fn fetch_ack_rate(n: usize) -> f64 {
 
 async fn http_publish_rate(clients: usize, total: usize) -> f64 {
     let (_dir, log) = fresh(SyncPolicy::Always);
-    let port = LogBackend::open(log.clone(), "mjwork").expect("port");
+    let port = Backend::Embedded(LogBackend::open(log.clone(), "mjwork").expect("port"));
     let coord = Coordinator::open(port, CoordConfig::default())
         .await
         .expect("coordinator");

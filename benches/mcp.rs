@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use hivelog::api::{router, AppState};
-use hivelog::coord::port::LogBackend;
+use hivelog::coord::port::{Backend, LogBackend};
 use hivelog::coord::{CoordConfig, Coordinator};
 use hivelog::log::{Log, LogOptions, SyncPolicy};
 use rmcp::model::CallToolRequestParams;
@@ -43,7 +43,7 @@ async fn serve(dir: &std::path::Path) -> (String, Log, tokio::task::JoinHandle<(
         },
     )
     .expect("open");
-    let port = LogBackend::open(log.clone(), "mjwork").expect("port");
+    let port = Backend::Embedded(LogBackend::open(log.clone(), "mjwork").expect("port"));
     let coord = Coordinator::open(port, CoordConfig::default())
         .await
         .expect("coordinator");

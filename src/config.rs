@@ -91,6 +91,27 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_STRICT_AGENTS")]
     pub strict_agents: bool,
 
+    /// Where coordination (tasks, agents, messages) is stored: `embedded` (the data directory) or `nats://host:4222[,nats://host2:4222,…]`, a NATS JetStream server or cluster that several hivelog instances can share.
+    #[arg(
+        long,
+        env = "HIVELOG_BACKEND",
+        default_value = "embedded",
+        value_name = "embedded|nats://…"
+    )]
+    pub backend: String,
+
+    /// With a nats:// backend: copies of each stream (default: 3 when --backend names 3 or more servers, else 1).
+    #[arg(long, env = "HIVELOG_REPLICAS", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: Option<u8>,
+
+    /// With a nats:// backend: a NATS credentials file.
+    #[arg(long, env = "HIVELOG_BACKEND_CREDS", value_name = "FILE")]
+    pub backend_creds: Option<PathBuf>,
+
+    /// With a nats:// backend: a NATS token.
+    #[arg(long, env = "HIVELOG_BACKEND_TOKEN", hide_env_values = true)]
+    pub backend_token: Option<String>,
+
     /// When to answer a write: after it is on disk, or at once.
     #[arg(long, env = "HIVELOG_SYNC", value_enum, default_value_t = SyncMode::Always)]
     pub sync: SyncMode,
@@ -280,6 +301,10 @@ pub const FILE_KEYS: &[&str] = &[
     "sync",
     "token",
     "tokens-file",
+    "backend",
+    "replicas",
+    "backend-creds",
+    "backend-token",
     "tls-cert",
     "tls-key",
     "require-token",

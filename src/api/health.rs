@@ -62,7 +62,11 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "subject_prefix": state.coord.config().prefix,
         "agent_stale_after_seconds": state.coord.config().agent_stale_after.as_secs_f64(),
         "agent_dead_after_seconds": state.coord.config().agent_dead_after.as_secs_f64(),
-        "broker": "embedded (hivelog's own JetStream-style log; nats_connected is kept for old clients)",
+        "broker": match state.coord.port() {
+            crate::coord::port::Backend::Embedded(_) => "embedded (hivelog's own JetStream-style log; nats_connected is kept for old clients)".to_string(),
+            crate::coord::port::Backend::JetStream(p) => format!("NATS JetStream ({})", p.connection_state()),
+        },
+        "backend": state.coord.port().kind(),
         "tasks": state.coord.task_counts(),
         "slow_consumers": log.fanout_totals().1,
         // Damaged state records skipped at start or on read; see the log

@@ -44,7 +44,7 @@ use tower_http::LatencyUnit;
 
 use std::sync::Arc;
 
-use crate::coord::port::LogBackend;
+use crate::coord::port::Backend;
 use crate::coord::Coordinator;
 use crate::log::{Log, MAX_MSG_SIZE_CAP};
 pub use error::ApiError;
@@ -53,7 +53,7 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub log: Log,
-    pub coord: Arc<Coordinator<LogBackend>>,
+    pub coord: Arc<Coordinator<Backend>>,
     pub ws: ws::WsConfig,
     pub ws_stats: Arc<ws::WsStats>,
     /// Identifies this server process to WebSocket clients.
@@ -75,7 +75,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(log: Log, coord: Arc<Coordinator<LogBackend>>, ws: ws::WsConfig) -> Self {
+    pub fn new(log: Log, coord: Arc<Coordinator<Backend>>, ws: ws::WsConfig) -> Self {
         let server_id = format!(
             "{:016x}",
             std::time::SystemTime::now()

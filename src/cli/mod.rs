@@ -2,6 +2,7 @@
 //! command is a client of a running server's HTTP and WebSocket API.
 
 mod agents;
+mod backend;
 mod client;
 mod consumers;
 mod import;

@@ -10,7 +10,6 @@ use tokio::sync::watch;
 
 use crate::api::{self, AppState};
 use crate::config::ServeConfig;
-use crate::coord::port::LogBackend;
 use crate::coord::Coordinator;
 use crate::log::Log;
 
@@ -82,8 +81,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .map_err(|e| listen_error(&config.listen, e))?;
     let log = Log::open(&config.data_dir, config.log_options())
         .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
-    let port = LogBackend::open(log.clone(), &config.subject_prefix)
-        .context("cannot create the default streams")?;
+    let port = super::backend::open(&config, &log).await?;
     let coord = Coordinator::open(port, config.coord_config())
         .await
         .context("cannot load tasks and agents")?;
@@ -91,6 +89,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let (stop_jobs, jobs_stopped) = watch::channel(false);
     let sweeper = log.start_sweeper(config.sweep_interval, jobs_stopped.clone());
     let reaper = coord.start_reaper(jobs_stopped.clone());
+    // Instances sharing a NATS store keep in step with each other.
+    let mut shared_jobs = Vec::new();
+    if let crate::coord::port::Backend::JetStream(p) = coord.port() {
+        shared_jobs.push(("follower", coord.start_follower(jobs_stopped.clone())));
+        shared_jobs.push((
+            "relay",
+            super::backend::relay_live(
+                p,
+                log.clone(),
+                &config.subject_prefix,
+                jobs_stopped.clone(),
+            ),
+        ));
+    }
 
     // Build every route before the first connection is accepted.
     let addr = listener.local_addr().context("no local address")?;
@@ -155,7 +167,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         ("sweeper", sweeper),
         ("reaper", reaper),
         ("metrics", metrics),
-    ] {
+    ]
+    .into_iter()
+    .chain(shared_jobs)
+    {
         if let Err(e) = job.await {
             tracing::warn!(error = %e, "{name} ended abnormally");
         }

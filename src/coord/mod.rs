@@ -317,6 +317,11 @@ impl<P: LogPort> Coordinator<P> {
         &self.config
     }
 
+    /// The storage coordination runs on.
+    pub fn port(&self) -> &P {
+        &self.port
+    }
+
     /// Starts the reaper (expired leases, dead agents); it stops when
     /// `shutdown` turns true.
     pub fn start_reaper(

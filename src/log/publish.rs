@@ -103,6 +103,22 @@ impl Log {
         self.enqueue(subject, payload, opts, None).wait().await
     }
 
+    /// Hands a message to live subscribers only, stored by no stream here
+    /// (messages another server stored, relayed to this one's subscribers).
+    pub fn deliver_live(&self, subject: &str, payload: Vec<u8>) -> Result<()> {
+        validate_subject(subject)?;
+        let msg = Message {
+            stream: None,
+            seq: 0,
+            subject: subject.into(),
+            time_ns: now_ns(),
+            headers: Default::default(),
+            payload,
+        };
+        self.shared.fanout.deliver(&Arc::new(msg));
+        Ok(())
+    }
+
     /// Starts a publish without waiting for it: checked, handed to the
     /// writer (or, when no stream stores the subject, delivered live at
     /// once) before this returns. See [`PendingPublish`].

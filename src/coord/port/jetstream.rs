@@ -38,12 +38,32 @@ impl JetStreamPort {
     /// streams exist; existing ones are left as the operator configured
     /// them.
     pub async fn connect(url: &str, prefix: &str, replicas: usize) -> Result<Self, PortError> {
-        let client = async_nats::ConnectOptions::new()
+        Self::connect_with(url, async_nats::ConnectOptions::new(), prefix, replicas).await
+    }
+
+    /// As `connect`, with credentials or a token in `options`.
+    pub async fn connect_with(
+        url: &str,
+        options: async_nats::ConnectOptions,
+        prefix: &str,
+        replicas: usize,
+    ) -> Result<Self, PortError> {
+        let client = options
             .name("hivelog")
             .connect(url)
             .await
             .map_err(unavailable)?;
         Self::on(client, prefix, replicas).await
+    }
+
+    /// "connected", "disconnected" or "pending", as the client sees it.
+    pub fn connection_state(&self) -> String {
+        format!("{:?}", self.js.client().connection_state()).to_lowercase()
+    }
+
+    /// The connection, for core NATS subscriptions beside coordination.
+    pub fn client(&self) -> async_nats::Client {
+        self.js.client()
     }
 
     pub async fn on(

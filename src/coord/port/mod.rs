@@ -14,12 +14,14 @@ use std::pin::Pin;
 /// watcher starts again after the last record it saw).
 pub type Watch = Pin<Box<dyn futures_util::Stream<Item = Result<Record, PortError>> + Send>>;
 
+pub mod backend;
 pub mod embedded;
 pub mod jetstream;
 pub mod memory;
 #[cfg(test)]
 pub(crate) mod nats_testing;
 
+pub use backend::Backend;
 pub use embedded::{LogBackend, HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT};
 pub use jetstream::JetStreamPort;
 pub use memory::MemoryPort;

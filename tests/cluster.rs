@@ -1,0 +1,138 @@
+//! Several hivelog instances on one NATS JetStream server
+//! (`serve --backend nats://…`): the compatible routes answer the same on
+//! each, what one instance stores the others serve, a claim race split
+//! across instances never grants a task twice, and live messages reach
+//! WebSocket subscribers on every instance.
+
+mod common;
+#[path = "common/nats.rs"]
+mod nats;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{client, send, Server, Ws};
+use serde_json::{json, Value};
+
+fn instance(nats: &nats::NatsServer) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--backend", &nats.url]);
+    (server, dir)
+}
+
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_share_tasks_and_never_grant_one_twice() {
+    let Some(nats) = nats::start("instances_share_tasks_and_never_grant_one_twice") else {
+        return;
+    };
+    let (a, _da) = instance(&nats);
+    let (b, _db) = instance(&nats);
+    let c = client();
+    let (_, health) = send(c.get(b.url("/health"))).await;
+    assert_eq!(health["backend"], "jetstream", "{health}");
+
+    // Live messages stored through one instance reach subscribers of another.
+    let mut ws = Ws::connect(&b).await;
+    ws.next_op("info").await;
+    ws.send(json!({"op": "sub", "sid": "t", "subject": "mjwork.tasks"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let (status, body) = send(
+        c.post(a.url("/api/tasks"))
+            .json(&json!({"task_id": "shared", "title": "posted on a", "description": "d"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let event = ws.next_op("msg").await;
+    assert_eq!(event["subject"], "mjwork.tasks", "{event}");
+    eventually("b serves the task a stored", async || {
+        send(c.get(b.url("/api/tasks/shared"))).await.0 == 200
+    })
+    .await;
+
+    // 40 tasks, 50 agents, half on each instance, claiming until none is left.
+    for i in 0..40 {
+        let (status, _) = send(
+            c.post(a.url("/api/tasks"))
+                .json(&json!({"task_id": format!("race-{i}"), "title": "race", "description": ""})),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    eventually("b sees all 40", async || {
+        let (_, list) = send(c.get(b.url("/api/tasks/available?limit=100"))).await;
+        list.as_array().map_or(0, Vec::len) >= 41
+    })
+    .await;
+    let grants: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mut agents = Vec::new();
+    for n in 0..50 {
+        let base = if n % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
+        let grants = grants.clone();
+        agents.push(tokio::spawn(async move {
+            let c = client();
+            let me = format!("agent-{n}");
+            loop {
+                let (status, body) = send(
+                    c.post(format!("{base}/api/tasks/claim-next"))
+                        .json(&json!({"agent_id": me})),
+                )
+                .await;
+                match status {
+                    200 => {
+                        let id = body["task_id"].as_str().unwrap().to_string();
+                        grants.lock().unwrap().push((id, me.clone()));
+                    }
+                    204 => return,
+                    other => panic!("claim-next answered {other}: {body}"),
+                }
+            }
+        }));
+    }
+    for agent in agents {
+        agent.await.unwrap();
+    }
+    let grants = grants.lock().unwrap().clone();
+    let mut by_task: HashMap<String, Vec<String>> = HashMap::new();
+    for (task, agent) in &grants {
+        by_task.entry(task.clone()).or_default().push(agent.clone());
+    }
+    for (task, holders) in &by_task {
+        assert_eq!(holders.len(), 1, "{task} granted to {holders:?}");
+    }
+    assert_eq!(by_task.len(), 41, "every task granted once");
+    let on_b = grants
+        .iter()
+        .filter(|(_, agent)| agent.trim_start_matches("agent-").parse::<u32>().unwrap() % 2 == 1)
+        .count();
+    assert!(
+        on_b > 0 && on_b < 41,
+        "both instances granted tasks ({on_b} on b)"
+    );
+    // And each instance agrees on who holds what.
+    for (task, holders) in by_task.iter().take(5) {
+        for server in [&a, &b] {
+            let holder = holders[0].clone();
+            eventually("both instances agree on the owner", async || {
+                let (_, t): (u16, Value) =
+                    send(c.get(server.url(&format!("/api/tasks/{task}")))).await;
+                t["owner"] == holder.as_str()
+            })
+            .await;
+        }
+    }
+}
