@@ -136,3 +136,36 @@ async fn instances_share_tasks_and_never_grant_one_twice() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_nats_answers_503_and_writes_come_back_with_it() {
+    let Some(mut nats) = nats::start("losing_nats_answers_503_and_writes_come_back_with_it") else {
+        return;
+    };
+    let (a, _da) = instance(&nats);
+    let c = client();
+    let post = |id: &str| {
+        c.post(a.url("/api/tasks"))
+            .json(&json!({"task_id": id, "title": "T", "description": ""}))
+    };
+    assert_eq!(send(post("before")).await.0, 200);
+    nats.kill();
+    let (status, body) = send(post("during")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("JetStream"),
+        "{body}"
+    );
+    // Reads are served from this instance's view meanwhile.
+    assert_eq!(send(c.get(a.url("/api/tasks/before"))).await.0, 200);
+    nats.restart();
+    eventually("writes work again", async || {
+        send(post("after")).await.0 == 200
+    })
+    .await;
+    let (_, t) = send(c.get(a.url("/api/tasks/after"))).await;
+    assert_eq!(t["task_id"], "after");
+}

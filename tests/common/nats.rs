@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 pub struct NatsServer {
     child: Child,
     pub url: String,
-    _dir: tempfile::TempDir,
+    port: u16,
+    dir: tempfile::TempDir,
 }
 
 impl Drop for NatsServer {
@@ -43,9 +44,19 @@ pub fn start(test: &str) -> Option<NatsServer> {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
+    let child = spawn(port, dir.path());
+    Some(NatsServer {
+        child,
+        url: format!("nats://127.0.0.1:{port}"),
+        port,
+        dir,
+    })
+}
+
+fn spawn(port: u16, dir: &std::path::Path) -> Child {
     let child = Command::new("nats-server")
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.path())
+        .arg(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -55,9 +66,19 @@ pub fn start(test: &str) -> Option<NatsServer> {
         assert!(Instant::now() < deadline, "nats-server did not listen");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Some(NatsServer {
-        child,
-        url: format!("nats://127.0.0.1:{port}"),
-        _dir: dir,
-    })
+    child
+}
+
+impl NatsServer {
+    /// `kill -9`, as a crashed server.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts again on the same port and store.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.port, self.dir.path());
+    }
 }
