@@ -238,10 +238,20 @@ mod tests {
     }
 
     async fn next(replay: &mut Replay) -> Arc<Message> {
-        tokio::time::timeout(Duration::from_secs(10), replay.next())
-            .await
-            .expect("a message within 10 s")
-            .unwrap()
+        // A missed message would wait forever; 30 s only bounds a loaded
+        // CI machine.
+        match tokio::time::timeout(Duration::from_secs(30), replay.next()).await {
+            Ok(m) => m.unwrap(),
+            Err(_) => panic!(
+                "no message within 30 s: live={} feed={} current={:?} streams={:?} buffer={} sent={:?}",
+                replay.live,
+                replay.feed.is_some(),
+                replay.current.as_ref().map(|(s, q, n)| (s.clone(), q.len(), *n)),
+                replay.streams,
+                replay.buffer.len(),
+                replay.sent
+            ),
+        }
     }
 
     /// More subjects than any one read returns: "last" is still the newest
