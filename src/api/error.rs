@@ -200,6 +200,7 @@ fn storage_error(e: &crate::coord::port::PortError) -> ApiError {
             format!("storage cannot take writes now; nothing was written (reads still work): {detail}"),
         ),
         Conflict { .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e}; try again")),
+        Invalid(detail) => ApiError::new(StatusCode::BAD_REQUEST, detail.clone()),
         NotFound(detail) | Corrupt(detail) => {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, detail.clone())
         }

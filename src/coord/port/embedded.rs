@@ -31,6 +31,9 @@ impl From<LogError> for PortError {
             LogError::NoStream { .. } | LogError::StreamNotFound(_) => {
                 PortError::NotFound(e.to_string())
             }
+            LogError::InvalidSubject { .. }
+            | LogError::InvalidMsgId(_)
+            | LogError::MessageTooLarge { .. } => PortError::Invalid(e.to_string()),
             LogError::ShuttingDown => PortError::Unavailable(e.to_string()),
             LogError::Storage(_) => PortError::Unavailable(e.to_string()),
             other => PortError::Corrupt(other.to_string()),

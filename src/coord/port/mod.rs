@@ -43,6 +43,10 @@ pub enum PortError {
     /// Nothing stores that subject.
     #[error("{0}")]
     NotFound(String),
+    /// What was asked cannot be stored or read as asked (a subject too
+    /// long, a record too large): the request's fault, not storage's.
+    #[error("{0}")]
+    Invalid(String),
     /// Storage is out of space; nothing was written.
     #[error("{0}")]
     Full(String),
