@@ -18,7 +18,9 @@ pub mod backend;
 pub mod embedded;
 pub mod jetstream;
 pub mod memory;
+// The integration tests' throwaway nats-server, shared with the unit tests.
 #[cfg(test)]
+#[path = "../../../tests/common/nats.rs"]
 pub(crate) mod nats_testing;
 
 pub use backend::Backend;
