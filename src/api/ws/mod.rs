@@ -288,18 +288,7 @@ impl Connection {
                     let Some(frame) = frame else { break };
                     open = match frame {
                         Outbound::Text { text, cost } => {
-                            // A client that stopped reading blocks this
-                            // write; running over the budget meanwhile
-                            // must still cut it off now, not after the
-                            // write times out.
-                            let sent = tokio::select! {
-                                biased;
-                                _ = self.shared.slow_signal.notified() => {
-                                    cut_slow = true;
-                                    false
-                                }
-                                sent = write(&mut sink, Frame::Text(text)) => sent,
-                            };
+                            let sent = write(&mut sink, Frame::Text(text)).await;
                             self.shared.budget.add_permits(cost as usize);
                             sent
                         }
@@ -314,16 +303,15 @@ impl Connection {
                 }
             }
         }
-        if cut_slow {
+        // A client that ran over its budget while a write to it was
+        // blocked (it stopped reading) ends here when that write times
+        // out: it is a slow consumer too, and counted as one.
+        if cut_slow || self.shared.slow.load(Ordering::Acquire) {
             stats.slow_consumers.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("websocket client too slow; disconnecting");
             // Bypass the full queue: this is the last frame. A client that
-            // reads nothing at all may never see it.
-            let _ = tokio::time::timeout(
-                Duration::from_secs(1),
-                send_json(&mut sink, &protocol::err("slow consumer")),
-            )
-            .await;
+            // reads nothing at all never sees it.
+            let _ = send_json(&mut sink, &protocol::err("slow consumer")).await;
         }
         // Cancel and await every task of this connection before the socket
         // goes away, so none of them can outlive it.
