@@ -173,10 +173,10 @@ async fn a_thousand_subscribers_and_fifty_agents() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let peak_rss = rss_kib(server.pid());
-    // The slow one was cut off when it ran over its budget, not left to
-    // hold its queue: the server counted it, and its connection ended after
-    // what its socket already held (it read nothing, so the closing
-    // `slow consumer` frame may not reach it).
+    // The slow one ran over its budget while reading nothing; its blocked
+    // write timed out and the server dropped it, counted as a slow
+    // consumer. Its stream ended after what its socket already held (it
+    // read nothing, so the closing `slow consumer` frame did not reach it).
     let (_, health) = send(client().get(server.url("/health"))).await;
     assert!(
         health["ws_slow_consumers"].as_u64() >= Some(1),
