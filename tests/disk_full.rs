@@ -18,23 +18,6 @@ use serde_json::{json, Value};
 
 const MIB: u64 = 1024 * 1024;
 
-fn fuse_or_skip(test: &str) -> bool {
-    match lossyfs::available() {
-        Ok(()) => true,
-        Err(why) => {
-            assert!(
-                std::env::var("HIVELOG_REQUIRE_FUSE").as_deref() != Ok("1"),
-                "HIVELOG_REQUIRE_FUSE=1 but FUSE is not usable: {why}"
-            );
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("\nSKIPPED {test}: {why} (apt-get install fuse3)\n").as_bytes(),
-            );
-            false
-        }
-    }
-}
-
 async fn publish(server: &Server, payload: &str) -> (u16, Value) {
     send(
         client()
@@ -77,7 +60,7 @@ async fn assert_all_there(server: &Server, answered: &[(u64, String)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_writes_with_507_serves_reads_and_recovers_when_space_returns() {
-    if !fuse_or_skip(
+    if !lossyfs::available_or_skip(
         "a_full_disk_refuses_writes_with_507_serves_reads_and_recovers_when_space_returns",
     ) {
         return;
@@ -195,7 +178,9 @@ async fn a_full_disk_refuses_writes_with_507_serves_reads_and_recovers_when_spac
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_reserve_a_write_error_stops_writes_cleanly_until_a_restart() {
-    if !fuse_or_skip("without_the_reserve_a_write_error_stops_writes_cleanly_until_a_restart") {
+    if !lossyfs::available_or_skip(
+        "without_the_reserve_a_write_error_stops_writes_cleanly_until_a_restart",
+    ) {
         return;
     }
     // With the reserve off, sled itself meets ENOSPC. It cannot go on
@@ -260,7 +245,9 @@ async fn without_the_reserve_a_write_error_stops_writes_cleanly_until_a_restart(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_data_directory_answers_503_keeps_reads_and_loses_nothing() {
-    if !fuse_or_skip("a_read_only_data_directory_answers_503_keeps_reads_and_loses_nothing") {
+    if !lossyfs::available_or_skip(
+        "a_read_only_data_directory_answers_503_keeps_reads_and_loses_nothing",
+    ) {
         return;
     }
     let backing = tempfile::tempdir().unwrap();

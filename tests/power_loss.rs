@@ -29,23 +29,6 @@ use std::time::{Duration, Instant};
 use common::{client, send, Server};
 use serde_json::{json, Value};
 
-fn fuse_or_skip(test: &str) -> bool {
-    match lossyfs::available() {
-        Ok(()) => true,
-        Err(why) => {
-            assert!(
-                std::env::var("HIVELOG_REQUIRE_FUSE").as_deref() != Ok("1"),
-                "HIVELOG_REQUIRE_FUSE=1 but FUSE is not usable: {why}"
-            );
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("\nSKIPPED {test}: {why} (apt-get install fuse3)\n").as_bytes(),
-            );
-            false
-        }
-    }
-}
-
 fn cycles(default: usize) -> usize {
     std::env::var("HIVELOG_POWER_CYCLES")
         .ok()
@@ -320,7 +303,7 @@ fn remount(backing: &Path, mnt: &Path) -> lossyfs::Mount {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sync_always_keeps_every_answered_write_through_power_cuts() {
-    if !fuse_or_skip("sync_always_keeps_every_answered_write_through_power_cuts") {
+    if !lossyfs::available_or_skip("sync_always_keeps_every_answered_write_through_power_cuts") {
         return;
     }
     let cuts = cycles(5);
@@ -337,7 +320,7 @@ async fn sync_always_keeps_every_answered_write_through_power_cuts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sync_interval_loses_at_most_the_last_interval() {
-    if !fuse_or_skip("sync_interval_loses_at_most_the_last_interval") {
+    if !lossyfs::available_or_skip("sync_interval_loses_at_most_the_last_interval") {
         return;
     }
     let cuts = cycles(3);

@@ -134,6 +134,25 @@ pub fn available() -> Result<(), String> {
     Ok(())
 }
 
+/// True when FUSE can be used; otherwise says SKIPPED on the terminal
+/// (past cargo's capture), or fails under `HIVELOG_REQUIRE_FUSE=1`.
+pub fn available_or_skip(test: &str) -> bool {
+    match available() {
+        Ok(()) => true,
+        Err(why) => {
+            assert!(
+                std::env::var("HIVELOG_REQUIRE_FUSE").as_deref() != Ok("1"),
+                "HIVELOG_REQUIRE_FUSE=1 but FUSE is not usable: {why}"
+            );
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("\nSKIPPED {test}: {why} (apt-get install fuse3)\n").as_bytes(),
+            );
+            false
+        }
+    }
+}
+
 /// Mounts a lossy view of `backing` at `mountpoint`.
 pub fn mount(backing: &Path, mountpoint: &Path) -> std::io::Result<Mount> {
     let mut state = State {
