@@ -58,6 +58,36 @@ async fn assert_all_there(server: &Server, answered: &[(u64, String)]) {
     }
 }
 
+/// A server on a fresh lossyfs mount, with the DISK stream created. The
+/// temp dirs and the mount must outlive the server: drop them after it.
+struct Rig {
+    server: Server,
+    data: std::path::PathBuf,
+    mount: lossyfs::Mount,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+async fn rig(args: &[&str]) -> Rig {
+    let backing = tempfile::tempdir().unwrap();
+    let mnt = tempfile::tempdir().unwrap();
+    let data = mnt.path().join("data");
+    let mount = lossyfs::mount(backing.path(), mnt.path()).expect("mount lossyfs");
+    let server = Server::start_in(&data, args);
+    let (status, body) = send(
+        client()
+            .post(server.url("/api/streams"))
+            .json(&json!({"name": "DISK", "subjects": ["disk.>"]})),
+    )
+    .await;
+    assert!(status < 300, "{body}");
+    Rig {
+        server,
+        data,
+        mount,
+        _dirs: (backing, mnt),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_writes_with_507_serves_reads_and_recovers_when_space_returns() {
     if !lossyfs::available_or_skip(
@@ -65,19 +95,14 @@ async fn a_full_disk_refuses_writes_with_507_serves_reads_and_recovers_when_spac
     ) {
         return;
     }
-    let backing = tempfile::tempdir().unwrap();
-    let mnt = tempfile::tempdir().unwrap();
-    let data = mnt.path().join("data");
-    let mount = lossyfs::mount(backing.path(), mnt.path()).expect("mount lossyfs");
     let args = ["--min-free-disk-mb", "4"];
-    let mut server = Server::start_in(&data, &args);
+    let Rig {
+        mut server,
+        data,
+        mount,
+        _dirs,
+    } = rig(&args).await;
     let c = client();
-    let (status, body) = send(
-        c.post(server.url("/api/streams"))
-            .json(&json!({"name": "DISK", "subjects": ["disk.>"]})),
-    )
-    .await;
-    assert!(status < 300, "{body}");
     let (status, body) = send(c.post(server.url("/api/tasks")).json(
         &json!({"task_id": "before", "title": "written before the disk filled", "description": ""}),
     ))
@@ -186,19 +211,14 @@ async fn without_the_reserve_a_write_error_stops_writes_cleanly_until_a_restart(
     // With the reserve off, sled itself meets ENOSPC. It cannot go on
     // after that (its next flush would wait forever), so the store stops
     // writing: every later write fails at once and says to restart.
-    let backing = tempfile::tempdir().unwrap();
-    let mnt = tempfile::tempdir().unwrap();
-    let data = mnt.path().join("data");
-    let mount = lossyfs::mount(backing.path(), mnt.path()).expect("mount lossyfs");
     let args = ["--min-free-disk-mb", "0"];
-    let mut server = Server::start_in(&data, &args);
+    let Rig {
+        mut server,
+        data,
+        mount,
+        _dirs,
+    } = rig(&args).await;
     let c = client();
-    let (status, body) = send(
-        c.post(server.url("/api/streams"))
-            .json(&json!({"name": "DISK", "subjects": ["disk.>"]})),
-    )
-    .await;
-    assert!(status < 300, "{body}");
     mount
         .control
         .set_quota(Some(mount.control.used() + 3 * MIB));
@@ -250,18 +270,13 @@ async fn a_read_only_data_directory_answers_503_keeps_reads_and_loses_nothing() 
     ) {
         return;
     }
-    let backing = tempfile::tempdir().unwrap();
-    let mnt = tempfile::tempdir().unwrap();
-    let data = mnt.path().join("data");
-    let mount = lossyfs::mount(backing.path(), mnt.path()).expect("mount lossyfs");
-    let mut server = Server::start_in(&data, &[]);
+    let Rig {
+        mut server,
+        data,
+        mount,
+        _dirs,
+    } = rig(&[]).await;
     let c = client();
-    let (status, body) = send(
-        c.post(server.url("/api/streams"))
-            .json(&json!({"name": "DISK", "subjects": ["disk.>"]})),
-    )
-    .await;
-    assert!(status < 300, "{body}");
     let mut answered = Vec::new();
     for i in 0..20 {
         let payload = format!("before-{i}");
