@@ -16,13 +16,23 @@ use common::{client, send, Server, Ws};
 use serde_json::{json, Value};
 
 fn instance(nats: &nats::NatsServer) -> (Server, tempfile::TempDir) {
+    instance_on(&nats.url, &[])
+}
+
+fn instance_on(url: &str, flags: &[&str]) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_in(dir.path(), &["--backend", &nats.url]);
+    let mut args = vec!["--backend", url];
+    args.extend_from_slice(flags);
+    let server = Server::start_in(dir.path(), &args);
     (server, dir)
 }
 
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    eventually_within(Duration::from_secs(10), what, check).await
+}
+
+async fn eventually_within(within: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + within;
     while !check().await {
         assert!(Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -181,4 +191,148 @@ async fn losing_nats_answers_503_and_writes_come_back_with_it() {
     .await;
     let (_, t) = send(c.get(a.url("/api/tasks/after"))).await;
     assert_eq!(t["task_id"], "after");
+}
+
+/// Every task is stored with 3 replicas, so losing one node loses nothing
+/// an instance acknowledged, and writes go on once the cluster has moved
+/// the streams' leaders (meanwhile they may answer 503, never anything
+/// else).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_node_dies_and_nothing_acknowledged_is_lost() {
+    let Some(mut cluster) =
+        nats::cluster("a_cluster_node_dies_and_nothing_acknowledged_is_lost", 3)
+    else {
+        return;
+    };
+    let (a, _da) = instance_on(&cluster.url, &[]);
+    let (b, _db) = instance_on(&cluster.url, &[]);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for (name, base) in [("a", a.base.clone()), ("b", b.base.clone())] {
+        let (acked, stop) = (acked.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let c = client();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = format!("{name}-{n}");
+                n += 1;
+                let (status, body) = send(c.post(format!("{base}/api/tasks")).json(
+                    &json!({"task_id": id, "title": "written across a node loss", "description": ""}),
+                ))
+                .await;
+                match status {
+                    200 => acked.lock().unwrap().push(id),
+                    503 => tokio::time::sleep(Duration::from_millis(50)).await,
+                    other => panic!("{id}: answered {other}: {body}"),
+                }
+            }
+        }));
+    }
+    let count = || acked.lock().unwrap().len();
+    eventually("writes before the loss", async || count() >= 30).await;
+    cluster.kill(0);
+    let at_loss = count();
+    eventually_within(
+        Duration::from_secs(30),
+        "writes go on without node 0",
+        async || count() >= at_loss + 50,
+    )
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    // Both instances, and one started only now (its view comes from the
+    // two surviving nodes alone), serve every acknowledged task.
+    let (fresh, _df) = instance_on(&cluster.url, &[]);
+    let c = client();
+    for server in [&a, &b, &fresh] {
+        eventually("every acknowledged task is there", async || {
+            let (_, all) = send(c.get(server.url("/api/tasks?limit=100000"))).await;
+            let ids: std::collections::HashSet<&str> = all
+                .as_array()
+                .map(|a| a.iter().filter_map(|t| t["task_id"].as_str()).collect())
+                .unwrap_or_default();
+            acked.iter().all(|id| ids.contains(id.as_str()))
+        })
+        .await;
+    }
+}
+
+/// The reaper runs on one instance. When that instance is killed, another
+/// takes its lease within the dead-agent threshold, and the dead agent's
+/// task comes back exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reaping_instance_dies_and_another_returns_the_task_once() {
+    let Some(cluster) = nats::cluster(
+        "the_reaping_instance_dies_and_another_returns_the_task_once",
+        3,
+    ) else {
+        return;
+    };
+    let flags = [
+        "--agent-stale-after",
+        "1s",
+        "--agent-dead-after",
+        "3s",
+        "--reap-interval",
+        "100ms",
+    ];
+    let c = client();
+    let reaper = async |server: &Server| {
+        let (_, health) = send(c.get(server.url("/health"))).await;
+        health["reaper"].as_str().unwrap_or_default().to_string()
+    };
+    let (mut a, _da) = instance_on(&cluster.url, &flags);
+    eventually("a reaps", async || reaper(&a).await == "this instance").await;
+    let (b, _db) = instance_on(&cluster.url, &flags);
+    eventually("b knows it does not", async || {
+        reaper(&b).await == "another instance"
+    })
+    .await;
+
+    send(
+        c.post(a.url("/api/agents/register"))
+            .json(&json!({"agent_id": "w"})),
+    )
+    .await;
+    let (status, _) = send(
+        c.post(a.url("/api/tasks"))
+            .json(&json!({"task_id": "t", "title": "held by w", "description": ""})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = send(
+        c.post(a.url("/api/tasks/t/claim"))
+            .json(&json!({"agent_id": "w"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    a.kill();
+    // w stops heartbeating too. Within the dead-agent threshold (3 s) plus
+    // the lease's (half of it) b takes over and returns the task.
+    eventually_within(
+        Duration::from_secs(15),
+        "b takes over and returns t",
+        async || {
+            let (_, t) = send(c.get(b.url("/api/tasks/t"))).await;
+            t["status"] == "available"
+        },
+    )
+    .await;
+    assert_eq!(reaper(&b).await, "this instance");
+    // Long enough for a second release, were one to happen.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, history) = send(c.get(b.url("/api/tasks/t/history"))).await;
+    let statuses: Vec<&str> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["task"]["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, ["available", "claimed", "available"], "{history}");
+    let (_, t) = send(c.get(b.url("/api/tasks/t"))).await;
+    assert_eq!(t["attempts"], 1, "{t}");
 }

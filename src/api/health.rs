@@ -67,6 +67,8 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
             crate::coord::port::Backend::JetStream(p) => format!("NATS JetStream ({})", p.connection_state()),
         },
         "backend": state.coord.port().kind(),
+        // Where instances share a cluster, one reaps at a time.
+        "reaper": if state.coord.stats.reaping.load(std::sync::atomic::Ordering::Relaxed) { "this instance" } else { "another instance" },
         "tasks": state.coord.task_counts(),
         "slow_consumers": log.fanout_totals().1,
         // Damaged state records skipped at start or on read; see the log

@@ -175,6 +175,9 @@ pub struct CoordStats {
     pub dead_agent_releases: std::sync::atomic::AtomicU64,
     /// State records that did not decode and were skipped.
     pub skipped_records: std::sync::atomic::AtomicU64,
+    /// Whether this instance held the reaper's lease at its last check
+    /// (always, on a store no other instance shares).
+    pub reaping: std::sync::atomic::AtomicBool,
 }
 
 pub struct Coordinator<P: LogPort> {

@@ -42,13 +42,21 @@ impl<P: LogPort> Coordinator<P> {
     /// Whether this instance holds (or now takes) the reaper's lease.
     pub async fn leads_reaping(&self) -> bool {
         let ttl = (self.config.agent_dead_after / 2).max(std::time::Duration::from_secs(1));
-        match self.port.lead("reaper", &self.instance, ttl).await {
+        let leads = match self.port.lead("reaper", &self.instance, ttl).await {
             Ok(leads) => leads,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot tell who reaps; not reaping this round");
                 false
             }
+        };
+        let was = self
+            .stats
+            .reaping
+            .swap(leads, std::sync::atomic::Ordering::Relaxed);
+        if was != leads {
+            tracing::info!(instance = %self.instance, leads, "reaper lease changed hands");
         }
+        leads
     }
 
     /// One pass: returns how many tasks were requeued or failed.

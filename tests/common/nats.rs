@@ -82,3 +82,155 @@ impl NatsServer {
         self.child = spawn(self.port, self.dir.path());
     }
 }
+
+/// A JetStream cluster of `nodes` nats-servers routed to each other on
+/// loopback, each with its own store; stopped when dropped.
+pub struct NatsCluster {
+    nodes: Vec<Node>,
+    /// Every node's client URL, comma-separated, as `--backend` takes it.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+struct Node {
+    child: Option<Child>,
+    args: Vec<String>,
+    port: u16,
+    monitor: u16,
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+pub fn cluster(test: &str, nodes: usize) -> Option<NatsCluster> {
+    // Only to learn whether nats-server is there (and say SKIPPED if not).
+    drop(start(test)?);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ports: Vec<(u16, u16, u16)> = (0..nodes)
+        .map(|_| (free_port(), free_port(), free_port()))
+        .collect();
+    let routes = ports
+        .iter()
+        .map(|(_, cluster, _)| format!("nats://127.0.0.1:{cluster}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut c = NatsCluster {
+        nodes: Vec::new(),
+        url: ports
+            .iter()
+            .map(|(client, _, _)| format!("nats://127.0.0.1:{client}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        _dir: dir,
+    };
+    for (i, (port, cluster_port, monitor)) in ports.into_iter().enumerate() {
+        let store = c._dir.path().join(format!("n{i}"));
+        let args = [
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            &monitor.to_string(),
+            "-js",
+            "-sd",
+            &store.display().to_string(),
+            "--server_name",
+            &format!("n{i}"),
+            "--cluster_name",
+            "hive",
+            "--cluster",
+            &format!("nats://127.0.0.1:{cluster_port}"),
+            "--routes",
+            &routes,
+        ]
+        .map(String::from)
+        .to_vec();
+        c.nodes.push(Node {
+            child: None,
+            args,
+            port,
+            monitor,
+        });
+        c.start_node(i);
+    }
+    c.wait_ready();
+    Some(c)
+}
+
+impl NatsCluster {
+    fn start_node(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let child = Command::new("nats-server")
+            .args(&node.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        node.child = Some(child);
+    }
+
+    /// Until every running node answers its health check, which includes
+    /// JetStream having a meta leader.
+    pub fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
+            while !healthy(node.monitor) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the NATS cluster did not become ready (node on port {})",
+                    node.port
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// `kill -9` of node `i`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `i` again on its ports and store.
+    pub fn restart(&mut self, i: usize) {
+        self.kill(i);
+        self.start_node(i);
+    }
+
+    /// The client URL of node `i` alone.
+    pub fn node_url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.nodes[i].port)
+    }
+}
+
+/// `GET /healthz` on the monitoring port answers 200.
+fn healthy(monitor: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", monitor)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
+}

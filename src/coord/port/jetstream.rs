@@ -48,9 +48,20 @@ impl JetStreamPort {
         prefix: &str,
         replicas: usize,
     ) -> Result<Self, PortError> {
+        // async-nats takes a list of addresses, not one comma-separated
+        // string.
+        let servers = url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<async_nats::ServerAddr>()
+                    .map_err(|e| PortError::Invalid(format!("{s:?} is not a NATS URL: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let client = options
             .name("hivelog")
-            .connect(url)
+            .connect(servers)
             .await
             .map_err(unavailable)?;
         Self::on(client, prefix, replicas).await
