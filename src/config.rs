@@ -31,6 +31,32 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where coordination is stored; `serve` and the import commands share
+/// these flags.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// Where coordination (tasks, agents, messages) is stored: `embedded` (the data directory) or `nats://host:4222[,nats://host2:4222,…]`, a NATS JetStream server or cluster that several hivelog instances can share.
+    #[arg(
+        long,
+        env = "HIVELOG_BACKEND",
+        default_value = "embedded",
+        value_name = "embedded|nats://…"
+    )]
+    pub backend: String,
+
+    /// With a nats:// backend: copies of each stream (default: 3 when --backend names 3 or more servers, else 1).
+    #[arg(long, env = "HIVELOG_REPLICAS", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: Option<u8>,
+
+    /// With a nats:// backend: a NATS credentials file.
+    #[arg(long, env = "HIVELOG_BACKEND_CREDS", value_name = "FILE")]
+    pub backend_creds: Option<PathBuf>,
+
+    /// With a nats:// backend: a NATS token.
+    #[arg(long, env = "HIVELOG_BACKEND_TOKEN", hide_env_values = true)]
+    pub backend_token: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
     /// A TOML file with any of these settings (`listen = "127.0.0.1:9000"`,
@@ -91,26 +117,8 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_STRICT_AGENTS")]
     pub strict_agents: bool,
 
-    /// Where coordination (tasks, agents, messages) is stored: `embedded` (the data directory) or `nats://host:4222[,nats://host2:4222,…]`, a NATS JetStream server or cluster that several hivelog instances can share.
-    #[arg(
-        long,
-        env = "HIVELOG_BACKEND",
-        default_value = "embedded",
-        value_name = "embedded|nats://…"
-    )]
-    pub backend: String,
-
-    /// With a nats:// backend: copies of each stream (default: 3 when --backend names 3 or more servers, else 1).
-    #[arg(long, env = "HIVELOG_REPLICAS", value_parser = clap::value_parser!(u8).range(1..=5))]
-    pub replicas: Option<u8>,
-
-    /// With a nats:// backend: a NATS credentials file.
-    #[arg(long, env = "HIVELOG_BACKEND_CREDS", value_name = "FILE")]
-    pub backend_creds: Option<PathBuf>,
-
-    /// With a nats:// backend: a NATS token.
-    #[arg(long, env = "HIVELOG_BACKEND_TOKEN", hide_env_values = true)]
-    pub backend_token: Option<String>,
+    #[command(flatten)]
+    pub store: BackendArgs,
 
     /// When to answer a write: after it is on disk, or at once.
     #[arg(long, env = "HIVELOG_SYNC", value_enum, default_value_t = SyncMode::Always)]

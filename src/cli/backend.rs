@@ -8,15 +8,17 @@
 use anyhow::Context;
 use futures_util::StreamExt;
 
-use crate::config::ServeConfig;
+use crate::config::BackendArgs;
 use crate::coord::port::{Backend, JetStreamPort, LogBackend};
 use crate::log::Log;
 
-pub async fn open(config: &ServeConfig, log: &Log) -> anyhow::Result<Backend> {
+/// Opens the backend `config` names; `log` (the data directory) is the
+/// store of the embedded one.
+pub async fn open(config: &BackendArgs, log: &Log, prefix: &str) -> anyhow::Result<Backend> {
     let url = config.backend.trim();
     if url == "embedded" {
-        let port = LogBackend::open(log.clone(), &config.subject_prefix)
-            .context("cannot create the default streams")?;
+        let port =
+            LogBackend::open(log.clone(), prefix).context("cannot create the default streams")?;
         return Ok(Backend::Embedded(port));
     }
     if !url.starts_with("nats://") && !url.starts_with("tls://") {
@@ -38,7 +40,7 @@ pub async fn open(config: &ServeConfig, log: &Log) -> anyhow::Result<Backend> {
     if let Some(token) = &config.backend_token {
         options = options.token(token.clone());
     }
-    let port = JetStreamPort::connect_with(url, options, &config.subject_prefix, replicas)
+    let port = JetStreamPort::connect_with(url, options, prefix, replicas)
         .await
         .with_context(|| format!("cannot use the JetStream backend at {url}"))?;
     Ok(Backend::JetStream(Box::new(port)))

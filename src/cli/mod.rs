@@ -7,6 +7,7 @@ mod client;
 mod consumers;
 mod import;
 mod mcp;
+mod migrate;
 mod output;
 mod pubsub;
 mod serve;
@@ -128,6 +129,9 @@ enum Command {
     Setup(setup::SetupArgs),
     /// Serve the MCP tools over stdio for an agent harness (forwards to the server's /mcp).
     Mcp(mcp::McpArgs),
+    /// Build hivelog's tasks from the stream the replaced NATS + FastAPI stack wrote (newest version of each task wins), and copy its messages. Stop `serve` first.
+    #[command(name = "import-jetstream")]
+    ImportJetStream(migrate::ImportJetStreamArgs),
     /// One screen: server version, uptime, streams, agents by health, tasks by status.
     Status,
     /// Print a shell completion script (e.g. `hivelog completions bash > ~/.local/share/bash-completion/completions/hivelog`).
@@ -181,6 +185,22 @@ pub fn run() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::ImportJetStream(args) => {
+            init_tracing(LogFormat::Pretty, "warn");
+            let result = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(migrate::import_jetstream(args)));
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Mcp(args) => {
             let conn = cli.conn.clone();
             let result = tokio::runtime::Builder::new_multi_thread()
@@ -246,7 +266,7 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Agents(args) => agents::list(client, out, args).await,
         Command::Msg(cmd) => agents::msg(client, out, cmd).await,
         Command::Status => status::run(client, out).await,
-        Command::Mcp(_) => Ok(()),
+        Command::Mcp(_) | Command::ImportJetStream(_) => Ok(()),
         Command::Reservations(cmd) => work::reservations(client, out, cmd).await,
         Command::Slot(cmd) => slots::run(client, out, cmd).await,
         Command::Inbox { agent, ack, format } => {

@@ -81,7 +81,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .map_err(|e| listen_error(&config.listen, e))?;
     let log = Log::open(&config.data_dir, config.log_options())
         .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
-    let port = super::backend::open(&config, &log).await?;
+    let port = super::backend::open(&config.store, &log, &config.subject_prefix).await?;
     let coord = Coordinator::open(port, config.coord_config())
         .await
         .context("cannot load tasks and agents")?;

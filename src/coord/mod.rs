@@ -21,6 +21,7 @@ mod control;
 mod follow;
 pub mod glob;
 mod held;
+mod import;
 pub mod inbox;
 mod load;
 pub mod port;
@@ -51,6 +52,7 @@ use view::TaskView;
 
 pub use claims::Finish;
 pub use control::Pause;
+pub use import::Imported;
 
 /// Subjects of the key-value state stream.
 pub const STATE_SUBJECTS: &str = "hivelog.state.>";

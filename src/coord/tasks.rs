@@ -98,7 +98,7 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Appends `task` as the version after `expect`, then publishes it on
     /// `<prefix>.tasks` for history readers.
-    async fn write_task(&self, task: Task, expect: u64) -> Result<Written, PortError> {
+    pub(super) async fn write_task(&self, task: Task, expect: u64) -> Result<Written, PortError> {
         let at = task.updated_at;
         let stored = serde_json::to_vec(&task).map_err(|e| PortError::Corrupt(e.to_string()))?;
         let seq = self
@@ -150,7 +150,7 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Re-reads a task's newest readable version into the view; returns
     /// the sequence the next write must expect.
-    async fn refresh(&self, id: &str) -> Result<u64, CoordError> {
+    pub(super) async fn refresh(&self, id: &str) -> Result<u64, CoordError> {
         let loaded = self.load::<Task>(&Self::task_subject(id)).await?;
         if let Some(task) = loaded.value {
             lock(&self.tasks).apply(task, loaded.last_seq);
@@ -241,7 +241,7 @@ impl<P: LogPort> Coordinator<P> {
         Err(CoordError::Busy(format!("task {id}")))
     }
 
-    fn new_task(&self, id: &str, input: &TaskInput, deps: Vec<String>) -> Task {
+    pub(super) fn new_task(&self, id: &str, input: &TaskInput, deps: Vec<String>) -> Task {
         let now = self.clock.now();
         let status = input.status.unwrap_or(TaskStatus::Available);
         let finished = status.is_final();
