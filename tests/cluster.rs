@@ -5,14 +5,14 @@
 //! WebSocket subscribers on every instance.
 
 mod common;
-#[path = "common/nats.rs"]
-mod nats;
+
+use common::nats;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{client, send, Server, Ws};
+use common::{assert_error, client, send, Server, Ws};
 use serde_json::{json, Value};
 
 fn instance(nats: &nats::NatsServer) -> (Server, tempfile::TempDir) {
@@ -335,4 +335,124 @@ async fn the_reaping_instance_dies_and_another_returns_the_task_once() {
     assert_eq!(statuses, ["available", "claimed", "available"], "{history}");
     let (_, t) = send(c.get(b.url("/api/tasks/t"))).await;
     assert_eq!(t["attempts"], 1, "{t}");
+}
+
+/// The generic stream routes read and write the streams kept in NATS, so
+/// what one instance publishes, every instance reads with the same
+/// sequences, headers and refusals as on the embedded backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generic_stream_routes_use_jetstream_on_every_instance() {
+    let Some(nats) = nats::start("generic_stream_routes_use_jetstream_on_every_instance") else {
+        return;
+    };
+    let (a, _da) = instance(&nats);
+    let (b, _db) = instance(&nats);
+    let c = client();
+    let publish = |server: &Server, subject: &str, body: &str| {
+        c.post(server.url(&format!("/api/pub/{subject}")))
+            .body(body.to_string())
+    };
+    let (status, ack) = send(
+        publish(&a, "mjwork.notes", r#"{"n":1}"#)
+            .header("Nats-Msg-Id", "note-1")
+            .header("Hdr-Origin", "a"),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["stream"], "MJ_ONLINE_WORK");
+    assert_eq!(ack["duplicate"], false);
+    let seq = ack["seq"].as_u64().unwrap();
+    let (_, again) =
+        send(publish(&b, "mjwork.notes", r#"{"n":1}"#).header("Nats-Msg-Id", "note-1")).await;
+    assert_eq!(
+        (again["seq"].as_u64(), &again["duplicate"]),
+        (Some(seq), &json!(true)),
+        "{again}"
+    );
+
+    let (status, listed) =
+        send(c.get(b.url("/api/streams/MJ_ONLINE_WORK/messages?subject=mjwork.notes"))).await;
+    assert_eq!(status, 200, "{listed}");
+    let messages = listed["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{listed}");
+    assert_eq!(messages[0]["seq"], seq);
+    assert_eq!(messages[0]["data"], json!({"n": 1}));
+    assert_eq!(messages[0]["headers"]["origin"], "a", "{listed}");
+    let (_, one) = send(c.get(b.url(&format!("/api/streams/MJ_ONLINE_WORK/messages/{seq}")))).await;
+    assert_eq!(one["subject"], "mjwork.notes", "{one}");
+    let (_, last) = send(c.get(b.url("/api/streams/MJ_ONLINE_WORK/last/mjwork.notes"))).await;
+    assert_eq!(last["seq"], seq, "{last}");
+    let (_, streams) = send(c.get(b.url("/api/streams"))).await;
+    let names: Vec<&str> = streams["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["config"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"MJ_ONLINE_WORK") && names.contains(&"HIVELOG_STATE"),
+        "{streams}"
+    );
+    let (_, info) = send(c.get(a.url("/api/streams/MJ_ONLINE_WORK"))).await;
+    assert_eq!(info["state"]["last_seq"], seq, "{info}");
+
+    // Refusals as on the embedded backend, or naming what to do instead.
+    assert_error(
+        &send(publish(&a, "mjwork.notes", "x").header(
+            "Nats-Expected-Last-Subject-Sequence",
+            (seq + 100).to_string(),
+        ))
+        .await,
+        409,
+        &format!("the subject's last sequence is {seq}"),
+    );
+    assert_error(
+        &send(publish(&a, "hivelog.state.task.x", "{}")).await,
+        403,
+        "HIVELOG_STATE",
+    );
+    assert_error(
+        &send(
+            c.put(b.url("/api/streams/MJ_ONLINE_WORK"))
+                .json(&json!({"subjects": ["mjwork.>"]})),
+        )
+        .await,
+        403,
+        "NATS's own tools",
+    );
+    assert_error(
+        &send(
+            c.post(a.url("/api/streams/MJ_ONLINE_WORK/consumers"))
+                .json(&json!({"name": "c"})),
+        )
+        .await,
+        403,
+        "JetStream consumer",
+    );
+    assert_error(
+        &send(c.get(a.url("/api/streams/MJ_ONLINE_WORK/messages/999999"))).await,
+        404,
+        "999999",
+    );
+
+    // A WebSocket publish on one instance is stored in NATS too.
+    let mut ws = Ws::connect(&b).await;
+    ws.next_op("info").await;
+    ws.send(json!({"op": "pub", "id": 7, "subject": "mjwork.notes", "data": {"n": 2}}))
+        .await;
+    let puback = ws.next_op("puback").await;
+    assert_eq!(puback["stream"], "MJ_ONLINE_WORK", "{puback}");
+    let ws_seq = puback["seq"].as_u64().unwrap();
+    let (_, last) = send(c.get(a.url("/api/streams/MJ_ONLINE_WORK/last/mjwork.notes"))).await;
+    assert_eq!(last["seq"], ws_seq, "{last}");
+
+    let (status, _) =
+        send(c.delete(a.url(&format!("/api/streams/MJ_ONLINE_WORK/messages/{seq}")))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        send(c.get(b.url(&format!("/api/streams/MJ_ONLINE_WORK/messages/{seq}"))))
+            .await
+            .0,
+        404
+    );
 }

@@ -7,8 +7,8 @@
 //! the old stack's own NATS server.
 
 mod common;
-#[path = "common/nats.rs"]
-mod nats;
+
+use common::nats;
 
 use std::process::{Command, Output};
 

@@ -78,6 +78,14 @@ async fn create(
     Path(stream): Path<String>,
     Json(config): Json<ConsumerConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    // JetStream acks a delivery through its reply subject, which only the
+    // instance that fetched it holds; acks by sequence on any instance
+    // cannot be mapped onto that.
+    super::streams::refuse_in_nats(
+        &state,
+        &stream,
+        "read it with a JetStream consumer of a NATS client, or with GET /api/streams/{name}/messages?start_seq=",
+    )?;
     let existing = state.log.consumers(&stream)?;
     let known = config
         .durable_name

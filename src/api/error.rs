@@ -185,6 +185,15 @@ impl From<CoordError> for ApiError {
     }
 }
 
+impl From<crate::coord::port::streams::StreamError> for ApiError {
+    fn from(e: crate::coord::port::streams::StreamError) -> Self {
+        match e {
+            crate::coord::port::streams::StreamError::Log(e) => e.into(),
+            crate::coord::port::streams::StreamError::Port(e) => storage_error(&e),
+        }
+    }
+}
+
 /// What storage said, for coordination's writes and reads. A full or
 /// unwritable store is the machine's state, not a bug: say so, and that
 /// reads still work.

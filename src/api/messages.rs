@@ -112,6 +112,11 @@ async fn publish(
     Body(body): Body,
 ) -> Result<axum::Json<PubAck>, ApiError> {
     let opts = publish_options(&headers)?;
+    if let Some(nats) = state.nats_subject(&subject) {
+        return Ok(axum::Json(
+            nats.publish(&subject, body.to_vec(), opts).await?,
+        ));
+    }
     let ack = state.log.publish(&subject, body.to_vec(), opts).await?;
     Ok(axum::Json(ack))
 }
@@ -133,26 +138,35 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    let messages = if q.last_per_subject {
-        if q.start_seq.is_some() || q.start_time.is_some() {
-            return Err(ApiError::bad_request(
-                "last_per_subject cannot be combined with start_seq or start_time",
-            ));
-        }
+    if q.last_per_subject && (q.start_seq.is_some() || q.start_time.is_some()) {
+        return Err(ApiError::bad_request(
+            "last_per_subject cannot be combined with start_seq or start_time",
+        ));
+    }
+    let start_time_ns = match &q.start_time {
+        Some(t) => Some(
+            parse_time(t)?
+                .timestamp_nanos_opt()
+                .ok_or_else(|| ApiError::bad_request("start_time is out of range"))?,
+        ),
+        None => None,
+    };
+    let messages = if let Some(nats) = state.nats_stream(&name) {
+        let range = ReadRange {
+            start_seq: q.start_seq,
+            start_time_ns,
+            subject: q.subject,
+            limit,
+        };
+        nats.read_messages(&name, &range, q.last_per_subject)
+            .await?
+    } else if q.last_per_subject {
         state.log.last_per_subject(
             &name,
             q.subject.as_deref(),
             limit.min(crate::log::MAX_READ_LIMIT),
         )?
     } else {
-        let start_time_ns = match &q.start_time {
-            Some(t) => Some(
-                parse_time(t)?
-                    .timestamp_nanos_opt()
-                    .ok_or_else(|| ApiError::bad_request("start_time is out of range"))?,
-            ),
-            None => None,
-        };
         let range = ReadRange {
             start_seq: q.start_seq,
             start_time_ns,
@@ -169,16 +183,21 @@ async fn get_one(
     State(state): State<AppState>,
     Path((name, seq)): Path<(String, u64)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(Value::Object(message(
-        &state.log.get_message(&name, seq)?,
-    ))))
+    let m = match state.nats_stream(&name) {
+        Some(nats) => nats.get_message(&name, seq).await?,
+        None => state.log.get_message(&name, seq)?,
+    };
+    Ok(axum::Json(Value::Object(message(&m))))
 }
 
 async fn delete_one(
     State(state): State<AppState>,
     Path((name, seq)): Path<(String, u64)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    state.log.delete_message(&name, seq).await?;
+    match state.nats_stream(&name) {
+        Some(nats) => nats.delete_message(&name, seq).await?,
+        None => state.log.delete_message(&name, seq).await?,
+    }
     Ok(axum::Json(
         json!({ "success": true, "stream": name, "seq": seq }),
     ))
@@ -188,7 +207,9 @@ async fn last(
     State(state): State<AppState>,
     Path((name, subject)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(Value::Object(message(
-        &state.log.last_message(&name, &subject)?,
-    ))))
+    let m = match state.nats_stream(&name) {
+        Some(nats) => nats.last_message(&name, &subject).await?,
+        None => state.log.last_message(&name, &subject)?,
+    };
+    Ok(axum::Json(Value::Object(message(&m))))
 }

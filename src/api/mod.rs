@@ -75,6 +75,24 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The NATS backend, when `name` is a stream it keeps there: the
+    /// generic routes then read and write it in JetStream, so every
+    /// instance answers the same.
+    pub(crate) fn nats_stream(&self, name: &str) -> Option<&crate::coord::port::JetStreamPort> {
+        match self.coord.port() {
+            crate::coord::port::Backend::JetStream(p) if p.keeps_stream(name) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// As `nats_stream`, for a subject being published to.
+    pub(crate) fn nats_subject(&self, subject: &str) -> Option<&crate::coord::port::JetStreamPort> {
+        match self.coord.port() {
+            crate::coord::port::Backend::JetStream(p) if p.keeps_subject(subject) => Some(p),
+            _ => None,
+        }
+    }
+
     pub fn new(log: Log, coord: Arc<Coordinator<Backend>>, ws: ws::WsConfig) -> Self {
         let server_id = format!(
             "{:016x}",

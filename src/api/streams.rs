@@ -68,15 +68,55 @@ pub fn render(info: &StreamInfo) -> Value {
     })
 }
 
-async fn list(State(state): State<AppState>) -> axum::Json<Value> {
-    let streams: Vec<Value> = state.log.streams().iter().map(render).collect();
-    axum::Json(json!({ "streams": streams }))
+async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let mut streams: Vec<StreamInfo> = state.log.streams();
+    // On the NATS backend the streams it keeps come from JetStream (a
+    // local one by the same name is not what clients read).
+    if let crate::coord::port::Backend::JetStream(nats) = state.coord.port() {
+        streams.retain(|s| !nats.keeps_stream(&s.config.name));
+        for name in [
+            crate::coord::port::HISTORY_STREAM,
+            crate::coord::port::STATE_STREAM,
+        ] {
+            streams.push(nats.stream_info(name).await?);
+        }
+        streams.sort_by(|a, b| a.config.name.cmp(&b.config.name));
+    }
+    let streams: Vec<Value> = streams.iter().map(render).collect();
+    Ok(axum::Json(json!({ "streams": streams })))
+}
+
+/// Refuses to change, through hivelog, a stream kept in NATS JetStream.
+fn kept_in_nats(state: &AppState, name: &str) -> Result<(), ApiError> {
+    refuse_in_nats(
+        state,
+        name,
+        "change it with NATS's own tools (nats stream edit/purge)",
+    )
+}
+
+/// 403 with `what_instead` when `name` is kept in NATS JetStream.
+pub(super) fn refuse_in_nats(
+    state: &AppState,
+    name: &str,
+    what_instead: &str,
+) -> Result<(), ApiError> {
+    match state.nats_stream(name) {
+        Some(_) => Err(crate::log::LogError::Protected {
+            stream: name.to_string(),
+            owner: "NATS JetStream".into(),
+            detail: format!("on the nats:// backend it lives in the cluster; {what_instead}"),
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 async fn create(
     State(state): State<AppState>,
     Json(config): Json<StreamConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    kept_in_nats(&state, &config.name)?;
     let names = state.log.stream_names();
     if !names.contains(&config.name) {
         state.limits.new_stream(names.len())?;
@@ -94,7 +134,11 @@ async fn info(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(render(&state.log.stream_info(&name)?)))
+    let info = match state.nats_stream(&name) {
+        Some(nats) => nats.stream_info(&name).await?,
+        None => state.log.stream_info(&name)?,
+    };
+    Ok(axum::Json(render(&info)))
 }
 
 async fn update(
@@ -102,6 +146,7 @@ async fn update(
     Path(name): Path<String>,
     Json(mut config): Json<Value>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    kept_in_nats(&state, &name)?;
     // The name comes from the path; a body that names another stream is a
     // mistake worth reporting rather than guessing.
     if let Some(obj) = config.as_object_mut() {
@@ -124,6 +169,7 @@ async fn remove(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    kept_in_nats(&state, &name)?;
     state.log.delete_stream(&name)?;
     Ok(axum::Json(json!({ "success": true, "stream": name })))
 }
@@ -140,6 +186,7 @@ async fn purge(
     Path(name): Path<String>,
     OptionalJson(req): OptionalJson<PurgeRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    kept_in_nats(&state, &name)?;
     let purged = state
         .log
         .purge(&name, req.subject.as_deref(), req.keep)

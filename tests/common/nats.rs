@@ -11,7 +11,8 @@ pub struct NatsServer {
     child: Child,
     pub url: String,
     port: u16,
-    dir: tempfile::TempDir,
+    store: std::path::PathBuf,
+    _tmp: Option<tempfile::TempDir>,
 }
 
 impl Drop for NatsServer {
@@ -21,11 +22,15 @@ impl Drop for NatsServer {
     }
 }
 
-pub fn start(test: &str) -> Option<NatsServer> {
-    let found = std::env::var_os("PATH")
+/// Whether `nats-server` is on PATH.
+pub fn installed() -> bool {
+    std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join("nats-server").exists()))
-        .unwrap_or(false);
-    if !found {
+        .unwrap_or(false)
+}
+
+pub fn start(test: &str) -> Option<NatsServer> {
+    if !installed() {
         assert!(
             std::env::var("HIVELOG_REQUIRE_NATS").as_deref() != Ok("1"),
             "HIVELOG_REQUIRE_NATS=1 but nats-server is not on PATH"
@@ -40,17 +45,23 @@ pub fn start(test: &str) -> Option<NatsServer> {
         return None;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = spawn(port, dir.path());
-    Some(NatsServer {
+    let mut server = start_at(dir.path());
+    server._tmp = Some(dir);
+    Some(server)
+}
+
+/// A nats-server keeping its store in `store` (kept when it stops), so a
+/// later one on the same store finds what this one stored.
+pub fn start_at(store: &std::path::Path) -> NatsServer {
+    let port = free_port();
+    let child = spawn(port, store);
+    NatsServer {
         child,
         url: format!("nats://127.0.0.1:{port}"),
         port,
-        dir,
-    })
+        store: store.to_path_buf(),
+        _tmp: None,
+    }
 }
 
 fn spawn(port: u16, dir: &std::path::Path) -> Child {
@@ -79,7 +90,7 @@ impl NatsServer {
     /// Starts again on the same port and store.
     pub fn restart(&mut self) {
         self.kill();
-        self.child = spawn(self.port, self.dir.path());
+        self.child = spawn(self.port, &self.store);
     }
 }
 

@@ -32,7 +32,10 @@ use tracing::Instrument;
 use super::auth::{Caller, Role};
 use super::AppState;
 use crate::api::openapi::{get_op, Routes};
-use crate::log::{PendingPublish, PublishOptions, DEFAULT_MAX_MSG_SIZE};
+use crate::log::{PubAck, PublishOptions, DEFAULT_MAX_MSG_SIZE};
+
+/// A publish handed on in frame order, answered when it is stored.
+type InFlight = std::pin::Pin<Box<dyn std::future::Future<Output = Result<PubAck, String>> + Send>>;
 use protocol::ClientOp;
 pub use subscription::Outbound;
 
@@ -193,7 +196,7 @@ struct Connection {
     /// Publishes handed to the log, in the order the client sent them,
     /// waiting for their answers (see `answer_publishes`). Made on the
     /// first publish: most connections (dashboards) only subscribe.
-    pubs: Option<mpsc::Sender<(Value, PendingPublish)>>,
+    pubs: Option<mpsc::Sender<(Value, InFlight)>>,
     errors: u32,
     /// What the connection's token may do: publishing needs `agent`.
     role: Role,
@@ -228,7 +231,7 @@ impl Connection {
     }
 
     /// The queue of publishes waiting for answers, started on first use.
-    fn publishes(&mut self) -> &mpsc::Sender<(Value, PendingPublish)> {
+    fn publishes(&mut self) -> &mpsc::Sender<(Value, InFlight)> {
         self.pubs.get_or_insert_with(|| {
             let (pubs, in_flight) = mpsc::channel(PUBLISHES_IN_FLIGHT);
             let (answers, count) = (
@@ -440,7 +443,23 @@ impl Connection {
                     expected_last_subject_seq: expect_last_subject_seq,
                     ..Default::default()
                 };
-                let pending = self.state.log.publish_pipelined(&subject, payload, opts);
+                let pending: InFlight = match self.state.nats_subject(&subject) {
+                    // On the NATS backend, the history stream's subjects
+                    // go to JetStream; the relay brings them back live.
+                    // Sent when the answer before it is in, so in order.
+                    Some(nats) => {
+                        let nats = nats.clone();
+                        Box::pin(async move {
+                            nats.publish(&subject, payload, opts)
+                                .await
+                                .map_err(|e| e.to_string())
+                        })
+                    }
+                    None => {
+                        let pending = self.state.log.publish_pipelined(&subject, payload, opts);
+                        Box::pin(async move { pending.wait().await.map_err(|e| e.to_string()) })
+                    }
+                };
                 if self.publishes().try_send((id, pending)).is_err() {
                     // Only this loop sends, and it reads only with room.
                     return self.protocol_error("too many publishes in flight");
@@ -469,16 +488,13 @@ impl Connection {
 /// Answers a connection's publishes in the order they were sent. Waiting
 /// for each in turn costs nothing in throughput: every one of them is
 /// already queued in the log, so they are committed together.
-async fn answer_publishes(
-    shared: Arc<Shared>,
-    mut in_flight: mpsc::Receiver<(Value, PendingPublish)>,
-) {
+async fn answer_publishes(shared: Arc<Shared>, mut in_flight: mpsc::Receiver<(Value, InFlight)>) {
     while let Some((id, pending)) = in_flight.recv().await {
-        let frame = match pending.wait().await {
+        let frame = match pending.await {
             Ok(ack) => {
                 json!({"op": "puback", "id": id, "stream": ack.stream, "seq": ack.seq, "duplicate": ack.duplicate})
             }
-            Err(e) => protocol::err_for(&id, e.to_string()),
+            Err(e) => protocol::err_for(&id, e),
         };
         // Paced by the socket: an answer is never dropped as "slow".
         if !shared.send_paced(frame).await {

@@ -23,7 +23,7 @@ const LEASES_BUCKET: &str = "HIVELOG_LEASES";
 
 #[derive(Clone)]
 pub struct JetStreamPort {
-    js: jetstream::Context,
+    pub(super) js: jetstream::Context,
     prefix: String,
     replicas: usize,
     leases: std::sync::Arc<tokio::sync::OnceCell<jetstream::kv::Store>>,
@@ -116,7 +116,7 @@ impl JetStreamPort {
         })
     }
 
-    fn stream_name(&self, subject: &str) -> Result<&'static str, PortError> {
+    pub(super) fn stream_name(&self, subject: &str) -> Result<&'static str, PortError> {
         if subject.starts_with("hivelog.state.") {
             Ok(STATE_STREAM)
         } else if subject.starts_with(&format!("{}.", self.prefix)) {

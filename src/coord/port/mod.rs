@@ -18,6 +18,7 @@ pub mod backend;
 pub mod embedded;
 pub mod jetstream;
 pub mod memory;
+pub mod streams;
 // The integration tests' throwaway nats-server, shared with the unit tests.
 #[cfg(test)]
 #[path = "../../../tests/common/nats.rs"]
