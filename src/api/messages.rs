@@ -102,6 +102,7 @@ pub(super) fn publish_options(headers: &HeaderMap) -> Result<PublishOptions, Api
         expected_stream: header_text(headers, "Nats-Expected-Stream")?.map(str::to_string),
         expected_last_seq: header_seq(headers, "Nats-Expected-Last-Sequence")?,
         expected_last_subject_seq: header_seq(headers, "Nats-Expected-Last-Subject-Sequence")?,
+        at_ns: None,
     })
 }
 

@@ -15,13 +15,19 @@ use crate::log::Log;
 /// Opens the backend `config` names; `log` (the data directory) is the
 /// store of the embedded one.
 pub async fn open(config: &BackendArgs, log: &Log, prefix: &str) -> anyhow::Result<Backend> {
-    let url = config.backend.trim();
-    if url == "embedded" {
+    if config.backend.trim() == "embedded" {
         let port =
             LogBackend::open(log.clone(), prefix).context("cannot create the default streams")?;
         return Ok(Backend::Embedded(port));
     }
-    if !url.starts_with("nats://") && !url.starts_with("tls://") {
+    open_nats(config, prefix).await
+}
+
+/// The NATS backend `config.backend` names (nats:// or tls://, several
+/// comma-separated for a cluster).
+pub async fn open_nats(config: &BackendArgs, prefix: &str) -> anyhow::Result<Backend> {
+    let url = config.backend.trim();
+    if !is_nats_url(url) {
         anyhow::bail!(
             "--backend {url:?} is neither `embedded` nor a nats:// URL (e.g. nats://127.0.0.1:4222, or several comma-separated for a cluster)"
         );
@@ -44,6 +50,11 @@ pub async fn open(config: &BackendArgs, log: &Log, prefix: &str) -> anyhow::Resu
         .await
         .with_context(|| format!("cannot use the JetStream backend at {url}"))?;
     Ok(Backend::JetStream(Box::new(port)))
+}
+
+pub fn is_nats_url(s: &str) -> bool {
+    let s = s.trim();
+    s.starts_with("nats://") || s.starts_with("tls://")
 }
 
 /// Relays what any instance stores on the live subjects (`<prefix>.>` and

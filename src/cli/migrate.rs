@@ -1,264 +1,226 @@
-//! `hivelog import-jetstream`: moving from the replaced stack. It kept
-//! everything in one JetStream stream (`MJ_ONLINE_WORK`, `mjwork.>`),
-//! publishing each version of a task whole on `mjwork.tasks`. The import
-//! reads that stream from its start, creates each task as its newest
-//! version says (tasks hivelog already has stay as they are, so it can
-//! run again), and copies the messages, so the compatible routes answer
-//! as the old service did. It opens the store itself: stop `serve` first.
-
-use std::collections::HashMap;
-use std::time::Duration;
+//! `hivelog migrate --from A --to B`: moves what a backend keeps between a
+//! data directory and a NATS JetStream server or cluster, either way. It
+//! copies the state stream (every version of each task, agent,
+//! reservation, slot, inbox entry) and the history stream (`<prefix>.>`)
+//! message by message with subjects, headers and times, then the durable
+//! consumers of the history stream at their positions. Sequences differ in
+//! the new store; the few records that name one (inbox ack floors,
+//! consumer positions) are translated. The target must hold no hivelog
+//! state yet, and nothing may run on either side meanwhile.
 
 use anyhow::Context;
-use async_nats::jetstream::{self, consumer};
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::config::BackendArgs;
-use crate::coord::port::{Backend, LogPort, HISTORY_STREAM};
-use crate::coord::{CoordConfig, Coordinator, Imported};
-use crate::log::{Log, LogOptions};
+use crate::coord::port::{Backend, LogBackend, HISTORY_STREAM, STATE_STREAM};
+use crate::log::{Log, LogOptions, Message};
+
+/// Messages read per round.
+const BATCH: usize = 1_000;
 
 #[derive(Debug, clap::Args)]
-pub struct ImportJetStreamArgs {
-    /// The old stack's NATS server, e.g. nats://127.0.0.1:4222 (several comma-separated for a cluster).
-    pub source: String,
-    /// The stream it wrote.
-    #[arg(long, default_value = HISTORY_STREAM)]
-    pub stream: String,
-    /// A NATS credentials file for the source.
-    #[arg(long, value_name = "FILE")]
-    pub source_creds: Option<std::path::PathBuf>,
-    /// A NATS token for the source.
-    #[arg(long, hide_env_values = true)]
-    pub source_token: Option<String>,
-    /// The data directory `serve` will use (for the embedded backend).
-    #[arg(long, env = "HIVELOG_DATA_DIR", default_value = "./hivelog-data")]
-    pub data_dir: std::path::PathBuf,
-    /// The subject prefix the old stack used (`<prefix>.tasks`, …).
+pub struct MigrateArgs {
+    /// Where the data is now: a data directory, or nats://host:4222[,…].
+    #[arg(long)]
+    pub from: String,
+    /// Where it goes: nats://host:4222[,…], or a data directory (new or empty).
+    #[arg(long)]
+    pub to: String,
+    /// The subject prefix of the history stream (`<prefix>.>`).
     #[arg(long, env = "HIVELOG_SUBJECT_PREFIX", default_value = "mjwork")]
     pub subject_prefix: String,
-    #[command(flatten)]
-    pub store: BackendArgs,
+    /// Copies of each stream created in NATS (default: 3 when 3 or more servers are named, else 1).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub replicas: Option<u8>,
+    /// A NATS credentials file for the nats:// side.
+    #[arg(long, value_name = "FILE")]
+    pub nats_creds: Option<std::path::PathBuf>,
+    /// A NATS token for the nats:// side.
+    #[arg(long, hide_env_values = true)]
+    pub nats_token: Option<String>,
 }
 
-/// What one import did, printed at its end.
-#[derive(Debug, Default)]
-struct Report {
-    read: u64,
-    copied: u64,
-    not_copied: u64,
-    versions: u64,
-    unreadable: u64,
-    created: u64,
-    kept: u64,
-    refused: Vec<String>,
+/// One side of the move, with the log it is opened on (closed at the end).
+struct Side {
+    backend: Backend,
+    log: Option<Log>,
+    name: String,
 }
 
-pub async fn import_jetstream(args: ImportJetStreamArgs) -> anyhow::Result<()> {
-    let source = connect(
-        &args.source,
-        args.source_creds.as_deref(),
-        args.source_token.as_deref(),
-    )
-    .await
-    .with_context(|| format!("cannot reach the source {}", args.source))?;
-    let js = jetstream::new(source);
-    let stream = js
-        .get_stream(&args.stream)
-        .await
-        .with_context(|| format!("no stream {} on {}", args.stream, args.source))?;
-
-    let log = Log::open(&args.data_dir, LogOptions::default()).with_context(|| {
-        format!(
-            "cannot open {} (is `hivelog serve` running on it? stop it first)",
-            args.data_dir.display()
-        )
+async fn open(place: &str, args: &MigrateArgs) -> anyhow::Result<Side> {
+    if super::backend::is_nats_url(place) {
+        let config = BackendArgs {
+            backend: place.to_string(),
+            replicas: args.replicas,
+            backend_creds: args.nats_creds.clone(),
+            backend_token: args.nats_token.clone(),
+        };
+        let backend = super::backend::open_nats(&config, &args.subject_prefix).await?;
+        return Ok(Side {
+            backend,
+            log: None,
+            name: place.to_string(),
+        });
+    }
+    let log = Log::open(std::path::Path::new(place), LogOptions::default()).with_context(|| {
+        format!("cannot open {place} (is `hivelog serve` running on it? stop it first)")
     })?;
-    let prefix = args.subject_prefix.clone();
-    let port = super::backend::open(&args.store, &log, &prefix).await?;
-    // Into the very stream the old stack wrote (a hivelog on the same NATS
-    // server uses it as its history stream), copying would double it.
-    let copy = !(matches!(port, Backend::JetStream(_))
-        && same_servers(&args.store.backend, &args.source)
-        && args.stream == HISTORY_STREAM);
-    let config = CoordConfig {
-        prefix: prefix.clone(),
-        ..CoordConfig::default()
-    };
-    let coord = Coordinator::open(port, config)
-        .await
-        .context("cannot load hivelog's tasks")?;
+    let port = LogBackend::open(log.clone(), &args.subject_prefix)
+        .context("cannot create the default streams")?;
+    Ok(Side {
+        backend: Backend::Embedded(port),
+        log: Some(log),
+        name: place.to_string(),
+    })
+}
 
-    let mut report = Report::default();
-    let copied_through = if copy {
-        coord.import_position(&args.stream).await?
-    } else {
-        0
-    };
-    let mut last_seq = copied_through;
-    let tasks_subject = format!("{prefix}.tasks");
-    // Newest version of each task, in the order tasks first appeared (so
-    // dependencies usually exist before their dependents).
-    let mut newest: HashMap<String, Value> = HashMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            deliver_policy: consumer::DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .context("cannot read the source stream")?;
-    // Read as far as the stream held when the import began.
-    let pending = consumer.cached_info().num_pending;
-    let mut messages = consumer
-        .messages()
-        .await
-        .context("cannot read the source stream")?;
-    while report.read < pending {
-        let m = match tokio::time::timeout(Duration::from_secs(30), messages.next()).await {
-            Ok(Some(Ok(m))) => m,
-            Ok(Some(Err(e))) => anyhow::bail!("reading the source stream failed: {e}"),
-            Ok(None) => break,
-            Err(_) => anyhow::bail!(
-                "the source stream stopped sending after {} messages",
-                report.read
-            ),
-        };
-        report.read += 1;
-        let subject = m.subject.to_string();
-        let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-        if copy && seq > copied_through {
-            match coord
-                .port()
-                .append(&subject, m.payload.to_vec(), None)
-                .await
-            {
-                Ok(_) => report.copied += 1,
-                Err(crate::coord::port::PortError::NotFound(_)) => report.not_copied += 1,
-                Err(e) => return Err(anyhow::anyhow!("cannot store {subject}: {e}")),
-            }
-            last_seq = seq;
-            // An interrupted import goes on from here next time.
-            if report.read % 1000 == 0 {
-                coord.set_import_position(&args.stream, last_seq).await?;
-            }
-        }
-        if subject != tasks_subject {
-            continue;
-        }
-        report.versions += 1;
-        let version: Option<Value> = serde_json::from_slice(&m.payload).ok();
-        match version.as_ref().and_then(|v| v.get("task_id")).map(id_text) {
-            Some(id) if !id.is_empty() => {
-                if !newest.contains_key(&id) {
-                    order.push(id.clone());
-                }
-                newest.insert(id, version.unwrap_or_default());
-            }
-            _ => {
-                report.unreadable += 1;
-                tracing::warn!(seq, "a message on {tasks_subject} is not a task; skipped");
-            }
+/// Old sequence → new, in copy order (both ascending).
+#[derive(Default)]
+pub(super) struct SeqMap(Vec<(u64, u64)>);
+
+impl SeqMap {
+    /// Where a position at old sequence `old` lands: after the newest copy
+    /// of a message at or before it (0 when there was none).
+    pub(super) fn at_or_before(&self, old: u64) -> u64 {
+        match self.0.partition_point(|(o, _)| *o <= old) {
+            0 => 0,
+            i => self.0[i - 1].1,
         }
     }
-    if last_seq > copied_through {
-        coord.set_import_position(&args.stream, last_seq).await?;
-    }
-    for id in order {
-        let Some(version) = newest.remove(&id) else {
-            continue;
-        };
-        match coord.import_task(&version).await {
-            Ok(Imported::Created) => report.created += 1,
-            Ok(Imported::Kept) => report.kept += 1,
-            Err(crate::coord::CoordError::Invalid(why)) => {
-                report.refused.push(format!("{id}: {why}"))
-            }
-            Err(e) => return Err(anyhow::anyhow!("cannot store task {id}: {e}")),
-        }
-    }
-    drop(coord);
-    log.close().context("cannot close the data directory")?;
-    print_report(&report, &args, copy);
-    if report.refused.is_empty() {
-        Ok(())
-    } else {
+}
+
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let (from_nats, to_nats) = (
+        super::backend::is_nats_url(&args.from),
+        super::backend::is_nats_url(&args.to),
+    );
+    if from_nats == to_nats {
         anyhow::bail!(
-            "{} task(s) could not be imported (listed above)",
-            report.refused.len()
-        )
+            "one side must be a data directory and the other nats://…; to move a data directory, stop the server and copy the directory"
+        );
     }
-}
-
-fn id_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => String::new(),
+    let from = open(&args.from, &args).await?;
+    let to = open(&args.to, &args).await?;
+    let already = to.backend.stream_state(STATE_STREAM).await?.messages;
+    if already > 0 {
+        anyhow::bail!(
+            "{} already holds hivelog state ({already} records in {STATE_STREAM}); migrate into an empty store",
+            to.name
+        );
     }
-}
 
-fn same_servers(a: &str, b: &str) -> bool {
-    let set = |s: &str| {
-        let mut v: Vec<String> = s
-            .split(',')
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
+    let state = copy_stream(&from, &to, STATE_STREAM).await?;
+    let history = copy_stream(&from, &to, HISTORY_STREAM).await?;
+    let consumers =
+        super::migrate_consumers::copy(&from.backend, &to.backend, &history.map).await?;
+
+    println!(
+        "copied {} of {} records of {STATE_STREAM} (tasks, agents, reservations, slots, inboxes) and {} of {} messages of {HISTORY_STREAM} from {} to {}",
+        state.copied, state.source_messages, history.copied, history.source_messages, from.name, to.name
+    );
+    println!(
+        "consumers of {HISTORY_STREAM} copied at their positions: {}",
+        list(&consumers)
+    );
+    if let Some(log) = &from.log {
+        let own: Vec<String> = log
+            .stream_names()
+            .into_iter()
+            .filter(|n| n != STATE_STREAM && n != HISTORY_STREAM)
             .collect();
-        v.sort();
-        v
-    };
-    set(a) == set(b)
+        if !own.is_empty() {
+            println!(
+                "streams of your own stay in {} (an instance on NATS keeps serving them from its data directory): {}",
+                from.name,
+                list(&own)
+            );
+        }
+    }
+    drop(to.backend);
+    drop(from.backend);
+    for log in [from.log, to.log].into_iter().flatten() {
+        log.close().context("cannot close a data directory")?;
+    }
+    if state.copied != state.source_messages || history.copied != history.source_messages {
+        anyhow::bail!("the source changed while it was copied (is something still writing to it?)");
+    }
+    Ok(())
 }
 
-async fn connect(
-    url: &str,
-    creds: Option<&std::path::Path>,
-    token: Option<&str>,
-) -> anyhow::Result<async_nats::Client> {
-    let mut options = async_nats::ConnectOptions::new().name("hivelog import");
-    if let Some(creds) = creds {
-        options = options.credentials_file(creds).await?;
-    }
-    if let Some(token) = token {
-        options = options.token(token.to_string());
-    }
-    let servers = url
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<async_nats::ServerAddr>()
-                .with_context(|| format!("{s:?} is not a NATS URL"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(options.connect(servers).await?)
-}
-
-fn print_report(r: &Report, args: &ImportJetStreamArgs, copied: bool) {
-    println!(
-        "read {} messages from {} on {}",
-        r.read, args.stream, args.source
-    );
-    if copied {
-        println!(
-            "copied {} messages ({} on subjects hivelog does not store; {} copied by an earlier import)",
-            r.copied,
-            r.not_copied,
-            r.read - r.copied - r.not_copied
-        );
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
     } else {
-        println!(
-            "messages not copied: hivelog uses {} on that server as its history stream",
-            args.stream
-        );
+        items.join(", ")
     }
-    println!(
-        "{} task versions: {} tasks created, {} already in hivelog and kept, {} unreadable versions skipped",
-        r.versions, r.created, r.kept, r.unreadable
-    );
-    for why in &r.refused {
-        println!("not imported: {why}");
+}
+
+struct Copied {
+    copied: u64,
+    source_messages: u64,
+    map: SeqMap,
+}
+
+async fn copy_stream(from: &Side, to: &Side, stream: &str) -> anyhow::Result<Copied> {
+    let source = from.backend.stream_state(stream).await?;
+    let mut map = SeqMap::default();
+    let mut next = source.first_seq.max(1);
+    let mut copied = 0;
+    loop {
+        let batch = from.backend.read_stream(stream, next, BATCH).await?;
+        let Some(last) = batch.last().map(|m| m.seq) else {
+            break;
+        };
+        for m in batch {
+            let m = if stream == STATE_STREAM {
+                translate_floor(m, &map)
+            } else {
+                m
+            };
+            let new = to.backend.copy_in(&m).await.with_context(|| {
+                format!(
+                    "cannot store {} (sequence {} of {stream})",
+                    m.subject, m.seq
+                )
+            })?;
+            map.0.push((m.seq, new));
+            copied += 1;
+        }
+        next = last + 1;
+    }
+    Ok(Copied {
+        copied,
+        source_messages: source.messages,
+        map,
+    })
+}
+
+/// An inbox's ack floor names a sequence of the state stream; in the new
+/// store it names the copy of the newest entry it covered.
+fn translate_floor(mut m: Message, map: &SeqMap) -> Message {
+    if !m.subject.starts_with("hivelog.state.inbox_ack.") {
+        return m;
+    }
+    if let Ok(mut floor) = serde_json::from_slice::<Value>(&m.payload) {
+        if let Some(old) = floor.get("acked").and_then(Value::as_u64) {
+            floor["acked"] = Value::from(map.at_or_before(old));
+            m.payload = floor.to_string().into_bytes();
+        }
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeqMap;
+
+    #[test]
+    fn positions_land_after_the_newest_copy_at_or_before_them() {
+        let map = SeqMap(vec![(5, 1), (9, 2), (10, 3)]);
+        assert_eq!(map.at_or_before(4), 0);
+        assert_eq!(map.at_or_before(5), 1);
+        assert_eq!(map.at_or_before(8), 1);
+        assert_eq!(map.at_or_before(10), 3);
+        assert_eq!(map.at_or_before(99), 3);
     }
 }

@@ -6,8 +6,10 @@ mod backend;
 mod client;
 mod consumers;
 mod import;
+mod import_jetstream;
 mod mcp;
 mod migrate;
+mod migrate_consumers;
 mod output;
 mod pubsub;
 mod serve;
@@ -131,7 +133,9 @@ enum Command {
     Mcp(mcp::McpArgs),
     /// Build hivelog's tasks from the stream the replaced NATS + FastAPI stack wrote (newest version of each task wins), and copy its messages. Stop `serve` first.
     #[command(name = "import-jetstream")]
-    ImportJetStream(migrate::ImportJetStreamArgs),
+    ImportJetStream(import_jetstream::ImportJetStreamArgs),
+    /// Move tasks, agents, messages and consumers between a data directory and a NATS JetStream server or cluster, either way. Stop `serve` first.
+    Migrate(migrate::MigrateArgs),
     /// One screen: server version, uptime, streams, agents by health, tasks by status.
     Status,
     /// Print a shell completion script (e.g. `hivelog completions bash > ~/.local/share/bash-completion/completions/hivelog`).
@@ -185,22 +189,8 @@ pub fn run() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::ImportJetStream(args) => {
-            init_tracing(LogFormat::Pretty, "warn");
-            let result = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| rt.block_on(migrate::import_jetstream(args)));
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Command::ImportJetStream(args) => offline(import_jetstream::import_jetstream(args)),
+        Command::Migrate(args) => offline(migrate::migrate(args)),
         Command::Mcp(args) => {
             let conn = cli.conn.clone();
             let result = tokio::runtime::Builder::new_multi_thread()
@@ -218,6 +208,24 @@ pub fn run() -> ExitCode {
             }
         }
         command => run_client(&cli.conn, command),
+    }
+}
+
+/// Runs a command that opens stores itself (no server) to its end.
+fn offline(job: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    init_tracing(LogFormat::Pretty, "warn");
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(job));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -266,7 +274,7 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Agents(args) => agents::list(client, out, args).await,
         Command::Msg(cmd) => agents::msg(client, out, cmd).await,
         Command::Status => status::run(client, out).await,
-        Command::Mcp(_) | Command::ImportJetStream(_) => Ok(()),
+        Command::Mcp(_) | Command::ImportJetStream(_) | Command::Migrate(_) => Ok(()),
         Command::Reservations(cmd) => work::reservations(client, out, cmd).await,
         Command::Slot(cmd) => slots::run(client, out, cmd).await,
         Command::Inbox { agent, ack, format } => {

@@ -32,6 +32,10 @@ pub struct PublishOptions {
     pub expected_stream: Option<String>,
     pub expected_last_seq: Option<u64>,
     pub expected_last_subject_seq: Option<u64>,
+    /// A copy's original time (`hivelog migrate`); kept unless it is
+    /// before the stream's newest message, whose time it then takes
+    /// (times never go backwards within a stream).
+    pub at_ns: Option<i64>,
 }
 
 /// The answer to a publish. `stream`/`seq` are `None` when no stream

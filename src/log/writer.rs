@@ -236,7 +236,7 @@ fn stage(
     }
     // Timestamps never go backwards within a stream, so start-time lookups
     // can binary-search by sequence.
-    let now = now_ns().max(change.state.last_ts);
+    let now = opts.at_ns.unwrap_or_else(now_ns).max(change.state.last_ts);
     if let Some(id) = &opts.msg_id {
         if let Some(seq) = ids_in_group.get(id) {
             return Ok(Staged::Duplicate(*seq));

@@ -104,6 +104,16 @@ impl LogBackend {
         Ok(LogBackend { log, writer })
     }
 
+    /// The log underneath, for whole-stream reads (`copy.rs`).
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
+    /// The only writer of the state stream, for copies into it.
+    pub(super) fn writer(&self) -> &SystemWriter {
+        &self.writer
+    }
+
     fn stream_of(&self, subject: &str) -> Result<String, PortError> {
         let probe = subject.replace(['*', '>'], "x");
         self.log
