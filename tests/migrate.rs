@@ -221,3 +221,25 @@ async fn embedded_to_nats_and_back_loses_nothing() {
         "{out:?}"
     );
 }
+
+#[test]
+fn two_directories_or_two_servers_are_refused_with_the_way_to_do_it() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    for (from, to) in [
+        (a.display().to_string(), b.display().to_string()),
+        (
+            "nats://127.0.0.1:1".to_string(),
+            "nats://127.0.0.1:2".to_string(),
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+            .args(["migrate", "--from", &from, "--to", &to])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("one side must be a data directory"), "{err}");
+    }
+    assert!(!a.exists() && !b.exists(), "nothing was created");
+}

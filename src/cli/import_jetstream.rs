@@ -15,9 +15,10 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::config::BackendArgs;
-use crate::coord::port::{Backend, LogPort, HISTORY_STREAM};
+use crate::coord::port::streams::StreamError;
+use crate::coord::port::{Backend, PortError, HISTORY_STREAM};
 use crate::coord::{CoordConfig, Coordinator, Imported};
-use crate::log::{Log, LogOptions};
+use crate::log::{Log, LogOptions, Message};
 
 #[derive(Debug, clap::Args)]
 pub struct ImportJetStreamArgs {
@@ -127,15 +128,28 @@ pub async fn import_jetstream(args: ImportJetStreamArgs) -> anyhow::Result<()> {
         };
         report.read += 1;
         let subject = m.subject.to_string();
-        let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+        let info = m
+            .info()
+            .map_err(|e| anyhow::anyhow!("a message without its metadata: {e}"))?;
+        let seq = info.stream_sequence;
         if copy && seq > copied_through {
-            match coord
-                .port()
-                .append(&subject, m.payload.to_vec(), None)
-                .await
-            {
+            // With its headers and the time the old stack stored it.
+            let message = Message {
+                stream: None,
+                seq,
+                subject: subject.clone(),
+                time_ns: i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(0),
+                headers: m
+                    .headers
+                    .iter()
+                    .flat_map(|h| h.iter())
+                    .filter_map(|(k, v)| Some((k.to_string(), v.last()?.as_str().to_string())))
+                    .collect(),
+                payload: m.payload.to_vec(),
+            };
+            match coord.port().copy_in(&message).await {
                 Ok(_) => report.copied += 1,
-                Err(crate::coord::port::PortError::NotFound(_)) => report.not_copied += 1,
+                Err(StreamError::Port(PortError::NotFound(_))) => report.not_copied += 1,
                 Err(e) => return Err(anyhow::anyhow!("cannot store {subject}: {e}")),
             }
             last_seq = seq;

@@ -76,6 +76,8 @@ async fn copy_into_log(p: &LogBackend, m: &Message) -> Result<u64, StreamError> 
 
 async fn copy_into_jetstream(p: &JetStreamPort, m: &Message) -> Result<u64, StreamError> {
     use async_nats::jetstream::message::PublishMessage;
+    // A subject neither stream stores would find no stream to answer.
+    p.stream_name(&m.subject)?;
     let mut publish = PublishMessage::build().payload(m.payload.clone().into());
     for (k, v) in &m.headers {
         // JetStream acts on its own headers (a message id would be
