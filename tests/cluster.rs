@@ -421,19 +421,31 @@ async fn generic_stream_routes_use_jetstream_on_every_instance() {
         "NATS's own tools",
     );
     assert_error(
-        &send(
-            c.post(a.url("/api/streams/MJ_ONLINE_WORK/consumers"))
-                .json(&json!({"name": "c"})),
-        )
-        .await,
-        403,
-        "JetStream consumer",
-    );
-    assert_error(
         &send(c.get(a.url("/api/streams/MJ_ONLINE_WORK/messages/999999"))).await,
         404,
         "999999",
     );
+
+    // A consumer is JetStream's: fetched through one instance, acked
+    // through the other.
+    let consumers = "/api/streams/MJ_ONLINE_WORK/consumers";
+    let (status, body) = send(c.post(a.url(consumers)).json(
+        &json!({"durable_name": "notes", "filter_subject": "mjwork.notes", "ack_wait": "30s"}),
+    ))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, got) = send(c.post(a.url(&format!("{consumers}/notes/next?batch=5")))).await;
+    assert_eq!(common::seqs(&got), [seq], "{got}");
+    let ack = json!({"seq": seq});
+    let (status, body) = send(c.post(b.url(&format!("{consumers}/notes/ack"))).json(&ack)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_error(
+        &send(c.post(a.url(&format!("{consumers}/notes/ack"))).json(&ack)).await,
+        404,
+        "not awaiting an ack",
+    );
+    let (_, info) = send(c.get(b.url(&format!("{consumers}/notes")))).await;
+    assert_eq!(info["ack_floor"]["stream_seq"], seq, "{info}");
 
     // A WebSocket publish on one instance is stored in NATS too.
     let mut ws = Ws::connect(&b).await;

@@ -61,7 +61,10 @@ async fn durable_pull_consumer_with_acks_and_redelivery() {
     assert_eq!(seqs(&got), Vec::<u64>::new());
     let (_, info) = send(c.get(server.url(&format!("{base}/workers")))).await;
     assert_eq!(info["num_ack_pending"], 0);
-    assert_eq!(info["ack_floor"]["stream_seq"], 3);
+    // JetStream keeps its ack floor below a message that ran out of
+    // deliveries unacked; the embedded log moves past it.
+    let floor = if common::suite_on_nats() { 1 } else { 3 };
+    assert_eq!(info["ack_floor"]["stream_seq"], floor);
     assert_eq!(info["delivered"]["stream_seq"], 3);
     assert_eq!(info["config"]["filter_subjects"], json!(["mjwork.tasks"]));
 }
@@ -160,11 +163,17 @@ async fn ephemeral_consumers_get_a_name_and_consumer_state_survives_restart() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        ["keep"],
-        "ephemeral consumers do not survive a restart"
-    );
+    if common::suite_on_nats() {
+        // In NATS an ephemeral consumer outlives a hivelog restart, until
+        // its inactive_threshold.
+        assert_eq!(names, [name.as_str(), "keep"]);
+    } else {
+        assert_eq!(
+            names,
+            ["keep"],
+            "ephemeral consumers do not survive a restart"
+        );
+    }
     let (_, info) = send(c.get(format!("{base}/keep"))).await;
     assert_eq!(
         (info["num_ack_pending"].clone(), info["num_pending"].clone()),

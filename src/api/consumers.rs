@@ -78,15 +78,11 @@ async fn create(
     Path(stream): Path<String>,
     Json(config): Json<ConsumerConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
-    // JetStream acks a delivery through its reply subject, which only the
-    // instance that fetched it holds; acks by sequence on any instance
-    // cannot be mapped onto that.
-    super::streams::refuse_in_nats(
-        &state,
-        &stream,
-        "read it with a JetStream consumer of a NATS client, or with GET /api/streams/{name}/messages?start_seq=",
-    )?;
-    let existing = state.log.consumers(&stream)?;
+    let nats = state.nats_stream(&stream);
+    let existing = match nats {
+        Some(n) => n.consumers(&stream).await?,
+        None => state.log.consumers(&stream)?,
+    };
     let known = config
         .durable_name
         .as_ref()
@@ -94,7 +90,10 @@ async fn create(
     if !known {
         state.limits.new_consumer(existing.len())?;
     }
-    let (info, created) = state.log.create_consumer(&stream, config)?;
+    let (info, created) = match nats {
+        Some(n) => n.create_consumer(&stream, config).await?,
+        None => state.log.create_consumer(&stream, config)?,
+    };
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -107,7 +106,11 @@ async fn list(
     State(state): State<AppState>,
     Path(stream): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let consumers: Vec<Value> = state.log.consumers(&stream)?.iter().map(render).collect();
+    let consumers = match state.nats_stream(&stream) {
+        Some(n) => n.consumers(&stream).await?,
+        None => state.log.consumers(&stream)?,
+    };
+    let consumers: Vec<Value> = consumers.iter().map(render).collect();
     Ok(axum::Json(
         json!({ "stream": stream, "consumers": consumers }),
     ))
@@ -117,16 +120,21 @@ async fn info(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(render(
-        &state.log.consumer_info(&stream, &consumer)?,
-    )))
+    let info = match state.nats_stream(&stream) {
+        Some(n) => n.consumer_info(&stream, &consumer).await?,
+        None => state.log.consumer_info(&stream, &consumer)?,
+    };
+    Ok(axum::Json(render(&info)))
 }
 
 async fn remove(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    state.log.delete_consumer(&stream, &consumer)?;
+    match state.nats_stream(&stream) {
+        Some(n) => n.delete_consumer(&stream, &consumer).await?,
+        None => state.log.delete_consumer(&stream, &consumer)?,
+    }
     Ok(axum::Json(
         json!({ "success": true, "stream": stream, "consumer": consumer }),
     ))
@@ -167,7 +175,10 @@ async fn next(
     } else {
         expires
     };
-    let delivered = state.log.fetch(&stream, &consumer, batch, expires).await?;
+    let delivered = match state.nats_stream(&stream) {
+        Some(n) => n.fetch(&stream, &consumer, batch, expires).await?,
+        None => state.log.fetch(&stream, &consumer, batch, expires).await?,
+    };
     let messages: Vec<Value> = delivered
         .iter()
         .map(|d| {
@@ -214,9 +225,13 @@ async fn ack(
         ));
     }
     let log = &state.log;
+    let nats = state.nats_stream(&stream);
     match (req.seq, req.seqs, req.up_to) {
         (Some(seq), None, None) => {
-            log.ack(&stream, &consumer, seq, req.kind, req.delay)?;
+            match nats {
+                Some(n) => n.ack(&stream, &consumer, seq, req.kind, req.delay).await?,
+                None => log.ack(&stream, &consumer, seq, req.kind, req.delay)?,
+            }
             Ok(axum::Json(
                 json!({ "success": true, "seq": seq, "kind": req.kind }),
             ))
@@ -227,7 +242,13 @@ async fn ack(
                     "seqs may list at most {MAX_ACK_BATCH} sequences"
                 )));
             }
-            let outcome = log.ack_many(&stream, &consumer, &seqs, req.kind, req.delay)?;
+            let outcome = match nats {
+                Some(n) => {
+                    n.ack_many(&stream, &consumer, &seqs, req.kind, req.delay)
+                        .await?
+                }
+                None => log.ack_many(&stream, &consumer, &seqs, req.kind, req.delay)?,
+            };
             Ok(axum::Json(json!({
                 "success": true,
                 "kind": req.kind,
@@ -241,7 +262,10 @@ async fn ack(
                     "up_to acknowledges; nak, wpi and term take seq or seqs",
                 ));
             }
-            let acked = log.ack_up_to(&stream, &consumer, up_to)?;
+            let acked = match nats {
+                Some(n) => n.ack_up_to(&stream, &consumer, up_to).await?,
+                None => log.ack_up_to(&stream, &consumer, up_to)?,
+            };
             Ok(axum::Json(
                 json!({ "success": true, "up_to": up_to, "acked": acked }),
             ))

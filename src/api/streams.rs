@@ -88,24 +88,11 @@ async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiErr
 
 /// Refuses to change, through hivelog, a stream kept in NATS JetStream.
 fn kept_in_nats(state: &AppState, name: &str) -> Result<(), ApiError> {
-    refuse_in_nats(
-        state,
-        name,
-        "change it with NATS's own tools (nats stream edit/purge)",
-    )
-}
-
-/// 403 with `what_instead` when `name` is kept in NATS JetStream.
-pub(super) fn refuse_in_nats(
-    state: &AppState,
-    name: &str,
-    what_instead: &str,
-) -> Result<(), ApiError> {
     match state.nats_stream(name) {
         Some(_) => Err(crate::log::LogError::Protected {
             stream: name.to_string(),
             owner: "NATS JetStream".into(),
-            detail: format!("on the nats:// backend it lives in the cluster; {what_instead}"),
+            detail: "on the nats:// backend it lives in the cluster; change it with NATS's own tools (nats stream edit/purge)".into(),
         }
         .into()),
         None => Ok(()),

@@ -25,8 +25,10 @@ const LEASES_BUCKET: &str = "HIVELOG_LEASES";
 pub struct JetStreamPort {
     pub(super) js: jetstream::Context,
     prefix: String,
-    replicas: usize,
+    pub(super) replicas: usize,
     leases: std::sync::Arc<tokio::sync::OnceCell<jetstream::kv::Store>>,
+    /// Where consumers' deliveries are acked (consumers.rs).
+    pub(super) acks: std::sync::Arc<tokio::sync::OnceCell<jetstream::kv::Store>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> PortError {
@@ -113,6 +115,7 @@ impl JetStreamPort {
             prefix: prefix.to_string(),
             replicas: replicas.max(1),
             leases: Default::default(),
+            acks: Default::default(),
         })
     }
 

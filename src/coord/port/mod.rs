@@ -15,6 +15,7 @@ use std::pin::Pin;
 pub type Watch = Pin<Box<dyn futures_util::Stream<Item = Result<Record, PortError>> + Send>>;
 
 pub mod backend;
+pub mod consumers;
 pub mod copy;
 pub mod embedded;
 pub mod jetstream;

@@ -41,13 +41,13 @@ fn stored(t: async_nats::jetstream::message::StreamMessage) -> Message {
         seq: t.sequence,
         subject: t.subject.to_string(),
         time_ns,
-        headers: headers(Some(&t.headers)),
+        headers: headers_of(Some(&t.headers)),
         payload: t.payload.to_vec(),
     }
 }
 
 /// NATS headers as the log stores them: one value per name (the last).
-fn headers(h: Option<&async_nats::HeaderMap>) -> Headers {
+pub(super) fn headers_of(h: Option<&async_nats::HeaderMap>) -> Headers {
     let mut out = Headers::new();
     for (name, values) in h.into_iter().flat_map(|h| h.iter()) {
         if let Some(v) = values.last() {
@@ -69,7 +69,7 @@ impl JetStreamPort {
         self.stream_name(subject).is_ok()
     }
 
-    async fn js_stream(&self, name: &str) -> Result<stream::Stream> {
+    pub(super) async fn js_stream(&self, name: &str) -> Result<stream::Stream> {
         match self.js.get_stream(name).await {
             Ok(s) => Ok(s),
             Err(e) => match e.kind() {
@@ -214,7 +214,7 @@ impl JetStreamPort {
                 seq: info.stream_sequence,
                 subject: m.subject.to_string(),
                 time_ns: i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(0),
-                headers: headers(m.headers.as_ref()),
+                headers: headers_of(m.headers.as_ref()),
                 payload: m.payload.to_vec(),
             });
         }

@@ -1,0 +1,425 @@
+//! Pull consumers of the streams kept in NATS, behind hivelog's consumer
+//! routes: each is a JetStream consumer of the same name and settings, so
+//! JetStream keeps its position and redeliveries, and NATS clients can use
+//! it too. JetStream takes an ack on the delivery's reply subject, which
+//! only the fetching connection learns; each fetch records it in the KV
+//! bucket `HIVELOG_ACKS` under `<stream>.<consumer>.<seq>`, so an ack by
+//! sequence works on any instance, as on the embedded backend.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use futures_util::StreamExt;
+
+use super::streams::StreamError;
+use super::JetStreamPort;
+use crate::log::{
+    AckKind, AckOutcome, AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Delivered,
+    LogError, Message, SequenceInfo, MAX_FETCH_BATCH,
+};
+
+type Result<T> = std::result::Result<T, StreamError>;
+
+const ACKS_BUCKET: &str = "HIVELOG_ACKS";
+/// A delivery not acked within this long can no longer be acked by
+/// sequence (JetStream will have redelivered it long before, under a new
+/// reply subject that is recorded in its turn).
+const ACK_RECORD_AGE: Duration = Duration::from_secs(24 * 3600);
+
+fn unavailable(e: impl std::fmt::Display) -> StreamError {
+    StreamError::Port(super::PortError::Unavailable(format!(
+        "NATS JetStream: {e}"
+    )))
+}
+
+fn nanos(t: async_nats::datetime::DateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(0)
+}
+
+fn not_found(stream: &str, consumer: &str) -> StreamError {
+    LogError::ConsumerNotFound {
+        stream: stream.into(),
+        consumer: consumer.into(),
+    }
+    .into()
+}
+
+/// hivelog's consumer settings as JetStream's.
+fn to_jetstream(c: &ConsumerConfig) -> Result<consumer::pull::Config> {
+    let deliver_policy = match c.deliver_policy {
+        DeliverPolicy::All => consumer::DeliverPolicy::All,
+        DeliverPolicy::Last => consumer::DeliverPolicy::Last,
+        DeliverPolicy::New => consumer::DeliverPolicy::New,
+        DeliverPolicy::LastPerSubject => consumer::DeliverPolicy::LastPerSubject,
+        DeliverPolicy::ByStartSequence => consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: c.opt_start_seq.unwrap_or(1),
+        },
+        DeliverPolicy::ByStartTime => consumer::DeliverPolicy::ByStartTime {
+            start_time: async_nats::datetime::DateTime::from_unix_timestamp_nanos(
+                c.opt_start_time
+                    .and_then(|t| t.timestamp_nanos_opt())
+                    .map(i128::from)
+                    .unwrap_or(0),
+            )
+            .map_err(|e| LogError::InvalidConfig(format!("opt_start_time: {e}")))?,
+        },
+    };
+    Ok(consumer::pull::Config {
+        durable_name: c.durable_name.clone(),
+        name: c.name.clone(),
+        description: c.description.clone(),
+        filter_subjects: c.filter_subjects.clone(),
+        deliver_policy,
+        ack_policy: match c.ack_policy {
+            AckPolicy::Explicit => consumer::AckPolicy::Explicit,
+            AckPolicy::None => consumer::AckPolicy::None,
+            AckPolicy::All => consumer::AckPolicy::All,
+        },
+        ack_wait: c.ack_wait,
+        max_deliver: c
+            .max_deliver
+            .map_or(-1, |m| i64::try_from(m).unwrap_or(i64::MAX)),
+        max_ack_pending: i64::try_from(c.max_ack_pending).unwrap_or(i64::MAX),
+        // JetStream removes a durable consumer only when asked.
+        inactive_threshold: if c.durable_name.is_some() {
+            Duration::ZERO
+        } else {
+            c.inactive_threshold
+        },
+        ..Default::default()
+    })
+}
+
+/// JetStream's view of a consumer as hivelog answers it; the settings are
+/// the ones hivelog created it with (kept in its description's place is
+/// not needed: they map back one to one).
+fn to_info(i: &consumer::Info) -> ConsumerInfo {
+    let c = &i.config;
+    let (deliver_policy, opt_start_seq, opt_start_time) = match c.deliver_policy {
+        consumer::DeliverPolicy::All => (DeliverPolicy::All, None, None),
+        consumer::DeliverPolicy::Last => (DeliverPolicy::Last, None, None),
+        consumer::DeliverPolicy::New => (DeliverPolicy::New, None, None),
+        consumer::DeliverPolicy::LastPerSubject => (DeliverPolicy::LastPerSubject, None, None),
+        consumer::DeliverPolicy::ByStartSequence { start_sequence } => {
+            (DeliverPolicy::ByStartSequence, Some(start_sequence), None)
+        }
+        consumer::DeliverPolicy::ByStartTime { start_time } => (
+            DeliverPolicy::ByStartTime,
+            None,
+            Some(chrono::DateTime::from_timestamp_nanos(nanos(start_time))),
+        ),
+    };
+    let mut filters = c.filter_subjects.clone();
+    if !c.filter_subject.is_empty() {
+        filters.push(c.filter_subject.clone());
+    }
+    let config = ConsumerConfig {
+        durable_name: c.durable_name.clone(),
+        name: Some(i.name.clone()),
+        description: c.description.clone(),
+        filter_subject: None,
+        filter_subjects: filters,
+        deliver_policy,
+        opt_start_seq,
+        opt_start_time,
+        ack_policy: match c.ack_policy {
+            consumer::AckPolicy::None => AckPolicy::None,
+            consumer::AckPolicy::All => AckPolicy::All,
+            _ => AckPolicy::Explicit,
+        },
+        ack_wait: c.ack_wait,
+        max_deliver: u64::try_from(c.max_deliver).ok().filter(|m| *m > 0),
+        max_ack_pending: u64::try_from(c.max_ack_pending).unwrap_or(0),
+        inactive_threshold: c.inactive_threshold,
+    };
+    ConsumerInfo {
+        stream_name: i.stream_name.clone(),
+        name: i.name.clone(),
+        durable: c.durable_name.is_some(),
+        config,
+        created_ns: nanos(i.created),
+        delivered: SequenceInfo {
+            consumer_seq: i.delivered.consumer_sequence,
+            stream_seq: i.delivered.stream_sequence,
+        },
+        ack_floor: SequenceInfo {
+            consumer_seq: i.ack_floor.consumer_sequence,
+            stream_seq: i.ack_floor.stream_sequence,
+        },
+        num_ack_pending: i.num_ack_pending as u64,
+        num_redelivered: i.num_redelivered as u64,
+        num_pending: i.num_pending,
+    }
+}
+
+impl JetStreamPort {
+    async fn acks(&self) -> Result<&jetstream::kv::Store> {
+        self.acks
+            .get_or_try_init(|| async {
+                match self.js.get_key_value(ACKS_BUCKET).await {
+                    Ok(kv) => Ok(kv),
+                    Err(_) => self
+                        .js
+                        .create_key_value(jetstream::kv::Config {
+                            bucket: ACKS_BUCKET.into(),
+                            description: "where each delivery of a hivelog consumer is acked (its reply subject)".into(),
+                            history: 1,
+                            max_age: ACK_RECORD_AGE,
+                            num_replicas: self.replicas,
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(unavailable),
+                }
+            })
+            .await
+    }
+
+    async fn js_consumer(
+        &self,
+        stream: &str,
+        name: &str,
+    ) -> Result<consumer::Consumer<consumer::pull::Config>> {
+        let s = self.js_stream(stream).await?;
+        s.get_consumer(name)
+            .await
+            .map_err(|_| not_found(stream, name))
+    }
+
+    /// Creates the consumer, or finds it as it is (false when it existed
+    /// with the same settings).
+    pub async fn create_consumer(
+        &self,
+        stream: &str,
+        mut config: ConsumerConfig,
+    ) -> Result<(ConsumerInfo, bool)> {
+        let info = self.stream_info(stream).await?;
+        config.normalize_and_validate(&info.config)?;
+        let name = config
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("hivelog-{:016x}", rand_u64()));
+        config.name = Some(name.clone());
+        let wanted = to_jetstream(&config)?;
+        let s = self.js_stream(stream).await?;
+        if let Ok(mut existing) = s.get_consumer::<consumer::pull::Config>(&name).await {
+            let have = existing.info().await.map_err(unavailable)?;
+            let same = to_info(have).config == to_info_config(&config);
+            return if same {
+                Ok((to_info(have), false))
+            } else {
+                Err(LogError::ConsumerExists {
+                    stream: stream.into(),
+                    consumer: name,
+                }
+                .into())
+            };
+        }
+        let mut created = s.create_consumer(wanted).await.map_err(unavailable)?;
+        let info = created.info().await.map_err(unavailable)?;
+        Ok((to_info(info), true))
+    }
+
+    pub async fn consumers(&self, stream: &str) -> Result<Vec<ConsumerInfo>> {
+        let s = self.js_stream(stream).await?;
+        let mut infos = s.consumers();
+        let mut out = Vec::new();
+        while let Some(i) = infos.next().await {
+            out.push(to_info(&i.map_err(unavailable)?));
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    pub async fn consumer_info(&self, stream: &str, name: &str) -> Result<ConsumerInfo> {
+        let mut c = self.js_consumer(stream, name).await?;
+        Ok(to_info(c.info().await.map_err(unavailable)?))
+    }
+
+    pub async fn delete_consumer(&self, stream: &str, name: &str) -> Result<()> {
+        let s = self.js_stream(stream).await?;
+        s.delete_consumer(name)
+            .await
+            .map_err(|_| not_found(stream, name))?;
+        Ok(())
+    }
+
+    /// Up to `batch` messages, waiting up to `expires` for the first (then
+    /// taking what is already there), as the embedded fetch does.
+    pub async fn fetch(
+        &self,
+        stream: &str,
+        name: &str,
+        batch: usize,
+        expires: Duration,
+    ) -> Result<Vec<Delivered>> {
+        let batch = batch.min(MAX_FETCH_BATCH);
+        let c = self.js_consumer(stream, name).await?;
+        let mut got = Vec::new();
+        if expires > Duration::ZERO {
+            // JetStream's own expiry must be at least a second or so; the
+            // wait is ours.
+            let first = c
+                .batch()
+                .max_messages(1)
+                .expires(expires.max(Duration::from_millis(1_000)))
+                .messages()
+                .await
+                .map_err(unavailable)?;
+            let mut first = Box::pin(first);
+            if let Ok(Some(m)) = tokio::time::timeout(expires, first.next()).await {
+                got.push(m.map_err(unavailable)?);
+            }
+        }
+        if got.len() < batch {
+            let rest = c
+                .fetch()
+                .max_messages(batch - got.len())
+                .messages()
+                .await
+                .map_err(unavailable)?;
+            let mut rest = Box::pin(rest);
+            while let Some(m) = rest.next().await {
+                got.push(m.map_err(unavailable)?);
+            }
+        }
+        let kv = self.acks().await?;
+        let mut out = Vec::with_capacity(got.len());
+        for m in got {
+            let info = m.info().map_err(unavailable)?;
+            let (seq, delivered, consumer_seq) = (
+                info.stream_sequence,
+                u64::try_from(info.delivered).unwrap_or(1),
+                info.consumer_sequence,
+            );
+            let time_ns = nanos(info.published);
+            if let Some(reply) = &m.reply {
+                kv.put(ack_key(stream, name, seq), reply.to_string().into())
+                    .await
+                    .map_err(unavailable)?;
+            }
+            out.push(Delivered {
+                message: Message {
+                    stream: Some(stream.into()),
+                    seq,
+                    subject: m.subject.to_string(),
+                    time_ns,
+                    headers: super::streams::headers_of(m.headers.as_ref()),
+                    payload: m.payload.to_vec(),
+                },
+                delivered,
+                consumer_seq,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Acks message `seq` of the consumer, on whichever instance fetched it.
+    pub async fn ack(
+        &self,
+        stream: &str,
+        name: &str,
+        seq: u64,
+        kind: AckKind,
+        delay: Option<Duration>,
+    ) -> Result<()> {
+        self.js_consumer(stream, name).await?;
+        let kv = self.acks().await?;
+        let key = ack_key(stream, name, seq);
+        let reply = match kv.get(&key).await.map_err(unavailable)? {
+            Some(r) => String::from_utf8_lossy(&r).into_owned(),
+            None => {
+                return Err(LogError::NotPending {
+                    consumer: name.into(),
+                    seq,
+                }
+                .into())
+            }
+        };
+        let payload = match (kind, delay) {
+            (AckKind::Ack, _) => "+ACK".to_string(),
+            (AckKind::Nak, Some(d)) => format!("-NAK {{\"delay\":{}}}", d.as_nanos()),
+            (AckKind::Nak, None) => "-NAK".to_string(),
+            (AckKind::Wpi, _) => "+WPI".to_string(),
+            (AckKind::Term, _) => "+TERM".to_string(),
+        };
+        // A request, so JetStream confirms it took the ack.
+        self.js
+            .client()
+            .request(reply, payload.into())
+            .await
+            .map_err(unavailable)?;
+        if kind != AckKind::Wpi {
+            kv.delete(&key).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    pub async fn ack_many(
+        &self,
+        stream: &str,
+        name: &str,
+        seqs: &[u64],
+        kind: AckKind,
+        delay: Option<Duration>,
+    ) -> Result<AckOutcome> {
+        let mut outcome = AckOutcome::default();
+        for &seq in seqs {
+            match self.ack(stream, name, seq, kind, delay).await {
+                Ok(()) => outcome.done.push(seq),
+                Err(StreamError::Log(LogError::NotPending { .. })) => outcome.not_pending.push(seq),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Acks every delivery awaiting an ack up to `up_to`.
+    pub async fn ack_up_to(&self, stream: &str, name: &str, up_to: u64) -> Result<usize> {
+        self.js_consumer(stream, name).await?;
+        let kv = self.acks().await?;
+        let prefix = format!("{stream}.{name}.");
+        let mut keys = kv.keys().await.map_err(unavailable)?;
+        let mut seqs = Vec::new();
+        while let Some(k) = keys.next().await {
+            let k = k.map_err(unavailable)?;
+            if let Some(seq) = k.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()) {
+                if seq <= up_to {
+                    seqs.push(seq);
+                }
+            }
+        }
+        seqs.sort_unstable();
+        let outcome = self
+            .ack_many(stream, name, &seqs, AckKind::Ack, None)
+            .await?;
+        Ok(outcome.done.len())
+    }
+}
+
+fn ack_key(stream: &str, consumer: &str, seq: u64) -> String {
+    format!("{stream}.{consumer}.{seq}")
+}
+
+/// The settings as `to_info` would show them back, for comparing.
+fn to_info_config(c: &ConsumerConfig) -> ConsumerConfig {
+    let mut c = c.clone();
+    if let Some(f) = c.filter_subject.take() {
+        c.filter_subjects.push(f);
+    }
+    if c.durable_name.is_some() {
+        c.inactive_threshold = Duration::ZERO;
+    }
+    c
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
