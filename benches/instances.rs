@@ -131,11 +131,14 @@ async fn race(instances: &[Instance], tasks: usize, run: &str) -> Row {
                     .await
                     .expect("claim-next");
                 let status = resp.status().as_u16();
-                resp.bytes().await.expect("body");
+                let body = resp.bytes().await.expect("body");
                 match status {
                     200 => times.lock().expect("times").push(t.elapsed()),
                     204 => return,
-                    other => panic!("claim-next answered {other}"),
+                    other => panic!(
+                        "claim-next answered {other}: {}",
+                        String::from_utf8_lossy(&body)
+                    ),
                 }
             }
         }));

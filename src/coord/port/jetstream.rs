@@ -31,6 +31,20 @@ pub struct JetStreamPort {
     pub(super) acks: std::sync::Arc<tokio::sync::OnceCell<jetstream::kv::Store>>,
 }
 
+/// Whether a publish was refused for an expected sequence. A clustered
+/// stream says so with another code (10164) than a single server (10071),
+/// and the client names only the latter.
+pub(super) fn wrong_last_sequence(e: &jetstream::context::PublishError) -> bool {
+    use jetstream::ErrorCode;
+    e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence
+        || std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<jetstream::Error>())
+            .is_some_and(|j| {
+                j.error_code() == ErrorCode::STREAM_WRONG_LAST_SEQUENCE
+                    || j.error_code() == ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            })
+}
+
 fn unavailable(e: impl std::fmt::Display) -> PortError {
     PortError::Unavailable(format!("NATS JetStream: {e}"))
 }
@@ -236,11 +250,9 @@ impl LogPort for JetStreamPort {
             .await;
         match ack {
             Ok(ack) => Ok(ack.sequence),
-            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
-                Err(PortError::Conflict {
-                    actual: self.last_seq(subject).await?,
-                })
-            }
+            Err(e) if wrong_last_sequence(&e) => Err(PortError::Conflict {
+                actual: self.last_seq(subject).await?,
+            }),
             Err(e) if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound => {
                 Err(PortError::NotFound(format!("no stream stores {subject}")))
             }

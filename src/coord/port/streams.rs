@@ -274,7 +274,7 @@ impl JetStreamPort {
                 seq: Some(ack.sequence),
                 duplicate: ack.duplicate,
             }),
-            Err(e) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+            Err(e) if super::jetstream::wrong_last_sequence(&e) => {
                 let actual = match opts.expected_last_subject_seq {
                     Some(_) => self.last_message(name, subject).await.map_or(0, |m| m.seq),
                     None => self.head(subject).await.unwrap_or(0),
