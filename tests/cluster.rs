@@ -134,6 +134,21 @@ async fn instances_share_tasks_and_never_grant_one_twice() {
     assert_eq!(status, 200, "{body}");
     let event = ws.next_op("msg").await;
     assert_eq!(event["subject"], "mjwork.tasks", "{event}");
+    // With its stream and sequence, as the embedded log delivers it.
+    assert_eq!(event["stream"], "MJ_ONLINE_WORK", "{event}");
+    assert!(event["seq"].as_u64().is_some(), "{event}");
+    // A subject no stream keeps reaches the other instance too.
+    ws.send(json!({"op": "sub", "sid": "chat", "subject": "chat.>"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, ack) = send(c.post(a.url("/api/pub/chat.room")).body("hello")).await;
+    assert_eq!((status, &ack["stream"]), (200, &Value::Null), "{ack}");
+    let chat = ws.next_op("msg").await;
+    assert_eq!(
+        (&chat["subject"], &chat["text"]),
+        (&json!("chat.room"), &json!("hello")),
+        "{chat}"
+    );
     eventually("b serves the task a stored", async || {
         send(c.get(b.url("/api/tasks/shared"))).await.0 == 200
     })
@@ -188,6 +203,7 @@ async fn losing_nats_answers_503_and_writes_come_back_with_it() {
             .json(&json!({"task_id": id, "title": "T", "description": ""}))
     };
     assert_eq!(send(post("before")).await.0, 200);
+    assert_eq!(send(c.get(a.url("/ready"))).await.0, 200);
     nats.kill();
     let (status, body) = send(post("during")).await;
     assert_eq!(status, 503, "{body}");
@@ -198,6 +214,11 @@ async fn losing_nats_answers_503_and_writes_come_back_with_it() {
             .contains("JetStream"),
         "{body}"
     );
+    eventually("not ready while NATS is gone", async || {
+        let (status, body) = send(c.get(a.url("/ready"))).await;
+        status == 503 && body["detail"].as_str().unwrap_or_default().contains("NATS")
+    })
+    .await;
     // Reads are served from this instance's view meanwhile.
     assert_eq!(send(c.get(a.url("/api/tasks/before"))).await.0, 200);
     nats.restart();
@@ -207,6 +228,7 @@ async fn losing_nats_answers_503_and_writes_come_back_with_it() {
     .await;
     let (_, t) = send(c.get(a.url("/api/tasks/after"))).await;
     assert_eq!(t["task_id"], "after");
+    assert_eq!(send(c.get(a.url("/ready"))).await.0, 200);
 }
 
 /// Every task is stored with 3 replicas, so losing one node loses nothing

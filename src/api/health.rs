@@ -24,17 +24,28 @@ pub fn routes() -> Routes {
         )
 }
 
-/// 200 once the store is open and background jobs run; 503 before that and
-/// once shutdown has begun, so a load balancer stops sending work.
+/// 200 once the store is open and background jobs run; 503 before that,
+/// once shutdown has begun, and while a NATS backend is out of reach, so a
+/// load balancer stops sending work.
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, super::ApiError> {
-    if state.ready.load(std::sync::atomic::Ordering::Acquire) {
-        Ok(Json(json!({ "status": "ready" })))
-    } else {
-        Err(super::ApiError::new(
+    if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
+        return Err(super::ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "not ready: starting or shutting down",
-        ))
+        ));
     }
+    // Cut off from its cluster, an instance can serve reads but no
+    // claims: a load balancer should send work elsewhere meanwhile.
+    if let crate::coord::port::Backend::JetStream(p) = state.coord.port() {
+        let connection = p.connection_state();
+        if connection != "connected" {
+            return Err(super::ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: NATS JetStream is {connection}"),
+            ));
+        }
+    }
+    Ok(Json(json!({ "status": "ready" })))
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {

@@ -119,6 +119,10 @@ async fn publish(
         ));
     }
     let ack = state.log.publish(&subject, body.to_vec(), opts).await?;
+    if let (crate::coord::port::Backend::JetStream(nats), None) = (state.coord.port(), &ack.stream)
+    {
+        nats.relay_unstored(&subject, body.to_vec());
+    }
     Ok(axum::Json(ack))
 }
 

@@ -57,40 +57,105 @@ pub fn is_nats_url(s: &str) -> bool {
     s.starts_with("nats://") || s.starts_with("tls://")
 }
 
-/// Relays what any instance stores on the live subjects (`<prefix>.>` and
-/// the state subjects) to this instance's subscribers, until `shutdown`.
+use crate::coord::port::streams::LIVE_RELAY;
+
+/// Relays to this instance's subscribers what any instance stores on the
+/// kept subjects (`<prefix>.>` and the state subjects, read from JetStream
+/// with their streams, sequences, times and headers, as the embedded log
+/// delivers them) and what other instances publish on subjects no stream
+/// keeps (`hivelog.live.>`), until `shutdown`.
 pub fn relay_live(
     port: &JetStreamPort,
     log: Log,
     prefix: &str,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let client = port.client();
-    let subjects = [
+    let mut jobs = Vec::new();
+    for filter in [
         format!("{prefix}.>"),
         crate::coord::STATE_SUBJECTS.to_string(),
-    ];
+    ] {
+        jobs.push(tokio::spawn(relay_stored(
+            port.clone(),
+            log.clone(),
+            filter,
+            shutdown.clone(),
+        )));
+    }
+    jobs.push(tokio::spawn(relay_unstored(port.client(), log, shutdown)));
     tokio::spawn(async move {
-        let mut subs = Vec::new();
-        for s in subjects {
-            match client.subscribe(s.clone()).await {
-                Ok(sub) => subs.push(sub),
-                Err(e) => tracing::error!(subject = %s, error = %e, "cannot relay live messages"),
-            }
+        for j in jobs {
+            let _ = j.await;
         }
-        let mut all = futures_util::stream::select_all(subs);
+    })
+}
+
+async fn relay_stored(
+    port: JetStreamPort,
+    log: Log,
+    filter: String,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    use crate::log::DeliverFrom;
+    // After a failure, go on right after the last message relayed.
+    let mut last = None;
+    loop {
+        let from = last.map_or(DeliverFrom::New, |seq: u64| DeliverFrom::StartSeq(seq + 1));
+        let mut messages = match port.follow(&filter, from).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(%filter, error = %e, "cannot relay stored messages; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
         loop {
             tokio::select! {
-                m = all.next() => match m {
-                    Some(m) => {
-                        if let Err(e) = log.deliver_live(m.subject.as_str(), m.payload.to_vec()) {
-                            tracing::debug!(error = %e, "not relayed");
-                        }
+                m = messages.next() => match m {
+                    Some(Ok(m)) => {
+                        last = Some(m.seq);
+                        log.deliver_stored(m);
                     }
-                    None => return,
+                    Some(Err(e)) => {
+                        tracing::warn!(%filter, error = %e, "relay interrupted; resuming");
+                        break;
+                    }
+                    None => break,
                 },
                 _ = shutdown.changed() => return,
             }
         }
-    })
+    }
+}
+
+async fn relay_unstored(
+    client: async_nats::Client,
+    log: Log,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut sub = match client.subscribe(format!("{LIVE_RELAY}.>")).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot relay live messages between instances");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            m = sub.next() => match m {
+                Some(m) => {
+                    let Some(subject) = m.subject.as_str().strip_prefix(&format!("{LIVE_RELAY}.")) else {
+                        continue;
+                    };
+                    if let Err(e) = log.deliver_live(subject, m.payload.to_vec()) {
+                        tracing::debug!(error = %e, "not relayed");
+                    }
+                }
+                None => return,
+            },
+            _ = shutdown.changed() => return,
+        }
+    }
 }

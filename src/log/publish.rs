@@ -123,6 +123,12 @@ impl Log {
         Ok(())
     }
 
+    /// Hands a message another server stored (with its stream, sequence,
+    /// time and headers) to live subscribers here.
+    pub fn deliver_stored(&self, msg: Message) {
+        self.shared.fanout.deliver(&Arc::new(msg));
+    }
+
     /// Starts a publish without waiting for it: checked, handed to the
     /// writer (or, when no stream stores the subject, delivered live at
     /// once) before this returns. See [`PendingPublish`].

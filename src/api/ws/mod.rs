@@ -11,6 +11,7 @@
 //! instead (and a publisher's frames are not read while its answers wait). When the loop ends for any reason, every task is aborted and
 //! awaited before the socket is dropped, so nothing is sent after close.
 
+mod on_nats;
 mod protocol;
 mod subscription;
 
@@ -360,8 +361,22 @@ impl Connection {
                         "sid {key} is already subscribed; unsub it first"
                     ));
                 }
+                let nats = match self.state.coord.port() {
+                    crate::coord::port::Backend::JetStream(p)
+                        if on_nats::wants_nats(
+                            p,
+                            &subject,
+                            durable.is_some(),
+                            matches!(deliver.start(), Ok(crate::log::DeliverFrom::New)),
+                        ) =>
+                    {
+                        Some((**p).clone())
+                    }
+                    _ => None,
+                };
                 let replay = match &durable {
                     Some(_) => None,
+                    None if nats.is_some() => None,
                     None => match deliver.start().and_then(|from| {
                         self.state
                             .log
@@ -379,6 +394,7 @@ impl Connection {
                     durable,
                     ack,
                     replay,
+                    nats,
                 };
                 let (log, shared, stats) = (
                     self.state.log.clone(),
@@ -456,8 +472,22 @@ impl Connection {
                         })
                     }
                     None => {
+                        let relay = match self.state.coord.port() {
+                            crate::coord::port::Backend::JetStream(n) => {
+                                Some(((**n).clone(), subject.clone(), payload.clone()))
+                            }
+                            _ => None,
+                        };
                         let pending = self.state.log.publish_pipelined(&subject, payload, opts);
-                        Box::pin(async move { pending.wait().await.map_err(|e| e.to_string()) })
+                        Box::pin(async move {
+                            let ack = pending.wait().await.map_err(|e| e.to_string())?;
+                            // Kept by no stream here: the other instances'
+                            // subscribers get it through NATS.
+                            if let (Some((n, subject, payload)), None) = (relay, &ack.stream) {
+                                n.relay_unstored(&subject, payload);
+                            }
+                            Ok(ack)
+                        })
                     }
                 };
                 if self.publishes().try_send((id, pending)).is_err() {

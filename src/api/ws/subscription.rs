@@ -37,6 +37,8 @@ pub struct DurableAcks {
     pub stream: String,
     pub consumer: String,
     pub unacked: std::collections::BTreeSet<u64>,
+    /// Set when the consumer is JetStream's (`on_nats.rs`).
+    pub nats: Option<crate::coord::port::JetStreamPort>,
 }
 
 /// When a durable subscription ends (unsub, disconnect, slow consumer),
@@ -54,6 +56,9 @@ impl Drop for ReturnUnacked<'_> {
         let Some(acks) = crate::log::lock_unpoisoned(&self.shared.acks).remove(&self.sid) else {
             return;
         };
+        if acks.nats.is_some() {
+            return;
+        }
         for seq in acks.unacked {
             // The consumer may be gone (deleted meanwhile); nothing to return then.
             let _ = self
@@ -73,13 +78,18 @@ pub struct Job {
     /// was handled: with `deliver: new` its live feed exists before any
     /// later frame (a `pub`) is read.
     pub replay: Option<Replay>,
+    /// Set when the subscription reads a stream NATS keeps (`on_nats.rs`).
+    pub nats: Option<crate::coord::port::JetStreamPort>,
 }
 
 pub async fn run(log: Log, shared: Arc<Shared>, mut job: Job) {
-    let result = match (job.durable.clone(), job.replay.take()) {
-        (Some(name), _) => durable(&log, &shared, &job, &name).await,
-        (None, Some(mut replay)) => live(&shared, &mut replay, &job.sid).await,
-        (None, None) => Ok(()),
+    let nats = job.nats.take();
+    let result = match (job.durable.clone(), job.replay.take(), nats) {
+        (Some(name), _, Some(port)) => super::on_nats::durable(&port, &shared, &job, &name).await,
+        (None, _, Some(port)) => super::on_nats::follow(&port, &shared, &job).await,
+        (Some(name), _, None) => durable(&log, &shared, &job, &name).await,
+        (None, Some(mut replay), None) => live(&shared, &mut replay, &job.sid).await,
+        (None, None, None) => Ok(()),
     };
     if let Err(detail) = result {
         shared.push(json!({"op": "err", "sid": job.sid, "detail": detail}));
@@ -122,7 +132,7 @@ async fn live(shared: &Shared, replay: &mut Replay, sid: &Value) -> Result<(), S
     }
 }
 
-fn consumer_config(job: &Job, name: &str) -> Result<ConsumerConfig, String> {
+pub(super) fn consumer_config(job: &Job, name: &str) -> Result<ConsumerConfig, String> {
     let (deliver_policy, opt_start_seq, opt_start_time) = match job.deliver.start()? {
         DeliverFrom::New => (DeliverPolicy::New, None, None),
         DeliverFrom::All => (DeliverPolicy::All, None, None),
@@ -184,6 +194,7 @@ async fn durable(log: &Log, shared: &Shared, job: &Job, name: &str) -> Result<()
             stream: stream.clone(),
             consumer: name.to_string(),
             unacked: Default::default(),
+            nats: None,
         };
         crate::log::lock_unpoisoned(&shared.acks).insert(sid.clone(), acks);
         ReturnUnacked {
@@ -223,16 +234,20 @@ async fn durable(log: &Log, shared: &Shared, job: &Job, name: &str) -> Result<()
 }
 
 /// `{"op":"ack","sid","seq"}` for a durable subscription with `ack: true`.
-pub fn ack(log: &Log, shared: &Shared, sid: &Value, seq: u64) {
+pub fn ack(log: &Log, shared: &Arc<Shared>, sid: &Value, seq: u64) {
     let key = protocol::sid_key(sid).unwrap_or_default();
     let target = crate::log::lock_unpoisoned(&shared.acks)
         .get_mut(&key)
         .map(|a| {
             a.unacked.remove(&seq);
-            (a.stream.clone(), a.consumer.clone())
+            (a.stream.clone(), a.consumer.clone(), a.nats.clone())
         });
     let result = match target {
-        Some((stream, consumer)) => log
+        Some((stream, consumer, Some(port))) => {
+            super::on_nats::ack(port, shared.clone(), sid.clone(), stream, consumer, seq);
+            Ok(())
+        }
+        Some((stream, consumer, None)) => log
             .ack(&stream, &consumer, seq, AckKind::Ack, None)
             .map_err(text),
         None => Err(format!(

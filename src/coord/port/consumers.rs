@@ -90,9 +90,8 @@ fn to_jetstream(c: &ConsumerConfig) -> Result<consumer::pull::Config> {
     })
 }
 
-/// JetStream's view of a consumer as hivelog answers it; the settings are
-/// the ones hivelog created it with (kept in its description's place is
-/// not needed: they map back one to one).
+/// JetStream's view of a consumer as hivelog answers it (every setting
+/// hivelog takes maps back one to one).
 fn to_info(i: &consumer::Info) -> ConsumerInfo {
     let c = &i.config;
     let (deliver_policy, opt_start_seq, opt_start_time) = match c.deliver_policy {
@@ -324,6 +323,17 @@ impl JetStreamPort {
         delay: Option<Duration>,
     ) -> Result<()> {
         self.js_consumer(stream, name).await?;
+        self.ack_one(stream, name, seq, kind, delay).await
+    }
+
+    async fn ack_one(
+        &self,
+        stream: &str,
+        name: &str,
+        seq: u64,
+        kind: AckKind,
+        delay: Option<Duration>,
+    ) -> Result<()> {
         let kv = self.acks().await?;
         let key = ack_key(stream, name, seq);
         let reply = match kv.get(&key).await.map_err(unavailable)? {
@@ -363,9 +373,10 @@ impl JetStreamPort {
         kind: AckKind,
         delay: Option<Duration>,
     ) -> Result<AckOutcome> {
+        self.js_consumer(stream, name).await?;
         let mut outcome = AckOutcome::default();
         for &seq in seqs {
-            match self.ack(stream, name, seq, kind, delay).await {
+            match self.ack_one(stream, name, seq, kind, delay).await {
                 Ok(()) => outcome.done.push(seq),
                 Err(StreamError::Log(LogError::NotPending { .. })) => outcome.not_pending.push(seq),
                 Err(e) => return Err(e),

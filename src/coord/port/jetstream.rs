@@ -49,6 +49,15 @@ fn unavailable(e: impl std::fmt::Display) -> PortError {
     PortError::Unavailable(format!("NATS JetStream: {e}"))
 }
 
+impl std::fmt::Debug for JetStreamPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamPort")
+            .field("prefix", &self.prefix)
+            .field("replicas", &self.replicas)
+            .finish_non_exhaustive()
+    }
+}
+
 impl JetStreamPort {
     /// Connects to `url` (comma-separated servers) and makes sure both
     /// streams exist; existing ones are left as the operator configured
@@ -75,8 +84,11 @@ impl JetStreamPort {
                     .map_err(|e| PortError::Invalid(format!("{s:?} is not a NATS URL: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // no_echo: what this instance relays to the others (`hivelog.live.>`)
+        // it has already delivered to its own subscribers.
         let client = options
             .name("hivelog")
+            .no_echo()
             .connect(servers)
             .await
             .map_err(unavailable)?;
