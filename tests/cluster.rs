@@ -286,16 +286,35 @@ async fn a_cluster_node_dies_and_nothing_acknowledged_is_lost() {
     // two surviving nodes alone), serve every acknowledged task.
     let (fresh, _df) = instance_on(&cluster.url, &[]);
     let c = client();
-    for server in [&a, &b, &fresh] {
-        eventually("every acknowledged task is there", async || {
+    for (name, server) in [("a", &a), ("b", &b), ("fresh", &fresh)] {
+        let missing = async || {
             let (_, all) = send(c.get(server.url("/api/tasks?limit=100000"))).await;
             let ids: std::collections::HashSet<&str> = all
                 .as_array()
                 .map(|a| a.iter().filter_map(|t| t["task_id"].as_str()).collect())
                 .unwrap_or_default();
-            acked.iter().all(|id| ids.contains(id.as_str()))
-        })
-        .await;
+            acked
+                .iter()
+                .filter(|id| !ids.contains(id.as_str()))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let gone = missing().await;
+            if gone.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} lacks {} of {} acknowledged tasks, e.g. {:?}; its log:\n{}",
+                gone.len(),
+                acked.len(),
+                &gone[..gone.len().min(5)],
+                server.logs().join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use anyhow::Context;
 use futures_util::StreamExt;
 
 use crate::config::BackendArgs;
-use crate::coord::port::{Backend, JetStreamPort, LogBackend};
+use crate::coord::port::{Backend, JetStreamPort, LogBackend, LogPort};
 use crate::log::Log;
 
 /// Opens the backend `config` names; `log` (the data directory) is the
@@ -46,10 +46,32 @@ pub async fn open_nats(config: &BackendArgs, prefix: &str) -> anyhow::Result<Bac
     if let Some(token) = &config.backend_token {
         options = options.token(token.clone());
     }
-    let port = JetStreamPort::connect_with(url, options, prefix, replicas)
-        .await
-        .with_context(|| format!("cannot use the JetStream backend at {url}"))?;
-    Ok(Backend::JetStream(Box::new(port)))
+    // A cluster that has just started, or is replacing a node, may not
+    // answer JetStream requests for some seconds: wait for it rather than
+    // give up on the first timeout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let attempt = async {
+            let port = JetStreamPort::connect_with(url, options.clone(), prefix, replicas).await?;
+            // The reads loading the state make: a stream info and a consumer.
+            port.head(crate::coord::STATE_SUBJECTS).await?;
+            port.scan(crate::coord::STATE_SUBJECTS, 1, 1).await?;
+            Ok::<_, crate::coord::port::PortError>(port)
+        };
+        match attempt.await {
+            Ok(port) => return Ok(Backend::JetStream(Box::new(port))),
+            Err(e @ crate::coord::port::PortError::Unavailable(_))
+                if std::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(error = %e, "NATS JetStream is not answering yet; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("cannot use the JetStream backend at {url}"))
+            }
+        }
+    }
 }
 
 pub fn is_nats_url(s: &str) -> bool {
@@ -97,11 +119,22 @@ async fn relay_stored(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     use crate::log::DeliverFrom;
-    // After a failure, go on right after the last message relayed.
-    let mut last = None;
+    // The filters cover their whole stream, so its head is the last
+    // message to relay; go on right after it after a failure or a stall.
+    let mut last = loop {
+        match port.head(&filter).await {
+            Ok(head) => break head,
+            Err(e) => {
+                tracing::warn!(%filter, error = %e, "cannot start relaying; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    };
     loop {
-        let from = last.map_or(DeliverFrom::New, |seq: u64| DeliverFrom::StartSeq(seq + 1));
-        let mut messages = match port.follow(&filter, from).await {
+        let mut messages = match port.follow(&filter, DeliverFrom::StartSeq(last + 1)).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(%filter, error = %e, "cannot relay stored messages; retrying");
@@ -111,11 +144,17 @@ async fn relay_stored(
                 }
             }
         };
+        // As the state follower does: a quiet consumer behind its stream
+        // has stalled (its server was lost), so start it again.
+        let mut check = tokio::time::interval(std::time::Duration::from_secs(3));
+        check.tick().await;
+        let mut progressed = false;
         loop {
             tokio::select! {
                 m = messages.next() => match m {
                     Some(Ok(m)) => {
-                        last = Some(m.seq);
+                        last = m.seq;
+                        progressed = true;
                         log.deliver_stored(m);
                     }
                     Some(Err(e)) => {
@@ -124,6 +163,14 @@ async fn relay_stored(
                     }
                     None => break,
                 },
+                _ = check.tick() => {
+                    if !std::mem::take(&mut progressed)
+                        && port.head(&filter).await.is_ok_and(|head| head > last)
+                    {
+                        tracing::warn!(%filter, last, "relay stalled; resuming");
+                        break;
+                    }
+                }
                 _ = shutdown.changed() => return,
             }
         }

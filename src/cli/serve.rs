@@ -38,6 +38,28 @@ async fn reload_on_sighup(
     }
 }
 
+/// Loads coordination state. A NATS cluster that has just started or is
+/// moving a stream's leader may not answer for some seconds: wait for it
+/// (30 s) rather than fail the start.
+async fn load(
+    port: crate::coord::port::Backend,
+    config: &ServeConfig,
+) -> anyhow::Result<std::sync::Arc<Coordinator<crate::coord::port::Backend>>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match Coordinator::open(port.clone(), config.coord_config()).await {
+            Ok(coord) => return Ok(coord),
+            Err(crate::coord::CoordError::Storage(crate::coord::port::PortError::Unavailable(
+                e,
+            ))) if port.is_shared() && std::time::Instant::now() < deadline => {
+                tracing::warn!(error = %e, "cannot load tasks and agents yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("cannot load tasks and agents")),
+        }
+    }
+}
+
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -82,9 +104,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let log = Log::open(&config.data_dir, config.log_options())
         .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
     let port = super::backend::open(&config.store, &log, &config.subject_prefix).await?;
-    let coord = Coordinator::open(port, config.coord_config())
-        .await
-        .context("cannot load tasks and agents")?;
+    let coord = load(port, &config).await?;
 
     let (stop_jobs, jobs_stopped) = watch::channel(false);
     let sweeper = log.start_sweeper(config.sweep_interval, jobs_stopped.clone());

@@ -19,6 +19,9 @@ use super::reservations::Reservation;
 use super::task::{token, Task};
 use super::{lock, Coordinator, AGENT_STATE, CONTROL_STATE, RESERVATION_STATE, TASK_STATE};
 
+/// How long a watch may stay quiet while the stream is ahead of it.
+const STALL_CHECK: Duration = Duration::from_secs(3);
+
 impl<P: LogPort> Coordinator<P> {
     /// Follows the state subjects until `shutdown` turns true.
     pub fn start_follower(
@@ -39,16 +42,36 @@ impl<P: LogPort> Coordinator<P> {
                         }
                     }
                 };
+                // A watch can go quiet without an error (its server was
+                // lost while the cluster moved the stream): when nothing
+                // arrived for a while yet the stream has records past what
+                // was applied, follow again from there.
+                let mut check = tokio::time::interval(STALL_CHECK);
+                check.tick().await;
+                let mut progressed = false;
                 loop {
                     tokio::select! {
                         next = watch.next() => match next {
-                            Some(Ok(r)) => coord.apply_record(&r),
+                            Some(Ok(r)) => {
+                                coord.apply_record(&r);
+                                progressed = true;
+                            }
                             Some(Err(e)) => {
                                 tracing::warn!(error = %e, "the state watch ended; following again");
                                 break;
                             }
                             None => break,
                         },
+                        _ = check.tick() => {
+                            if std::mem::take(&mut progressed) {
+                                continue;
+                            }
+                            let followed = coord.followed.load(Ordering::Acquire);
+                            if coord.port.head(super::STATE_SUBJECTS).await.is_ok_and(|head| head > followed) {
+                                tracing::warn!(followed, "the state watch stalled; following again");
+                                break;
+                            }
+                        }
                         _ = shutdown.changed() => return,
                     }
                 }

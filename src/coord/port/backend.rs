@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{JetStreamPort, LogBackend, LogPort, PortError, Record, Watch};
 
+#[derive(Clone)]
 pub enum Backend {
     Embedded(LogBackend),
     JetStream(Box<JetStreamPort>),

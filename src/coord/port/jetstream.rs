@@ -265,9 +265,15 @@ impl LogPort for JetStreamPort {
             Err(e) if wrong_last_sequence(&e) => Err(PortError::Conflict {
                 actual: self.last_seq(subject).await?,
             }),
-            Err(e) if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound => {
-                Err(PortError::NotFound(format!("no stream stores {subject}")))
-            }
+            // The streams exist (they were made at start, and the subject
+            // was checked against them above): nobody answering means the
+            // stream has no leader for the moment, as while a cluster
+            // replaces a lost node.
+            Err(e) if e.kind() == jetstream::context::PublishErrorKind::StreamNotFound => Err(
+                PortError::Unavailable(format!(
+                    "NATS JetStream: no stream leader answered for {subject} (the cluster may be electing one)"
+                )),
+            ),
             Err(e) => Err(unavailable(e)),
         }
     }
