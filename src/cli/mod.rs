@@ -3,6 +3,7 @@
 
 mod agents;
 mod backend;
+mod bench;
 mod client;
 mod consumers;
 mod import;
@@ -136,6 +137,8 @@ enum Command {
     ImportJetStream(import_jetstream::ImportJetStreamArgs),
     /// Move tasks, agents, messages and consumers between a data directory and a NATS JetStream server or cluster, either way. Stop `serve` first.
     Migrate(migrate::MigrateArgs),
+    /// Measure hivelog on this machine (publish, fetch+ack, claim) and, with --compare, a nats-server beside it in the same run.
+    Bench(bench::BenchArgs),
     /// One screen: server version, uptime, streams, agents by health, tasks by status.
     Status,
     /// Print a shell completion script (e.g. `hivelog completions bash > ~/.local/share/bash-completion/completions/hivelog`).
@@ -191,6 +194,7 @@ pub fn run() -> ExitCode {
         },
         Command::ImportJetStream(args) => offline(import_jetstream::import_jetstream(args)),
         Command::Migrate(args) => offline(migrate::migrate(args)),
+        Command::Bench(args) => offline(bench::run(args)),
         Command::Mcp(args) => {
             let conn = cli.conn.clone();
             let result = tokio::runtime::Builder::new_multi_thread()
@@ -274,7 +278,9 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Agents(args) => agents::list(client, out, args).await,
         Command::Msg(cmd) => agents::msg(client, out, cmd).await,
         Command::Status => status::run(client, out).await,
-        Command::Mcp(_) | Command::ImportJetStream(_) | Command::Migrate(_) => Ok(()),
+        Command::Mcp(_) | Command::ImportJetStream(_) | Command::Migrate(_) | Command::Bench(_) => {
+            Ok(())
+        }
         Command::Reservations(cmd) => work::reservations(client, out, cmd).await,
         Command::Slot(cmd) => slots::run(client, out, cmd).await,
         Command::Inbox { agent, ack, format } => {

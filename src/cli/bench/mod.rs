@@ -1,0 +1,249 @@
+//! `hivelog bench`: the numbers a person can reproduce on their own
+//! machine. It runs the same workloads against hivelog and, with
+//! `--compare`, against a nats-server in alternating rounds of one run
+//! (so both see the same machine load), and prints each side's median
+//! with the ratio, the servers' CPU time and memory, and the durability
+//! each side gave.
+
+mod servers;
+mod workloads;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use workloads::{Sample, Target, Workload};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Also run every workload against a nats-server (started here unless --nats), alternating rounds, and print ratios.
+    #[arg(long)]
+    pub compare: bool,
+    /// Workloads to run (default: all).
+    #[arg(long = "workload", value_enum)]
+    pub workloads: Vec<Workload>,
+    /// A running hivelog to measure instead of starting one (e.g. http://127.0.0.1:8001).
+    #[arg(long, value_name = "URL")]
+    pub hivelog: Option<String>,
+    /// A running nats-server with JetStream instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+    /// `--sync` of the hivelog started here: `always` (each ack after its fsync) or `interval` (like nats-server's default).
+    #[arg(long, default_value = "always")]
+    pub sync: String,
+    /// Rounds; each side's median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// How long each publish run lasts.
+    #[arg(long, default_value = "3s", value_parser = crate::log::duration::parse_duration)]
+    pub duration: Duration,
+    /// Messages per fetch+ack run and tasks per claim run.
+    #[arg(long, default_value_t = 2_000)]
+    pub size: usize,
+    /// One JSON document instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Side {
+    name: &'static str,
+    target: Target,
+    pid: Option<u32>,
+    _server: Option<servers::Spawned>,
+}
+
+/// A workload's result on one side: per-round figures, then medians.
+#[derive(Default)]
+struct Results {
+    ops_per_s: Vec<f64>,
+    p50_ms: Vec<f64>,
+    p99_ms: Vec<f64>,
+    cpu_s: Vec<f64>,
+    rss_kib: u64,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.rounds > 0 && args.size > 0,
+        "--rounds and --size must be at least 1"
+    );
+    anyhow::ensure!(
+        matches!(args.sync.as_str(), "always" | "interval"),
+        "--sync is always or interval"
+    );
+    let workloads = if args.workloads.is_empty() {
+        vec![
+            Workload::Publish,
+            Workload::Publish16,
+            Workload::FetchAck,
+            Workload::Claim,
+        ]
+    } else {
+        args.workloads.clone()
+    };
+    let mut sides = vec![match &args.hivelog {
+        Some(url) => Side {
+            name: "hivelog",
+            target: Target::hivelog(url).await?,
+            pid: None,
+            _server: None,
+        },
+        None => {
+            let (server, url) = servers::hivelog(&args.sync)?;
+            Side {
+                name: "hivelog",
+                target: Target::hivelog(&url).await?,
+                pid: Some(server.pid()),
+                _server: Some(server),
+            }
+        }
+    }];
+    if args.compare {
+        sides.push(match &args.nats {
+            Some(url) => Side {
+                name: "nats-server",
+                target: Target::nats(url).await?,
+                pid: None,
+                _server: None,
+            },
+            None => {
+                let (server, url) = servers::nats()?;
+                Side {
+                    name: "nats-server",
+                    target: Target::nats(&url).await?,
+                    pid: Some(server.pid()),
+                    _server: Some(server),
+                }
+            }
+        });
+    }
+    let total = (args.rounds * workloads.len() * sides.len()) as u64;
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    let mut results: Vec<Vec<Results>> = workloads
+        .iter()
+        .map(|_| sides.iter().map(|_| Results::default()).collect())
+        .collect();
+    for round in 0..args.rounds {
+        for (wi, w) in workloads.iter().enumerate() {
+            for (si, side) in sides.iter().enumerate() {
+                bar.set_message(format!("{w:?} on {}", side.name));
+                let before = side.pid.and_then(servers::usage);
+                let sample = side.target.run(*w, args.duration, args.size, round).await?;
+                let after = side.pid.and_then(servers::usage);
+                record(&mut results[wi][si], &sample, before, after);
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let durability = json!({
+        "hivelog": if args.hivelog.is_some() { "as the running server is configured".to_string() } else if args.sync == "always" { "--sync always: every ack after its fsync".to_string() } else { "--sync interval: acked before fsync (flushed every 100 ms)".to_string() },
+        "nats-server": "its default: acked once written, fsync'd every 2 minutes (sync_interval)",
+    });
+    let report = report(&workloads, &sides, &results, durability);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_table(&report);
+    }
+    Ok(())
+}
+
+fn record(r: &mut Results, s: &Sample, before: Option<(f64, u64)>, after: Option<(f64, u64)>) {
+    let mut lat = s.latencies.clone();
+    lat.sort();
+    let pct = |p: f64| {
+        lat.get(((lat.len().max(1) - 1) as f64 * p).round() as usize)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    r.ops_per_s
+        .push(s.ops as f64 / s.elapsed.as_secs_f64().max(1e-9));
+    r.p50_ms.push(pct(0.5));
+    r.p99_ms.push(pct(0.99));
+    if let (Some((c0, _)), Some((c1, rss))) = (before, after) {
+        r.cpu_s.push(c1 - c0);
+        r.rss_kib = r.rss_kib.max(rss);
+    }
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+fn report(
+    workloads: &[Workload],
+    sides: &[Side],
+    results: &[Vec<Results>],
+    durability: Value,
+) -> Value {
+    let rows: Vec<Value> = workloads
+        .iter()
+        .zip(results)
+        .map(|(w, per_side)| {
+            let mut row = json!({"workload": w});
+            for (side, r) in sides.iter().zip(per_side) {
+                row[side.name] = json!({
+                    "ops_per_s": median(&r.ops_per_s),
+                    "p50_ms": median(&r.p50_ms),
+                    "p99_ms": median(&r.p99_ms),
+                    "server_cpu_s": median(&r.cpu_s),
+                    "server_peak_rss_mib": (r.rss_kib > 0).then(|| r.rss_kib as f64 / 1024.0),
+                    "rounds": r.ops_per_s,
+                });
+            }
+            if let [a, b] = per_side.as_slice() {
+                if let (Some(x), Some(y)) = (median(&a.ops_per_s), median(&b.ops_per_s)) {
+                    row["ratio"] = json!(x / y.max(1e-9));
+                }
+            }
+            row
+        })
+        .collect();
+    json!({"workloads": rows, "durability": durability})
+}
+
+fn print_table(report: &Value) {
+    let cell = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
+    println!(
+        "{:<11} {:>24}   {:>24}   {:>7}",
+        "workload", "hivelog ops/s (p99 ms)", "nats-server ops/s (p99)", "ratio"
+    );
+    for row in report["workloads"].as_array().into_iter().flatten() {
+        let side = |name: &str| match (cell(&row[name], "ops_per_s"), cell(&row[name], "p99_ms")) {
+            (Some(ops), Some(p99)) => format!("{ops:>12.0} ({p99:>7.2})"),
+            _ => "-".to_string(),
+        };
+        let ratio = row["ratio"]
+            .as_f64()
+            .map_or("-".to_string(), |r| format!("{r:.2}x"));
+        println!(
+            "{:<11} {:>24}   {:>24}   {:>7}",
+            row["workload"].as_str().unwrap_or("?"),
+            side("hivelog"),
+            side("nats-server"),
+            ratio
+        );
+    }
+    for name in ["hivelog", "nats-server"] {
+        let rows = report["workloads"].as_array().into_iter().flatten();
+        let cpu: f64 = rows
+            .clone()
+            .filter_map(|r| cell(&r[name], "server_cpu_s"))
+            .sum();
+        let rss = rows
+            .filter_map(|r| cell(&r[name], "server_peak_rss_mib"))
+            .fold(0.0, f64::max);
+        if rss > 0.0 {
+            println!("{name}: server CPU {cpu:.1} s over the medians' runs, peak RSS {rss:.0} MiB");
+        }
+    }
+    for (name, how) in report["durability"].as_object().into_iter().flatten() {
+        println!("durability, {name}: {}", how.as_str().unwrap_or_default());
+    }
+}

@@ -1,0 +1,329 @@
+//! The workloads, each written for both targets with their own best
+//! client: HTTP for hivelog, `async-nats` for nats-server. A run measures
+//! operations per second and the latency of each operation.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use async_nats::jetstream::{self, consumer, stream};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+const PAYLOAD: usize = 256;
+const AGENTS: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    /// One publisher, each publish waiting for its ack.
+    Publish,
+    /// 16 publishers at once, each waiting for its acks.
+    Publish16,
+    /// A pull consumer fetching 100 at a time and acking them.
+    FetchAck,
+    /// 16 agents taking work and finishing it (hivelog: claim-next +
+    /// complete; NATS: a work-queue stream, fetch 1 + acked ack).
+    Claim,
+}
+
+pub enum Target {
+    Hivelog { base: String, http: reqwest::Client },
+    Nats { js: jetstream::Context },
+}
+
+/// What one run did.
+pub struct Sample {
+    pub ops: u64,
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+}
+
+type Lat = Arc<Mutex<Vec<Duration>>>;
+
+impl Target {
+    pub async fn hivelog(base: &str) -> anyhow::Result<Target> {
+        let t = Target::Hivelog {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        };
+        let body = json!({"name": "BENCH", "subjects": ["bench.>"]});
+        let resp = t.post("/api/streams", &body).await?;
+        anyhow::ensure!(
+            resp.status().is_success() || resp.status().as_u16() == 409,
+            "cannot create stream BENCH: {}",
+            resp.status()
+        );
+        Ok(t)
+    }
+
+    pub async fn nats(url: &str) -> anyhow::Result<Target> {
+        let client = async_nats::connect(url)
+            .await
+            .context("cannot connect to NATS")?;
+        let js = jetstream::new(client);
+        js.get_or_create_stream(stream::Config {
+            name: "BENCH".into(),
+            subjects: vec!["bench.>".into()],
+            ..Default::default()
+        })
+        .await?;
+        js.get_or_create_stream(stream::Config {
+            name: "BENCHQ".into(),
+            subjects: vec!["benchq.>".into()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            ..Default::default()
+        })
+        .await?;
+        Ok(Target::Nats { js })
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<reqwest::Response> {
+        let Target::Hivelog { base, http } = self else {
+            anyhow::bail!("not hivelog");
+        };
+        Ok(http.post(format!("{base}{path}")).json(body).send().await?)
+    }
+
+    /// One publish of 256 bytes, answered once stored.
+    async fn publish(&self, subject: &str) -> anyhow::Result<()> {
+        let payload = vec![b'x'; PAYLOAD];
+        match self {
+            Target::Hivelog { base, http } => {
+                let r = http
+                    .post(format!("{base}/api/pub/{subject}"))
+                    .body(payload)
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().is_success(), "publish answered {}", r.status());
+            }
+            Target::Nats { js } => {
+                js.publish(subject.to_string(), payload.into())
+                    .await?
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn run(
+        &self,
+        w: Workload,
+        seconds: Duration,
+        size: usize,
+        round: usize,
+    ) -> anyhow::Result<Sample> {
+        match w {
+            Workload::Publish => self.publishers(1, seconds).await,
+            Workload::Publish16 => self.publishers(AGENTS, seconds).await,
+            Workload::FetchAck => self.fetch_ack(size, round).await,
+            Workload::Claim => self.claim(size, round).await,
+        }
+    }
+
+    async fn publishers(&self, n: usize, seconds: Duration) -> anyhow::Result<Sample> {
+        let lat: Lat = Arc::default();
+        let started = Instant::now();
+        let until = started + seconds;
+        let mut jobs = Vec::new();
+        for _ in 0..n {
+            let lat = lat.clone();
+            jobs.push(async move {
+                let mut mine = Vec::new();
+                while Instant::now() < until {
+                    let t = Instant::now();
+                    self.publish("bench.p").await?;
+                    mine.push(t.elapsed());
+                }
+                lock(&lat).extend(mine);
+                anyhow::Ok(())
+            });
+        }
+        for r in futures_util::future::join_all(jobs).await {
+            r?;
+        }
+        Ok(sample(lat, started.elapsed()))
+    }
+
+    /// Publishes `size` messages (not measured), then reads them through a
+    /// new pull consumer, 100 per fetch, acking each batch.
+    async fn fetch_ack(&self, size: usize, round: usize) -> anyhow::Result<Sample> {
+        let subject = format!("bench.f{round}");
+        let fill: Vec<_> = (0..AGENTS)
+            .map(|w| {
+                let subject = subject.clone();
+                async move {
+                    for _ in (w..size).step_by(AGENTS) {
+                        self.publish(&subject).await?;
+                    }
+                    anyhow::Ok(())
+                }
+            })
+            .collect();
+        for r in futures_util::future::join_all(fill).await {
+            r?;
+        }
+        let name = format!("fa{round}");
+        let consumers = "/api/streams/BENCH/consumers";
+        let nats_consumer = match self {
+            Target::Hivelog { .. } => {
+                let config = json!({"durable_name": name, "filter_subject": subject});
+                let r = self.post(consumers, &config).await?;
+                anyhow::ensure!(r.status().is_success(), "create consumer: {}", r.status());
+                None
+            }
+            Target::Nats { js } => Some(
+                js.get_stream("BENCH")
+                    .await?
+                    .create_consumer(consumer::pull::Config {
+                        durable_name: Some(name.clone()),
+                        filter_subject: subject,
+                        ..Default::default()
+                    })
+                    .await?,
+            ),
+        };
+        let mut latencies = Vec::new();
+        let started = Instant::now();
+        let mut done = 0;
+        while done < size {
+            let t = Instant::now();
+            let got = match &nats_consumer {
+                None => {
+                    let next = format!("{consumers}/{name}/next?batch=100&no_wait=true");
+                    let got: Value = self.post(&next, &Value::Null).await?.json().await?;
+                    let seqs: Vec<u64> = got["messages"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|m| m["seq"].as_u64())
+                        .collect();
+                    if !seqs.is_empty() {
+                        let ack = format!("{consumers}/{name}/ack");
+                        let r = self.post(&ack, &json!({"seqs": seqs})).await?;
+                        anyhow::ensure!(r.status().is_success(), "ack: {}", r.status());
+                    }
+                    seqs.len()
+                }
+                Some(c) => {
+                    let mut batch = c.fetch().max_messages(100).messages().await?;
+                    let mut got = 0;
+                    while let Some(m) = batch.next().await {
+                        let m = m.map_err(|e| anyhow::anyhow!("{e}"))?;
+                        m.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                        got += 1;
+                    }
+                    got
+                }
+            };
+            anyhow::ensure!(got > 0, "the consumer ran dry at {done} of {size}");
+            done += got;
+            latencies.push(t.elapsed());
+        }
+        Ok(Sample {
+            ops: done as u64,
+            elapsed: started.elapsed(),
+            latencies,
+        })
+    }
+
+    /// Queues `size` units of work (not measured), then 16 agents take
+    /// and finish them until none is left.
+    async fn claim(&self, size: usize, round: usize) -> anyhow::Result<Sample> {
+        let fill: Vec<_> = (0..AGENTS)
+            .map(|w| async move {
+                for i in (w..size).step_by(AGENTS) {
+                    match self {
+                        Target::Hivelog { .. } => {
+                            let body = json!({"task_id": format!("b{round}-{i}"), "title": "bench", "description": ""});
+                            let r = self.post("/api/tasks", &body).await?;
+                            anyhow::ensure!(r.status().is_success(), "add task: {}", r.status());
+                        }
+                        Target::Nats { js } => {
+                            js.publish(format!("benchq.{round}"), vec![b'x'; PAYLOAD].into()).await?.await?;
+                        }
+                    }
+                }
+                anyhow::Ok(())
+            })
+            .collect();
+        for r in futures_util::future::join_all(fill).await {
+            r?;
+        }
+        let c = match self {
+            Target::Nats { js } => Some(
+                js.get_stream("BENCHQ")
+                    .await?
+                    .create_consumer(consumer::pull::Config {
+                        durable_name: Some(format!("q{round}")),
+                        filter_subject: format!("benchq.{round}"),
+                        ..Default::default()
+                    })
+                    .await?,
+            ),
+            Target::Hivelog { .. } => None,
+        };
+        let lat: Lat = Arc::default();
+        let started = Instant::now();
+        let agents: Vec<_> = (0..AGENTS)
+            .map(|a| {
+                let (lat, c) = (lat.clone(), c.clone());
+                async move {
+                    let me = format!("bench-{a}");
+                    let mut mine = Vec::new();
+                    loop {
+                        let t = Instant::now();
+                        let more = match (self, &c) {
+                            (Target::Nats { .. }, Some(c)) => {
+                                let mut one = c.fetch().max_messages(1).messages().await?;
+                                match one.next().await {
+                                    Some(m) => {
+                                        m.map_err(|e| anyhow::anyhow!("{e}"))?.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                                        true
+                                    }
+                                    None => false,
+                                }
+                            }
+                            _ => {
+                                let r = self.post("/api/tasks/claim-next", &json!({"agent_id": me})).await?;
+                                if r.status().as_u16() == 204 {
+                                    false
+                                } else {
+                                    let task: Value = r.json().await?;
+                                    let id = task["task_id"].as_str().context("claim-next without a task")?;
+                                    let done = json!({"agent_id": me, "success": true, "result": null, "error": null});
+                                    let r = self.post(&format!("/api/tasks/{id}/complete"), &done).await?;
+                                    anyhow::ensure!(r.status().is_success(), "complete: {}", r.status());
+                                    true
+                                }
+                            }
+                        };
+                        if !more {
+                            break;
+                        }
+                        mine.push(t.elapsed());
+                    }
+                    lock(&lat).extend(mine);
+                    anyhow::Ok(())
+                }
+            })
+            .collect();
+        for r in futures_util::future::join_all(agents).await {
+            r?;
+        }
+        Ok(sample(lat, started.elapsed()))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn sample(lat: Lat, elapsed: Duration) -> Sample {
+    let latencies = std::mem::take(&mut *lock(&lat));
+    Sample {
+        ops: latencies.len() as u64,
+        elapsed,
+        latencies,
+    }
+}

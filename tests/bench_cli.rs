@@ -1,0 +1,77 @@
+//! `hivelog bench` end to end, briefly, so it cannot rot: every workload
+//! runs against a hivelog it starts and, with `--compare`, a nats-server,
+//! and the JSON report carries a figure for each side and their ratio.
+
+mod common;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+#[test]
+fn bench_compare_reports_every_workload_for_both_sides() {
+    let compare = common::nats::installed();
+    if !compare {
+        assert!(
+            std::env::var("HIVELOG_REQUIRE_NATS").as_deref() != Ok("1"),
+            "HIVELOG_REQUIRE_NATS=1 but nats-server is not on PATH"
+        );
+    }
+    let mut args = vec![
+        "bench",
+        "--rounds",
+        "1",
+        "--duration",
+        "300ms",
+        "--size",
+        "60",
+        "--json",
+    ];
+    if compare {
+        args.push("--compare");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args(&args)
+        .output()
+        .expect("run hivelog bench");
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let rows = report["workloads"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["publish", "publish16", "fetch-ack", "claim"]);
+    for row in rows {
+        let ops = row["hivelog"]["ops_per_s"].as_f64().unwrap_or(0.0);
+        assert!(ops > 0.0, "{row}");
+        assert!(
+            row["hivelog"]["server_peak_rss_mib"]
+                .as_f64()
+                .unwrap_or(0.0)
+                > 0.0,
+            "{row}"
+        );
+        if compare {
+            assert!(
+                row["nats-server"]["ops_per_s"].as_f64().unwrap_or(0.0) > 0.0,
+                "{row}"
+            );
+            assert!(row["ratio"].as_f64().is_some(), "{row}");
+        }
+    }
+    assert!(report["durability"]["hivelog"]
+        .as_str()
+        .unwrap()
+        .contains("fsync"));
+}
+
+#[test]
+fn bad_bench_flags_are_refused_before_anything_starts() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args(["bench", "--sync", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sync is always or interval"));
+}
