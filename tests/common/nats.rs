@@ -193,12 +193,13 @@ impl NatsCluster {
         node.child = Some(child);
     }
 
-    /// Until every running node answers its health check, which includes
-    /// JetStream having a meta leader.
+    /// Until every running node answers its health check and names the
+    /// JetStream meta leader (the health check alone can pass before the
+    /// first election).
     pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         for node in self.nodes.iter().filter(|n| n.child.is_some()) {
-            while !healthy(node.monitor) {
+            while !healthy(node.monitor) || !knows_leader(node.monitor) {
                 assert!(
                     Instant::now() < deadline,
                     "the NATS cluster did not become ready (node on port {})",
@@ -229,19 +230,33 @@ impl NatsCluster {
     }
 }
 
-/// `GET /healthz` on the monitoring port answers 200.
-fn healthy(monitor: u16) -> bool {
+/// `GET path` on the monitoring port: the whole answer, status line first.
+fn monitor_get(monitor: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", monitor)) else {
-        return false;
+        return String::new();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
+        return String::new();
     }
     let mut answer = String::new();
     let _ = s.read_to_string(&mut answer);
+    answer
+}
+
+/// `GET /healthz` on the monitoring port answers 200.
+fn healthy(monitor: u16) -> bool {
+    let answer = monitor_get(monitor, "/healthz");
     answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
+}
+
+/// `/jsz` names a JetStream meta leader.
+fn knows_leader(monitor: u16) -> bool {
+    let answer = monitor_get(monitor, "/jsz");
+    answer.split("\"leader\":").nth(1).is_some_and(|rest| {
+        let rest = rest.trim_start();
+        rest.starts_with('"') && !rest.starts_with("\"\"")
+    })
 }
