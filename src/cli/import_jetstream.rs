@@ -238,15 +238,7 @@ async fn connect(
     if let Some(token) = token {
         options = options.token(token.to_string());
     }
-    let servers = url
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<async_nats::ServerAddr>()
-                .with_context(|| format!("{s:?} is not a NATS URL"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let servers = crate::coord::port::jetstream::server_list(url)?;
     Ok(options.connect(servers).await?)
 }
 

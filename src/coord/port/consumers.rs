@@ -15,7 +15,7 @@ use super::streams::StreamError;
 use super::JetStreamPort;
 use crate::log::{
     AckKind, AckOutcome, AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy, Delivered,
-    LogError, Message, SequenceInfo, MAX_FETCH_BATCH,
+    LogError, SequenceInfo, MAX_FETCH_BATCH,
 };
 
 type Result<T> = std::result::Result<T, StreamError>;
@@ -224,7 +224,11 @@ impl JetStreamPort {
         let mut infos = s.consumers();
         let mut out = Vec::new();
         while let Some(i) = infos.next().await {
-            out.push(to_info(&i.map_err(unavailable)?));
+            let i = i.map_err(unavailable)?;
+            // The server adds keys of its own; ours marks hivelog's readers.
+            if i.config.metadata.get("hivelog").map(String::as_str) != Some("internal") {
+                out.push(to_info(&i));
+            }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -286,26 +290,18 @@ impl JetStreamPort {
         let mut out = Vec::with_capacity(got.len());
         for m in got {
             let info = m.info().map_err(unavailable)?;
-            let (seq, delivered, consumer_seq) = (
-                info.stream_sequence,
+            let (delivered, consumer_seq) = (
                 u64::try_from(info.delivered).unwrap_or(1),
                 info.consumer_sequence,
             );
-            let time_ns = nanos(info.published);
+            let message = super::streams::delivered(&m, stream)?;
             if let Some(reply) = &m.reply {
-                kv.put(ack_key(stream, name, seq), reply.to_string().into())
+                kv.put(ack_key(stream, name, message.seq), reply.to_string().into())
                     .await
                     .map_err(unavailable)?;
             }
             out.push(Delivered {
-                message: Message {
-                    stream: Some(stream.into()),
-                    seq,
-                    subject: m.subject.to_string(),
-                    time_ns,
-                    headers: super::streams::headers_of(m.headers.as_ref()),
-                    payload: m.payload.to_vec(),
-                },
+                message,
                 delivered,
                 consumer_seq,
             });

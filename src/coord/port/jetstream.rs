@@ -49,6 +49,25 @@ fn unavailable(e: impl std::fmt::Display) -> PortError {
     PortError::Unavailable(format!("NATS JetStream: {e}"))
 }
 
+/// The metadata of the ordered consumers hivelog reads with, so listings
+/// of a stream's consumers leave them out (they are not the user's).
+pub(super) fn internal_consumer() -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([("hivelog".to_string(), "internal".to_string())])
+}
+
+/// `nats://a:4222,nats://b:4222` as the addresses async-nats takes (it
+/// does not split a comma-separated string itself).
+pub fn server_list(url: &str) -> Result<Vec<async_nats::ServerAddr>, PortError> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<async_nats::ServerAddr>()
+                .map_err(|e| PortError::Invalid(format!("{s:?} is not a NATS URL: {e}")))
+        })
+        .collect()
+}
+
 impl std::fmt::Debug for JetStreamPort {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JetStreamPort")
@@ -75,15 +94,7 @@ impl JetStreamPort {
     ) -> Result<Self, PortError> {
         // async-nats takes a list of addresses, not one comma-separated
         // string.
-        let servers = url
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<async_nats::ServerAddr>()
-                    .map_err(|e| PortError::Invalid(format!("{s:?} is not a NATS URL: {e}")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let servers = server_list(url)?;
         // no_echo: what this instance relays to the others (`hivelog.live.>`)
         // it has already delivered to its own subscribers.
         let client = options
@@ -205,6 +216,7 @@ impl JetStreamPort {
             .create_consumer(consumer::pull::OrderedConfig {
                 filter_subject: filter.to_string(),
                 deliver_policy: deliver,
+                metadata: internal_consumer(),
                 ..Default::default()
             })
             .await

@@ -193,6 +193,7 @@ impl JetStreamPort {
             .create_consumer(consumer::pull::OrderedConfig {
                 filter_subject: range.subject.clone().unwrap_or_default(),
                 deliver_policy: deliver,
+                metadata: super::jetstream::internal_consumer(),
                 ..Default::default()
             })
             .await
@@ -213,15 +214,7 @@ impl JetStreamPort {
                 Ok(None) => break,
                 Err(_) => return Err(unavailable("timed out reading a stream")),
             };
-            let info = m.info().map_err(unavailable)?;
-            out.push(Message {
-                stream: Some(name.into()),
-                seq: info.stream_sequence,
-                subject: m.subject.to_string(),
-                time_ns: i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(0),
-                headers: headers_of(m.headers.as_ref()),
-                payload: m.payload.to_vec(),
-            });
+            out.push(delivered(&m, name)?);
         }
         Ok(out)
     }
@@ -300,6 +293,20 @@ impl JetStreamPort {
             Err(e) => Err(unavailable(e)),
         }
     }
+}
+
+/// A message a JetStream consumer delivered from stream `name`, as the log
+/// stores it.
+pub(super) fn delivered(m: &jetstream::Message, name: &str) -> Result<Message> {
+    let info = m.info().map_err(unavailable)?;
+    Ok(Message {
+        stream: Some(name.into()),
+        seq: info.stream_sequence,
+        subject: m.subject.to_string(),
+        time_ns: i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(0),
+        headers: headers_of(m.headers.as_ref()),
+        payload: m.payload.to_vec(),
+    })
 }
 
 fn with_stream(mut m: Message, name: &str) -> Message {
@@ -392,22 +399,14 @@ impl JetStreamPort {
             .create_consumer(consumer::pull::OrderedConfig {
                 filter_subject: filter.to_string(),
                 deliver_policy,
+                metadata: super::jetstream::internal_consumer(),
                 ..Default::default()
             })
             .await
             .map_err(unavailable)?;
         let messages = consumer.messages().await.map_err(unavailable)?;
-        Ok(Box::pin(messages.map(move |m| {
-            let m = m.map_err(unavailable)?;
-            let info = m.info().map_err(unavailable)?;
-            Ok(Message {
-                stream: Some(name.into()),
-                seq: info.stream_sequence,
-                subject: m.subject.to_string(),
-                time_ns: i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(0),
-                headers: headers_of(m.headers.as_ref()),
-                payload: m.payload.to_vec(),
-            })
-        })))
+        Ok(Box::pin(
+            messages.map(move |m| delivered(&m.map_err(unavailable)?, name)),
+        ))
     }
 }
