@@ -190,7 +190,9 @@ impl Target {
             let t = Instant::now();
             let got = match &nats_consumer {
                 None => {
-                    let next = format!("{consumers}/{name}/next?batch=100&no_wait=true");
+                    // Waits for the first (with --sync interval a message is readable
+                    // once flushed), then takes what is there.
+                    let next = format!("{consumers}/{name}/next?batch=100&expires=2s");
                     let got: Value = self.post(&next, &Value::Null).await?.json().await?;
                     let seqs: Vec<u64> = got["messages"]
                         .as_array()
