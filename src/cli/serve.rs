@@ -111,6 +111,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let reaper = coord.start_reaper(jobs_stopped.clone());
     // Instances sharing a NATS store keep in step with each other.
     let mut shared_jobs = Vec::new();
+    // Instances sharing a NATS store each build their view from it; the
+    // embedded store keeps a snapshot beside it for fast starts.
+    if !coord.port().is_shared() {
+        shared_jobs.push(("snapshots", coord.start_snapshots(jobs_stopped.clone())));
+    }
     if let crate::coord::port::Backend::JetStream(p) = coord.port() {
         shared_jobs.push(("follower", coord.start_follower(jobs_stopped.clone())));
         shared_jobs.push((

@@ -29,6 +29,7 @@ mod reaper;
 pub mod reservations;
 mod retries;
 pub mod slots;
+mod snapshot;
 pub mod task;
 pub mod tasks;
 pub mod time;
@@ -206,6 +207,9 @@ pub struct Coordinator<P: LogPort> {
     followed: std::sync::atomic::AtomicU64,
     /// This instance's name as a lease holder (reaper.rs).
     instance: String,
+    /// Task writes against snapshots (snapshot.rs).
+    snapshot_barrier: snapshot::SnapshotBarrier,
+    snapshot: snapshot::SnapshotState,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -248,6 +252,8 @@ impl<P: LogPort> Coordinator<P> {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos())
             ),
+            snapshot_barrier: Default::default(),
+            snapshot: Default::default(),
         };
         // Read before loading: whatever is stored after this is watched
         // for (and re-applying what loading saw changes nothing).
@@ -255,17 +261,23 @@ impl<P: LogPort> Coordinator<P> {
         coord
             .followed
             .store(head, std::sync::atomic::Ordering::Release);
-        let mut view = TaskView::new(clock);
-        for r in coord
-            .port
-            .last_per_subject(&format!("{TASK_STATE}.*"))
-            .await?
-        {
-            let loaded = coord.decode_or_fall_back::<Task>(&r).await?;
-            if let Some(task) = loaded.value {
-                view.apply(task, loaded.last_seq);
+        let mut view = match coord.view_from_snapshot(head).await? {
+            Some(view) => view,
+            None => {
+                let mut view = TaskView::new(clock);
+                for r in coord
+                    .port
+                    .last_per_subject(&format!("{TASK_STATE}.*"))
+                    .await?
+                {
+                    let loaded = coord.decode_or_fall_back::<Task>(&r).await?;
+                    if let Some(task) = loaded.value {
+                        view.apply(task, loaded.last_seq);
+                    }
+                }
+                view
             }
-        }
+        };
         let mut agents = HashMap::new();
         for r in coord
             .port

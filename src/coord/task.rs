@@ -88,7 +88,9 @@ pub struct Task {
     pub created_at: ClientTime,
     pub claimed_at: Option<Timestamp>,
     pub completed_at: Option<Timestamp>,
-    pub result: Option<Value>,
+    /// Boxed (as are progress and handoff, rarely set): the view keeps
+    /// every task in memory, and these would make each one larger.
+    pub result: Option<Box<Value>>,
     pub error: Option<String>,
     #[serde(default)]
     pub attempts: u32,
@@ -99,7 +101,7 @@ pub struct Task {
     pub capabilities: Vec<String>,
     pub updated_at: Timestamp,
     #[serde(default)]
-    pub progress: Option<Progress>,
+    pub progress: Option<Box<Progress>>,
     /// Dependencies that failed, so this task cannot run as planned.
     #[serde(default)]
     pub failed_dependencies: Vec<String>,
@@ -126,7 +128,7 @@ pub struct Task {
     #[serde(default)]
     pub files: Vec<String>,
     #[serde(default)]
-    pub handoff: Option<Handoff>,
+    pub handoff: Option<Box<Handoff>>,
     /// Fields clients sent that hivelog does not interpret; kept and
     /// returned as they came.
     #[serde(flatten)]

@@ -101,6 +101,9 @@ impl<P: LogPort> Coordinator<P> {
     pub(super) async fn write_task(&self, task: Task, expect: u64) -> Result<Written, PortError> {
         let at = task.updated_at;
         let stored = serde_json::to_vec(&task).map_err(|e| PortError::Corrupt(e.to_string()))?;
+        // From the append to the apply, no snapshot may be taken (see
+        // snapshot.rs).
+        let barrier = self.snapshot_barrier.read().await;
         let seq = self
             .port
             .append(&Self::task_subject(&task.task_id), stored, Some(expect))
@@ -121,6 +124,7 @@ impl<P: LogPort> Coordinator<P> {
                 .collect();
             (Self::render(&view, &task), ready)
         };
+        drop(barrier);
         self.claimable.notify_waiters();
         for t in ready {
             self.announce_ready(&t).await;
@@ -257,7 +261,11 @@ impl<P: LogPort> Coordinator<P> {
             created_at: input.created_at.clone().unwrap_or_else(|| now.into()),
             claimed_at: None,
             completed_at: finished.then_some(now),
-            result: if finished { input.result.clone() } else { None },
+            result: if finished {
+                input.result.clone().map(Box::new)
+            } else {
+                None
+            },
             error: if finished { input.error.clone() } else { None },
             attempts: 0,
             max_attempts: input.max_attempts.unwrap_or(self.config.max_attempts),
@@ -330,7 +338,7 @@ impl<P: LogPort> Coordinator<P> {
             Some(s) if s.is_final() && t.status != s => {
                 t.status = s;
                 t.completed_at = Some(now);
-                t.result = input.result.clone();
+                t.result = input.result.clone().map(Box::new);
                 t.error = input.error.clone();
             }
             _ => {}

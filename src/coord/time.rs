@@ -94,6 +94,19 @@ impl ClientTime {
         self.at
     }
 
+    /// The client's own spelling, when it differs from `at`'s.
+    pub fn original_text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// `at` as a client spelled it (a snapshot's copy; see `parse`).
+    pub fn with_text(at: Timestamp, text: String) -> Self {
+        ClientTime {
+            at,
+            text: Some(text.into()),
+        }
+    }
+
     /// Parses a client's text, keeping it for the answer.
     pub fn parse(text: &str) -> Option<Self> {
         let at = Timestamp::parse(text)?;

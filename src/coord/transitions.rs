@@ -136,7 +136,7 @@ pub fn complete(
 ) -> Result<Task, CoordError> {
     check_grant(t, agent, f.fence)?;
     let mut n = t.clone();
-    n.result = f.result.clone();
+    n.result = f.result.clone().map(Box::new);
     n.error = f.error.clone();
     if !f.success && f.retry {
         let reason = match &f.error {
@@ -204,11 +204,11 @@ pub fn progress(
 ) -> Result<Task, CoordError> {
     check_grant(t, agent, fence)?;
     let mut n = t.clone();
-    n.progress = Some(Progress {
+    n.progress = Some(Box::new(Progress {
         note: report.0,
         percent: report.1,
         at: now,
-    });
+    }));
     n.lease_expires_at = Some(now.plus(lease));
     n.updated_at = now;
     Ok(n)
@@ -259,11 +259,11 @@ pub fn handoff(
 ) -> Result<Task, CoordError> {
     check_grant(t, agent, fence)?;
     let mut n = unclaimed(t, now);
-    n.handoff = Some(Handoff {
+    n.handoff = Some(Box::new(Handoff {
         by: agent.to_string(),
         note: note.to_string(),
         at: now,
-    });
+    }));
     n.release_reason = Some(format!("handed off by {agent}"));
     Ok(n)
 }

@@ -3,6 +3,8 @@
 //! age) of claimable tasks, each status's tasks newest first, and who
 //! depends on whom. Rebuilt at start from the newest record per task.
 
+mod bulk;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -74,6 +76,11 @@ impl TaskView {
 
     pub fn get(&self, id: &str) -> Option<&Entry> {
         self.tasks.get(id)
+    }
+
+    /// Every task, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.tasks.values()
     }
 
     pub fn len(&self) -> usize {

@@ -394,7 +394,12 @@ pub(super) fn enforce_limits(handle: &StreamHandle) -> Result<()> {
 
 /// Every stored subject with its message count.
 pub(super) fn subject_counts(tree: &sled::Tree) -> Result<Vec<(String, u64)>> {
-    tree.scan_prefix([keys::COUNT])
+    subject_counts_under(tree, "")
+}
+
+/// Message counts of the subjects that start with `prefix`.
+pub(super) fn subject_counts_under(tree: &sled::Tree, prefix: &str) -> Result<Vec<(String, u64)>> {
+    tree.scan_prefix(keys::count(prefix))
         .map(|item| {
             let (k, v) = item?;
             let subject = String::from_utf8(k[1..].to_vec())

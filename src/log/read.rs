@@ -4,7 +4,7 @@
 
 use super::error::{LogError, Result};
 use super::message::{Message, StoredMessage};
-use super::publish::{last_seq_of_subject, subject_counts};
+use super::publish::{last_seq_of_subject, subject_counts, subject_counts_under};
 use super::store::{decode, keys};
 use super::subject::{is_literal, matches, validate_pattern, validate_subject};
 use super::{lock, Log, StreamHandle};
@@ -137,8 +137,11 @@ impl Log {
         if let Some(f) = filter {
             validate_pattern(f)?;
         }
-        let mut seqs =
-            last_seqs_per_subject(&handle.tree, |s| filter.is_none_or(|f| matches(f, s)))?;
+        let mut seqs = last_seqs_per_subject(
+            &handle.tree,
+            filter.map_or("", super::subject::literal_prefix),
+            |s| filter.is_none_or(|f| matches(f, s)),
+        )?;
         seqs.truncate(limit.max(1));
         let mut out = Vec::with_capacity(seqs.len());
         for seq in seqs {
@@ -157,12 +160,15 @@ impl Log {
 }
 
 /// Sorted sequences of the newest message of each subject that `want`s.
+/// Only subjects starting with `prefix` are looked at, so a filter like
+/// `hivelog.state.agent.*` does not walk every task's subject.
 pub(super) fn last_seqs_per_subject(
     tree: &sled::Tree,
+    prefix: &str,
     want: impl Fn(&str) -> bool,
 ) -> Result<Vec<u64>> {
     let mut seqs = Vec::new();
-    for (subject, _) in subject_counts(tree)? {
+    for (subject, _) in subject_counts_under(tree, prefix)? {
         if want(&subject) {
             if let Some(seq) = last_seq_of_subject(tree, &subject)? {
                 seqs.push(seq);

@@ -71,6 +71,19 @@ fn check_tokens(text: &str, wildcards: bool) -> Result<(), LogError> {
 }
 
 /// True when `pattern` has no wildcard token.
+/// What every subject `pattern` matches starts with: its tokens before the
+/// first wildcard, with the dot after them (`a.b.*` → `a.b.`; `*.x` → ``).
+pub fn literal_prefix(pattern: &str) -> &str {
+    let mut end = 0;
+    for token in pattern.split('.') {
+        if token == "*" || token == ">" {
+            return &pattern[..end];
+        }
+        end = (end + token.len() + 1).min(pattern.len());
+    }
+    pattern
+}
+
 pub fn is_literal(pattern: &str) -> bool {
     pattern.split('.').all(|t| t != "*" && t != ">")
 }
@@ -423,6 +436,16 @@ mod tests {
             }
             prop_assert!(trie.is_empty());
             prop_assert!(trie.matches(&s).is_empty());
+        }
+
+        #[test]
+        fn every_matching_subject_starts_with_the_literal_prefix(p in pattern(), s in subject()) {
+            if matches(&p, &s) {
+                prop_assert!(s.starts_with(literal_prefix(&p)), "{} does not start with {:?}", s, literal_prefix(&p));
+            }
+            if is_literal(&p) {
+                prop_assert_eq!(literal_prefix(&p), p.as_str());
+            }
         }
 
         #[test]

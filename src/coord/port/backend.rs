@@ -93,4 +93,18 @@ impl LogPort for Backend {
             Backend::JetStream(p) => p.lead(name, holder, ttl).await,
         }
     }
+
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, PortError> {
+        match self {
+            Backend::Embedded(p) => p.load_snapshot().await,
+            Backend::JetStream(p) => p.load_snapshot().await,
+        }
+    }
+
+    async fn save_snapshot(&self, bytes: Vec<u8>) -> Result<(), PortError> {
+        match self {
+            Backend::Embedded(p) => p.save_snapshot(bytes).await,
+            Backend::JetStream(p) => p.save_snapshot(bytes).await,
+        }
+    }
 }

@@ -214,4 +214,34 @@ impl LogPort for LogBackend {
     async fn lead(&self, _: &str, _: &str, _: std::time::Duration) -> Result<bool, PortError> {
         Ok(true)
     }
+
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, PortError> {
+        let path = self.log.data_dir().join(SNAPSHOT_FILE);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(PortError::Unavailable(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// Written beside the store under a temporary name, fsynced, then
+    /// renamed over the old one: a crash leaves the old or the new, whole.
+    async fn save_snapshot(&self, bytes: Vec<u8>) -> Result<(), PortError> {
+        let dir = self.log.data_dir().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let tmp = dir.join(format!("{SNAPSHOT_FILE}.tmp"));
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, dir.join(SNAPSHOT_FILE))?;
+            std::fs::File::open(&dir)?.sync_all()
+        })
+        .await
+        .map_err(|e| PortError::Unavailable(e.to_string()))?
+        .map_err(|e| PortError::Unavailable(format!("cannot write the coordination snapshot: {e}")))
+    }
 }
+
+/// The coordination snapshot's file in the data directory.
+pub const SNAPSHOT_FILE: &str = "coord.snapshot";

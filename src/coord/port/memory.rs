@@ -36,6 +36,7 @@ struct Inner {
     failing: Option<PortError>,
     /// Lease name → holder and when it lapses.
     leases: std::collections::HashMap<String, (String, std::time::Instant)>,
+    snapshot: Option<Vec<u8>>,
 }
 
 impl MemoryPort {
@@ -208,6 +209,19 @@ impl LogPort for MemoryPort {
                 .insert(name.to_string(), (holder.to_string(), now + ttl));
         }
         Ok(free)
+    }
+
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, PortError> {
+        let inner = self.lock();
+        match &inner.failing {
+            Some(e) => Err(e.clone()),
+            None => Ok(inner.snapshot.clone()),
+        }
+    }
+
+    async fn save_snapshot(&self, bytes: Vec<u8>) -> Result<(), PortError> {
+        self.lock().snapshot = Some(bytes);
+        Ok(())
     }
 }
 

@@ -121,6 +121,18 @@ pub trait LogPort: Send + Sync + 'static {
         holder: &str,
         ttl: std::time::Duration,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
+
+    /// The coordination snapshot kept beside this store, if the backend
+    /// keeps one (`coord/snapshot.rs`; the records stay the truth).
+    fn load_snapshot(&self) -> impl Future<Output = Result<Option<Vec<u8>>, PortError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Replaces the snapshot, durably; a backend that keeps none ignores it.
+    fn save_snapshot(&self, bytes: Vec<u8>) -> impl Future<Output = Result<(), PortError>> + Send {
+        let _ = bytes;
+        async { Ok(()) }
+    }
 }
 
 /// Several coordinators (instances) on one store, as in tests.
@@ -170,5 +182,13 @@ impl<P: LogPort> LogPort for std::sync::Arc<P> {
         ttl: std::time::Duration,
     ) -> Result<bool, PortError> {
         (**self).lead(name, holder, ttl).await
+    }
+
+    async fn load_snapshot(&self) -> Result<Option<Vec<u8>>, PortError> {
+        (**self).load_snapshot().await
+    }
+
+    async fn save_snapshot(&self, bytes: Vec<u8>) -> Result<(), PortError> {
+        (**self).save_snapshot(bytes).await
     }
 }

@@ -42,7 +42,7 @@ pub(crate) fn start_position(
             VecDeque::new(),
         ),
         DeliverPolicy::LastPerSubject => {
-            let seqs = last_seqs_per_subject(&handle.tree, |s| config.wants(s))?;
+            let seqs = last_seqs_per_subject(&handle.tree, "", |s| config.wants(s))?;
             (state.last_seq, seqs.into())
         }
     })
