@@ -41,7 +41,18 @@ fn bench_compare_reports_every_workload_for_both_sides() {
         .iter()
         .map(|r| r["workload"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["publish", "publish16", "fetch-ack", "claim"]);
+    assert_eq!(
+        names,
+        ["publish", "publish16", "fetch-ack", "claim", "latency"]
+    );
+    // The fixed-rate latency row: every message timed, tail at or above
+    // the median.
+    let latency = &rows[4]["hivelog"];
+    let (p50, p999) = (
+        latency["p50_ms"].as_f64().unwrap(),
+        latency["p999_ms"].as_f64().unwrap(),
+    );
+    assert!(p50 > 0.0 && p999 >= p50, "{latency}");
     for row in rows {
         let ops = row["hivelog"]["ops_per_s"].as_f64().unwrap_or(0.0);
         assert!(ops > 0.0, "{row}");

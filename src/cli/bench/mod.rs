@@ -5,6 +5,7 @@
 //! with the ratio, the servers' CPU time and memory, and the durability
 //! each side gave.
 
+mod latency;
 mod servers;
 mod workloads;
 
@@ -58,6 +59,7 @@ struct Results {
     ops_per_s: Vec<f64>,
     p50_ms: Vec<f64>,
     p99_ms: Vec<f64>,
+    p999_ms: Vec<f64>,
     cpu_s: Vec<f64>,
     rss_kib: u64,
 }
@@ -77,6 +79,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Workload::Publish16,
             Workload::FetchAck,
             Workload::Claim,
+            Workload::Latency,
         ]
     } else {
         args.workloads.clone()
@@ -164,6 +167,7 @@ fn record(r: &mut Results, s: &Sample, before: Option<(f64, u64)>, after: Option
         .push(s.ops as f64 / s.elapsed.as_secs_f64().max(1e-9));
     r.p50_ms.push(pct(0.5));
     r.p99_ms.push(pct(0.99));
+    r.p999_ms.push(pct(0.999));
     if let (Some((c0, _)), Some((c1, rss))) = (before, after) {
         r.cpu_s.push(c1 - c0);
         r.rss_kib = r.rss_kib.max(rss);
@@ -192,13 +196,21 @@ fn report(
                     "ops_per_s": median(&r.ops_per_s),
                     "p50_ms": median(&r.p50_ms),
                     "p99_ms": median(&r.p99_ms),
+                    "p999_ms": median(&r.p999_ms),
                     "server_cpu_s": median(&r.cpu_s),
                     "server_peak_rss_mib": (r.rss_kib > 0).then(|| r.rss_kib as f64 / 1024.0),
                     "rounds": r.ops_per_s,
                 });
             }
             if let [a, b] = per_side.as_slice() {
-                if let (Some(x), Some(y)) = (median(&a.ops_per_s), median(&b.ops_per_s)) {
+                // Higher is better for hivelog: throughput over nats-server's,
+                // or, at a fixed rate, nats-server's p99 over hivelog's.
+                let (x, y) = if *w == Workload::Latency {
+                    (median(&b.p99_ms), median(&a.p99_ms))
+                } else {
+                    (median(&a.ops_per_s), median(&b.ops_per_s))
+                };
+                if let (Some(x), Some(y)) = (x, y) {
                     row["ratio"] = json!(x / y.max(1e-9));
                 }
             }
@@ -229,6 +241,23 @@ fn print_table(report: &Value) {
             side("nats-server"),
             ratio
         );
+    }
+    for row in report["workloads"].as_array().into_iter().flatten() {
+        if row["workload"] != "latency" {
+            continue;
+        }
+        for name in ["hivelog", "nats-server"] {
+            let ms = |k: &str| cell(&row[name], k).map_or("-".to_string(), |v| format!("{v:.2}"));
+            if row[name].is_object() {
+                println!(
+                    "latency at {} msgs/s, {name}: p50 {} ms, p99 {} ms, p99.9 {} ms",
+                    latency::RATE_PER_S,
+                    ms("p50_ms"),
+                    ms("p99_ms"),
+                    ms("p999_ms")
+                );
+            }
+        }
     }
     for name in ["hivelog", "nats-server"] {
         let rows = report["workloads"].as_array().into_iter().flatten();

@@ -25,11 +25,19 @@ pub enum Workload {
     /// 16 agents taking work and finishing it (hivelog: claim-next +
     /// complete; NATS: a work-queue stream, fetch 1 + acked ack).
     Claim,
+    /// Publish → live subscriber latency at 1,000 msgs/s (latency.rs).
+    Latency,
 }
 
 pub enum Target {
-    Hivelog { base: String, http: reqwest::Client },
-    Nats { js: jetstream::Context },
+    Hivelog {
+        base: String,
+        http: reqwest::Client,
+    },
+    Nats {
+        js: Box<jetstream::Context>,
+        client: async_nats::Client,
+    },
 }
 
 /// What one run did.
@@ -61,7 +69,7 @@ impl Target {
         let client = async_nats::connect(url)
             .await
             .context("cannot connect to NATS")?;
-        let js = jetstream::new(client);
+        let js = jetstream::new(client.clone());
         js.get_or_create_stream(stream::Config {
             name: "BENCH".into(),
             subjects: vec!["bench.>".into()],
@@ -75,7 +83,10 @@ impl Target {
             ..Default::default()
         })
         .await?;
-        Ok(Target::Nats { js })
+        Ok(Target::Nats {
+            js: Box::new(js),
+            client,
+        })
     }
 
     async fn post(&self, path: &str, body: &Value) -> anyhow::Result<reqwest::Response> {
@@ -97,7 +108,7 @@ impl Target {
                     .await?;
                 anyhow::ensure!(r.status().is_success(), "publish answered {}", r.status());
             }
-            Target::Nats { js } => {
+            Target::Nats { js, .. } => {
                 js.publish(subject.to_string(), payload.into())
                     .await?
                     .await?;
@@ -118,6 +129,7 @@ impl Target {
             Workload::Publish16 => self.publishers(AGENTS, seconds).await,
             Workload::FetchAck => self.fetch_ack(size, round).await,
             Workload::Claim => self.claim(size, round).await,
+            Workload::Latency => self.latency(seconds).await,
         }
     }
 
@@ -172,7 +184,7 @@ impl Target {
                 anyhow::ensure!(r.status().is_success(), "create consumer: {}", r.status());
                 None
             }
-            Target::Nats { js } => Some(
+            Target::Nats { js, .. } => Some(
                 js.get_stream("BENCH")
                     .await?
                     .create_consumer(consumer::pull::Config {
@@ -241,7 +253,7 @@ impl Target {
                             let r = self.post("/api/tasks", &body).await?;
                             anyhow::ensure!(r.status().is_success(), "add task: {}", r.status());
                         }
-                        Target::Nats { js } => {
+                        Target::Nats { js, .. } => {
                             js.publish(format!("benchq.{round}"), vec![b'x'; PAYLOAD].into()).await?.await?;
                         }
                     }
@@ -253,7 +265,7 @@ impl Target {
             r?;
         }
         let c = match self {
-            Target::Nats { js } => Some(
+            Target::Nats { js, .. } => Some(
                 js.get_stream("BENCHQ")
                     .await?
                     .create_consumer(consumer::pull::Config {
