@@ -30,6 +30,7 @@ use super::error::{LogError, Result};
 use super::message::{Message, StoredMessage};
 use super::read::read_stored;
 use super::store::{decode, encode, keys};
+use super::subject::is_literal;
 use super::{lock, now_ns, Log, StreamHandle};
 
 /// The most messages one fetch returns.
@@ -450,7 +451,36 @@ fn fetch_now(
             });
         }
     }
-    if out.len() < batch && m.room() > 0 && m.state.cursor < committed {
+    let literal = !m.config.filter_subjects.is_empty()
+        && m.config.filter_subjects.iter().all(|f| is_literal(f));
+    if literal && out.len() < batch && m.room() > 0 && m.state.cursor < committed {
+        let need = batch - out.len();
+        let seqs = position::next_on_literal_subjects(
+            handle,
+            &m.config.filter_subjects,
+            m.state.cursor,
+            committed,
+            need,
+        )?;
+        let exhausted = seqs.len() < need;
+        for seq in seqs {
+            if m.room() == 0 {
+                break;
+            }
+            m.state.cursor = seq;
+            if let Some(message) = read_stored(handle, seq)? {
+                m.deliver(seq, now);
+                out.push(Delivered {
+                    message,
+                    delivered: 1,
+                    consumer_seq: m.state.consumer_seq,
+                });
+            }
+        }
+        if exhausted && m.room() > 0 {
+            m.state.cursor = committed;
+        }
+    } else if out.len() < batch && m.room() > 0 && m.state.cursor < committed {
         let mut scanned = 0;
         let mut exhausted = true;
         for item in handle

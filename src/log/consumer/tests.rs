@@ -74,3 +74,70 @@ async fn acks_in_batches_and_up_to_a_sequence() {
     assert_eq!(seqs, [8, 9]);
     assert!(redelivered.iter().all(|d| d.delivered == 2));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// A consumer filtered on literal subjects (read through the subject
+    /// index) and one whose filters match the same subjects through a
+    /// wildcard (read by scanning) deliver the same messages: every message
+    /// on those subjects, in order, once, whatever the batch sizes, the
+    /// ack-pending limit and the deletes.
+    #[test]
+    fn literal_filters_deliver_what_a_scan_delivers(
+        subjects in proptest::collection::vec(0usize..4, 1..80),
+        batches in proptest::collection::vec(1usize..7, 1..40),
+        deleted in proptest::collection::vec(1u64..80, 0..5),
+        max_ack_pending in 1u64..6,
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let log = open_for_test(dir.path());
+            log.create_stream(StreamConfig::new("Q", &["q.>"])).unwrap();
+            let names = ["q.a", "q.b", "q.c.x", "q.d"];
+            for (i, s) in subjects.iter().enumerate() {
+                log.publish(names[*s], i.to_string().into_bytes(), PublishOptions::default()).await.unwrap();
+            }
+            for seq in &deleted {
+                let _ = log.delete_message("Q", *seq).await;
+            }
+            let make = |name: &str, filters: &[&str]| ConsumerConfig {
+                durable_name: Some(name.into()),
+                filter_subjects: filters.iter().map(|f| f.to_string()).collect(),
+                max_ack_pending,
+                ..Default::default()
+            };
+            log.create_consumer("Q", make("lit", &["q.a", "q.c.x"])).unwrap();
+            log.create_consumer("Q", make("wild", &["q.a", "q.c.*"])).unwrap();
+            let mut got = std::collections::HashMap::new();
+            for name in ["lit", "wild"] {
+                let mut seqs = Vec::new();
+                let mut i = 0;
+                loop {
+                    let batch = batches[i % batches.len()];
+                    i += 1;
+                    let d = log.fetch("Q", name, batch, Duration::ZERO).await.unwrap();
+                    if d.is_empty() {
+                        break;
+                    }
+                    assert!(d.len() <= batch && d.len() as u64 <= max_ack_pending);
+                    for m in d {
+                        seqs.push(m.message.seq);
+                        log.ack("Q", name, m.message.seq, AckKind::Ack, None).unwrap();
+                    }
+                }
+                got.insert(name, seqs);
+            }
+            let want: Vec<u64> = subjects
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i as u64 + 1, *s))
+                .filter(|(seq, s)| (*s == 0 || *s == 2) && !deleted.contains(seq))
+                .map(|(seq, _)| seq)
+                .collect();
+            assert_eq!(got["lit"], want);
+            assert_eq!(got["wild"], want);
+        });
+    }
+}
