@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 mod acks;
 mod config;
+mod fresh;
 mod position;
 
 pub use acks::{ConsumerState, Pending};
@@ -27,10 +28,9 @@ use position::count_pending;
 pub(crate) use position::start_position;
 
 use super::error::{LogError, Result};
-use super::message::{Message, StoredMessage};
+use super::message::Message;
 use super::read::read_stored;
 use super::store::{decode, encode, keys};
-use super::subject::is_literal;
 use super::{lock, now_ns, Log, StreamHandle};
 
 /// The most messages one fetch returns.
@@ -451,65 +451,7 @@ fn fetch_now(
             });
         }
     }
-    let literal = !m.config.filter_subjects.is_empty()
-        && m.config.filter_subjects.iter().all(|f| is_literal(f));
-    if literal && out.len() < batch && m.room() > 0 && m.state.cursor < committed {
-        let need = batch - out.len();
-        let seqs = position::next_on_literal_subjects(
-            handle,
-            &m.config.filter_subjects,
-            m.state.cursor,
-            committed,
-            need,
-        )?;
-        let exhausted = seqs.len() < need;
-        for seq in seqs {
-            if m.room() == 0 {
-                break;
-            }
-            m.state.cursor = seq;
-            if let Some(message) = read_stored(handle, seq)? {
-                m.deliver(seq, now);
-                out.push(Delivered {
-                    message,
-                    delivered: 1,
-                    consumer_seq: m.state.consumer_seq,
-                });
-            }
-        }
-        if exhausted && m.room() > 0 {
-            m.state.cursor = committed;
-        }
-    } else if out.len() < batch && m.room() > 0 && m.state.cursor < committed {
-        let mut scanned = 0;
-        let mut exhausted = true;
-        for item in handle
-            .tree
-            .range(keys::msg(m.state.cursor + 1)..=keys::msg(committed))
-        {
-            let (k, v) = item?;
-            let seq =
-                keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
-            let stored: StoredMessage = decode(&v)?;
-            m.state.cursor = seq;
-            if m.config.wants(&stored.subject) {
-                m.deliver(seq, now);
-                out.push(Delivered {
-                    message: stored.into_message(Some(handle.name.clone()), seq),
-                    delivered: 1,
-                    consumer_seq: m.state.consumer_seq,
-                });
-            }
-            scanned += 1;
-            if out.len() >= batch || m.room() == 0 || scanned >= MAX_SCAN_PER_FETCH {
-                exhausted = false;
-                break;
-            }
-        }
-        if exhausted {
-            m.state.cursor = committed;
-        }
-    }
+    fresh::deliver_new(handle, &mut m, committed, batch, now, &mut out)?;
     let next_due = m.next_deadline_ns();
     persist(handle, consumer, &mut m)?;
     Ok((out, next_due))

@@ -5,7 +5,6 @@ use std::collections::VecDeque;
 
 use super::acks::AckState;
 use super::config::{ConsumerConfig, DeliverPolicy};
-use crate::log::error::LogError;
 use crate::log::error::Result;
 use crate::log::publish::{last_seq_of_subject, subject_counts};
 use crate::log::read::{last_seqs_per_subject, seq_at_or_after};
@@ -112,36 +111,4 @@ pub(super) fn count_pending(
         }
     }
     Ok(n + backlog)
-}
-
-/// With only literal filter subjects, the sequences a fetch delivers next
-/// come from the per-subject index instead of a scan of every message
-/// after the cursor (a filtered consumer behind many messages on other
-/// subjects read them all): the `need` smallest sequences in
-/// `after+1..=upto` on any of `filters`, in order.
-pub(super) fn next_on_literal_subjects(
-    handle: &StreamHandle,
-    filters: &[String],
-    after: u64,
-    upto: u64,
-    need: usize,
-) -> Result<Vec<u64>> {
-    let mut seqs = Vec::new();
-    for f in filters {
-        for item in handle
-            .tree
-            .range(keys::subject(f, after + 1)..=keys::subject(f, upto))
-            .take(need)
-        {
-            let (k, _) = item?;
-            seqs.push(
-                keys::trailing_seq(&k)
-                    .ok_or_else(|| LogError::Corrupt("subject index key".into()))?,
-            );
-        }
-    }
-    seqs.sort_unstable();
-    seqs.dedup();
-    seqs.truncate(need);
-    Ok(seqs)
 }
