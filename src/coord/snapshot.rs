@@ -14,13 +14,14 @@
 
 mod format;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use super::port::LogPort;
+use super::port::{LogPort, Record};
 use super::task::Task;
 use super::view::TaskView;
 use super::{lock, CoordError, Coordinator, TASK_STATE};
@@ -87,7 +88,10 @@ impl<P: LogPort> Coordinator<P> {
         // Every state record after the snapshot, up to the head read
         // before loading (the newest record of a subject is never removed,
         // so the head's own record is there to end the read).
-        let mut newer = 0;
+        // Only the newest of them per task counts, as when loading from the
+        // records: a damaged version that a later one superseded is never
+        // decoded (nor counted as skipped).
+        let mut newest: HashMap<String, Record> = HashMap::new();
         if state_seq < head {
             let mut watch = self.port.watch(super::STATE_SUBJECTS, state_seq).await?;
             loop {
@@ -101,18 +105,24 @@ impl<P: LogPort> Coordinator<P> {
                 if r.seq > head {
                     break;
                 }
+                let at_head = r.seq == head;
                 if r.subject.starts_with(TASK_STATE)
                     && r.subject.as_bytes().get(TASK_STATE.len()) == Some(&b'.')
                 {
-                    let loaded = self.decode_or_fall_back::<Task>(&r).await?;
-                    if let Some(task) = loaded.value {
-                        view.apply(task, loaded.last_seq);
-                    }
-                    newer += 1;
+                    newest.insert(r.subject.clone(), r);
                 }
-                if r.seq == head {
+                if at_head {
                     break;
                 }
+            }
+        }
+        let newer = newest.len();
+        let mut newest: Vec<Record> = newest.into_values().collect();
+        newest.sort_by_key(|r| r.seq);
+        for r in newest {
+            let loaded = self.decode_or_fall_back::<Task>(&r).await?;
+            if let Some(task) = loaded.value {
+                view.apply(task, loaded.last_seq);
             }
         }
         self.snapshot.at_seq.store(state_seq, Ordering::Release);
