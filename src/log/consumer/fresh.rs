@@ -6,11 +6,21 @@
 use super::acks::AckState;
 use super::{Delivered, MAX_SCAN_PER_FETCH};
 use crate::log::error::{LogError, Result};
-use crate::log::message::StoredMessage;
+use crate::log::message::{Message, StoredMessage};
 use crate::log::read::read_stored;
 use crate::log::store::{decode, keys};
 use crate::log::subject::is_literal;
 use crate::log::StreamHandle;
+
+/// Records `message`'s first delivery to the consumer.
+pub(super) fn first_delivery(m: &mut AckState, message: Message, now: i64) -> Delivered {
+    m.deliver(message.seq, now);
+    Delivered {
+        message,
+        delivered: 1,
+        consumer_seq: m.state.consumer_seq,
+    }
+}
 
 /// Delivers up to `batch - out.len()` new messages up to `committed`.
 pub(super) fn deliver_new(
@@ -39,12 +49,7 @@ pub(super) fn deliver_new(
             }
             m.state.cursor = seq;
             if let Some(message) = read_stored(handle, seq)? {
-                m.deliver(seq, now);
-                out.push(Delivered {
-                    message,
-                    delivered: 1,
-                    consumer_seq: m.state.consumer_seq,
-                });
+                out.push(first_delivery(m, message, now));
             }
         }
         if exhausted && m.room() > 0 {
@@ -63,12 +68,8 @@ pub(super) fn deliver_new(
             let stored: StoredMessage = decode(&v)?;
             m.state.cursor = seq;
             if m.config.wants(&stored.subject) {
-                m.deliver(seq, now);
-                out.push(Delivered {
-                    message: stored.into_message(Some(handle.name.clone()), seq),
-                    delivered: 1,
-                    consumer_seq: m.state.consumer_seq,
-                });
+                let message = stored.into_message(Some(handle.name.clone()), seq);
+                out.push(first_delivery(m, message, now));
             }
             scanned += 1;
             if out.len() >= batch || m.room() == 0 || scanned >= MAX_SCAN_PER_FETCH {

@@ -443,12 +443,7 @@ fn fetch_now(
             break;
         };
         if let Some(message) = read_stored(handle, seq)? {
-            m.deliver(seq, now);
-            out.push(Delivered {
-                message,
-                delivered: 1,
-                consumer_seq: m.state.consumer_seq,
-            });
+            out.push(fresh::first_delivery(&mut m, message, now));
         }
     }
     fresh::deliver_new(handle, &mut m, committed, batch, now, &mut out)?;
