@@ -49,28 +49,38 @@ fn free_port() -> u16 {
 
 async fn start_driver(driver: &Path) -> (Driver, String) {
     use std::os::unix::process::CommandExt;
-    let port = free_port();
-    // Owned by the guard at once: killed and waited for on every path.
-    let guard = Driver(
-        Command::new(driver)
-            .arg(format!("--port={port}"))
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return (guard, url);
+    // The free port can be taken by another process (a server another
+    // test starts on port 0) before chromedriver binds it; chromedriver
+    // then exits, and a bare TCP connect may reach that other process. So
+    // accept only a live chromedriver answering its own /status, and
+    // start again on a new port otherwise.
+    for _ in 0..5 {
+        let port = free_port();
+        // Owned by the guard at once: killed and waited for on every path.
+        let mut guard = Driver(
+            Command::new(driver)
+                .arg(format!("--port={port}"))
+                .process_group(0)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start chromedriver"),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if !matches!(guard.0.try_wait(), Ok(None)) {
+                break; // exited: most likely the port was taken
+            }
+            let status = reqwest::get(format!("{url}/status")).await;
+            if let Ok(resp) = status {
+                if resp.text().await.is_ok_and(|t| t.contains("\"ready\"")) {
+                    return (guard, url);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("chromedriver did not listen on port {port}");
+    panic!("chromedriver did not start (5 attempts)");
 }
 
 /// A headless Chromium session; `None` (after saying so on the terminal,
