@@ -25,6 +25,10 @@ fn bench_compare_reports_every_workload_for_both_sides() {
         "300ms",
         "--size",
         "60",
+        "--window",
+        "8",
+        "--subscribers",
+        "3",
         "--json",
     ];
     if compare {
@@ -43,11 +47,19 @@ fn bench_compare_reports_every_workload_for_both_sides() {
         .collect();
     assert_eq!(
         names,
-        ["publish", "publish16", "fetch-ack", "claim", "latency"]
+        [
+            "publish",
+            "pipelined",
+            "publish16",
+            "fan-out",
+            "fetch-ack",
+            "claim",
+            "latency"
+        ]
     );
     // The fixed-rate latency row: every message timed, tail at or above
     // the median.
-    let latency = &rows[4]["hivelog"];
+    let latency = &rows[6]["hivelog"];
     let (p50, p999) = (
         latency["p50_ms"].as_f64().unwrap(),
         latency["p999_ms"].as_f64().unwrap(),
@@ -85,4 +97,19 @@ fn bad_bench_flags_are_refused_before_anything_starts() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--sync is always or interval"));
+}
+
+#[test]
+fn an_empty_window_or_no_subscribers_is_refused() {
+    for flag in ["--window", "--subscribers"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+            .args(["bench", flag, "0"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag} 0 was accepted");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("must be at least 1"),
+            "{out:?}"
+        );
+    }
 }

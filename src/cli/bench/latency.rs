@@ -8,10 +8,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
+use futures_util::StreamExt;
 
+use super::flow::{number_of, numbered, ws_delivery, ws_subscriber};
 use super::workloads::{Sample, Target};
 
 pub const RATE_PER_S: u64 = 1_000;
@@ -27,13 +26,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn payload(i: usize) -> Vec<u8> {
-    let mut p = format!("lat-{i}-").into_bytes();
-    p.resize(256, b'x');
-    p
-}
-
-fn number(text: &str) -> Option<usize> {
-    text.strip_prefix("lat-")?.split('-').next()?.parse().ok()
+    numbered(i).into_bytes()
 }
 
 impl Target {
@@ -45,40 +38,14 @@ impl Target {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
         let reader = match self {
             Target::Hivelog { base, http } => {
-                let ws_url = format!("{}/ws", base.replacen("http", "ws", 1));
-                let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await?;
-                let sub = json!({"op": "sub", "sid": 1, "subject": SUBJECT});
-                ws.send(WsMessage::text(sub.to_string())).await?;
-                // Ops on a connection are handled in order: the pong says
-                // the subscription is in place.
-                ws.send(WsMessage::text(json!({"op": "ping"}).to_string()))
-                    .await?;
-                tokio::time::timeout(Duration::from_secs(5), async {
-                    while let Some(Ok(frame)) = ws.next().await {
-                        if let WsMessage::Text(text) = frame {
-                            if serde_json::from_str::<Value>(&text).is_ok_and(|v| v["op"] == "pong")
-                            {
-                                return Ok(());
-                            }
-                        }
-                    }
-                    anyhow::bail!("the WebSocket closed before answering ping")
-                })
-                .await
-                .map_err(|_| anyhow::anyhow!("no pong within 5 s"))??;
+                let mut ws = ws_subscriber(base, SUBJECT).await?;
                 let warm = http
                     .post(format!("{base}/api/pub/{SUBJECT}"))
                     .body(payload(0));
                 let handle = tokio::spawn(async move {
                     while let Some(Ok(frame)) = ws.next().await {
                         let at = Instant::now();
-                        let WsMessage::Text(text) = frame else {
-                            continue;
-                        };
-                        let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                            continue;
-                        };
-                        if let Some(i) = v["text"].as_str().and_then(number) {
+                        if let Some(i) = ws_delivery(frame) {
                             if tx.send((i, at)).is_err() {
                                 break;
                             }
@@ -91,13 +58,13 @@ impl Target {
                 );
                 handle
             }
-            Target::Nats { js, client } => {
+            Target::Nats { js, client, .. } => {
                 let mut sub = client.subscribe(SUBJECT.to_string()).await?;
                 client.flush().await?;
                 let handle = tokio::spawn(async move {
                     while let Some(m) = sub.next().await {
                         let at = Instant::now();
-                        if let Some(i) = std::str::from_utf8(&m.payload).ok().and_then(number) {
+                        if let Some(i) = std::str::from_utf8(&m.payload).ok().and_then(number_of) {
                             if tx.send((i, at)).is_err() {
                                 break;
                             }

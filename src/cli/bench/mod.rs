@@ -5,6 +5,7 @@
 //! with the ratio, the servers' CPU time and memory, and the durability
 //! each side gave.
 
+mod flow;
 mod latency;
 mod servers;
 mod workloads;
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use workloads::{Sample, Target, Workload};
+use workloads::{Params, Sample, Target, Workload};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -41,6 +42,12 @@ pub struct BenchArgs {
     /// Messages per fetch+ack run and tasks per claim run.
     #[arg(long, default_value_t = 2_000)]
     pub size: usize,
+    /// Publishes a pipelined publisher keeps unanswered (pipelined, fan-out).
+    #[arg(long, default_value_t = 64)]
+    pub window: usize,
+    /// Live subscribers each message reaches (fan-out).
+    #[arg(long, default_value_t = 8)]
+    pub subscribers: usize,
     /// One JSON document instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -66,8 +73,8 @@ struct Results {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.rounds > 0 && args.size > 0,
-        "--rounds and --size must be at least 1"
+        args.rounds > 0 && args.size > 0 && args.window > 0 && args.subscribers > 0,
+        "--rounds, --size, --window and --subscribers must be at least 1"
     );
     anyhow::ensure!(
         matches!(args.sync.as_str(), "always" | "interval"),
@@ -76,7 +83,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let workloads = if args.workloads.is_empty() {
         vec![
             Workload::Publish,
+            Workload::Pipelined,
             Workload::Publish16,
+            Workload::FanOut,
             Workload::FetchAck,
             Workload::Claim,
             Workload::Latency,
@@ -120,6 +129,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
         });
     }
+    let params = Params {
+        duration: args.duration,
+        size: args.size,
+        window: args.window,
+        subscribers: args.subscribers,
+    };
     let total = (args.rounds * workloads.len() * sides.len()) as u64;
     let bar = if args.json {
         indicatif::ProgressBar::hidden()
@@ -135,7 +150,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             for (si, side) in sides.iter().enumerate() {
                 bar.set_message(format!("{w:?} on {}", side.name));
                 let before = side.pid.and_then(servers::usage);
-                let sample = side.target.run(*w, args.duration, args.size, round).await?;
+                let sample = side.target.run(*w, &params, round).await?;
                 let after = side.pid.and_then(servers::usage);
                 record(&mut results[wi][si], &sample, before, after);
                 bar.inc(1);

@@ -27,6 +27,21 @@ pub enum Workload {
     Claim,
     /// Publish → live subscriber latency at 1,000 msgs/s (latency.rs).
     Latency,
+    /// One publisher keeping `--window` publishes unanswered (flow.rs).
+    Pipelined,
+    /// A `--window` publisher, `--subscribers` live subscribers; an
+    /// operation is one delivery (flow.rs).
+    FanOut,
+}
+
+/// How big and how long each run is.
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    pub duration: Duration,
+    /// Messages per fetch+ack run and tasks per claim run.
+    pub size: usize,
+    pub window: usize,
+    pub subscribers: usize,
 }
 
 pub enum Target {
@@ -37,6 +52,8 @@ pub enum Target {
     Nats {
         js: Box<jetstream::Context>,
         client: async_nats::Client,
+        /// For subscribers on connections of their own.
+        url: String,
     },
 }
 
@@ -86,6 +103,7 @@ impl Target {
         Ok(Target::Nats {
             js: Box::new(js),
             client,
+            url: url.to_string(),
         })
     }
 
@@ -117,19 +135,15 @@ impl Target {
         Ok(())
     }
 
-    pub async fn run(
-        &self,
-        w: Workload,
-        seconds: Duration,
-        size: usize,
-        round: usize,
-    ) -> anyhow::Result<Sample> {
+    pub async fn run(&self, w: Workload, p: &Params, round: usize) -> anyhow::Result<Sample> {
         match w {
-            Workload::Publish => self.publishers(1, seconds).await,
-            Workload::Publish16 => self.publishers(AGENTS, seconds).await,
-            Workload::FetchAck => self.fetch_ack(size, round).await,
-            Workload::Claim => self.claim(size, round).await,
-            Workload::Latency => self.latency(seconds).await,
+            Workload::Publish => self.publishers(1, p.duration).await,
+            Workload::Publish16 => self.publishers(AGENTS, p.duration).await,
+            Workload::FetchAck => self.fetch_ack(p.size, round).await,
+            Workload::Claim => self.claim(p.size, round).await,
+            Workload::Latency => self.latency(p.duration).await,
+            Workload::Pipelined => self.pipelined(p.duration, p.window).await,
+            Workload::FanOut => self.fan_out(p.duration, p.window, p.subscribers).await,
         }
     }
 
