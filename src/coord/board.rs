@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::task::{Priority, Task, TaskStatus};
 use super::time::Timestamp;
-use super::view::{queue_key, Entry, QueueKey, RecentKey, TaskView};
+use super::view::{Entry, QueueKey, RecentKey, TaskView};
 
 /// Which tasks a page lists, and in what order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ impl Cursor {
         let at = Timestamp(chrono::DateTime::from_timestamp_micros(
             micros.parse().ok()?,
         )?);
-        let id = id.to_string();
+        let id: std::sync::Arc<str> = id.into();
         Some(match head {
             "r" => Cursor::Recent((at, id)),
             "h" => Cursor::Queue((Reverse(Priority::High), at, id)),
@@ -173,11 +173,10 @@ impl TaskView {
         after: Option<&Cursor>,
         limit: usize,
         filter: &Filter,
-    ) -> (Vec<&Entry>, usize, Option<Cursor>) {
+    ) -> (Vec<Entry>, usize, Option<Cursor>) {
         let counts = self.counts();
-        let keep = |id: &String| {
-            filter.is_empty() || self.tasks.get(id).is_some_and(|e| filter.accepts(&e.task))
-        };
+        let keep =
+            |id: &str| filter.is_empty() || self.get(id).is_some_and(|e| filter.accepts(&e.task));
         match column {
             Column::Claimable => {
                 let start = match after {
@@ -204,11 +203,7 @@ impl TaskView {
                 };
                 let blocked_only = column == Column::Blocked;
                 let in_column = |k: &RecentKey| {
-                    (!blocked_only
-                        || self
-                            .tasks
-                            .get(&k.1)
-                            .is_some_and(|e| !self.claimable.contains(&queue_key(&e.task))))
+                    (!blocked_only || (self.tasks.contains_key(&k.1) && !self.is_claimable(&k.1)))
                         && keep(&k.1)
                 };
                 let total = if filter.is_empty() {
@@ -239,16 +234,16 @@ impl TaskView {
     /// when at least one more follows.
     fn take<'a, K: Clone + 'a>(
         &'a self,
-        keys: impl Iterator<Item = (&'a K, &'a String)>,
+        keys: impl Iterator<Item = (&'a K, &'a std::sync::Arc<str>)>,
         limit: usize,
-    ) -> (Vec<&'a Entry>, Option<K>) {
+    ) -> (Vec<Entry>, Option<K>) {
         let mut out = Vec::new();
         let mut last = None;
         for (key, id) in keys {
             if out.len() == limit {
                 return (out, last);
             }
-            if let Some(e) = self.tasks.get(id) {
+            if let Some(e) = self.get(id) {
                 out.push(e);
                 last = Some(key.clone());
             }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::port::LogPort;
 use super::reservations::ReserveRequest;
-use super::task::{validate_id, Task};
+use super::task::validate_id;
 use super::tasks::Written;
 use super::transitions;
 use super::{lock, CoordError, Coordinator};
@@ -133,11 +133,11 @@ impl<P: LogPort> Coordinator<P> {
         let give_up = tokio::time::Instant::now() + wait;
         loop {
             let woken = self.claimable.notified();
-            let fits = |t: &Task| t.capabilities.iter().all(|c| caps.contains(c));
+            let fits = |needs: &[String]| needs.iter().all(|c| caps.contains(c));
             let mut tried = Vec::new();
             loop {
-                let Some(id) =
-                    lock(&self.tasks).reserve_next(|t| fits(t) && !tried.contains(&t.task_id))
+                let Some(id) = lock(&self.tasks)
+                    .reserve_next(|id, caps| fits(caps) && !tried.iter().any(|t: &String| t == id))
                 else {
                     break;
                 };

@@ -2,8 +2,15 @@
 //! write, with the indexes requests need: the claim order (priority, then
 //! age) of claimable tasks, each status's tasks newest first, and who
 //! depends on whom. Rebuilt at start from the newest record per task.
+//!
+//! Each task is held in its compact form (`compact.rs`, ~100 bytes) and
+//! decoded when asked for: at 100,000 tasks a `Task` per entry cost about
+//! 1 KB each with its map slot and strings. Ids are shared (`Arc<str>`)
+//! between the map and the indexes; what the hot paths read without
+//! decoding (status, sequence, required capabilities) sits beside the bytes.
 
 mod bulk;
+pub(crate) mod compact;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -14,20 +21,54 @@ use super::clock::{Clock, SystemClock};
 use super::task::{Priority, Task, TaskStatus};
 use super::time::Timestamp;
 
-pub(super) type QueueKey = (Reverse<Priority>, Timestamp, String);
-pub(super) type RecentKey = (Timestamp, String);
+pub(super) type QueueKey = (Reverse<Priority>, Timestamp, Arc<str>);
+pub(super) type RecentKey = (Timestamp, Arc<str>);
 
+/// A task as a caller gets it: decoded, with the sequence of the stored
+/// record it reflects.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub task: Task,
-    /// Sequence of the stored record this entry reflects.
     pub seq: u64,
+}
+
+/// A task as the view holds it.
+pub(super) struct Stored {
+    seq: u64,
+    status: TaskStatus,
+    /// Capabilities a claimer must have (claim-next skips over tasks it
+    /// cannot take without decoding them).
+    capabilities: Box<[String]>,
+    bytes: Box<[u8]>,
+}
+
+impl Stored {
+    fn of(task: &Task, seq: u64) -> Result<Stored, String> {
+        Ok(Stored {
+            seq,
+            status: task.status,
+            capabilities: task.capabilities.clone().into_boxed_slice(),
+            bytes: compact::encode(task, seq)?,
+        })
+    }
+
+    fn entry(&self) -> Option<Entry> {
+        match compact::decode(&self.bytes) {
+            Ok((task, seq, _)) => Some(Entry { task, seq }),
+            Err(e) => {
+                // The view encoded these bytes itself; not decoding them
+                // back is a bug, not bad input.
+                tracing::error!(error = %e, "a task kept in memory does not decode");
+                None
+            }
+        }
+    }
 }
 
 pub struct TaskView {
     /// Whose time decides deadlines and delays.
     clock: Arc<dyn Clock>,
-    pub(super) tasks: HashMap<String, Entry>,
+    pub(super) tasks: HashMap<Arc<str>, Stored>,
     /// Available tasks with every dependency completed, in claim order.
     pub(super) claimable: BTreeSet<QueueKey>,
     pub(super) by_status: HashMap<TaskStatus, BTreeSet<RecentKey>>,
@@ -40,7 +81,7 @@ pub struct TaskView {
     reserved: HashSet<String>,
     /// Available tasks that would be claimable but for `not_before`, by
     /// when they become claimable.
-    pub(super) delayed: BTreeSet<(Timestamp, String)>,
+    pub(super) delayed: BTreeSet<(Timestamp, Arc<str>)>,
     /// dedup key → the task holding it (until that task completes).
     dedup: HashMap<String, String>,
     /// Claimed tasks' lease ends on the monotonic clock (the reaper goes
@@ -54,8 +95,8 @@ impl Default for TaskView {
     }
 }
 
-pub(super) fn queue_key(t: &Task) -> QueueKey {
-    (Reverse(t.priority), t.created_at.at(), t.task_id.clone())
+pub(super) fn queue_key(t: &Task, id: Arc<str>) -> QueueKey {
+    (Reverse(t.priority), t.created_at.at(), id)
 }
 
 impl TaskView {
@@ -74,13 +115,22 @@ impl TaskView {
         }
     }
 
-    pub fn get(&self, id: &str) -> Option<&Entry> {
-        self.tasks.get(id)
+    pub fn get(&self, id: &str) -> Option<Entry> {
+        self.tasks.get(id)?.entry()
     }
 
-    /// Every task, in no particular order.
-    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.tasks.values()
+    /// The id as the view shares it, if the task is known.
+    fn shared_id(&self, id: &str) -> Option<Arc<str>> {
+        self.tasks.get_key_value(id).map(|(k, _)| k.clone())
+    }
+
+    fn status_of(&self, id: &str) -> Option<TaskStatus> {
+        self.tasks.get(id).map(|s| s.status)
+    }
+
+    /// Every task's compact record (the snapshot writes these as they are).
+    pub fn records(&self) -> impl Iterator<Item = &[u8]> {
+        self.tasks.values().map(|s| &*s.bytes)
     }
 
     pub fn len(&self) -> usize {
@@ -96,11 +146,7 @@ impl TaskView {
     pub fn unmet(&self, task: &Task) -> Vec<String> {
         task.depends_on
             .iter()
-            .filter(|d| {
-                self.tasks
-                    .get(*d)
-                    .is_none_or(|e| e.task.status != TaskStatus::Completed)
-            })
+            .filter(|d| self.status_of(d) != Some(TaskStatus::Completed))
             .cloned()
             .collect()
     }
@@ -109,9 +155,10 @@ impl TaskView {
         task.depends_on
             .iter()
             .filter(|d| {
-                self.tasks.get(*d).is_some_and(|e| {
-                    matches!(e.task.status, TaskStatus::Failed | TaskStatus::NeedsHuman)
-                })
+                matches!(
+                    self.status_of(d),
+                    Some(TaskStatus::Failed | TaskStatus::NeedsHuman)
+                )
             })
             .cloned()
             .collect()
@@ -120,30 +167,42 @@ impl TaskView {
     /// Replaces a task's entry if `seq` is newer than what is held. Returns
     /// true when the view changed.
     pub fn apply(&mut self, task: Task, seq: u64) -> bool {
-        let id = task.task_id.clone();
-        if let Some(old) = self.tasks.get(&id) {
-            if old.seq >= seq {
+        if self
+            .tasks
+            .get(task.task_id.as_str())
+            .is_some_and(|old| old.seq >= seq)
+        {
+            return false;
+        }
+        let stored = match Stored::of(&task, seq) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::error!(task = %task.task_id, error = %e, "a task cannot be kept in memory");
                 return false;
             }
-        }
-        let old = self.tasks.remove(&id);
+        };
+        let id: Arc<str> = self
+            .shared_id(&task.task_id)
+            .unwrap_or_else(|| Arc::from(task.task_id.as_str()));
+        let old = self.get(&id);
         if let Some(old) = &old {
-            self.claimable.remove(&queue_key(&old.task));
+            self.claimable.remove(&queue_key(&old.task, id.clone()));
             if let Some(nb) = old.task.not_before {
                 self.delayed.remove(&(nb, id.clone()));
             }
             if let Some(k) = &old.task.dedup_key {
-                if self.dedup.get(k) == Some(&id) {
+                if self.dedup.get(k).map(String::as_str) == Some(&*id) {
                     self.dedup.remove(k);
                 }
             }
+            let key = (old.task.created_at.at(), id.clone());
             if let Some(set) = self.by_status.get_mut(&old.task.status) {
-                set.remove(&(old.task.created_at.at(), id.clone()));
+                set.remove(&key);
             }
-            self.all.remove(&(old.task.created_at.at(), id.clone()));
+            self.all.remove(&key);
             for d in &old.task.depends_on {
                 if let Some(set) = self.dependents.get_mut(d) {
-                    set.remove(&id);
+                    set.remove(&*id);
                 }
             }
         }
@@ -151,38 +210,34 @@ impl TaskView {
             self.dependents
                 .entry(d.clone())
                 .or_default()
-                .insert(id.clone());
+                .insert(task.task_id.clone());
         }
+        let key = (task.created_at.at(), id.clone());
         self.by_status
             .entry(task.status)
             .or_default()
-            .insert((task.created_at.at(), id.clone()));
-        self.all.insert((task.created_at.at(), id.clone()));
+            .insert(key.clone());
+        self.all.insert(key);
         if let Some(k) = &task.dedup_key {
             if task.status != TaskStatus::Completed {
-                self.dedup.insert(k.clone(), id.clone());
+                self.dedup.insert(k.clone(), task.task_id.clone());
             }
         }
         let status_changed = old.as_ref().is_none_or(|o| o.task.status != task.status);
         match (task.status, task.lease_expires_at) {
             (TaskStatus::Claimed, Some(until)) => {
                 self.deadlines
-                    .insert(id.clone(), self.clock.instant_of(until));
+                    .insert(task.task_id.clone(), self.clock.instant_of(until));
             }
             _ => {
-                self.deadlines.remove(&id);
+                self.deadlines.remove(&*id);
             }
         }
-        self.tasks.insert(id.clone(), Entry { task, seq });
-        self.reindex(&id);
+        self.tasks.insert(id.clone(), stored);
+        self.reindex_task(&task, id.clone());
         if status_changed {
             // A completion (or a reopening) can unblock or block dependents.
-            let deps: Vec<String> = self
-                .dependents
-                .get(&id)
-                .map(|s| s.iter().cloned().collect())
-                .unwrap_or_default();
-            for d in deps {
+            for d in self.dependents_of(&id) {
                 self.reindex(&d);
             }
         }
@@ -192,43 +247,51 @@ impl TaskView {
     /// Renews a claimed task's lease in memory (heartbeats do this often;
     /// the stored record is not rewritten each time).
     pub fn renew_lease(&mut self, id: &str, owner: &str, until: Timestamp) -> bool {
-        match self.tasks.get_mut(id) {
-            Some(e)
-                if e.task.status == TaskStatus::Claimed
-                    && e.task.owner.as_deref() == Some(owner) =>
-            {
-                if e.task.lease_expires_at.is_none_or(|l| l < until) {
-                    e.task.lease_expires_at = Some(until);
-                    let deadline = self.clock.instant_of(until);
-                    self.deadlines.insert(id.to_string(), deadline);
-                }
-                true
-            }
-            _ => false,
+        let Some(Entry { mut task, seq }) = self.get(id) else {
+            return false;
+        };
+        if task.status != TaskStatus::Claimed || task.owner.as_deref() != Some(owner) {
+            return false;
         }
+        if task.lease_expires_at.is_none_or(|l| l < until) {
+            task.lease_expires_at = Some(until);
+            match Stored::of(&task, seq) {
+                Ok(stored) => {
+                    if let Some(slot) = self.tasks.get_mut(id) {
+                        *slot = stored;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(task = %id, error = %e, "a renewed lease cannot be kept in memory")
+                }
+            }
+            let deadline = self.clock.instant_of(until);
+            self.deadlines.insert(id.to_string(), deadline);
+        }
+        true
     }
 
     fn reindex(&mut self, id: &str) {
-        let Some(entry) = self.tasks.get(id) else {
-            return;
-        };
-        let key = queue_key(&entry.task);
-        let ready =
-            entry.task.status == TaskStatus::Available && self.unmet(&entry.task).is_empty();
-        let later = entry
-            .task
-            .not_before
-            .filter(|nb| ready && *nb > self.clock.now());
-        if let Some(nb) = entry.task.not_before {
-            self.delayed.remove(&(nb, id.to_string()));
+        if let (Some(entry), Some(id)) = (self.get(id), self.shared_id(id)) {
+            self.reindex_task(&entry.task, id);
         }
+    }
+
+    /// Puts `task` (as held) in or out of the claim order and the delayed set.
+    fn reindex_task(&mut self, task: &Task, id: Arc<str>) {
+        let ready = task.status == TaskStatus::Available && self.unmet(task).is_empty();
+        let later = task.not_before.filter(|nb| ready && *nb > self.clock.now());
+        if let Some(nb) = task.not_before {
+            self.delayed.remove(&(nb, id.clone()));
+        }
+        let key = queue_key(task, id.clone());
         match (ready, later) {
             (true, None) => {
                 self.claimable.insert(key);
             }
             (true, Some(nb)) => {
                 self.claimable.remove(&key);
-                self.delayed.insert((nb, id.to_string()));
+                self.delayed.insert((nb, id));
             }
             (false, _) => {
                 self.claimable.remove(&key);
@@ -239,7 +302,7 @@ impl TaskView {
     /// Moves delayed tasks whose time has come into the claim order;
     /// returns how many.
     pub fn promote_due(&mut self, now: Timestamp) -> usize {
-        let due: Vec<String> = self
+        let due: Vec<Arc<str>> = self
             .delayed
             .iter()
             .take_while(|(nb, _)| *nb <= now)
@@ -258,9 +321,10 @@ impl TaskView {
 
     /// Can claim-next hand this task out now?
     pub fn is_claimable(&self, id: &str) -> bool {
-        self.tasks
-            .get(id)
-            .is_some_and(|e| self.claimable.contains(&queue_key(&e.task)))
+        match (self.get(id), self.shared_id(id)) {
+            (Some(e), Some(id)) => self.claimable.contains(&queue_key(&e.task, id)),
+            _ => false,
+        }
     }
 
     /// Tasks that name `id` as a dependency.
@@ -272,20 +336,25 @@ impl TaskView {
     }
 
     /// The task that holds `key` (not completed), if any.
-    pub fn by_dedup_key(&self, key: &str) -> Option<&Entry> {
-        self.dedup.get(key).and_then(|id| self.tasks.get(id))
+    pub fn by_dedup_key(&self, key: &str) -> Option<Entry> {
+        self.dedup.get(key).and_then(|id| self.get(id))
     }
 
-    /// Reserves the first claimable task that `fits` and nobody else is
-    /// claiming through claim-next; the caller must `unreserve` it.
-    pub fn reserve_next(&mut self, fits: impl Fn(&Task) -> bool) -> Option<String> {
+    /// Reserves the first claimable task that `fits` (given its id and the
+    /// capabilities it requires) and nobody else is claiming through
+    /// claim-next; the caller must `unreserve` it.
+    pub fn reserve_next(&mut self, fits: impl Fn(&str, &[String]) -> bool) -> Option<String> {
         let id = self
             .claimable
             .iter()
             .map(|(_, _, id)| id)
-            .filter(|id| !self.reserved.contains(*id))
-            .find(|id| self.tasks.get(*id).is_some_and(|e| fits(&e.task)))?
-            .clone();
+            .filter(|id| !self.reserved.contains(&***id))
+            .find(|id| {
+                self.tasks
+                    .get(&***id)
+                    .is_some_and(|s| fits(id, &s.capabilities))
+            })?
+            .to_string();
         self.reserved.insert(id.clone());
         Some(id)
     }
@@ -295,35 +364,28 @@ impl TaskView {
     }
 
     /// Claimable tasks in the order claim-next hands them out.
-    pub fn claimable(&self) -> impl Iterator<Item = &Entry> {
-        self.claimable
-            .iter()
-            .filter_map(|(_, _, id)| self.tasks.get(id))
+    pub fn claimable(&self) -> impl Iterator<Item = Entry> + '_ {
+        self.claimable.iter().filter_map(|(_, _, id)| self.get(id))
     }
 
     /// Tasks newest first, optionally of one status.
-    pub fn newest(&self, status: Option<TaskStatus>) -> Box<dyn Iterator<Item = &Entry> + '_> {
+    pub fn newest(&self, status: Option<TaskStatus>) -> Box<dyn Iterator<Item = Entry> + '_> {
         match status {
             Some(s) => Box::new(
                 self.by_status
                     .get(&s)
                     .into_iter()
                     .flat_map(|set| set.iter().rev())
-                    .filter_map(|(_, id)| self.tasks.get(id)),
+                    .filter_map(|(_, id)| self.get(id)),
             ),
-            None => Box::new(
-                self.all
-                    .iter()
-                    .rev()
-                    .filter_map(|(_, id)| self.tasks.get(id)),
-            ),
+            None => Box::new(self.all.iter().rev().filter_map(|(_, id)| self.get(id))),
         }
     }
 
     /// Claimed tasks, for the reaper.
     pub fn claimed(&self) -> Vec<Task> {
         self.newest(Some(TaskStatus::Claimed))
-            .map(|e| e.task.clone())
+            .map(|e| e.task)
             .collect()
     }
 
@@ -356,7 +418,7 @@ impl TaskView {
             return true;
         }
         if seen.insert(from.to_string()) {
-            if let Some(e) = self.tasks.get(from) {
+            if let Some(e) = self.get(from) {
                 for next in &e.task.depends_on {
                     if self.reaches(next, target, path, seen) {
                         return true;
@@ -425,13 +487,13 @@ mod tests {
                 .filter(|t| t.status == TaskStatus::Available && t.depends_on.iter().all(done))
                 .collect();
             want.sort_by(|a, b| (Reverse(a.priority), a.created_at.at(), &a.task_id).cmp(&(Reverse(b.priority), b.created_at.at(), &b.task_id)));
-            let got: Vec<&str> = view.claimable().map(|e| e.task.task_id.as_str()).collect();
-            let want: Vec<&str> = want.iter().map(|t| t.task_id.as_str()).collect();
+            let got: Vec<String> = view.claimable().map(|e| e.task.task_id).collect();
+            let want: Vec<String> = want.iter().map(|t| t.task_id.clone()).collect();
             prop_assert_eq!(got, want);
             for status in [TaskStatus::Available, TaskStatus::Claimed, TaskStatus::Completed, TaskStatus::Failed] {
                 let n = latest.values().filter(|(t, _)| t.status == status).count();
                 prop_assert_eq!(view.count(status), n);
-                let listed: Vec<&Entry> = view.newest(Some(status)).collect();
+                let listed: Vec<Entry> = view.newest(Some(status)).collect();
                 prop_assert_eq!(listed.len(), n);
                 prop_assert!(listed.windows(2).all(|w| w[0].task.created_at.at() >= w[1].task.created_at.at()));
             }

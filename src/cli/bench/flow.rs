@@ -145,7 +145,8 @@ impl Target {
                         let _client = client;
                         while let Some(m) = sub.next().await {
                             let at = Instant::now();
-                            if let Some(i) = std::str::from_utf8(&m.payload).ok().and_then(number_of)
+                            if let Some(i) =
+                                std::str::from_utf8(&m.payload).ok().and_then(number_of)
                             {
                                 lock(&mine).push((i, at));
                             }
@@ -211,7 +212,8 @@ impl Target {
                 loop {
                     while unanswered < window && Instant::now() < until {
                         let i = sent.at.len() + 1;
-                        let op = json!({"op": "pub", "id": i, "subject": subject, "text": numbered(i)});
+                        let op =
+                            json!({"op": "pub", "id": i, "subject": subject, "text": numbered(i)});
                         sent.at.push(Instant::now());
                         sink.feed(WsMessage::text(op.to_string())).await?;
                         unanswered += 1;

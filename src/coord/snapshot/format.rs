@@ -1,18 +1,14 @@
-//! The snapshot's bytes: a header, then each task as a `SnapTask` (bincode).
-//! Times travel as microseconds and free-form JSON as text, because bincode
-//! cannot carry `serde_json::Value` or flattened maps.
+//! The snapshot's bytes: a header, then each task in its compact form
+//! (`view/compact.rs`), as the view holds it.
 
-use std::borrow::Cow;
-
-use chrono::DateTime;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::coord::task::{Handoff, Priority, Progress, Task, TaskStatus};
-use crate::coord::time::{ClientTime, Timestamp};
+use std::sync::Arc;
+
+use crate::coord::clock::Clock;
 use crate::coord::view::TaskView;
 
-/// Bumped whenever `SnapTask` changes; a snapshot of another version is
+/// Bumped whenever the compact form changes; a snapshot of another version is
 /// ignored (the view is rebuilt from the records and a new one written).
 const FORMAT: u32 = 1;
 
@@ -22,180 +18,6 @@ struct Header {
     /// Every task record up to this sequence is reflected in `tasks`.
     state_seq: u64,
     tasks: u64,
-}
-
-/// A task as the snapshot keeps it: times as microseconds since the epoch
-/// and free-form JSON as text, so bincode can carry it (it cannot carry
-/// `serde_json::Value` or flattened maps).
-#[derive(Serialize, Deserialize)]
-struct SnapTask<'a> {
-    seq: u64,
-    task_id: Cow<'a, str>,
-    title: Cow<'a, str>,
-    description: Cow<'a, str>,
-    status: TaskStatus,
-    owner: Option<Cow<'a, str>>,
-    blocked_by: Cow<'a, [String]>,
-    depends_on: Cow<'a, [String]>,
-    priority: Priority,
-    created_at: i64,
-    created_text: Option<Cow<'a, str>>,
-    claimed_at: Option<i64>,
-    completed_at: Option<i64>,
-    result: Option<String>,
-    error: Option<Cow<'a, str>>,
-    attempts: u32,
-    max_attempts: u32,
-    lease_expires_at: Option<i64>,
-    capabilities: Cow<'a, [String]>,
-    updated_at: i64,
-    progress: Option<(Option<Cow<'a, str>>, Option<f64>, i64)>,
-    failed_dependencies: Cow<'a, [String]>,
-    cancelled: bool,
-    release_reason: Option<Cow<'a, str>>,
-    fencing_token: u64,
-    not_before: Option<i64>,
-    dedup_key: Option<Cow<'a, str>>,
-    files: Cow<'a, [String]>,
-    handoff: Option<(Cow<'a, str>, Cow<'a, str>, i64)>,
-    /// `extra` as JSON, empty when there is none.
-    extra: String,
-}
-
-fn micros(t: Timestamp) -> i64 {
-    t.0.timestamp_micros()
-}
-
-fn time(us: i64) -> Result<Timestamp, String> {
-    DateTime::from_timestamp_micros(us)
-        .map(Timestamp)
-        .ok_or_else(|| format!("time {us} out of range"))
-}
-
-fn opt_time(us: Option<i64>) -> Result<Option<Timestamp>, String> {
-    us.map(time).transpose()
-}
-
-fn borrowed(s: &Option<String>) -> Option<Cow<'_, str>> {
-    s.as_deref().map(Cow::Borrowed)
-}
-
-fn owned(s: Option<Cow<'_, str>>) -> Option<String> {
-    s.map(Cow::into_owned)
-}
-
-impl<'a> SnapTask<'a> {
-    fn of(t: &'a Task, seq: u64) -> SnapTask<'a> {
-        SnapTask {
-            seq,
-            task_id: Cow::Borrowed(&t.task_id),
-            title: Cow::Borrowed(&t.title),
-            description: Cow::Borrowed(&t.description),
-            status: t.status,
-            owner: borrowed(&t.owner),
-            blocked_by: Cow::Borrowed(&t.blocked_by),
-            depends_on: Cow::Borrowed(&t.depends_on),
-            priority: t.priority,
-            created_at: micros(t.created_at.at()),
-            created_text: t.created_at.original_text().map(Cow::Borrowed),
-            claimed_at: t.claimed_at.map(micros),
-            completed_at: t.completed_at.map(micros),
-            result: t.result.as_ref().map(|v| v.to_string()),
-            error: borrowed(&t.error),
-            attempts: t.attempts,
-            max_attempts: t.max_attempts,
-            lease_expires_at: t.lease_expires_at.map(micros),
-            capabilities: Cow::Borrowed(&t.capabilities),
-            updated_at: micros(t.updated_at),
-            progress: t.progress.as_ref().map(|p| {
-                (
-                    p.note.as_deref().map(Cow::Borrowed),
-                    p.percent,
-                    micros(p.at),
-                )
-            }),
-            failed_dependencies: Cow::Borrowed(&t.failed_dependencies),
-            cancelled: t.cancelled,
-            release_reason: borrowed(&t.release_reason),
-            fencing_token: t.fencing_token,
-            not_before: t.not_before.map(micros),
-            dedup_key: borrowed(&t.dedup_key),
-            files: Cow::Borrowed(&t.files),
-            handoff: t.handoff.as_ref().map(|h| {
-                (
-                    Cow::Borrowed(h.by.as_str()),
-                    Cow::Borrowed(h.note.as_str()),
-                    micros(h.at),
-                )
-            }),
-            extra: if t.extra.is_empty() {
-                String::new()
-            } else {
-                Value::Object(t.extra.clone()).to_string()
-            },
-        }
-    }
-
-    fn into_task(self) -> Result<(Task, u64), String> {
-        let created = time(self.created_at)?;
-        let created_at = match self.created_text {
-            Some(text) => ClientTime::with_text(created, text.into_owned()),
-            None => ClientTime::from(created),
-        };
-        let json = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
-        let extra = match self.extra.as_str() {
-            "" => Map::new(),
-            text => match json(text)? {
-                Value::Object(map) => map,
-                _ => return Err("extra fields are not an object".into()),
-            },
-        };
-        let task = Task {
-            task_id: self.task_id.into_owned(),
-            title: self.title.into_owned(),
-            description: self.description.into_owned(),
-            status: self.status,
-            owner: owned(self.owner),
-            blocked_by: self.blocked_by.into_owned(),
-            depends_on: self.depends_on.into_owned(),
-            priority: self.priority,
-            created_at,
-            claimed_at: opt_time(self.claimed_at)?,
-            completed_at: opt_time(self.completed_at)?,
-            result: self.result.as_deref().map(json).transpose()?.map(Box::new),
-            error: owned(self.error),
-            attempts: self.attempts,
-            max_attempts: self.max_attempts,
-            lease_expires_at: opt_time(self.lease_expires_at)?,
-            capabilities: self.capabilities.into_owned(),
-            updated_at: time(self.updated_at)?,
-            progress: match self.progress {
-                Some((note, percent, at)) => Some(Box::new(Progress {
-                    note: owned(note),
-                    percent,
-                    at: time(at)?,
-                })),
-                None => None,
-            },
-            failed_dependencies: self.failed_dependencies.into_owned(),
-            cancelled: self.cancelled,
-            release_reason: owned(self.release_reason),
-            fencing_token: self.fencing_token,
-            not_before: opt_time(self.not_before)?,
-            dedup_key: owned(self.dedup_key),
-            files: self.files.into_owned(),
-            handoff: match self.handoff {
-                Some((by, note, at)) => Some(Box::new(Handoff {
-                    by: by.into_owned(),
-                    note: note.into_owned(),
-                    at: time(at)?,
-                })),
-                None => None,
-            },
-            extra,
-        };
-        Ok((task, self.seq))
-    }
 }
 
 fn config() -> bincode::config::Configuration {
@@ -210,17 +32,17 @@ pub(super) fn encode(view: &TaskView, state_seq: u64) -> Result<Vec<u8>, String>
         tasks: view.len() as u64,
     };
     let mut out = bincode::serde::encode_to_vec(&header, config()).map_err(|e| e.to_string())?;
-    for entry in view.entries() {
-        let task = SnapTask::of(&entry.task, entry.seq);
-        let bytes = bincode::serde::encode_to_vec(&task, config()).map_err(|e| e.to_string())?;
-        out.extend_from_slice(&bytes);
+    // The view keeps each task in the snapshot's own form.
+    for record in view.records() {
+        out.extend_from_slice(record);
     }
     Ok(out)
 }
 
-/// Snapshot bytes back as (tasks with their sequences, `state_seq`).
-pub(super) fn decode(bytes: &[u8]) -> Result<(Vec<(Task, u64)>, u64), String> {
-    let (header, mut at): (Header, usize) =
+/// Snapshot bytes back as the view they hold and the `state_seq` it
+/// reflects.
+pub(super) fn decode(bytes: &[u8], clock: Arc<dyn Clock>) -> Result<(TaskView, u64), String> {
+    let (header, at): (Header, usize) =
         bincode::serde::decode_from_slice(bytes, config()).map_err(|e| e.to_string())?;
     if header.format != FORMAT {
         return Err(format!(
@@ -228,24 +50,20 @@ pub(super) fn decode(bytes: &[u8]) -> Result<(Vec<(Task, u64)>, u64), String> {
             header.format
         ));
     }
-    let mut tasks = Vec::with_capacity(header.tasks.min(1 << 20) as usize);
-    for _ in 0..header.tasks {
-        let rest = bytes.get(at..).ok_or("truncated")?;
-        let (task, used): (SnapTask, usize) =
-            bincode::serde::decode_from_slice(rest, config()).map_err(|e| e.to_string())?;
-        at += used;
-        tasks.push(task.into_task()?);
-    }
-    if at != bytes.len() {
-        return Err(format!("{} bytes after the last task", bytes.len() - at));
-    }
-    Ok((tasks, header.state_seq))
+    let records = bytes.get(at..).ok_or("truncated")?;
+    let view = TaskView::from_records(clock, records, header.tasks)?;
+    Ok((view, header.state_seq))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coord::task::Task;
     use serde_json::json;
+
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(crate::coord::clock::SystemClock)
+    }
 
     fn sample(id: &str) -> Task {
         serde_json::from_value(json!({
@@ -276,13 +94,15 @@ mod tests {
         view.apply(t.clone(), 5);
         view.apply(plain.clone(), 9);
         let bytes = encode(&view, 12).unwrap();
-        let (mut tasks, seq) = decode(&bytes).unwrap();
-        tasks.sort_by(|a, b| a.0.task_id.cmp(&b.0.task_id));
+        let (back, seq) = decode(&bytes, clock()).unwrap();
         assert_eq!(seq, 12);
-        assert_eq!(tasks, vec![(t.clone(), 5), (plain, 9)]);
+        assert_eq!(back.len(), 2);
+        let got = |id: &str| back.get(id).map(|e| (e.task, e.seq)).unwrap();
+        assert_eq!(got("t1"), (t.clone(), 5));
+        assert_eq!(got("t2"), (plain, 9));
         // The client's own spelling of created_at survives.
         assert_eq!(
-            serde_json::to_value(&tasks[0].0).unwrap(),
+            serde_json::to_value(got("t1").0).unwrap(),
             serde_json::to_value(&t).unwrap()
         );
     }
@@ -292,10 +112,10 @@ mod tests {
         let mut view = TaskView::default();
         view.apply(sample("t1"), 1);
         let bytes = encode(&view, 1).unwrap();
-        assert!(decode(&bytes[..bytes.len() - 3]).is_err());
+        assert!(decode(&bytes[..bytes.len() - 3], clock()).is_err());
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(decode(&longer).is_err());
+        assert!(decode(&longer, clock()).is_err());
         let mut other = bincode::serde::encode_to_vec(
             Header {
                 format: FORMAT + 1,
@@ -306,6 +126,6 @@ mod tests {
         )
         .unwrap();
         other.extend_from_slice(&bytes[3..]);
-        assert!(decode(&other).unwrap_err().contains("format"));
+        assert!(decode(&other, clock()).err().unwrap().contains("format"));
     }
 }
