@@ -196,10 +196,10 @@ impl TaskView {
                 (entries, total, next.map(Cursor::Queue))
             }
             Column::All | Column::Status(_) | Column::Blocked => {
-                let set = match column {
-                    Column::Status(s) => self.by_status.get(&s),
-                    Column::Blocked => self.by_status.get(&TaskStatus::Available),
-                    _ => Some(&self.all),
+                let status = match column {
+                    Column::Status(s) => Some(s),
+                    Column::Blocked => Some(TaskStatus::Available),
+                    _ => None,
                 };
                 let blocked_only = column == Column::Blocked;
                 let in_column = |k: &RecentKey| {
@@ -214,16 +214,15 @@ impl TaskView {
                         Column::Claimable => counts.claimable,
                     }
                 } else {
-                    set.into_iter().flatten().filter(|k| in_column(k)).count()
+                    self.newest_keys(status, Bound::Unbounded)
+                        .filter(|k| in_column(k))
+                        .count()
                 };
                 let end = match after {
                     Some(Cursor::Recent(k)) => Bound::Excluded(k.clone()),
                     _ => Bound::Unbounded,
                 };
-                let keys = set
-                    .into_iter()
-                    .flat_map(move |s| s.range((Bound::Unbounded, end.clone())).rev())
-                    .filter(|k| in_column(k));
+                let keys = self.newest_keys(status, end).filter(|k| in_column(k));
                 let (entries, next) = self.take(keys.map(|k| (k, &k.1)), limit);
                 (entries, total, next.map(Cursor::Recent))
             }

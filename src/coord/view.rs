@@ -7,13 +7,16 @@
 //! decoded when asked for: at 100,000 tasks a `Task` per entry cost about
 //! 1 KB each with its map slot and strings. Ids are shared (`Arc<str>`)
 //! between the map and the indexes; what the hot paths read without
-//! decoding (status, sequence, required capabilities) sits beside the bytes.
+//! decoding (status, and the capabilities of tasks that require some)
+//! sits beside the bytes.
 
 mod bulk;
 pub(crate) mod compact;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{btree_set, BTreeSet, HashMap, HashSet};
+use std::iter::{Peekable, Rev};
+use std::ops::Bound;
 
 use std::sync::Arc;
 
@@ -32,24 +35,22 @@ pub struct Entry {
     pub seq: u64,
 }
 
-/// A task as the view holds it.
+/// A task as the view holds it: 24 bytes beside its compact record.
 pub(super) struct Stored {
-    seq: u64,
     status: TaskStatus,
-    /// Capabilities a claimer must have (claim-next skips over tasks it
-    /// cannot take without decoding them).
-    capabilities: Box<[String]>,
     bytes: Box<[u8]>,
 }
 
 impl Stored {
     fn of(task: &Task, seq: u64) -> Result<Stored, String> {
         Ok(Stored {
-            seq,
             status: task.status,
-            capabilities: task.capabilities.clone().into_boxed_slice(),
             bytes: compact::encode(task, seq)?,
         })
+    }
+
+    fn seq(&self) -> u64 {
+        compact::seq(&self.bytes).unwrap_or(0)
     }
 
     fn entry(&self) -> Option<Entry> {
@@ -72,8 +73,9 @@ pub struct TaskView {
     /// Available tasks with every dependency completed, in claim order.
     pub(super) claimable: BTreeSet<QueueKey>,
     pub(super) by_status: HashMap<TaskStatus, BTreeSet<RecentKey>>,
-    /// Every task by age, for listings of all statuses.
-    pub(super) all: BTreeSet<RecentKey>,
+    /// Capabilities a claimer must have, for the tasks that name any
+    /// (claim-next passes over tasks it cannot take without decoding them).
+    needs: HashMap<Arc<str>, Box<[String]>>,
     /// dependency id → tasks that name it.
     dependents: HashMap<String, HashSet<String>>,
     /// Tasks a claim-next caller is claiming right now: other claim-next
@@ -106,7 +108,7 @@ impl TaskView {
             tasks: HashMap::new(),
             claimable: BTreeSet::new(),
             by_status: HashMap::new(),
-            all: BTreeSet::new(),
+            needs: HashMap::new(),
             dependents: HashMap::new(),
             reserved: HashSet::new(),
             delayed: BTreeSet::new(),
@@ -170,7 +172,7 @@ impl TaskView {
         if self
             .tasks
             .get(task.task_id.as_str())
-            .is_some_and(|old| old.seq >= seq)
+            .is_some_and(|old| old.seq() >= seq)
         {
             return false;
         }
@@ -199,7 +201,6 @@ impl TaskView {
             if let Some(set) = self.by_status.get_mut(&old.task.status) {
                 set.remove(&key);
             }
-            self.all.remove(&key);
             for d in &old.task.depends_on {
                 if let Some(set) = self.dependents.get_mut(d) {
                     set.remove(&*id);
@@ -213,11 +214,13 @@ impl TaskView {
                 .insert(task.task_id.clone());
         }
         let key = (task.created_at.at(), id.clone());
-        self.by_status
-            .entry(task.status)
-            .or_default()
-            .insert(key.clone());
-        self.all.insert(key);
+        self.by_status.entry(task.status).or_default().insert(key);
+        if task.capabilities.is_empty() {
+            self.needs.remove(&*id);
+        } else {
+            self.needs
+                .insert(id.clone(), task.capabilities.clone().into_boxed_slice());
+        }
         if let Some(k) = &task.dedup_key {
             if task.status != TaskStatus::Completed {
                 self.dedup.insert(k.clone(), task.task_id.clone());
@@ -349,11 +352,7 @@ impl TaskView {
             .iter()
             .map(|(_, _, id)| id)
             .filter(|id| !self.reserved.contains(&***id))
-            .find(|id| {
-                self.tasks
-                    .get(&***id)
-                    .is_some_and(|s| fits(id, &s.capabilities))
-            })?
+            .find(|id| fits(id, self.needs.get(&***id).map_or(&[], |n| &n[..])))?
             .to_string();
         self.reserved.insert(id.clone());
         Some(id)
@@ -369,16 +368,29 @@ impl TaskView {
     }
 
     /// Tasks newest first, optionally of one status.
-    pub fn newest(&self, status: Option<TaskStatus>) -> Box<dyn Iterator<Item = Entry> + '_> {
-        match status {
-            Some(s) => Box::new(
-                self.by_status
-                    .get(&s)
-                    .into_iter()
-                    .flat_map(|set| set.iter().rev())
-                    .filter_map(|(_, id)| self.get(id)),
-            ),
-            None => Box::new(self.all.iter().rev().filter_map(|(_, id)| self.get(id))),
+    pub fn newest(&self, status: Option<TaskStatus>) -> impl Iterator<Item = Entry> + '_ {
+        self.newest_keys(status, Bound::Unbounded)
+            .filter_map(|(_, id)| self.get(id))
+    }
+
+    /// The keys of one status's tasks, or of every task, before `end`,
+    /// newest first. Every task is in exactly one status's set, so all of
+    /// them is those sets merged (an index of its own would cost some
+    /// 40 bytes a task).
+    pub(super) fn newest_keys(
+        &self,
+        status: Option<TaskStatus>,
+        end: Bound<RecentKey>,
+    ) -> NewestFirst<'_> {
+        let sets: Vec<&BTreeSet<RecentKey>> = match status {
+            Some(s) => self.by_status.get(&s).into_iter().collect(),
+            None => self.by_status.values().collect(),
+        };
+        NewestFirst {
+            runs: sets
+                .into_iter()
+                .map(|set| set.range((Bound::Unbounded, end.clone())).rev().peekable())
+                .collect(),
         }
     }
 
@@ -428,6 +440,27 @@ impl TaskView {
         }
         path.pop();
         false
+    }
+}
+
+/// Sorted runs of keys merged, largest first.
+pub(super) struct NewestFirst<'a> {
+    runs: Vec<Peekable<Rev<btree_set::Range<'a, RecentKey>>>>,
+}
+
+impl<'a> Iterator for NewestFirst<'a> {
+    type Item = &'a RecentKey;
+
+    fn next(&mut self) -> Option<&'a RecentKey> {
+        let mut best: Option<(usize, &RecentKey)> = None;
+        for (i, run) in self.runs.iter_mut().enumerate() {
+            if let Some(k) = run.peek() {
+                if best.is_none_or(|(_, b)| *k > b) {
+                    best = Some((i, k));
+                }
+            }
+        }
+        self.runs.get_mut(best?.0)?.next()
     }
 }
 
@@ -497,7 +530,9 @@ mod tests {
                 prop_assert_eq!(listed.len(), n);
                 prop_assert!(listed.windows(2).all(|w| w[0].task.created_at.at() >= w[1].task.created_at.at()));
             }
-            prop_assert_eq!(view.newest(None).count(), latest.len());
+            let all: Vec<Entry> = view.newest(None).collect();
+            prop_assert_eq!(all.len(), latest.len());
+            prop_assert!(all.windows(2).all(|w| (w[0].task.created_at.at(), &w[0].task.task_id) > (w[1].task.created_at.at(), &w[1].task.task_id)));
         }
 
         /// A cycle is reported exactly when the new edges would close one.

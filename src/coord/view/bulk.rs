@@ -25,7 +25,6 @@ impl TaskView {
         let count = usize::try_from(count).map_err(|e| e.to_string())?;
         // A damaged count must not reserve a damaged amount of memory.
         view.tasks.reserve(count.min(bytes.len() / 16));
-        let mut all = Vec::with_capacity(view.tasks.capacity());
         let mut by_status: HashMap<TaskStatus, Vec<_>> = HashMap::new();
         // Available tasks: claimable or not once every status is known.
         let mut waiting = Vec::new();
@@ -37,17 +36,20 @@ impl TaskView {
             at += used;
             let id: Arc<str> = Arc::from(&*t.task_id);
             let stored = Stored {
-                seq: t.seq,
                 status: t.status,
-                capabilities: t.capabilities.into_boxed_slice(),
                 bytes: record.into(),
             };
             if view.tasks.insert(id.clone(), stored).is_some() {
                 return Err(format!("task {id} is recorded twice"));
             }
-            let key = (t.created_at, id.clone());
-            all.push(key.clone());
-            by_status.entry(t.status).or_default().push(key);
+            if !t.capabilities.is_empty() {
+                view.needs
+                    .insert(id.clone(), t.capabilities.into_boxed_slice());
+            }
+            by_status
+                .entry(t.status)
+                .or_default()
+                .push((t.created_at, id.clone()));
             for d in &t.depends_on {
                 view.dependents
                     .entry(d.clone())
@@ -71,7 +73,6 @@ impl TaskView {
         if at != bytes.len() {
             return Err(format!("{} bytes after the last task", bytes.len() - at));
         }
-        view.all = BTreeSet::from_iter(all);
         view.by_status = by_status
             .into_iter()
             .map(|(status, keys)| (status, BTreeSet::from_iter(keys)))
@@ -161,11 +162,11 @@ mod tests {
             let bulk = TaskView::from_records(clock, &records, latest.len() as u64).unwrap();
             prop_assert_eq!(&bulk.claimable, &applied.claimable);
             prop_assert_eq!(&bulk.delayed, &applied.delayed);
-            prop_assert_eq!(&bulk.all, &applied.all);
+            prop_assert_eq!(&bulk.needs, &applied.needs);
             prop_assert_eq!(&bulk.by_status.iter().filter(|(_, s)| !s.is_empty()).collect::<HashMap<_, _>>(), &applied.by_status.iter().filter(|(_, s)| !s.is_empty()).collect::<HashMap<_, _>>());
             prop_assert_eq!(&bulk.dependents.iter().filter(|(_, s)| !s.is_empty()).collect::<HashMap<_, _>>(), &applied.dependents.iter().filter(|(_, s)| !s.is_empty()).collect::<HashMap<_, _>>());
             prop_assert_eq!(&bulk.deadlines, &applied.deadlines);
-            let seqs = |v: &TaskView| v.tasks.iter().map(|(k, e)| (k.clone(), (e.seq, e.status, e.bytes.clone()))).collect::<HashMap<_, _>>();
+            let seqs = |v: &TaskView| v.tasks.iter().map(|(k, e)| (k.clone(), (e.seq(), e.status, e.bytes.clone()))).collect::<HashMap<_, _>>();
             prop_assert_eq!(seqs(&bulk), seqs(&applied));
         }
     }

@@ -203,6 +203,14 @@ pub fn encode(task: &Task, seq: u64) -> Result<Box<[u8]>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The sequence a compact record carries (its first field), without
+/// decoding the rest.
+pub fn seq(bytes: &[u8]) -> Result<u64, String> {
+    bincode::serde::decode_from_slice::<u64, _>(bytes, config())
+        .map(|(seq, _)| seq)
+        .map_err(|e| e.to_string())
+}
+
 fn snap_task(bytes: &[u8]) -> Result<(SnapTask<'_>, usize), String> {
     bincode::serde::borrow_decode_from_slice(bytes, config()).map_err(|e| e.to_string())
 }
@@ -219,7 +227,6 @@ pub fn decode(bytes: &[u8]) -> Result<(Task, u64, usize), String> {
 /// task (its id stays borrowed from the bytes): how a start from the
 /// snapshot indexes 100,000 tasks in a few tens of milliseconds.
 pub struct Facts<'a> {
-    pub seq: u64,
     pub task_id: Cow<'a, str>,
     pub status: TaskStatus,
     pub priority: Priority,
@@ -236,7 +243,6 @@ pub struct Facts<'a> {
 pub fn facts(bytes: &[u8]) -> Result<(Facts<'_>, usize), String> {
     let (t, used) = snap_task(bytes)?;
     let facts = Facts {
-        seq: t.seq,
         task_id: t.task_id,
         status: t.status,
         priority: t.priority,
