@@ -95,9 +95,20 @@ impl Log {
             },
             (None, None) => 1,
         };
+        // Only what is committed, read once before looking: sled's reads
+        // are no snapshot, so while the writer applies more, one subject's
+        // index (or a later part of a scan) can show a message while an
+        // earlier one, applied just before it, is missed. A reader paging
+        // on (a replay's seam) would then skip that one for good. Every
+        // message up to the committed sequence was applied before it was
+        // read, so up to there every read is complete.
+        let upto = *handle.committed.borrow();
+        if start > upto {
+            return Ok(Vec::new());
+        }
         let seqs = match range.subject.as_deref() {
-            None | Some(">") => return scan(&handle, start, limit, |_| true),
-            Some(f) if is_literal(f) => index_seqs(&handle.tree, f, start, limit)?,
+            None | Some(">") => return scan(&handle, start, upto, limit, |_| true),
+            Some(f) if is_literal(f) => index_seqs(&handle.tree, f, start, upto, limit)?,
             Some(f) => {
                 let subjects: Vec<String> = subject_counts(&handle.tree)?
                     .into_iter()
@@ -105,11 +116,11 @@ impl Log {
                     .filter(|s| matches(f, s))
                     .collect();
                 if subjects.len() > INDEX_MERGE_MAX_SUBJECTS {
-                    return scan(&handle, start, limit, |s| matches(f, s));
+                    return scan(&handle, start, upto, limit, |s| matches(f, s));
                 }
                 let mut all = Vec::new();
                 for s in &subjects {
-                    all.extend(index_seqs(&handle.tree, s, start, limit)?);
+                    all.extend(index_seqs(&handle.tree, s, start, upto, limit)?);
                 }
                 all.sort_unstable();
                 all.truncate(limit);
@@ -182,11 +193,12 @@ pub(super) fn last_seqs_per_subject(
 fn scan(
     handle: &StreamHandle,
     start: u64,
+    upto: u64,
     limit: usize,
     want: impl Fn(&str) -> bool,
 ) -> Result<Vec<Message>> {
     let mut out = Vec::new();
-    for item in handle.tree.range(keys::msg(start)..=keys::msg(u64::MAX)) {
+    for item in handle.tree.range(keys::msg(start)..=keys::msg(upto)) {
         let (k, v) = item?;
         let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
         let stored: StoredMessage = decode(&v)?;
@@ -200,12 +212,18 @@ fn scan(
     Ok(out)
 }
 
-fn index_seqs(tree: &sled::Tree, subject: &str, start: u64, limit: usize) -> Result<Vec<u64>> {
-    let prefix = keys::subject_prefix(subject);
+/// Sequences from `start` to `upto` of one subject, from its index.
+fn index_seqs(
+    tree: &sled::Tree,
+    subject: &str,
+    start: u64,
+    upto: u64,
+    limit: usize,
+) -> Result<Vec<u64>> {
     let mut out = Vec::new();
-    for item in tree.range(keys::subject(subject, start)..) {
+    for item in tree.range(keys::subject(subject, start)..=keys::subject(subject, upto)) {
         let (k, _) = item?;
-        if !k.starts_with(&prefix) || out.len() >= limit {
+        if out.len() >= limit {
             break;
         }
         if let Some(seq) = keys::trailing_seq(&k) {
