@@ -65,6 +65,10 @@ fn bench_compare_reports_every_workload_for_both_sides() {
         latency["p999_ms"].as_f64().unwrap(),
     );
     assert!(p50 > 0.0 && p999 >= p50, "{latency}");
+    // hivelog's subscribers keep up with a small fan-out: nothing lost.
+    let fan_out = &rows[3]["hivelog"];
+    assert_eq!(fan_out["lost"].as_u64(), Some(0), "{fan_out}");
+    assert!(fan_out["deliveries"].as_u64().unwrap() > 0, "{fan_out}");
     for row in rows {
         let ops = row["hivelog"]["ops_per_s"].as_f64().unwrap_or(0.0);
         assert!(ops > 0.0, "{row}");

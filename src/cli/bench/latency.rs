@@ -129,6 +129,7 @@ impl Target {
             ops: latencies.len() as u64,
             elapsed: started.elapsed(),
             latencies,
+            lost: 0,
         })
     }
 

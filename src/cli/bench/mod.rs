@@ -69,6 +69,9 @@ struct Results {
     p999_ms: Vec<f64>,
     cpu_s: Vec<f64>,
     rss_kib: u64,
+    /// Over every round: deliveries lost, and all there should have been.
+    lost: u64,
+    deliveries: u64,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -183,6 +186,8 @@ fn record(r: &mut Results, s: &Sample, before: Option<(f64, u64)>, after: Option
     r.p50_ms.push(pct(0.5));
     r.p99_ms.push(pct(0.99));
     r.p999_ms.push(pct(0.999));
+    r.lost += s.lost;
+    r.deliveries += s.ops + s.lost;
     if let (Some((c0, _)), Some((c1, rss))) = (before, after) {
         r.cpu_s.push(c1 - c0);
         r.rss_kib = r.rss_kib.max(rss);
@@ -215,6 +220,8 @@ fn report(
                     "server_cpu_s": median(&r.cpu_s),
                     "server_peak_rss_mib": (r.rss_kib > 0).then(|| r.rss_kib as f64 / 1024.0),
                     "rounds": r.ops_per_s,
+                    "lost": r.lost,
+                    "deliveries": r.deliveries,
                 });
             }
             if let [a, b] = per_side.as_slice() {
@@ -270,6 +277,17 @@ fn print_table(report: &Value) {
                     ms("p50_ms"),
                     ms("p99_ms"),
                     ms("p999_ms")
+                );
+            }
+        }
+    }
+    for row in report["workloads"].as_array().into_iter().flatten() {
+        for name in ["hivelog", "nats-server"] {
+            if let Some(lost) = row[name]["lost"].as_u64().filter(|n| *n > 0) {
+                println!(
+                    "{}, {name}: {lost} of {} deliveries lost (a subscriber fell behind the publisher)",
+                    row["workload"].as_str().unwrap_or("?"),
+                    row[name]["deliveries"].as_u64().unwrap_or(0)
                 );
             }
         }

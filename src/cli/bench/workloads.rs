@@ -62,6 +62,9 @@ pub struct Sample {
     pub ops: u64,
     pub elapsed: Duration,
     pub latencies: Vec<Duration>,
+    /// Deliveries that never arrived (fan-out: a subscriber too slow for
+    /// the publisher; core NATS drops for it, hivelog disconnects it).
+    pub lost: u64,
 }
 
 type Lat = Arc<Mutex<Vec<Duration>>>;
@@ -252,6 +255,7 @@ impl Target {
             ops: done as u64,
             elapsed: started.elapsed(),
             latencies,
+            lost: 0,
         })
     }
 
@@ -353,5 +357,6 @@ fn sample(lat: Lat, elapsed: Duration) -> Sample {
         ops: latencies.len() as u64,
         elapsed,
         latencies,
+        lost: 0,
     }
 }
