@@ -128,8 +128,8 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_SYNC_INTERVAL", default_value = "100ms", value_parser = parse_duration)]
     pub sync_interval: Duration,
 
-    /// Storage cache size in MiB.
-    #[arg(long, env = "HIVELOG_CACHE_MB", default_value_t = 64)]
+    /// Storage cache size in MiB (sled's cache of decoded pages; reads past it come from the OS page cache).
+    #[arg(long, env = "HIVELOG_CACHE_MB", default_value_t = 16)]
     pub cache_mb: u64,
 
     /// New messages are refused (507) while the data directory's disk has less free space than this, in MiB, and taken again when space returns; 0 turns it off.
