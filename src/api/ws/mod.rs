@@ -13,10 +13,15 @@
 
 mod on_nats;
 mod protocol;
+mod publish;
+mod shared;
 mod subscription;
 
+pub(crate) use protocol::fuzz_frame;
+pub use shared::Shared;
+
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,17 +31,16 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
 use tracing::Instrument;
 
 use super::auth::{Caller, Role};
 use super::AppState;
 use crate::api::openapi::{get_op, Routes};
-use crate::log::{PubAck, PublishOptions, DEFAULT_MAX_MSG_SIZE};
+use crate::log::{PublishOptions, DEFAULT_MAX_MSG_SIZE};
+use publish::InFlight;
 
-/// A publish handed on in frame order, answered when it is stored.
-type InFlight = std::pin::Pin<Box<dyn std::future::Future<Output = Result<PubAck, String>> + Send>>;
 use protocol::ClientOp;
 pub use subscription::Outbound;
 
@@ -125,69 +129,6 @@ async fn upgrade(
         })
 }
 
-/// Per-connection state shared with its tasks.
-pub struct Shared {
-    pub out: mpsc::UnboundedSender<Outbound>,
-    /// The byte budget of the queue: a queued frame holds its size in
-    /// permits until the socket has taken it.
-    pub budget: tokio::sync::Semaphore,
-    budget_total: usize,
-    pub slow: AtomicBool,
-    pub slow_signal: Notify,
-    /// Durable subscriptions that take acks, by sid.
-    pub acks: std::sync::Mutex<HashMap<String, subscription::DurableAcks>>,
-}
-
-impl Shared {
-    fn frame(&self, frame: &Value) -> (Utf8Bytes, u32) {
-        let text = frame.to_string();
-        // A frame bigger than the whole budget takes all of it.
-        let cost = text.len().clamp(1, self.budget_total) as u32;
-        (Utf8Bytes::from(text), cost)
-    }
-
-    /// Queues a live frame; past the byte budget the connection is slow.
-    pub fn push(&self, frame: Value) -> bool {
-        let (text, cost) = self.frame(&frame);
-        match self.budget.try_acquire_many(cost) {
-            Ok(permit) => {
-                permit.forget();
-                self.out.send(Outbound::Text { text, cost }).is_ok()
-            }
-            Err(_) => {
-                self.mark_slow();
-                false
-            }
-        }
-    }
-
-    /// Queues a frame, waiting for room in the budget (history, durable
-    /// deliveries, answers: paced by the socket, never dropped). False
-    /// when the connection is gone.
-    pub async fn send_paced(&self, frame: Value) -> bool {
-        let (text, cost) = self.frame(&frame);
-        match self.budget.acquire_many(cost).await {
-            Ok(permit) => {
-                permit.forget();
-                self.out.send(Outbound::Text { text, cost }).is_ok()
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Waits until at least `bytes` of the budget are free.
-    pub async fn room_for(&self, bytes: usize) -> bool {
-        let want = bytes.clamp(1, self.budget_total) as u32;
-        self.budget.acquire_many(want).await.is_ok()
-    }
-
-    pub fn mark_slow(&self) {
-        if !self.slow.swap(true, Ordering::AcqRel) {
-            self.slow_signal.notify_one();
-        }
-    }
-}
-
 struct Connection {
     state: AppState,
     shared: Arc<Shared>,
@@ -203,22 +144,10 @@ struct Connection {
     role: Role,
 }
 
-/// Publishes of one connection in flight at once; past this the
-/// connection stops reading until answers go out.
-const PUBLISHES_IN_FLIGHT: usize = 1024;
-
 impl Connection {
     fn new(state: AppState, role: Role) -> Self {
         let (out, outbound) = mpsc::unbounded_channel();
-        let budget_total = state.ws.max_pending.max(64 * 1024);
-        let shared = Arc::new(Shared {
-            out,
-            budget: tokio::sync::Semaphore::new(budget_total),
-            budget_total,
-            slow: AtomicBool::new(false),
-            slow_signal: Notify::new(),
-            acks: Default::default(),
-        });
+        let shared = Arc::new(Shared::new(state.ws.max_pending, out));
         Connection {
             state,
             shared,
@@ -229,27 +158,6 @@ impl Connection {
             errors: 0,
             role,
         }
-    }
-
-    /// The queue of publishes waiting for answers, started on first use.
-    fn publishes(&mut self) -> &mpsc::Sender<(Value, InFlight)> {
-        self.pubs.get_or_insert_with(|| {
-            let (pubs, in_flight) = mpsc::channel(PUBLISHES_IN_FLIGHT);
-            let (answers, count) = (
-                self.shared.clone(),
-                TaskCount::new(self.state.ws_stats.clone()),
-            );
-            self.tasks.spawn(async move {
-                let _count = count;
-                answer_publishes(answers, in_flight).await;
-            });
-            pubs
-        })
-    }
-
-    /// Room for one more publish (reading pauses without it).
-    fn can_publish(&self) -> bool {
-        self.pubs.as_ref().is_none_or(|p| p.capacity() > 0)
     }
 
     async fn run(mut self, socket: WebSocket) {
@@ -451,49 +359,12 @@ impl Connection {
                         return true;
                     }
                 };
-                // Handed to the log here, in frame order, so the stored
-                // order and what subscribers see is the order sent; the
-                // answers come back in that order too.
                 let opts = PublishOptions {
                     msg_id,
                     expected_last_subject_seq: expect_last_subject_seq,
                     ..Default::default()
                 };
-                let pending: InFlight = match self.state.nats_subject(&subject) {
-                    // On the NATS backend, the history stream's subjects
-                    // go to JetStream; the relay brings them back live.
-                    // Sent when the answer before it is in, so in order.
-                    Some(nats) => {
-                        let nats = nats.clone();
-                        Box::pin(async move {
-                            nats.publish(&subject, payload, opts)
-                                .await
-                                .map_err(|e| e.to_string())
-                        })
-                    }
-                    None => {
-                        let relay = match self.state.coord.port() {
-                            crate::coord::port::Backend::JetStream(n) => {
-                                Some(((**n).clone(), subject.clone(), payload.clone()))
-                            }
-                            _ => None,
-                        };
-                        let pending = self.state.log.publish_pipelined(&subject, payload, opts);
-                        Box::pin(async move {
-                            let ack = pending.wait().await.map_err(|e| e.to_string())?;
-                            // Kept by no stream here: the other instances'
-                            // subscribers get it through NATS.
-                            if let (Some((n, subject, payload)), None) = (relay, &ack.stream) {
-                                n.relay_unstored(&subject, payload);
-                            }
-                            Ok(ack)
-                        })
-                    }
-                };
-                if self.publishes().try_send((id, pending)).is_err() {
-                    // Only this loop sends, and it reads only with room.
-                    return self.protocol_error("too many publishes in flight");
-                }
+                return self.on_pub(id, subject, payload, opts);
             }
         }
         // Reap finished tasks so the set does not grow with every publish.
@@ -512,58 +383,6 @@ impl Connection {
             return false;
         }
         true
-    }
-}
-
-/// Answers a connection's publishes in the order they were sent. Waiting
-/// for each in turn costs nothing in throughput: every one of them is
-/// already queued in the log, so they are committed together.
-async fn answer_publishes(shared: Arc<Shared>, mut in_flight: mpsc::Receiver<(Value, InFlight)>) {
-    while let Some((id, pending)) = in_flight.recv().await {
-        let frame = match pending.await {
-            Ok(ack) => {
-                json!({"op": "puback", "id": id, "stream": ack.stream, "seq": ack.seq, "duplicate": ack.duplicate})
-            }
-            Err(e) => protocol::err_for(&id, e),
-        };
-        // Paced by the socket: an answer is never dropped as "slow".
-        if !shared.send_paced(frame).await {
-            return;
-        }
-    }
-}
-
-/// A text frame through the parsing and checks `on_text` applies before it
-/// touches any state (for the fuzz targets).
-pub(crate) fn fuzz_frame(text: &str) {
-    let Ok(op) = serde_json::from_str::<ClientOp>(text) else {
-        return;
-    };
-    match op {
-        ClientOp::Sub {
-            sid,
-            subject,
-            deliver,
-            ..
-        } => {
-            let _ = protocol::sid_key(&sid);
-            let _ = crate::log::subject::validate_pattern(&subject);
-            let _ = deliver.start();
-        }
-        ClientOp::Unsub { sid } => {
-            let _ = protocol::sid_key(&sid);
-        }
-        ClientOp::Pub {
-            data,
-            text,
-            data_b64,
-            subject,
-            ..
-        } => {
-            let _ = protocol::payload(data, text, data_b64);
-            let _ = crate::log::subject::validate_subject(&subject);
-        }
-        ClientOp::Ack { .. } | ClientOp::Ping => {}
     }
 }
 

@@ -157,6 +157,40 @@ pub fn err_for(id: &Value, detail: impl Into<String>) -> Value {
     json!({ "op": "err", "id": id, "detail": detail.into() })
 }
 
+/// A text frame through the parsing and checks `on_text` applies before it
+/// touches any state (for the fuzz targets).
+pub(crate) fn fuzz_frame(text: &str) {
+    let Ok(op) = serde_json::from_str::<ClientOp>(text) else {
+        return;
+    };
+    match op {
+        ClientOp::Sub {
+            sid,
+            subject,
+            deliver,
+            ..
+        } => {
+            let _ = sid_key(&sid);
+            let _ = crate::log::subject::validate_pattern(&subject);
+            let _ = deliver.start();
+        }
+        ClientOp::Unsub { sid } => {
+            let _ = sid_key(&sid);
+        }
+        ClientOp::Pub {
+            data,
+            text,
+            data_b64,
+            subject,
+            ..
+        } => {
+            let _ = payload(data, text, data_b64);
+            let _ = crate::log::subject::validate_subject(&subject);
+        }
+        ClientOp::Ack { .. } | ClientOp::Ping => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
