@@ -202,10 +202,8 @@ impl TaskView {
                     _ => None,
                 };
                 let blocked_only = column == Column::Blocked;
-                let in_column = |k: &RecentKey| {
-                    (!blocked_only || (self.tasks.contains_key(&k.1) && !self.is_claimable(&k.1)))
-                        && keep(&k.1)
-                };
+                let in_column =
+                    |k: &RecentKey| (!blocked_only || !self.in_claim_order(k)) && keep(&k.1);
                 let total = if filter.is_empty() {
                     match column {
                         Column::All => counts.total,

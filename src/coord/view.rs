@@ -331,6 +331,15 @@ impl TaskView {
         }
     }
 
+    /// Is the task of this sort key in the claim order? Listing blocked
+    /// tasks asks it of every available one, so it decodes nothing: the
+    /// task's priority can only be one of three.
+    pub(super) fn in_claim_order(&self, key: &RecentKey) -> bool {
+        [Priority::High, Priority::Medium, Priority::Low]
+            .into_iter()
+            .any(|p| self.claimable.contains(&(Reverse(p), key.0, key.1.clone())))
+    }
+
     /// Tasks that name `id` as a dependency.
     pub fn dependents_of(&self, id: &str) -> Vec<String> {
         self.dependents
