@@ -1,5 +1,8 @@
 //! The snapshot's bytes: a header, then each task in its compact form
-//! (`view/compact.rs`), as the view holds it.
+//! (`view/compact.rs`), as the view holds it. A start reads only what the
+//! indexes need of each record and decodes the rest on demand, so damage
+//! inside a record would surface late, as a task gone missing; the header's
+//! checksum of the records refuses a damaged snapshot up front instead.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +13,7 @@ use crate::coord::view::TaskView;
 
 /// Bumped whenever the compact form changes; a snapshot of another version is
 /// ignored (the view is rebuilt from the records and a new one written).
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -18,6 +21,8 @@ struct Header {
     /// Every task record up to this sequence is reflected in `tasks`.
     state_seq: u64,
     tasks: u64,
+    /// CRC-32 of the records after the header.
+    crc: u32,
 }
 
 fn config() -> bincode::config::Configuration {
@@ -26,16 +31,16 @@ fn config() -> bincode::config::Configuration {
 
 /// The view's tasks as snapshot bytes, reflecting records up to `state_seq`.
 pub(super) fn encode(view: &TaskView, state_seq: u64) -> Result<Vec<u8>, String> {
+    // The view keeps each task in the snapshot's own form.
+    let records: Vec<u8> = view.records().flatten().copied().collect();
     let header = Header {
         format: FORMAT,
         state_seq,
         tasks: view.len() as u64,
+        crc: crc32fast::hash(&records),
     };
     let mut out = bincode::serde::encode_to_vec(&header, config()).map_err(|e| e.to_string())?;
-    // The view keeps each task in the snapshot's own form.
-    for record in view.records() {
-        out.extend_from_slice(record);
-    }
+    out.extend_from_slice(&records);
     Ok(out)
 }
 
@@ -51,6 +56,9 @@ pub(super) fn decode(bytes: &[u8], clock: Arc<dyn Clock>) -> Result<(TaskView, u
         ));
     }
     let records = bytes.get(at..).ok_or("truncated")?;
+    if crc32fast::hash(records) != header.crc {
+        return Err("the records do not match their checksum".into());
+    }
     let view = TaskView::from_records(clock, records, header.tasks)?;
     Ok((view, header.state_seq))
 }
@@ -121,11 +129,20 @@ mod tests {
                 format: FORMAT + 1,
                 state_seq: 1,
                 tasks: 0,
+                crc: 0,
             },
             config(),
         )
         .unwrap();
         other.extend_from_slice(&bytes[3..]);
         assert!(decode(&other, clock()).err().unwrap().contains("format"));
+        // Damage that still decodes as a record (the client's extra JSON
+        // no longer parses): a start reads no JSON, so only the checksum
+        // keeps the task from going missing later.
+        let at = bytes.windows(6).position(|w| w == b"\"kept\"").unwrap();
+        let mut flipped = bytes.clone();
+        flipped[at] = b'x';
+        let err = decode(&flipped, clock()).err().unwrap();
+        assert!(err.contains("checksum"), "{err}");
     }
 }
