@@ -153,6 +153,17 @@ impl Server {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.stop_nats();
+    }
+
+    /// Stops the nats-server this one stored in, cleanly, once this one is
+    /// gone: the next server on `dir` starts a nats-server of its own on
+    /// the same store, and two of them on one store would each see only
+    /// what the other had written to disk so far.
+    fn stop_nats(&mut self) {
+        if let Some(mut nats) = self.nats.take() {
+            nats.stop();
+        }
     }
 
     /// SIGTERM, then wait for the exit status.
@@ -163,16 +174,18 @@ impl Server {
             .expect("kill");
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
+                break status;
             }
             assert!(
                 Instant::now() < deadline,
                 "server did not stop within 30s of SIGTERM"
             );
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        self.stop_nats();
+        status
     }
 
     /// What the server wrote to stderr (its logs).

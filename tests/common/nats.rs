@@ -87,6 +87,20 @@ impl NatsServer {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, and wait until it has stopped: JetStream writes what it
+    /// holds (consumer state above all) before it exits, so another
+    /// nats-server on the same store finds everything.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+    }
+
     /// Starts again on the same port and store.
     pub fn restart(&mut self) {
         self.kill();
