@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::error::{LogError, Result};
 use super::store::StreamRecord;
 use super::stream::StreamConfig;
-use super::{guard, lock, now_ns, publish, read, write, Log, StreamInfo};
+use super::{guard, lock, now_ns, read, write, Log, StreamInfo};
 
 impl Log {
     /// Creates a stream. Returns `(info, created)`: an existing stream with
@@ -69,7 +69,7 @@ impl Log {
                 routes.insert(s, handle.name.clone());
             }
         }
-        publish::enforce_limits(&handle)?;
+        super::retention::enforce_limits(&handle)?;
         self.shared.store.flush()?;
         self.stream_info(&config.name)
     }

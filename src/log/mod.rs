@@ -11,6 +11,7 @@ pub mod duration;
 mod error;
 mod fanout;
 mod guard;
+mod index;
 mod manifest;
 mod message;
 mod publish;

@@ -10,13 +10,12 @@ use serde::Serialize;
 
 use super::error::{LogError, Result};
 use super::guard::Op;
+use super::index::subject_counts;
 use super::message::{Headers, Message, StoredMessage};
 use super::retention::Change;
-use super::store::keys;
-use super::stream::{DiscardPolicy, StreamConfig};
 use super::subject::{matches, validate_pattern, validate_subject};
 use super::writer::Queued;
-use super::{lock, now_ns, Log, StreamHandle};
+use super::{lock, now_ns, Log};
 
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
 const MAX_MSG_ID_LEN: usize = 256;
@@ -311,116 +310,5 @@ impl Log {
             tracing::info!(stream, purged, "stream purged");
         }
         Ok(purged)
-    }
-}
-
-/// Makes space for `msg` under the stream's limits, or refuses it when the
-/// discard policy is `new`.
-pub(super) fn make_room(
-    config: &StreamConfig,
-    change: &mut Change,
-    msg: &StoredMessage,
-) -> Result<()> {
-    let size = msg.stored_size();
-    let full = |limit, value| LogError::StreamFull {
-        stream: config.name.clone(),
-        limit,
-        value,
-    };
-    let discard_new = config.discard == DiscardPolicy::New;
-    if let Some(max) = config.max_bytes {
-        if size > max {
-            return Err(LogError::MessageTooLarge {
-                stream: config.name.clone(),
-                size,
-                max,
-                limit: "max_bytes",
-            });
-        }
-    }
-    if let Some(max) = config.max_msgs_per_subject {
-        let count = change.subject_count(&msg.subject)?;
-        if count >= max {
-            if discard_new {
-                return Err(full("max_msgs_per_subject", max));
-            }
-            change.remove_oldest_of_subject(&msg.subject, count + 1 - max)?;
-        }
-    }
-    if let Some(max) = config.max_msgs {
-        while change.state.messages >= max {
-            if discard_new {
-                return Err(full("max_msgs", max));
-            }
-            if !change.remove_oldest()? {
-                break;
-            }
-        }
-    }
-    if let Some(max) = config.max_bytes {
-        while change.state.bytes + size > max {
-            if discard_new {
-                return Err(full("max_bytes", max));
-            }
-            if !change.remove_oldest()? {
-                break;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// After a config update: removes what no longer fits, oldest first.
-pub(super) fn enforce_limits(handle: &StreamHandle) -> Result<()> {
-    let mut inner = lock(&handle.inner);
-    let config = inner.config.clone();
-    let mut change = Change::new(&handle.tree, inner.state);
-    if let Some(max) = config.max_msgs_per_subject {
-        for (subject, count) in subject_counts(&handle.tree)? {
-            if count > max {
-                change.remove_oldest_of_subject(&subject, count - max)?;
-            }
-        }
-    }
-    while config
-        .max_msgs
-        .is_some_and(|max| change.state.messages > max)
-        && change.remove_oldest()?
-    {}
-    while config.max_bytes.is_some_and(|max| change.state.bytes > max) && change.remove_oldest()? {}
-    change.commit(&mut inner.state)?;
-    Ok(())
-}
-
-/// Every stored subject with its message count.
-pub(super) fn subject_counts(tree: &sled::Tree) -> Result<Vec<(String, u64)>> {
-    subject_counts_under(tree, "")
-}
-
-/// Message counts of the subjects that start with `prefix`.
-pub(super) fn subject_counts_under(tree: &sled::Tree, prefix: &str) -> Result<Vec<(String, u64)>> {
-    tree.scan_prefix(keys::count(prefix))
-        .map(|item| {
-            let (k, v) = item?;
-            let subject = String::from_utf8(k[1..].to_vec())
-                .map_err(|_| LogError::Corrupt("subject key".into()))?;
-            let count = u64::from_be_bytes(
-                v.as_ref()
-                    .try_into()
-                    .map_err(|_| LogError::Corrupt("subject count".into()))?,
-            );
-            Ok((subject, count))
-        })
-        .collect()
-}
-
-/// The sequence of the newest message on `subject`.
-pub(super) fn last_seq_of_subject(tree: &sled::Tree, subject: &str) -> Result<Option<u64>> {
-    match tree.scan_prefix(keys::subject_prefix(subject)).next_back() {
-        Some(item) => {
-            let (k, _) = item?;
-            Ok(keys::trailing_seq(&k))
-        }
-        None => Ok(None),
     }
 }

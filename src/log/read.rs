@@ -3,8 +3,8 @@
 //! subject. Reads go straight to sled and never take the writer lock.
 
 use super::error::{LogError, Result};
+use super::index::{last_seq_of_subject, subject_counts, subject_counts_under};
 use super::message::{Message, StoredMessage};
-use super::publish::{last_seq_of_subject, subject_counts, subject_counts_under};
 use super::store::{decode, keys};
 use super::subject::{is_literal, matches, validate_pattern, validate_subject};
 use super::{lock, Log, StreamHandle};

@@ -2,14 +2,17 @@
 //! single sled batch together with the updated counters, so that a crash
 //! never leaves the index, the per-subject counts and the state disagreeing
 //! with the messages. Retention (limits, age, purge, delete) is expressed as
-//! removals through this type.
+//! removals through this type; the stream limits themselves are applied
+//! here too (`make_room` per publish, `enforce_limits` after an update).
 
 use std::collections::{HashMap, HashSet};
 
 use super::error::{LogError, Result};
+use super::index::subject_counts;
 use super::message::StoredMessage;
 use super::store::{decode, encode, keys};
-use super::stream::StreamState;
+use super::stream::{DiscardPolicy, StreamConfig, StreamState};
+use super::{lock, StreamHandle};
 
 pub(crate) struct Change<'a> {
     tree: &'a sled::Tree,
@@ -214,4 +217,82 @@ impl<'a> Change<'a> {
         self.batch.insert(keys::STATE, encode(&self.state)?);
         Ok((self.batch, self.state))
     }
+}
+
+/// Makes space for `msg` under the stream's limits, or refuses it when the
+/// discard policy is `new`.
+pub(super) fn make_room(
+    config: &StreamConfig,
+    change: &mut Change,
+    msg: &StoredMessage,
+) -> Result<()> {
+    let size = msg.stored_size();
+    let full = |limit, value| LogError::StreamFull {
+        stream: config.name.clone(),
+        limit,
+        value,
+    };
+    let discard_new = config.discard == DiscardPolicy::New;
+    if let Some(max) = config.max_bytes {
+        if size > max {
+            return Err(LogError::MessageTooLarge {
+                stream: config.name.clone(),
+                size,
+                max,
+                limit: "max_bytes",
+            });
+        }
+    }
+    if let Some(max) = config.max_msgs_per_subject {
+        let count = change.subject_count(&msg.subject)?;
+        if count >= max {
+            if discard_new {
+                return Err(full("max_msgs_per_subject", max));
+            }
+            change.remove_oldest_of_subject(&msg.subject, count + 1 - max)?;
+        }
+    }
+    if let Some(max) = config.max_msgs {
+        while change.state.messages >= max {
+            if discard_new {
+                return Err(full("max_msgs", max));
+            }
+            if !change.remove_oldest()? {
+                break;
+            }
+        }
+    }
+    if let Some(max) = config.max_bytes {
+        while change.state.bytes + size > max {
+            if discard_new {
+                return Err(full("max_bytes", max));
+            }
+            if !change.remove_oldest()? {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a config update: removes what no longer fits, oldest first.
+pub(super) fn enforce_limits(handle: &StreamHandle) -> Result<()> {
+    let mut inner = lock(&handle.inner);
+    let config = inner.config.clone();
+    let mut change = Change::new(&handle.tree, inner.state);
+    if let Some(max) = config.max_msgs_per_subject {
+        for (subject, count) in subject_counts(&handle.tree)? {
+            if count > max {
+                change.remove_oldest_of_subject(&subject, count - max)?;
+            }
+        }
+    }
+    while config
+        .max_msgs
+        .is_some_and(|max| change.state.messages > max)
+        && change.remove_oldest()?
+    {}
+    while config.max_bytes.is_some_and(|max| change.state.bytes > max) && change.remove_oldest()? {}
+    change.commit(&mut inner.state)?;
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Consumers on a stream: creating them at the right start position,
-//! pull fetches with long polling, acks, and persisting durable consumers'
-//! state next to the stream's messages.
+//! pull fetches with long polling and acks (`pull.rs`), and persisting
+//! durable consumers' state next to the stream's messages.
 //!
 //! Consumer state is written with every fetch and ack but not waited on:
 //! like JetStream's, it reaches disk with the next flush. After a crash a
@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -19,6 +18,7 @@ mod acks;
 mod config;
 mod fresh;
 mod position;
+mod pull;
 
 pub use acks::{ConsumerState, Pending};
 pub use config::{AckKind, AckPolicy, ConsumerConfig, DeliverPolicy};
@@ -29,7 +29,6 @@ pub(crate) use position::start_position;
 
 use super::error::{LogError, Result};
 use super::message::Message;
-use super::read::read_stored;
 use super::store::{decode, encode, keys};
 use super::{lock, now_ns, Log, StreamHandle};
 
@@ -263,128 +262,6 @@ impl Log {
         })
     }
 
-    /// Up to `batch` messages for this consumer: due redeliveries first, then
-    /// new ones. When there are none, waits up to `expires` for the first
-    /// to arrive, without polling.
-    pub async fn fetch(
-        &self,
-        stream: &str,
-        name: &str,
-        batch: usize,
-        expires: Duration,
-    ) -> Result<Vec<Delivered>> {
-        let (handle, consumer) = self.consumer(stream, name)?;
-        let batch = batch.clamp(1, MAX_FETCH_BATCH);
-        let give_up = tokio::time::Instant::now() + expires;
-        let mut appended = handle.committed.subscribe();
-        loop {
-            appended.borrow_and_update();
-            let acked = consumer.changed.notified();
-            let (out, next_due) = fetch_now(&handle, &consumer, batch)?;
-            if !out.is_empty() {
-                return Ok(out);
-            }
-            let now = tokio::time::Instant::now();
-            if now >= give_up {
-                return Ok(out);
-            }
-            let wake = match next_due {
-                Some(due_ns) => {
-                    let wait = u64::try_from(due_ns.saturating_sub(now_ns())).unwrap_or(0);
-                    give_up.min(now + Duration::from_nanos(wait))
-                }
-                None => give_up,
-            };
-            tokio::select! {
-                changed = appended.changed() => {
-                    if changed.is_err() {
-                        return Err(LogError::StreamNotFound(stream.into()));
-                    }
-                }
-                _ = acked => {}
-                _ = tokio::time::sleep_until(wake) => {}
-            }
-            if handle.deleted.load(Ordering::Acquire) {
-                return Err(LogError::StreamNotFound(stream.into()));
-            }
-            if consumer.deleted.load(Ordering::Acquire) {
-                return Err(LogError::ConsumerNotFound {
-                    stream: stream.into(),
-                    consumer: name.into(),
-                });
-            }
-        }
-    }
-
-    /// Acknowledges (or naks, extends, terminates) one delivered message.
-    pub fn ack(
-        &self,
-        stream: &str,
-        name: &str,
-        seq: u64,
-        kind: AckKind,
-        delay: Option<Duration>,
-    ) -> Result<()> {
-        let outcome = self.ack_many(stream, name, &[seq], kind, delay)?;
-        match outcome.not_pending.first() {
-            Some(_) => Err(LogError::NotPending {
-                consumer: name.into(),
-                seq,
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// `ack` for many messages at once: one lock, one write. Sequences
-    /// that are not awaiting an ack are reported, not an error.
-    pub fn ack_many(
-        &self,
-        stream: &str,
-        name: &str,
-        seqs: &[u64],
-        kind: AckKind,
-        delay: Option<Duration>,
-    ) -> Result<AckOutcome> {
-        self.settle(stream, name, |m, now| {
-            let mut outcome = AckOutcome::default();
-            for &seq in seqs {
-                match m.ack(seq, kind, delay, now) {
-                    Ok(()) => outcome.done.push(seq),
-                    Err(LogError::NotPending { .. }) => outcome.not_pending.push(seq),
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(outcome)
-        })
-    }
-
-    /// Acknowledges every message delivered to this consumer up to and
-    /// including stream sequence `seq`; returns how many were pending.
-    pub fn ack_up_to(&self, stream: &str, name: &str, seq: u64) -> Result<usize> {
-        self.settle(stream, name, |m, _| Ok(m.ack_up_to(seq)))
-    }
-
-    /// Applies `change` to a consumer's ack state, persists what moved and
-    /// wakes its waiting fetchers at once: an ack makes room under
-    /// `max_ack_pending`, a nak makes a message due, and a fetcher that
-    /// slept until a timer instead would stall delivery.
-    fn settle<T>(
-        &self,
-        stream: &str,
-        name: &str,
-        change: impl FnOnce(&mut AckState, i64) -> Result<T>,
-    ) -> Result<T> {
-        let (handle, consumer) = self.consumer(stream, name)?;
-        let mut m = lock(&consumer.machine);
-        let now = now_ns();
-        let out = change(&mut m, now);
-        m.state.last_active_ns = now;
-        persist(&handle, &consumer, &mut m)?;
-        drop(m);
-        consumer.changed.notify_waiters();
-        out
-    }
-
     /// Removes ephemeral consumers idle for longer than their
     /// `inactive_threshold`; returns how many.
     pub(super) fn remove_idle_consumers(&self, handle: &StreamHandle) -> u64 {
@@ -408,48 +285,6 @@ impl Log {
         }
         idle.len() as u64
     }
-}
-
-/// One non-waiting pass of a fetch. Returns the deliveries and, when there
-/// are none, when the next pending message falls due.
-fn fetch_now(
-    handle: &StreamHandle,
-    consumer: &ConsumerHandle,
-    batch: usize,
-) -> Result<(Vec<Delivered>, Option<i64>)> {
-    let mut m = lock(&consumer.machine);
-    let now = now_ns();
-    m.state.last_active_ns = now;
-    let committed = *handle.committed.borrow();
-    let mut out = Vec::new();
-    for (seq, delivered) in m.take_due(now, batch) {
-        match read_stored(handle, seq)? {
-            Some(message) => {
-                let consumer_seq = m
-                    .pending
-                    .get(&seq)
-                    .map_or(m.state.consumer_seq, |p| p.consumer_seq);
-                out.push(Delivered {
-                    message,
-                    delivered,
-                    consumer_seq,
-                });
-            }
-            None => m.forget(seq),
-        }
-    }
-    while out.len() < batch && m.room() > 0 {
-        let Some(seq) = m.state.backlog.pop_front() else {
-            break;
-        };
-        if let Some(message) = read_stored(handle, seq)? {
-            out.push(fresh::first_delivery(&mut m, message, now));
-        }
-    }
-    fresh::deliver_new(handle, &mut m, committed, batch, now, &mut out)?;
-    let next_due = m.next_deadline_ns();
-    persist(handle, consumer, &mut m)?;
-    Ok((out, next_due))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use super::acks::AckState;
 use super::config::{ConsumerConfig, DeliverPolicy};
 use crate::log::error::Result;
-use crate::log::publish::{last_seq_of_subject, subject_counts};
+use crate::log::index::{last_seq_of_subject, subject_counts};
 use crate::log::read::{last_seqs_per_subject, seq_at_or_after};
 use crate::log::store::keys;
 use crate::log::stream::StreamState;
