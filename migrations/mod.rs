@@ -5,6 +5,7 @@
 //! the current version is the last step's.
 
 mod v1_initial_layout;
+mod v2_pending_chunks;
 
 /// One upgrade step.
 pub struct Migration {
@@ -14,11 +15,18 @@ pub struct Migration {
 }
 
 /// Every step, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial layout: a meta tree for stream configs, one tree per stream",
-    up: v1_initial_layout::up,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial layout: a meta tree for stream configs, one tree per stream",
+        up: v1_initial_layout::up,
+    },
+    Migration {
+        version: 2,
+        description: "durable consumers' pending acks in chunks, not a key each",
+        up: v2_pending_chunks::up,
+    },
+];
 
 /// The format this build writes.
 pub fn current_version() -> u32 {

@@ -23,7 +23,8 @@ const FORMAT_KEY: &[u8] = b"format_version";
 const STORE_ID_KEY: &[u8] = b"store_id";
 const STREAM_RECORD_PREFIX: &str = "stream/";
 
-/// Key layout inside a stream's tree (see migrations/v1_initial_layout.rs).
+/// Key layout inside a stream's tree (see migrations/v1_initial_layout.rs
+/// and v2_pending_chunks.rs).
 pub(crate) mod keys {
     pub const MSG: u8 = b'm';
     pub const SUBJECT: u8 = b's';
@@ -32,7 +33,9 @@ pub(crate) mod keys {
     pub const DEDUP_TIME: u8 = b't';
     pub const STATE: &[u8] = b"S";
     pub const CONSUMER: u8 = b'C';
+    /// Format 1's pending entries, one per key (migrations/v2).
     pub const PENDING: u8 = b'P';
+    pub const PENDING_CHUNK: u8 = b'B';
 
     pub fn msg(seq: u64) -> [u8; 9] {
         let mut k = [MSG; 9];
@@ -87,16 +90,16 @@ pub(crate) mod keys {
         k
     }
 
-    pub fn pending_prefix(consumer: &str) -> Vec<u8> {
-        let mut k = vec![PENDING];
+    pub fn pending_chunk_prefix(consumer: &str) -> Vec<u8> {
+        let mut k = vec![PENDING_CHUNK];
         k.extend_from_slice(consumer.as_bytes());
         k.push(0);
         k
     }
 
-    pub fn pending(consumer: &str, seq: u64) -> Vec<u8> {
-        let mut k = pending_prefix(consumer);
-        k.extend_from_slice(&seq.to_be_bytes());
+    pub fn pending_chunk(consumer: &str, id: u64) -> Vec<u8> {
+        let mut k = pending_chunk_prefix(consumer);
+        k.extend_from_slice(&id.to_be_bytes());
         k
     }
 }
@@ -378,7 +381,7 @@ mod tests {
         // A subject that is a prefix of another must not interleave with it.
         assert!(keys::subject("a", u64::MAX) < keys::subject("a.b", 0));
         assert_eq!(keys::trailing_seq(&keys::msg(42)), Some(42));
-        assert_eq!(keys::trailing_seq(&keys::pending("c", 7)), Some(7));
+        assert_eq!(keys::trailing_seq(&keys::pending_chunk("c", 7)), Some(7));
         assert_eq!(keys::trailing_seq(b"x"), None);
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 mod acks;
+mod chunks;
 mod config;
 mod fresh;
 mod position;
@@ -24,6 +25,8 @@ pub use acks::{ConsumerState, Pending};
 pub use config::{AckKind, AckPolicy, ConsumerConfig, DeliverPolicy};
 
 use acks::AckState;
+use chunks::Chunks;
+pub(crate) use chunks::{encode_chunk, CHUNK};
 use position::count_pending;
 pub(crate) use position::start_position;
 
@@ -41,6 +44,8 @@ const MAX_SCAN_PER_FETCH: usize = 100_000;
 pub(crate) struct ConsumerHandle {
     pub name: String,
     pub machine: Mutex<AckState>,
+    /// Where its pending entries are stored; locked after `machine`.
+    stored: Mutex<Chunks>,
     /// Wakes long-polling fetchers when an ack or nak changes what is due.
     pub changed: Notify,
     pub deleted: AtomicBool,
@@ -101,23 +106,18 @@ pub(super) fn load_durables(handle: &StreamHandle) -> Result<()> {
             .map_err(|_| LogError::Corrupt("consumer name".into()))?;
         let record: ConsumerRecord = decode(&v)?;
         let config: ConsumerConfig = serde_json::from_str(&record.config_json)?;
-        let mut pending = BTreeMap::new();
-        for item in handle.tree.scan_prefix(keys::pending_prefix(&name)) {
-            let (k, v) = item?;
-            let seq =
-                keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("pending key".into()))?;
-            pending.insert(seq, decode::<Pending>(&v)?);
-        }
+        let (pending, stored) = Chunks::load(&handle.tree, &name)?;
         let machine = AckState::new(config, record.state, pending);
-        consumers.insert(name.clone(), Arc::new(new_handle(name, machine)));
+        consumers.insert(name.clone(), Arc::new(new_handle(name, machine, stored)));
     }
     Ok(())
 }
 
-fn new_handle(name: String, machine: AckState) -> ConsumerHandle {
+fn new_handle(name: String, machine: AckState, stored: Chunks) -> ConsumerHandle {
     ConsumerHandle {
         name,
         machine: Mutex::new(machine),
+        stored: Mutex::new(stored),
         changed: Notify::new(),
         deleted: AtomicBool::new(false),
     }
@@ -137,12 +137,7 @@ fn persist(handle: &StreamHandle, consumer: &ConsumerHandle, m: &mut AckState) -
         return Ok(());
     }
     let mut batch = sled::Batch::default();
-    for (seq, p) in changes {
-        match p {
-            Some(p) => batch.insert(keys::pending(&consumer.name, seq), encode(&p)?),
-            None => batch.remove(keys::pending(&consumer.name, seq)),
-        }
-    }
+    lock(&consumer.stored).write(&consumer.name, changes, &m.pending, &mut batch)?;
     let record = ConsumerRecord {
         config_json: serde_json::to_string(&m.config)?,
         state: m.state.clone(),
@@ -207,6 +202,7 @@ impl Log {
         let consumer = Arc::new(new_handle(
             name.clone(),
             AckState::new(config, cstate, BTreeMap::new()),
+            Chunks::default(),
         ));
         persist(&handle, &consumer, &mut lock(&consumer.machine))?;
         lock(&handle.consumers).insert(name.clone(), consumer);
@@ -221,7 +217,7 @@ impl Log {
         consumer.changed.notify_waiters();
         let mut batch = sled::Batch::default();
         batch.remove(keys::consumer(name));
-        for item in handle.tree.scan_prefix(keys::pending_prefix(name)) {
+        for item in handle.tree.scan_prefix(keys::pending_chunk_prefix(name)) {
             batch.remove(item?.0);
         }
         handle.tree.apply_batch(batch)?;

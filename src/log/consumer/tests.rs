@@ -141,3 +141,80 @@ proptest::proptest! {
         });
     }
 }
+
+/// A store written by format 1 (a key per pending ack) opens with its
+/// consumers' pending acks intact, now kept in chunks.
+#[tokio::test]
+async fn format_1_pending_acks_are_upgraded_to_chunks() {
+    use super::Pending;
+    use crate::log::store::{decode, encode, keys};
+    let dir = tempfile::tempdir().unwrap();
+    let log = open_for_test(dir.path());
+    with_messages(&log, 300, 1000).await;
+    let got = log.fetch("Q", "c", 250, Duration::ZERO).await.unwrap();
+    assert_eq!(got.len(), 250);
+    log.ack("Q", "c", 3, AckKind::Ack, None).unwrap();
+    let before = log.consumer_info("Q", "c").unwrap();
+    assert_eq!(before.num_ack_pending, 249);
+    log.close().unwrap();
+    drop(log);
+
+    // Write those acks back as format 1 kept them.
+    let db = loop {
+        match sled::Config::new().path(dir.path().join("sled")).open() {
+            Ok(db) => break db,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let tree = db.open_tree("stream/Q").unwrap();
+    let mut batch = sled::Batch::default();
+    let mut count = 0;
+    for item in tree.scan_prefix(keys::pending_chunk_prefix("c")) {
+        let (k, v) = item.unwrap();
+        batch.remove(k);
+        let entries: Vec<(u64, Pending)> = decode(&v).unwrap();
+        for (seq, p) in entries {
+            let mut key = vec![keys::PENDING];
+            key.extend_from_slice(b"c\0");
+            key.extend_from_slice(&seq.to_be_bytes());
+            batch.insert(key, encode(&p).unwrap());
+            count += 1;
+        }
+    }
+    assert_eq!(count, 249);
+    tree.apply_batch(batch).unwrap();
+    db.open_tree("meta")
+        .unwrap()
+        .insert("format_version", &1u32.to_be_bytes())
+        .unwrap();
+    db.flush().unwrap();
+    drop((tree, db));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let log = open_for_test(dir.path());
+    let after = log.consumer_info("Q", "c").unwrap();
+    assert_eq!(
+        (after.num_ack_pending, after.delivered, after.ack_floor),
+        (before.num_ack_pending, before.delivered, before.ack_floor)
+    );
+    // The 249 sit in two chunks (128 + 121), and no format 1 key is left.
+    let (tree, chunks) = {
+        let handle = log.stream("Q").unwrap();
+        let tree = handle.tree.clone();
+        let n = tree.scan_prefix(keys::pending_chunk_prefix("c")).count();
+        (tree, n)
+    };
+    assert_eq!(chunks, 2);
+    assert_eq!(tree.scan_prefix([keys::PENDING]).count(), 0);
+    // They are still pending: acked, they are gone; the rest comes next.
+    for seq in [1, 2, 4, 250] {
+        log.ack("Q", "c", seq, AckKind::Ack, None).unwrap();
+    }
+    assert!(log.ack("Q", "c", 3, AckKind::Ack, None).is_err());
+    let rest = log.fetch("Q", "c", 100, Duration::ZERO).await.unwrap();
+    assert_eq!(rest.first().map(|d| d.message.seq), Some(251));
+    assert_eq!(
+        log.consumer_info("Q", "c").unwrap().num_ack_pending,
+        245 + 50
+    );
+}
