@@ -305,9 +305,22 @@ async fn two_hundred_abrupt_disconnects_leave_nothing_behind() {
                 .body(format!("hello round {round}")),
         )
         .await;
-        let h = health(&server).await;
+        // Each connection handles its `sub` frames on its own time: wait
+        // until all of them have (on NATS each one is a round trip there).
+        let mut h = health(&server).await;
+        for _ in 0..50 {
+            if h["ws_tasks"].as_u64().unwrap() >= 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            h = health(&server).await;
+        }
         assert_eq!(h["ws_connections"], 200);
-        assert!(h["ws_tasks"].as_u64().unwrap() >= 200, "{h}");
+        assert!(
+            h["ws_tasks"].as_u64().unwrap() >= 200,
+            "{h}\n{:?}",
+            server.logs().iter().rev().take(5).collect::<Vec<_>>()
+        );
         for ws in conns {
             // Drop the TCP stream without a close frame.
             drop(ws.stream.into_inner());

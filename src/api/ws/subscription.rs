@@ -92,6 +92,7 @@ pub async fn run(log: Log, shared: Arc<Shared>, mut job: Job) {
         (None, None, None) => Ok(()),
     };
     if let Err(detail) = result {
+        tracing::debug!(sid = %job.sid, subject = %job.subject, %detail, "subscription ended");
         shared.push(json!({"op": "err", "sid": job.sid, "detail": detail}));
     }
 }

@@ -17,6 +17,12 @@ use super::embedded::{HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT};
 use super::{LogPort, PortError, Record, Watch};
 
 const HISTORY_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Consumers each of hivelog's streams may have in NATS: the embedded
+/// log's default (`--max-consumers-per-stream`). nats-server 2.15 gives a
+/// stream that names no limit 1,000, and every WebSocket subscription with
+/// history is an ordered consumer there, kept for 30 s after its client
+/// vanishes, so a burst of reconnecting clients would be refused.
+const MAX_CONSUMERS: i32 = 10_000;
 
 /// The KV bucket of leases (one key per job that must run once).
 const LEASES_BUCKET: &str = "HIVELOG_LEASES";
@@ -126,6 +132,7 @@ impl JetStreamPort {
             name: STATE_STREAM.into(),
             subjects: vec![crate::coord::STATE_SUBJECTS.into()],
             max_messages_per_subject: STATE_VERSIONS_KEPT as i64,
+            max_consumers: MAX_CONSUMERS,
             num_replicas: replicas.max(1),
             description: Some(
                 "every version of each task and agent; the source of hivelog's current state"
@@ -137,6 +144,7 @@ impl JetStreamPort {
             name: HISTORY_STREAM.into(),
             subjects: vec![format!("{prefix}.>")],
             max_age: HISTORY_MAX_AGE,
+            max_consumers: MAX_CONSUMERS,
             num_replicas: replicas.max(1),
             description: Some(
                 "tasks, coordination, errors and heartbeats, as the replaced stack published them"
@@ -145,7 +153,16 @@ impl JetStreamPort {
             ..Default::default()
         };
         for config in [state, history] {
-            js.get_or_create_stream(config).await.map_err(unavailable)?;
+            let stream = js.get_or_create_stream(config).await.map_err(unavailable)?;
+            // Made before the limit was named (or by an older hivelog):
+            // raise it. A nats-server before 2.12 cannot; it keeps its own.
+            let mut kept = stream.cached_info().config.clone();
+            if (1..MAX_CONSUMERS).contains(&kept.max_consumers) {
+                kept.max_consumers = MAX_CONSUMERS;
+                if let Err(e) = js.update_stream(&kept).await {
+                    tracing::warn!(stream = %kept.name, error = %e, "could not raise the stream's consumer limit");
+                }
+            }
         }
         Ok(JetStreamPort {
             js,
