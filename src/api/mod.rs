@@ -49,9 +49,23 @@ use crate::coord::Coordinator;
 use crate::log::{Log, MAX_MSG_SIZE_CAP};
 pub use error::ApiError;
 
-/// What every handler can reach.
+/// What every handler can reach. One `Arc`: axum clones the state for
+/// every request and every middleware layer, and cloning each field's
+/// `Arc` on its own showed up in profiles of the request path.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+#[derive(Clone)]
+pub struct AppStateInner {
     pub log: Log,
     pub coord: Arc<Coordinator<Backend>>,
     pub ws: ws::WsConfig,
@@ -100,7 +114,7 @@ impl AppState {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64)
         );
-        AppState {
+        AppState(Arc::new(AppStateInner {
             log,
             coord,
             ws,
@@ -112,12 +126,17 @@ impl AppState {
             limits: Arc::new(limits::Limits::new(limits::LimitsConfig::default())),
             cors_origins: Arc::default(),
             mcp_any_host: false,
-        }
+        }))
+    }
+
+    /// For the builders below, before the state is shared.
+    fn fields(&mut self) -> &mut AppStateInner {
+        Arc::make_mut(&mut self.0)
     }
 
     /// Where the server listens decides which `Host` names `/mcp` takes.
     pub fn listening_on(mut self, addr: std::net::SocketAddr) -> Self {
-        self.mcp_any_host = !addr.ip().is_loopback();
+        self.fields().mcp_any_host = !addr.ip().is_loopback();
         self
     }
 
@@ -125,24 +144,24 @@ impl AppState {
     /// (empty means none).
     pub fn with_token(mut self, token: Option<&str>) -> Self {
         if let Ok(t) = auth::Tokens::new(token, None, false) {
-            self.tokens = Arc::new(t);
+            self.fields().tokens = Arc::new(t);
         }
         self
     }
 
     pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
-        self.cors_origins = Arc::new(origins);
+        self.fields().cors_origins = Arc::new(origins);
         self
     }
 
     pub fn with_limits(mut self, config: limits::LimitsConfig) -> Self {
-        self.limits = Arc::new(limits::Limits::new(config));
+        self.fields().limits = Arc::new(limits::Limits::new(config));
         self
     }
 
     /// Requires one of `tokens` on API and WebSocket requests.
     pub fn with_tokens(mut self, tokens: Arc<auth::Tokens>) -> Self {
-        self.tokens = tokens;
+        self.fields().tokens = tokens;
         self
     }
 }

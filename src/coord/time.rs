@@ -55,7 +55,27 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.naive_utc().format(FORMAT))
+        use chrono::{Datelike, Timelike};
+        let t = self.0.naive_utc();
+        // Written field by field: chrono's `format` parses FORMAT again on
+        // every call, and every task and message answer carries times.
+        // Years past four digits (only saturated times) take chrono's way.
+        if !(0..=9999).contains(&t.year()) {
+            return write!(f, "{}", t.format(FORMAT));
+        }
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            // A leap second's nanoseconds run past 10^9; %.6f shows them
+            // the same way.
+            t.nanosecond() / 1_000
+        )
     }
 }
 
@@ -200,7 +220,29 @@ mod tests {
         assert!(serde_json::from_str::<ClientTime>("\"soon\"").is_err());
     }
 
+    #[test]
+    fn the_ends_of_time_are_written_as_chrono_writes_them() {
+        for t in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+            assert_eq!(
+                Timestamp(t).to_string(),
+                t.naive_utc().format(FORMAT).to_string()
+            );
+        }
+    }
+
     proptest! {
+        #[test]
+        fn display_writes_what_chrono_formats(
+            secs in -70_000_000_000i64..300_000_000_000,
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let t = DateTime::<Utc>::from_timestamp(secs, nanos).unwrap();
+            prop_assert_eq!(
+                Timestamp(t).to_string(),
+                t.naive_utc().format(FORMAT).to_string()
+            );
+        }
+
         #[test]
         fn display_then_parse_round_trips(micros in 0i64..4_000_000_000_000_000) {
             let t = Timestamp(DateTime::from_timestamp_micros(micros).unwrap());
