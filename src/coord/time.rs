@@ -59,8 +59,9 @@ impl fmt::Display for Timestamp {
         let t = self.0.naive_utc();
         // Written field by field: chrono's `format` parses FORMAT again on
         // every call, and every task and message answer carries times.
-        // Years past four digits (only saturated times) take chrono's way.
-        if !(0..=9999).contains(&t.year()) {
+        // Years past four digits (only saturated times) and leap seconds
+        // (written as second 60) take chrono's way.
+        if !(0..=9999).contains(&t.year()) || t.nanosecond() >= 1_000_000_000 {
             return write!(f, "{}", t.format(FORMAT));
         }
         write!(
@@ -72,8 +73,6 @@ impl fmt::Display for Timestamp {
             t.hour(),
             t.minute(),
             t.second(),
-            // A leap second's nanoseconds run past 10^9; %.6f shows them
-            // the same way.
             t.nanosecond() / 1_000
         )
     }
@@ -221,8 +220,14 @@ mod tests {
     }
 
     #[test]
-    fn the_ends_of_time_are_written_as_chrono_writes_them() {
-        for t in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC] {
+    fn the_ends_of_time_and_leap_seconds_are_written_as_chrono_writes_them() {
+        let leap = chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_234_567_891))
+            .map(|t| t.and_utc());
+        for t in [DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC]
+            .into_iter()
+            .chain(leap)
+        {
             assert_eq!(
                 Timestamp(t).to_string(),
                 t.naive_utc().format(FORMAT).to_string()
