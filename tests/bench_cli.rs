@@ -117,3 +117,46 @@ fn an_empty_window_or_no_subscribers_is_refused() {
         );
     }
 }
+
+/// `hivelog bench --hivelog URL --workload claim` with small sizes, as JSON.
+fn claim_run(server: &common::Server) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args(["bench", "--hivelog", &server.url(""), "--workload", "claim"])
+        .args(["--rounds", "1", "--size", "40", "--json"])
+        .output()
+        .expect("run hivelog bench")
+}
+
+#[tokio::test]
+async fn a_running_server_can_be_measured_twice_and_its_own_work_is_not_taken() {
+    let server = common::Server::start();
+    // Two runs on one server: the second must not find the first's
+    // (finished) tasks under the same ids and measure nothing.
+    for run in 0..2 {
+        let out = claim_run(&server);
+        assert!(out.status.success(), "run {run}: {out:?}");
+        let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+        let row = &report["workloads"][0]["hivelog"];
+        assert!(
+            row["ops_per_s"].as_f64().unwrap_or(0.0) > 0.0,
+            "run {run}: {row}"
+        );
+    }
+    // Someone's real task waiting: the workload would complete it.
+    let http = common::client();
+    let (status, _) = common::send(http.post(server.url("/api/tasks")).json(
+        &serde_json::json!({"task_id": "real-work", "title": "not the bench's", "description": ""}),
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let out = claim_run(&server);
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("real-work") && stderr.contains("--hivelog"),
+        "{stderr}"
+    );
+    let (_, task) = common::send(http.get(server.url("/api/tasks/real-work"))).await;
+    assert_eq!(task["status"], "available", "{task}");
+    assert!(task["owner"].is_null() && task["attempts"] == 0, "{task}");
+}

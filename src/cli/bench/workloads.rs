@@ -69,6 +69,20 @@ pub struct Sample {
 
 type Lat = Arc<Mutex<Vec<Duration>>>;
 
+/// This run's tag, part of every task id, subject and consumer name the
+/// workloads create, so a second run against the same running server
+/// starts from nothing of the first's (same ids would find the first
+/// run's tasks already done and measure nothing).
+fn run_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{:x}", nanos % (1 << 48))
+    })
+}
+
 impl Target {
     pub async fn hivelog(base: &str) -> anyhow::Result<Target> {
         let t = Target::Hivelog {
@@ -115,6 +129,33 @@ impl Target {
             anyhow::bail!("not hivelog");
         };
         Ok(http.post(format!("{base}{path}")).json(body).send().await?)
+    }
+
+    /// The claim workload takes and completes every claimable task, so on
+    /// a running server that holds someone's real work it would finish
+    /// that work as a success. It runs only on a queue with nothing
+    /// claimable in it.
+    async fn refuse_foreign_work(&self) -> anyhow::Result<()> {
+        let Target::Hivelog { base, http } = self else {
+            return Ok(());
+        };
+        let r = http
+            .get(format!("{base}/api/tasks/available?limit=1"))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            r.status().is_success(),
+            "list available tasks: {}",
+            r.status()
+        );
+        let waiting: Vec<Value> = r.json().await?;
+        match waiting.first() {
+            Some(t) => anyhow::bail!(
+                "the claim workload would take and complete the tasks waiting on {base} (first: {}); run it against a server of its own (leave out --hivelog) or skip it with --workload",
+                t["task_id"]
+            ),
+            None => Ok(()),
+        }
     }
 
     /// One publish of 256 bytes, answered once stored.
@@ -177,7 +218,7 @@ impl Target {
     /// Publishes `size` messages (not measured), then reads them through a
     /// new pull consumer, 100 per fetch, acking each batch.
     async fn fetch_ack(&self, size: usize, round: usize) -> anyhow::Result<Sample> {
-        let subject = format!("bench.f{round}");
+        let subject = format!("bench.f{}.{round}", run_tag());
         let fill: Vec<_> = (0..AGENTS)
             .map(|w| {
                 let subject = subject.clone();
@@ -192,7 +233,7 @@ impl Target {
         for r in futures_util::future::join_all(fill).await {
             r?;
         }
-        let name = format!("fa{round}");
+        let name = format!("fa{}-{round}", run_tag());
         let consumers = "/api/streams/BENCH/consumers";
         let nats_consumer = match self {
             Target::Hivelog { .. } => {
@@ -262,17 +303,19 @@ impl Target {
     /// Queues `size` units of work (not measured), then 16 agents take
     /// and finish them until none is left.
     async fn claim(&self, size: usize, round: usize) -> anyhow::Result<Sample> {
+        self.refuse_foreign_work().await?;
+        let tag = run_tag();
         let fill: Vec<_> = (0..AGENTS)
             .map(|w| async move {
                 for i in (w..size).step_by(AGENTS) {
                     match self {
                         Target::Hivelog { .. } => {
-                            let body = json!({"task_id": format!("b{round}-{i}"), "title": "bench", "description": ""});
+                            let body = json!({"task_id": format!("bench-{tag}-{round}-{i}"), "title": "bench", "description": ""});
                             let r = self.post("/api/tasks", &body).await?;
                             anyhow::ensure!(r.status().is_success(), "add task: {}", r.status());
                         }
                         Target::Nats { js, .. } => {
-                            js.publish(format!("benchq.{round}"), vec![b'x'; PAYLOAD].into()).await?.await?;
+                            js.publish(format!("benchq.{tag}.{round}"), vec![b'x'; PAYLOAD].into()).await?.await?;
                         }
                     }
                 }
@@ -287,8 +330,8 @@ impl Target {
                 js.get_stream("BENCHQ")
                     .await?
                     .create_consumer(consumer::pull::Config {
-                        durable_name: Some(format!("q{round}")),
-                        filter_subject: format!("benchq.{round}"),
+                        durable_name: Some(format!("q{tag}-{round}")),
+                        filter_subject: format!("benchq.{tag}.{round}"),
                         ..Default::default()
                     })
                     .await?,
