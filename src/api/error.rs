@@ -106,7 +106,8 @@ impl From<LogError> for ApiError {
             | WrongStream { .. }
             | WrongLastSequence { .. }
             | WrongLastSubjectSequence { .. }
-            | NoStream { .. } => StatusCode::CONFLICT,
+            | NoStream { .. }
+            | NotFollowed => StatusCode::CONFLICT,
             Protected { .. } => StatusCode::FORBIDDEN,
             MessageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             StreamFull { .. } | DiskFull { .. } => StatusCode::INSUFFICIENT_STORAGE,

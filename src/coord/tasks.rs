@@ -101,45 +101,49 @@ impl<P: LogPort> Coordinator<P> {
     pub(super) async fn write_task(&self, task: Task, expect: u64) -> Result<Written, PortError> {
         let at = task.updated_at;
         let stored = serde_json::to_vec(&task).map_err(|e| PortError::Corrupt(e.to_string()))?;
+        // The copy for history readers goes with the record, so one flush
+        // stores both and copies keep the records' order. Rendering reads
+        // only the task's dependencies, so it is the same before the apply.
+        let rendered = Self::render(&lock(&self.tasks), &task);
+        let history = serde_json::to_vec(&rendered).unwrap_or_default();
         // From the append to the apply, no snapshot may be taken (see
         // snapshot.rs).
         let barrier = self.snapshot_barrier.read().await;
-        let seq = self
+        let (seq, copied) = self
             .port
-            .append(&Self::task_subject(&task.task_id), stored, Some(expect))
+            .append_with_copy(
+                &Self::task_subject(&task.task_id),
+                stored,
+                Some(expect),
+                &self.subject("tasks"),
+                history,
+            )
             .await?;
-        let (rendered, ready) = {
+        let ready = {
             let mut view = lock(&self.tasks);
             // This task, and those waiting for it, may become claimable.
             let mut ids = view.dependents_of(&task.task_id);
             ids.push(task.task_id.clone());
             let before: Vec<bool> = ids.iter().map(|id| view.is_claimable(id)).collect();
-            view.apply(task.clone(), seq);
-            let ready: Vec<Task> = ids
-                .iter()
+            view.apply(task, seq);
+            ids.iter()
                 .zip(before)
                 .filter(|(id, was)| !was && view.is_claimable(id))
                 .filter_map(|(id, _)| view.get(id).map(|e| e.task.clone()))
                 .filter(|t| !t.capabilities.is_empty())
-                .collect();
-            (Self::render(&view, &task), ready)
+                .collect::<Vec<Task>>()
         };
         drop(barrier);
         self.claimable.notify_waiters();
         for t in ready {
             self.announce_ready(&t).await;
         }
-        let history = serde_json::to_vec(&rendered).unwrap_or_default();
-        let history_seq = match self
-            .port
-            .append(&self.subject("tasks"), history, None)
-            .await
-        {
+        let history_seq = match copied {
             Ok(seq) => Some(seq),
             Err(e) => {
                 // The change itself is stored; only the copy for history
                 // readers is missing.
-                tracing::warn!(task = %task.task_id, error = %e, "could not publish the task version on the tasks subject");
+                tracing::warn!(task = %rendered.task_id, error = %e, "could not publish the task version on the tasks subject");
                 None
             }
         };

@@ -117,6 +117,9 @@ pub enum LogError {
     #[error("the log is shutting down")]
     ShuttingDown,
 
+    #[error("not published: the publish it was to follow was not stored")]
+    NotFollowed,
+
     #[error("storage error: {0}")]
     Storage(#[from] sled::Error),
 }

@@ -71,6 +71,16 @@ impl SystemWriter {
             .wait()
             .await
     }
+
+    /// [`Log::publish_then`] by this writer: `first` and, only if it is
+    /// stored, `then`, durable in one flush.
+    pub async fn publish_then(
+        &self,
+        first: (&str, Vec<u8>, PublishOptions),
+        then: (&str, Vec<u8>, PublishOptions),
+    ) -> Result<(PubAck, Result<PubAck>)> {
+        self.log.publish_then(first, then, Some(&self.stream)).await
+    }
 }
 
 impl Log {

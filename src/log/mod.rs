@@ -396,3 +396,5 @@ pub(crate) fn open_for_test(dir: &Path) -> Log {
 mod tests;
 #[cfg(test)]
 mod tests_concurrent;
+#[cfg(test)]
+mod tests_follow;

@@ -60,6 +60,13 @@ fn validate_msg_id(id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where a checked publish goes.
+enum Route {
+    /// No stream stores the subject: delivered live only.
+    Live(Message),
+    Stored(Arc<super::StreamHandle>, StoredMessage, PublishOptions),
+}
+
 /// A publish handed to the writer, not yet answered. Publishes enqueued
 /// one after another are stored (and delivered) in that order, so a
 /// connection can pipeline many and still keep its order: enqueue each in
@@ -163,9 +170,77 @@ impl Log {
         &self,
         subject: &str,
         payload: Vec<u8>,
-        mut opts: PublishOptions,
+        opts: PublishOptions,
         system: Option<&str>,
     ) -> Result<Pending> {
+        let route = self.route(subject, payload, opts, system)?;
+        self.send_routed(route)
+    }
+
+    /// Publishes `first` and, only if it is stored, `then` right behind it
+    /// (`system` as for [`Log::enqueue`]). When both subjects are stored
+    /// the writer applies them in one round, so one flush makes both
+    /// durable and nothing comes between them in a stream they share.
+    /// The follower's own failure does not undo the first; it is the
+    /// second result.
+    pub(super) async fn publish_then(
+        &self,
+        first: (&str, Vec<u8>, PublishOptions),
+        then: (&str, Vec<u8>, PublishOptions),
+        system: Option<&str>,
+    ) -> Result<(PubAck, Result<PubAck>)> {
+        let first = self.route(first.0, first.1, first.2, system)?;
+        let then = self.route(then.0, then.1, then.2, system);
+        match (first, then) {
+            (Route::Stored(handle, stored, opts), Ok(Route::Stored(h2, s2, o2))) => {
+                let started = std::time::Instant::now();
+                let (reply, second) = oneshot::channel();
+                let follower = (h2, Queued::new(s2, o2, reply));
+                let (reply, first) = oneshot::channel();
+                let mut q = Queued::new(stored, opts, reply);
+                q.then = Some(Box::new(follower));
+                self.shared.writer.send(handle, q)?;
+                let first = self.pending(Pending::Queued {
+                    answer: first,
+                    started,
+                });
+                let second = self.pending(Pending::Queued {
+                    answer: second,
+                    started,
+                });
+                let ack = first.wait().await?;
+                Ok((ack, second.wait().await))
+            }
+            // A subject no stream stores: one after the other.
+            (first, then) => {
+                let ack = self.pending(self.send_routed(first)?).wait().await?;
+                let second = match then {
+                    Ok(route) => match self.send_routed(route) {
+                        Ok(state) => self.pending(state).wait().await,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                Ok((ack, second))
+            }
+        }
+    }
+
+    fn pending(&self, state: Pending) -> PendingPublish {
+        PendingPublish {
+            state,
+            log: self.clone(),
+        }
+    }
+
+    /// Checks a publish and finds the stream that stores it, if any.
+    fn route(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        mut opts: PublishOptions,
+        system: Option<&str>,
+    ) -> Result<Route> {
         if self.is_closed() {
             return Err(LogError::ShuttingDown);
         }
@@ -191,41 +266,47 @@ impl Log {
                     subject: subject.into(),
                 });
             }
-            let msg = Message {
+            return Ok(Route::Live(Message {
                 stream: None,
                 seq: 0,
                 subject: subject.into(),
                 time_ns: now_ns(),
                 headers,
                 payload,
-            };
-            self.shared.fanout.deliver(&Arc::new(msg));
-            return Ok(Pending::Answered(Ok(PubAck {
-                stream: None,
-                seq: None,
-                duplicate: false,
-            })));
+            }));
         };
         if system != Some(&*handle.name) {
             self.check_guard(&handle.name, Op::Publish, None)?;
         }
-        let started = std::time::Instant::now();
-        let (reply, answer) = oneshot::channel();
         let stored = StoredMessage {
             subject: subject.into(),
             time_ns: 0,
             headers,
             payload,
         };
-        self.shared.writer.send(
-            handle,
-            Queued {
-                stored,
-                opts,
-                reply,
-            },
-        )?;
-        Ok(Pending::Queued { answer, started })
+        Ok(Route::Stored(handle, stored, opts))
+    }
+
+    /// Delivers a live-only publish, or hands a stored one to the writer.
+    fn send_routed(&self, route: Route) -> Result<Pending> {
+        match route {
+            Route::Live(msg) => {
+                self.shared.fanout.deliver(&Arc::new(msg));
+                Ok(Pending::Answered(Ok(PubAck {
+                    stream: None,
+                    seq: None,
+                    duplicate: false,
+                })))
+            }
+            Route::Stored(handle, stored, opts) => {
+                let started = std::time::Instant::now();
+                let (reply, answer) = oneshot::channel();
+                self.shared
+                    .writer
+                    .send(handle, Queued::new(stored, opts, reply))?;
+                Ok(Pending::Queued { answer, started })
+            }
+        }
     }
 
     /// Removes one message.

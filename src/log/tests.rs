@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn open(dir: &Path) -> Log {
+pub(super) fn open(dir: &Path) -> Log {
     Log::open(
         dir,
         LogOptions {
@@ -18,23 +18,23 @@ fn open(dir: &Path) -> Log {
     .unwrap()
 }
 
-fn stream(name: &str, subjects: &[&str]) -> StreamConfig {
+pub(super) fn stream(name: &str, subjects: &[&str]) -> StreamConfig {
     StreamConfig::new(name, subjects)
 }
 
-async fn put(log: &Log, subject: &str, body: &str) -> PubAck {
+pub(super) async fn put(log: &Log, subject: &str, body: &str) -> PubAck {
     log.publish(subject, body.as_bytes().to_vec(), PublishOptions::default())
         .await
         .unwrap()
 }
 
-fn payloads(msgs: &[Message]) -> Vec<String> {
+pub(super) fn payloads(msgs: &[Message]) -> Vec<String> {
     msgs.iter()
         .map(|m| String::from_utf8(m.payload.clone()).unwrap())
         .collect()
 }
 
-fn all(log: &Log, name: &str) -> Vec<Message> {
+pub(super) fn all(log: &Log, name: &str) -> Vec<Message> {
     log.read_range(
         name,
         &ReadRange {

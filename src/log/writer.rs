@@ -16,6 +16,12 @@
 //! describe exactly the messages stored (`tests_concurrent.rs` checks this
 //! under concurrent publishes). Those writers then wait for a flush of
 //! their own through the committer, as publishes do.
+//!
+//! A publish may carry a follower (`Queued::then`, possibly for another
+//! stream) that is stored only if the publish itself is. Followers are
+//! applied in the same round, and a round hands its groups to the
+//! committer only once all of it is applied, so a publish and its
+//! follower become durable in one flush.
 
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
@@ -39,7 +45,8 @@ use super::{lock, now_ns, StreamHandle, StreamInner};
 /// The most publishes applied as one batch.
 const MAX_GROUP: usize = 1024;
 
-type Request = (Arc<StreamHandle>, Queued);
+pub(crate) type Request = (Arc<StreamHandle>, Queued);
+type Reply = oneshot::Sender<Result<(PubAck, Waiter)>>;
 
 pub(crate) struct Writer {
     tx: Mutex<Option<mpsc::Sender<Request>>>,
@@ -89,56 +96,109 @@ fn run(
     while let Ok(first) = rx.recv() {
         let mut requests = vec![first];
         requests.extend(rx.try_iter().take(MAX_GROUP - 1));
-        // Group per stream, keeping each stream's arrival order.
-        let mut groups: Vec<(Arc<StreamHandle>, Vec<Queued>)> = Vec::new();
-        for (handle, q) in requests {
-            match groups.iter_mut().find(|(h, _)| Arc::ptr_eq(h, &handle)) {
-                Some((_, group)) => group.push(q),
-                None => groups.push((handle, vec![q])),
-            }
-        }
-        for (handle, group) in groups {
-            // Refused before sled sees them: sled cannot recover from
-            // running out of space mid-write.
-            let bytes = group.iter().map(|q| q.stored.stored_size()).sum();
-            if let Err(refused) = space.admit(bytes) {
-                tracing::warn!(stream = %handle.name, "{}", LogError::from(refused));
-                for q in group {
-                    let _ = q.reply.send(Err(refused.into()));
+        let mut applied = Vec::new();
+        while !requests.is_empty() {
+            let mut followers = Vec::new();
+            for (handle, group) in by_stream(requests) {
+                // Refused before sled sees them: sled cannot recover from
+                // running out of space mid-write.
+                let bytes = group.iter().map(|q| q.stored.stored_size()).sum();
+                if let Err(refused) = space.admit(bytes) {
+                    tracing::warn!(stream = %handle.name, "{}", LogError::from(refused));
+                    for q in group {
+                        refuse(q, refused.into());
+                    }
+                    continue;
                 }
-                continue;
+                let mut inner = lock(&handle.inner);
+                applied.extend(apply_group(
+                    &handle,
+                    &mut inner,
+                    group,
+                    committer,
+                    fanout,
+                    &mut followers,
+                ));
             }
-            let mut inner = lock(&handle.inner);
-            apply_group(&handle, &mut inner, group, committer, fanout);
+            requests = followers;
+        }
+        for group in applied {
+            group.submit(committer);
         }
     }
 }
 
+/// Groups requests per stream, keeping each stream's arrival order.
+fn by_stream(requests: Vec<Request>) -> Vec<(Arc<StreamHandle>, Vec<Queued>)> {
+    let mut groups: Vec<(Arc<StreamHandle>, Vec<Queued>)> = Vec::new();
+    for (handle, q) in requests {
+        match groups.iter_mut().find(|(h, _)| Arc::ptr_eq(h, &handle)) {
+            Some((_, group)) => group.push(q),
+            None => groups.push((handle, vec![q])),
+        }
+    }
+    groups
+}
+
+/// Answers a publish that was not stored, and its follower with it.
+fn refuse(q: Queued, e: LogError) {
+    let _ = q.reply.send(Err(e));
+    if let Some(f) = q.then {
+        refuse(f.1, LogError::NotFollowed);
+    }
+}
+
+/// A group applied to its stream, waiting to be handed to the committer.
+struct Applied {
+    after_commit: Option<Box<dyn FnOnce() + Send>>,
+    /// Each stored publish's reply, sequence, and whether a duplicate.
+    accepted: Vec<(Reply, u64, bool)>,
+    stream: Arc<str>,
+}
+
+impl Applied {
+    fn submit(self, committer: &Committer) {
+        // Duplicates wait too: their original may be in this very commit.
+        let waiters = committer.submit_group(self.after_commit, self.accepted.len());
+        let stream = Some(self.stream.to_string());
+        for ((reply, seq, duplicate), waiter) in self.accepted.into_iter().zip(waiters) {
+            let ack = PubAck {
+                stream: stream.clone(),
+                seq: Some(seq),
+                duplicate,
+            };
+            let _ = reply.send(Ok((ack, waiter)));
+        }
+    }
+}
+
+/// Stages and applies one stream's group; the followers of what it
+/// stored go to `followers`, for the next part of the round.
 fn apply_group(
     handle: &Arc<StreamHandle>,
     inner: &mut StreamInner,
     group: Vec<Queued>,
     committer: &Committer,
     fanout: &Arc<Fanout>,
-) {
+    followers: &mut Vec<Request>,
+) -> Option<Applied> {
     if handle.deleted.load(std::sync::atomic::Ordering::Acquire) {
         for q in group {
-            let _ = q
-                .reply
-                .send(Err(LogError::StreamNotFound(handle.name.to_string())));
+            refuse(q, LogError::StreamNotFound(handle.name.to_string()));
         }
-        return;
+        return None;
     }
     if let Err(e) = committer.halt.check() {
         for q in group {
-            let _ = q.reply.send(Err(e.for_another_writer()));
+            refuse(q, e.for_another_writer());
         }
-        return;
+        return None;
     }
     let mut change = Change::new(&handle.tree, inner.state);
     let mut ids_in_group = HashMap::new();
     let mut accepted = Vec::new();
     let mut appended = Vec::new();
+    let mut follow = Vec::new();
     for q in group {
         match stage(
             handle,
@@ -151,10 +211,20 @@ fn apply_group(
             Ok(Staged::Appended(msg)) => {
                 accepted.push((q.reply, msg.seq, false));
                 appended.push(msg);
+                follow.extend(q.then.map(|f| *f));
             }
-            Ok(Staged::Duplicate(seq)) => accepted.push((q.reply, seq, true)),
+            Ok(Staged::Duplicate(seq)) => {
+                // Its original had its follower, if it had one.
+                accepted.push((q.reply, seq, true));
+                if let Some(f) = q.then {
+                    refuse(f.1, LogError::NotFollowed);
+                }
+            }
             Err(e) => {
                 let _ = q.reply.send(Err(e));
+                if let Some(f) = q.then {
+                    refuse(f.1, LogError::NotFollowed);
+                }
             }
         }
     }
@@ -171,10 +241,14 @@ fn apply_group(
                 for (reply, _, _) in accepted {
                     let _ = reply.send(Err(e.for_another_writer()));
                 }
-                return;
+                for (_, f) in follow {
+                    refuse(f, LogError::NotFollowed);
+                }
+                return None;
             }
         }
     }
+    followers.extend(follow);
     let after_commit: Option<Box<dyn FnOnce() + Send>> = match appended.last().map(|m| m.seq) {
         None => None,
         Some(last) => {
@@ -191,24 +265,32 @@ fn apply_group(
             }))
         }
     };
-    // Duplicates wait too: their original may be in this very commit.
-    let waiters = committer.submit_group(after_commit, accepted.len());
-    let stream = Some(handle.name.to_string());
-    for ((reply, seq, duplicate), waiter) in accepted.into_iter().zip(waiters) {
-        let ack = PubAck {
-            stream: stream.clone(),
-            seq: Some(seq),
-            duplicate,
-        };
-        let _ = reply.send(Ok((ack, waiter)));
-    }
+    Some(Applied {
+        after_commit,
+        accepted,
+        stream: handle.name.clone(),
+    })
 }
 
 /// A publish waiting for the writer.
 pub(crate) struct Queued {
     pub stored: StoredMessage,
     pub opts: PublishOptions,
-    pub reply: oneshot::Sender<Result<(PubAck, Waiter)>>,
+    pub reply: Reply,
+    /// Published right behind this one, in the same flush, only if this
+    /// one is stored (not a duplicate, not refused).
+    pub then: Option<Box<Request>>,
+}
+
+impl Queued {
+    pub fn new(stored: StoredMessage, opts: PublishOptions, reply: Reply) -> Queued {
+        Queued {
+            stored,
+            opts,
+            reply,
+            then: None,
+        }
+    }
 }
 
 enum Staged {

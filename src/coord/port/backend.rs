@@ -40,6 +40,26 @@ impl LogPort for Backend {
         }
     }
 
+    async fn append_with_copy(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expect: Option<u64>,
+        copy_subject: &str,
+        copy: Vec<u8>,
+    ) -> Result<(u64, Result<u64, PortError>), PortError> {
+        match self {
+            Backend::Embedded(p) => {
+                p.append_with_copy(subject, payload, expect, copy_subject, copy)
+                    .await
+            }
+            Backend::JetStream(p) => {
+                p.append_with_copy(subject, payload, expect, copy_subject, copy)
+                    .await
+            }
+        }
+    }
+
     async fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError> {
         match self {
             Backend::Embedded(p) => p.last_per_subject(filter).await,

@@ -138,6 +138,35 @@ impl LogPort for LogBackend {
             .ok_or_else(|| PortError::NotFound(format!("no stream stores {subject}")))
     }
 
+    async fn append_with_copy(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expect: Option<u64>,
+        copy_subject: &str,
+        copy: Vec<u8>,
+    ) -> Result<(u64, Result<u64, PortError>), PortError> {
+        let opts = PublishOptions {
+            expected_last_subject_seq: expect,
+            ..Default::default()
+        };
+        let (ack, copied) = self
+            .writer
+            .publish_then(
+                (subject, payload, opts),
+                (copy_subject, copy, PublishOptions::default()),
+            )
+            .await?;
+        let stored = |ack: crate::log::PubAck, subject: &str| {
+            ack.seq
+                .ok_or_else(|| PortError::NotFound(format!("no stream stores {subject}")))
+        };
+        let copied = copied
+            .map_err(PortError::from)
+            .and_then(|ack| stored(ack, copy_subject));
+        Ok((stored(ack, subject)?, copied))
+    }
+
     async fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError> {
         let stream = self.stream_of(filter)?;
         Ok(self

@@ -74,6 +74,26 @@ pub trait LogPort: Send + Sync + 'static {
         expect_last_subject_seq: Option<u64>,
     ) -> impl Future<Output = Result<u64, PortError>> + Send;
 
+    /// `append`, then, only if that stored its record, `copy` appended to
+    /// `copy_subject` with no expectation. The second result is the
+    /// copy's: its failure does not undo the append. A backend that can
+    /// makes both durable with one flush (the embedded log does).
+    fn append_with_copy(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expect_last_subject_seq: Option<u64>,
+        copy_subject: &str,
+        copy: Vec<u8>,
+    ) -> impl Future<Output = Result<(u64, Result<u64, PortError>), PortError>> + Send {
+        async move {
+            let seq = self
+                .append(subject, payload, expect_last_subject_seq)
+                .await?;
+            Ok((seq, self.append(copy_subject, copy, None).await))
+        }
+    }
+
     /// The newest record of every subject matching `filter`, by sequence.
     fn last_per_subject(
         &self,
@@ -144,6 +164,19 @@ impl<P: LogPort> LogPort for std::sync::Arc<P> {
         expect: Option<u64>,
     ) -> Result<u64, PortError> {
         (**self).append(subject, payload, expect).await
+    }
+
+    async fn append_with_copy(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expect: Option<u64>,
+        copy_subject: &str,
+        copy: Vec<u8>,
+    ) -> Result<(u64, Result<u64, PortError>), PortError> {
+        (**self)
+            .append_with_copy(subject, payload, expect, copy_subject, copy)
+            .await
     }
 
     async fn last_per_subject(&self, filter: &str) -> Result<Vec<Record>, PortError> {
