@@ -183,12 +183,26 @@ impl<P: LogPort> Coordinator<P> {
         lock(&self.agents).get(id).map(|r| r.agent.clone())
     }
 
-    async fn store_agent(&self, agent: Agent) -> Result<(), CoordError> {
+    /// Stores the agent's record and, given one, its heartbeat on the
+    /// subject the replaced stack published it on, right behind the record
+    /// (one flush for both).
+    async fn store_agent(&self, agent: Agent, beat: Option<Vec<u8>>) -> Result<(), CoordError> {
         let payload = serde_json::to_vec(&agent).map_err(|e| CoordError::Corrupt(e.to_string()))?;
-        let seq = self
-            .port
-            .append(&Self::agent_subject(&agent.agent_id), payload, None)
-            .await?;
+        let record = Self::agent_subject(&agent.agent_id);
+        let seq = match beat {
+            None => self.port.append(&record, payload, None).await?,
+            Some(beat) => {
+                let subject = self.subject(&format!("heartbeat.{}", token(&agent.agent_id)));
+                let (seq, copied) = self
+                    .port
+                    .append_with_copy(&record, payload, None, &subject, beat)
+                    .await?;
+                if let Err(e) = copied {
+                    tracing::warn!(error = %e, "could not publish the heartbeat on its subject");
+                }
+                seq
+            }
+        };
         let mut agents = lock(&self.agents);
         let newer = agents.get(&agent.agent_id).is_none_or(|r| r.seq < seq);
         if newer {
@@ -231,7 +245,7 @@ impl<P: LogPort> Coordinator<P> {
             },
         };
         let view = self.view_of(&agent);
-        self.store_agent(agent).await?;
+        self.store_agent(agent, None).await?;
         Ok(view)
     }
 
@@ -257,11 +271,7 @@ impl<P: LogPort> Coordinator<P> {
         }
         let view = self.view_of(&agent);
         let beat = serde_json::to_vec(&view).map_err(|e| CoordError::Corrupt(e.to_string()))?;
-        self.store_agent(agent).await?;
-        let subject = self.subject(&format!("heartbeat.{}", token(&view.agent.agent_id)));
-        if let Err(e) = self.port.append(&subject, beat, None).await {
-            tracing::warn!(error = %e, "could not publish the heartbeat on its subject");
-        }
+        self.store_agent(agent, Some(beat)).await?;
         Ok(view)
     }
 
@@ -298,7 +308,7 @@ impl<P: LogPort> Coordinator<P> {
         }
         agent.last_heartbeat = Some(now.into());
         agent.last_seen = Some(now);
-        self.store_agent(agent).await
+        self.store_agent(agent, None).await
     }
 
     /// A person answers an agent's approval request: the answer goes to
@@ -340,7 +350,7 @@ impl<P: LogPort> Coordinator<P> {
         agent.needs_approval = false;
         agent.approval_message = None;
         let view = self.view_of(&agent);
-        self.store_agent(agent).await?;
+        self.store_agent(agent, None).await?;
         Ok(view)
     }
 

@@ -167,6 +167,26 @@ impl Committer {
         waiters
     }
 
+    /// Queues several applied groups as one ticket, so one flush covers
+    /// all of them (a publish and its follower on another stream); their
+    /// after-commit actions run in the order given. One list of waiters
+    /// per group, of the sizes given.
+    pub fn submit_round(&self, groups: Vec<(Option<Action>, usize)>) -> Vec<Vec<Waiter>> {
+        let sizes: Vec<usize> = groups.iter().map(|(_, n)| *n).collect();
+        let mut actions: Vec<Action> = groups.into_iter().filter_map(|(a, _)| a).collect();
+        let after_commit: Option<Action> = match actions.len() {
+            0 | 1 => actions.pop(),
+            _ => Some(Box::new(move || actions.into_iter().for_each(|a| a()))),
+        };
+        let mut waiters = self
+            .submit_group(after_commit, sizes.iter().sum())
+            .into_iter();
+        sizes
+            .into_iter()
+            .map(|n| waiters.by_ref().take(n).collect())
+            .collect()
+    }
+
     /// Stops the flusher after it has committed everything queued.
     pub fn close(&self) {
         super::lock(&self.tx).take();
@@ -271,6 +291,29 @@ mod tests {
         let flushes = counts.1.load(Ordering::SeqCst);
         assert!(flushes <= 2, "64 queued writes took {flushes} flushes");
         assert_eq!(committer.stats.writes.load(Ordering::SeqCst), 64);
+        committer.close();
+    }
+
+    #[tokio::test]
+    async fn a_round_of_groups_is_one_flush_with_its_actions_in_order() {
+        let (flush, counts) = slow_flush(20);
+        let committer = Committer::start(flush, SyncPolicy::Always).unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let action = |i: u32| -> Option<Action> {
+            let order = order.clone();
+            Some(Box::new(move || order.lock().unwrap().push(i)))
+        };
+        let groups = vec![(action(0), 1), (None, 2), (action(2), 0), (action(3), 1)];
+        let waiters = committer.submit_round(groups);
+        assert_eq!(
+            waiters.iter().map(Vec::len).collect::<Vec<_>>(),
+            [1, 2, 0, 1]
+        );
+        for w in waiters.into_iter().flatten() {
+            w.wait().await.unwrap();
+        }
+        assert_eq!(counts.1.load(Ordering::SeqCst), 1, "one ticket, one flush");
+        assert_eq!(*order.lock().unwrap(), vec![0, 2, 3]);
         committer.close();
     }
 

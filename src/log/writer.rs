@@ -20,8 +20,8 @@
 //! A publish may carry a follower (`Queued::then`, possibly for another
 //! stream) that is stored only if the publish itself is. Followers are
 //! applied in the same round, and a round hands its groups to the
-//! committer only once all of it is applied, so a publish and its
-//! follower become durable in one flush.
+//! committer as one ticket once all of it is applied, so a publish and
+//! its follower become durable in one flush.
 
 use std::collections::HashMap;
 use std::sync::{mpsc, Arc, Mutex};
@@ -122,8 +122,16 @@ fn run(
             }
             requests = followers;
         }
-        for group in applied {
-            group.submit(committer);
+        if applied.is_empty() {
+            continue;
+        }
+        let parts = applied
+            .iter_mut()
+            .map(|g| (g.after_commit.take(), g.accepted.len()))
+            .collect();
+        let waiters = committer.submit_round(parts);
+        for (group, waiters) in applied.into_iter().zip(waiters) {
+            group.answer(waiters);
         }
     }
 }
@@ -157,9 +165,8 @@ struct Applied {
 }
 
 impl Applied {
-    fn submit(self, committer: &Committer) {
-        // Duplicates wait too: their original may be in this very commit.
-        let waiters = committer.submit_group(self.after_commit, self.accepted.len());
+    /// Duplicates wait too: their original may be in this very commit.
+    fn answer(self, waiters: Vec<Waiter>) {
         let stream = Some(self.stream.to_string());
         for ((reply, seq, duplicate), waiter) in self.accepted.into_iter().zip(waiters) {
             let ack = PubAck {
