@@ -3,6 +3,9 @@
 //! agents and their last heartbeats survive restarts) and publishes the
 //! heartbeat on `<prefix>.heartbeat.<agent_id>`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -96,6 +99,19 @@ pub struct AgentRecord {
     pub heard: std::time::Instant,
 }
 
+/// Puts a stored agent record in the registry unless a newer one is there.
+fn apply_agent(
+    agents: &Mutex<HashMap<String, AgentRecord>>,
+    agent: Agent,
+    seq: u64,
+    heard: std::time::Instant,
+) {
+    let mut agents = lock(agents);
+    if agents.get(&agent.agent_id).is_none_or(|r| r.seq < seq) {
+        agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq, heard });
+    }
+}
+
 /// An agent as answered: its record plus its health.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentView {
@@ -185,29 +201,26 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Stores the agent's record and, given one, its heartbeat on the
     /// subject the replaced stack published it on, right behind the record
-    /// (one flush for both).
+    /// (one flush for both; the registry has the record before anyone can
+    /// read the heartbeat).
     async fn store_agent(&self, agent: Agent, beat: Option<Vec<u8>>) -> Result<(), CoordError> {
         let payload = serde_json::to_vec(&agent).map_err(|e| CoordError::Corrupt(e.to_string()))?;
         let record = Self::agent_subject(&agent.agent_id);
-        let seq = match beat {
-            None => self.port.append(&record, payload, None).await?,
-            Some(beat) => {
-                let subject = self.subject(&format!("heartbeat.{}", token(&agent.agent_id)));
-                let (seq, copied) = self
-                    .port
-                    .append_with_copy(&record, payload, None, &subject, beat)
-                    .await?;
-                if let Err(e) = copied {
-                    tracing::warn!(error = %e, "could not publish the heartbeat on its subject");
-                }
-                seq
-            }
+        let heard = self.clock.instant_of(agent.seen());
+        let Some(beat) = beat else {
+            let seq = self.port.append(&record, payload, None).await?;
+            apply_agent(&self.agents, agent, seq, heard);
+            return Ok(());
         };
-        let mut agents = lock(&self.agents);
-        let newer = agents.get(&agent.agent_id).is_none_or(|r| r.seq < seq);
-        if newer {
-            let heard = self.clock.instant_of(agent.seen());
-            agents.insert(agent.agent_id.clone(), AgentRecord { agent, seq, heard });
+        let subject = self.subject(&format!("heartbeat.{}", token(&agent.agent_id)));
+        let agents = self.agents.clone();
+        let on_stored = Box::new(move |seq| apply_agent(&agents, agent, seq, heard));
+        let (_, copied) = self
+            .port
+            .append_with_copy(&record, payload, None, (&subject, beat), on_stored)
+            .await?;
+        if let Err(e) = copied {
+            tracing::warn!(error = %e, "could not publish the heartbeat on its subject");
         }
         Ok(())
     }

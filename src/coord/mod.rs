@@ -188,8 +188,10 @@ pub struct Coordinator<P: LogPort> {
     port: P,
     clock: Arc<dyn Clock>,
     config: CoordConfig,
-    tasks: Mutex<TaskView>,
-    agents: Mutex<HashMap<String, AgentRecord>>,
+    /// Shared with the hook that applies a stored change before its copy
+    /// becomes visible (tasks.rs, agents.rs).
+    tasks: Arc<Mutex<TaskView>>,
+    agents: Arc<Mutex<HashMap<String, AgentRecord>>>,
     /// Woken when a task may have become claimable (long-polling claim-next).
     claimable: Notify,
     reservations: Mutex<held::HeldSet>,
@@ -235,8 +237,8 @@ impl<P: LogPort> Coordinator<P> {
             port,
             clock: clock.clone(),
             config,
-            tasks: Mutex::new(TaskView::new(clock.clone())),
-            agents: Mutex::new(HashMap::new()),
+            tasks: Arc::new(Mutex::new(TaskView::new(clock.clone()))),
+            agents: Arc::new(Mutex::new(HashMap::new())),
             claimable: Notify::new(),
             reservations: Mutex::new(held::HeldSet::default()),
             reservation_lock: tokio::sync::Mutex::new(()),

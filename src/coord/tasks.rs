@@ -5,6 +5,8 @@
 //! refused, the view is refreshed from the log and the decision is made
 //! again. So of any number of concurrent claimers exactly one wins.
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Map, Value};
 
 use super::board::{Column, Cursor, Filter, Page, TaskCounts};
@@ -106,6 +108,15 @@ impl<P: LogPort> Coordinator<P> {
         // only the task's dependencies, so it is the same before the apply.
         let rendered = Self::render(&lock(&self.tasks), &task);
         let history = serde_json::to_vec(&rendered).unwrap_or_default();
+        // The view takes the change once it is stored and before the copy
+        // can be read, so a reader told of it (a subscriber to the tasks
+        // subject that claims at once) finds it. The tasks that became
+        // claimable by it come back through `ready`.
+        let ready = Arc::new(Mutex::new(None));
+        let on_stored = {
+            let (view, ready, task) = (self.tasks.clone(), ready.clone(), task.clone());
+            Box::new(move |seq| *lock(&ready) = Some(Self::apply_task(&view, task, seq)))
+        };
         // From the append to the apply, no snapshot may be taken (see
         // snapshot.rs).
         let barrier = self.snapshot_barrier.read().await;
@@ -115,24 +126,13 @@ impl<P: LogPort> Coordinator<P> {
                 &Self::task_subject(&task.task_id),
                 stored,
                 Some(expect),
-                &self.subject("tasks"),
-                history,
+                (&self.subject("tasks"), history),
+                on_stored,
             )
             .await?;
-        let ready = {
-            let mut view = lock(&self.tasks);
-            // This task, and those waiting for it, may become claimable.
-            let mut ids = view.dependents_of(&task.task_id);
-            ids.push(task.task_id.clone());
-            let before: Vec<bool> = ids.iter().map(|id| view.is_claimable(id)).collect();
-            view.apply(task, seq);
-            ids.iter()
-                .zip(before)
-                .filter(|(id, was)| !was && view.is_claimable(id))
-                .filter_map(|(id, _)| view.get(id).map(|e| e.task.clone()))
-                .filter(|t| !t.capabilities.is_empty())
-                .collect::<Vec<Task>>()
-        };
+        let applied = lock(&ready).take();
+        // Every backend runs the hook before answering; in case one did not.
+        let ready = applied.unwrap_or_else(|| Self::apply_task(&self.tasks, task, seq));
         drop(barrier);
         self.claimable.notify_waiters();
         for t in ready {
@@ -154,6 +154,23 @@ impl<P: LogPort> Coordinator<P> {
             created: expect == 0,
             deduplicated: false,
         })
+    }
+
+    /// Applies a stored version to the view; returns the tasks (with
+    /// required capabilities) that it made claimable.
+    fn apply_task(view: &Mutex<TaskView>, task: Task, seq: u64) -> Vec<Task> {
+        let mut view = lock(view);
+        // This task, and those waiting for it, may become claimable.
+        let mut ids = view.dependents_of(&task.task_id);
+        ids.push(task.task_id.clone());
+        let before: Vec<bool> = ids.iter().map(|id| view.is_claimable(id)).collect();
+        view.apply(task, seq);
+        ids.iter()
+            .zip(before)
+            .filter(|(id, was)| !was && view.is_claimable(id))
+            .filter_map(|(id, _)| view.get(id).map(|e| e.task.clone()))
+            .filter(|t| !t.capabilities.is_empty())
+            .collect()
     }
 
     /// Re-reads a task's newest readable version into the view; returns

@@ -73,13 +73,16 @@ impl SystemWriter {
     }
 
     /// [`Log::publish_then`] by this writer: `first` and, only if it is
-    /// stored, `then`, durable in one flush.
+    /// stored, `then`, durable in one flush, `on_stored` between them.
     pub async fn publish_then(
         &self,
         first: (&str, Vec<u8>, PublishOptions),
         then: (&str, Vec<u8>, PublishOptions),
+        on_stored: super::writer::Hook,
     ) -> Result<(PubAck, Result<PubAck>)> {
-        self.log.publish_then(first, then, Some(&self.stream)).await
+        self.log
+            .publish_then(first, then, Some(&self.stream), on_stored)
+            .await
     }
 }
 

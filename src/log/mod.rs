@@ -25,6 +25,7 @@ mod stream;
 pub mod subject;
 mod sweeper;
 mod writer;
+pub use writer::Hook;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

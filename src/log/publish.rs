@@ -14,7 +14,7 @@ use super::index::subject_counts;
 use super::message::{Headers, Message, StoredMessage};
 use super::retention::Change;
 use super::subject::{matches, validate_pattern, validate_subject};
-use super::writer::Queued;
+use super::writer::{Hook, Queued};
 use super::{lock, now_ns, Log};
 
 pub const MSG_ID_HEADER: &str = "Nats-Msg-Id";
@@ -182,12 +182,16 @@ impl Log {
     /// the writer applies them in one round, so one flush makes both
     /// durable and nothing comes between them in a stream they share.
     /// The follower's own failure does not undo the first; it is the
-    /// second result.
+    /// second result. `on_stored` runs with the first's sequence once the
+    /// first is committed (and only then), before the follower is visible
+    /// to any subscriber or consumer: what a reader of the follower looks
+    /// up next is already in place.
     pub(super) async fn publish_then(
         &self,
         first: (&str, Vec<u8>, PublishOptions),
         then: (&str, Vec<u8>, PublishOptions),
         system: Option<&str>,
+        on_stored: Hook,
     ) -> Result<(PubAck, Result<PubAck>)> {
         let first = self.route(first.0, first.1, first.2, system)?;
         let then = self.route(then.0, then.1, then.2, system);
@@ -199,6 +203,7 @@ impl Log {
                 let (reply, first) = oneshot::channel();
                 let mut q = Queued::new(stored, opts, reply);
                 q.then = Some(Box::new(follower));
+                q.on_stored = Some(on_stored);
                 self.shared.writer.send(handle, q)?;
                 let first = self.pending(Pending::Queued {
                     answer: first,
@@ -214,6 +219,9 @@ impl Log {
             // A subject no stream stores: one after the other.
             (first, then) => {
                 let ack = self.pending(self.send_routed(first)?).wait().await?;
+                if let (Some(seq), false) = (ack.seq, ack.duplicate) {
+                    on_stored(seq);
+                }
                 let second = match then {
                     Ok(route) => match self.send_routed(route) {
                         Ok(state) => self.pending(state).wait().await,

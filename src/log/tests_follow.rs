@@ -1,8 +1,10 @@
 //! A publish with a follower (`Log::publish_then`): the follower is stored
-//! only if the publish is, both become durable in one flush, and under
+//! only if the publish is, both become durable in one flush, the hook runs
+//! between the publish's commit and the follower's visibility, and under
 //! concurrency the followers keep their publishes' order.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::tests::{all, open, payloads, put, stream};
 use super::*;
@@ -31,6 +33,7 @@ async fn pair(
         (&first.0, first.1, first.2),
         (&then.0, then.1, then.2),
         None,
+        Box::new(|_| {}),
     )
     .await
 }
@@ -179,4 +182,84 @@ async fn under_concurrency_followers_keep_their_publishes_order() {
     let records = payloads(&all(&log, "STATE"));
     assert_eq!(records.len(), 200);
     assert_eq!(payloads(&all(&log, "COPIES")), records);
+}
+
+/// What the hook saw when it ran: the sequence it was given, and whether
+/// the follower had reached a subscriber yet.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(u64, bool)>>>;
+
+fn watching_hook(log: &Log, subject: &str, seen: &Seen) -> Hook {
+    let mut sub = log.subscribe(subject).unwrap();
+    let seen = seen.clone();
+    Box::new(move |seq| {
+        let follower_visible = sub.try_recv().is_some();
+        seen.lock().unwrap().push((seq, follower_visible));
+    })
+}
+
+#[tokio::test]
+async fn the_hook_runs_after_the_commit_and_before_the_follower_is_seen() {
+    for sync in [
+        SyncPolicy::Always,
+        SyncPolicy::Interval(Duration::from_millis(50)),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(
+            dir.path(),
+            LogOptions {
+                sync,
+                cache_bytes: 8 << 20,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        log.create_stream(stream("STATE", &["state.>"])).unwrap();
+        log.create_stream(stream("COPIES", &["copies"])).unwrap();
+        let seen = Seen::default();
+        let mut copies = log.subscribe("copies").unwrap();
+        let (ack, copied) = log
+            .publish_then(
+                ("state.t1", b"v1".to_vec(), expecting(0)),
+                ("copies", b"c1".to_vec(), PublishOptions::default()),
+                None,
+                watching_hook(&log, "copies", &seen),
+            )
+            .await
+            .unwrap();
+        assert_eq!(copied.unwrap().seq, Some(1));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(ack.seq.unwrap(), false)],
+            "{sync:?}"
+        );
+        assert_eq!(copies.recv().await.unwrap().payload, b"c1");
+        // Refused: no hook, no follower.
+        let refused = log
+            .publish_then(
+                ("state.t1", b"v2".to_vec(), expecting(0)),
+                ("copies", b"c2".to_vec(), PublishOptions::default()),
+                None,
+                watching_hook(&log, "copies", &seen),
+            )
+            .await;
+        assert!(refused.is_err());
+        assert_eq!(seen.lock().unwrap().len(), 1, "{sync:?}");
+        // A follower no stream stores goes live after the hook too.
+        let (ack, copied) = log
+            .publish_then(
+                ("state.t2", b"v1".to_vec(), PublishOptions::default()),
+                ("live.copy", b"c".to_vec(), PublishOptions::default()),
+                None,
+                watching_hook(&log, "live.copy", &seen),
+            )
+            .await
+            .unwrap();
+        assert_eq!(copied.unwrap().seq, None);
+        assert_eq!(
+            seen.lock().unwrap()[1],
+            (ack.seq.unwrap(), false),
+            "{sync:?}"
+        );
+        log.close().unwrap();
+    }
 }

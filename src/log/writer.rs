@@ -206,6 +206,7 @@ fn apply_group(
     let mut accepted = Vec::new();
     let mut appended = Vec::new();
     let mut follow = Vec::new();
+    let mut hooks = Vec::new();
     for q in group {
         match stage(
             handle,
@@ -217,6 +218,7 @@ fn apply_group(
         ) {
             Ok(Staged::Appended(msg)) => {
                 accepted.push((q.reply, msg.seq, false));
+                hooks.extend(q.on_stored.map(|h| (msg.seq, h)));
                 appended.push(msg);
                 follow.extend(q.then.map(|f| *f));
             }
@@ -269,6 +271,11 @@ fn apply_group(
                 for msg in &appended {
                     fanout.deliver(msg);
                 }
+                // Before the next group of the round (the followers) is
+                // made visible.
+                for (seq, hook) in hooks {
+                    hook(seq);
+                }
             }))
         }
     };
@@ -287,7 +294,13 @@ pub(crate) struct Queued {
     /// Published right behind this one, in the same flush, only if this
     /// one is stored (not a duplicate, not refused).
     pub then: Option<Box<Request>>,
+    /// Run with this one's sequence once it is committed, before its
+    /// follower is visible to anyone (see `Log::publish_then`).
+    pub on_stored: Option<Hook>,
 }
+
+/// What a publisher runs between its publish's commit and its follower's.
+pub type Hook = Box<dyn FnOnce(u64) + Send>;
 
 impl Queued {
     pub fn new(stored: StoredMessage, opts: PublishOptions, reply: Reply) -> Queued {
@@ -296,6 +309,7 @@ impl Queued {
             opts,
             reply,
             then: None,
+            on_stored: None,
         }
     }
 }

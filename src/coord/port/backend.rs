@@ -45,16 +45,16 @@ impl LogPort for Backend {
         subject: &str,
         payload: Vec<u8>,
         expect: Option<u64>,
-        copy_subject: &str,
-        copy: Vec<u8>,
+        copy: (&str, Vec<u8>),
+        on_stored: super::OnStored,
     ) -> Result<(u64, Result<u64, PortError>), PortError> {
         match self {
             Backend::Embedded(p) => {
-                p.append_with_copy(subject, payload, expect, copy_subject, copy)
+                p.append_with_copy(subject, payload, expect, copy, on_stored)
                     .await
             }
             Backend::JetStream(p) => {
-                p.append_with_copy(subject, payload, expect, copy_subject, copy)
+                p.append_with_copy(subject, payload, expect, copy, on_stored)
                     .await
             }
         }

@@ -143,8 +143,8 @@ impl LogPort for LogBackend {
         subject: &str,
         payload: Vec<u8>,
         expect: Option<u64>,
-        copy_subject: &str,
-        copy: Vec<u8>,
+        (copy_subject, copy): (&str, Vec<u8>),
+        on_stored: super::OnStored,
     ) -> Result<(u64, Result<u64, PortError>), PortError> {
         let opts = PublishOptions {
             expected_last_subject_seq: expect,
@@ -155,6 +155,7 @@ impl LogPort for LogBackend {
             .publish_then(
                 (subject, payload, opts),
                 (copy_subject, copy, PublishOptions::default()),
+                on_stored,
             )
             .await?;
         let stored = |ack: crate::log::PubAck, subject: &str| {

@@ -31,6 +31,10 @@ pub use embedded::{LogBackend, HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT
 pub use jetstream::JetStreamPort;
 pub use memory::MemoryPort;
 
+/// What `append_with_copy` runs between storing a record and showing its
+/// copy (the embedded log runs it on its commit thread: keep it short).
+pub type OnStored = Box<dyn FnOnce(u64) + Send>;
+
 /// One stored record on a subject.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -75,22 +79,26 @@ pub trait LogPort: Send + Sync + 'static {
     ) -> impl Future<Output = Result<u64, PortError>> + Send;
 
     /// `append`, then, only if that stored its record, `copy` appended to
-    /// `copy_subject` with no expectation. The second result is the
-    /// copy's: its failure does not undo the append. A backend that can
-    /// makes both durable with one flush (the embedded log does).
+    /// `copy_subject` with no expectation. `on_stored` runs with the
+    /// record's sequence once it is stored and before anyone can read the
+    /// copy, so whoever reads the copy and then asks about the record finds
+    /// it applied. The second result is the copy's: its failure does not
+    /// undo the append. A backend that can makes both durable with one
+    /// flush (the embedded log does).
     fn append_with_copy(
         &self,
         subject: &str,
         payload: Vec<u8>,
         expect_last_subject_seq: Option<u64>,
-        copy_subject: &str,
-        copy: Vec<u8>,
+        copy: (&str, Vec<u8>),
+        on_stored: OnStored,
     ) -> impl Future<Output = Result<(u64, Result<u64, PortError>), PortError>> + Send {
         async move {
             let seq = self
                 .append(subject, payload, expect_last_subject_seq)
                 .await?;
-            Ok((seq, self.append(copy_subject, copy, None).await))
+            on_stored(seq);
+            Ok((seq, self.append(copy.0, copy.1, None).await))
         }
     }
 
@@ -171,11 +179,11 @@ impl<P: LogPort> LogPort for std::sync::Arc<P> {
         subject: &str,
         payload: Vec<u8>,
         expect: Option<u64>,
-        copy_subject: &str,
-        copy: Vec<u8>,
+        copy: (&str, Vec<u8>),
+        on_stored: OnStored,
     ) -> Result<(u64, Result<u64, PortError>), PortError> {
         (**self)
-            .append_with_copy(subject, payload, expect, copy_subject, copy)
+            .append_with_copy(subject, payload, expect, copy, on_stored)
             .await
     }
 
