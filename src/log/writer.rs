@@ -125,6 +125,10 @@ fn run(
         if applied.is_empty() {
             continue;
         }
+        // Outside the streams' locks, but in the order the groups were
+        // applied: only this thread submits groups of publishes, and
+        // the other writers' tickets (delete, purge, sweep) carry no
+        // after-commit action whose order matters.
         let parts = applied
             .iter_mut()
             .map(|g| (g.after_commit.take(), g.accepted.len()))
