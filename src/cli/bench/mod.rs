@@ -5,6 +5,7 @@
 //! with the ratio, the servers' CPU time and memory, and the durability
 //! each side gave.
 
+mod claim;
 mod flow;
 mod latency;
 mod servers;

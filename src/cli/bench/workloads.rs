@@ -10,8 +10,8 @@ use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-const PAYLOAD: usize = 256;
-const AGENTS: usize = 16;
+pub(super) const PAYLOAD: usize = 256;
+pub(super) const AGENTS: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -67,13 +67,13 @@ pub struct Sample {
     pub lost: u64,
 }
 
-type Lat = Arc<Mutex<Vec<Duration>>>;
+pub(super) type Lat = Arc<Mutex<Vec<Duration>>>;
 
 /// This run's tag, part of every task id, subject and consumer name the
 /// workloads create, so a second run against the same running server
 /// starts from nothing of the first's (same ids would find the first
 /// run's tasks already done and measure nothing).
-fn run_tag() -> &'static str {
+pub(super) fn run_tag() -> &'static str {
     static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TAG.get_or_init(|| {
         let nanos = std::time::SystemTime::now()
@@ -124,38 +124,11 @@ impl Target {
         })
     }
 
-    async fn post(&self, path: &str, body: &Value) -> anyhow::Result<reqwest::Response> {
+    pub(super) async fn post(&self, path: &str, body: &Value) -> anyhow::Result<reqwest::Response> {
         let Target::Hivelog { base, http } = self else {
             anyhow::bail!("not hivelog");
         };
         Ok(http.post(format!("{base}{path}")).json(body).send().await?)
-    }
-
-    /// The claim workload takes and completes every claimable task, so on
-    /// a running server that holds someone's real work it would finish
-    /// that work as a success. It runs only on a queue with nothing
-    /// claimable in it.
-    async fn refuse_foreign_work(&self) -> anyhow::Result<()> {
-        let Target::Hivelog { base, http } = self else {
-            return Ok(());
-        };
-        let r = http
-            .get(format!("{base}/api/tasks/available?limit=1"))
-            .send()
-            .await?;
-        anyhow::ensure!(
-            r.status().is_success(),
-            "list available tasks: {}",
-            r.status()
-        );
-        let waiting: Vec<Value> = r.json().await?;
-        match waiting.first() {
-            Some(t) => anyhow::bail!(
-                "the claim workload would take and complete the tasks waiting on {base} (first: {}); run it against a server of its own (leave out --hivelog) or skip it with --workload",
-                t["task_id"]
-            ),
-            None => Ok(()),
-        }
     }
 
     /// One publish of 256 bytes, answered once stored.
@@ -299,102 +272,13 @@ impl Target {
             lost: 0,
         })
     }
-
-    /// Queues `size` units of work (not measured), then 16 agents take
-    /// and finish them until none is left.
-    async fn claim(&self, size: usize, round: usize) -> anyhow::Result<Sample> {
-        self.refuse_foreign_work().await?;
-        let tag = run_tag();
-        let fill: Vec<_> = (0..AGENTS)
-            .map(|w| async move {
-                for i in (w..size).step_by(AGENTS) {
-                    match self {
-                        Target::Hivelog { .. } => {
-                            let body = json!({"task_id": format!("bench-{tag}-{round}-{i}"), "title": "bench", "description": ""});
-                            let r = self.post("/api/tasks", &body).await?;
-                            anyhow::ensure!(r.status().is_success(), "add task: {}", r.status());
-                        }
-                        Target::Nats { js, .. } => {
-                            js.publish(format!("benchq.{tag}.{round}"), vec![b'x'; PAYLOAD].into()).await?.await?;
-                        }
-                    }
-                }
-                anyhow::Ok(())
-            })
-            .collect();
-        for r in futures_util::future::join_all(fill).await {
-            r?;
-        }
-        let c = match self {
-            Target::Nats { js, .. } => Some(
-                js.get_stream("BENCHQ")
-                    .await?
-                    .create_consumer(consumer::pull::Config {
-                        durable_name: Some(format!("q{tag}-{round}")),
-                        filter_subject: format!("benchq.{tag}.{round}"),
-                        ..Default::default()
-                    })
-                    .await?,
-            ),
-            Target::Hivelog { .. } => None,
-        };
-        let lat: Lat = Arc::default();
-        let started = Instant::now();
-        let agents: Vec<_> = (0..AGENTS)
-            .map(|a| {
-                let (lat, c) = (lat.clone(), c.clone());
-                async move {
-                    let me = format!("bench-{a}");
-                    let mut mine = Vec::new();
-                    loop {
-                        let t = Instant::now();
-                        let more = match (self, &c) {
-                            (Target::Nats { .. }, Some(c)) => {
-                                let mut one = c.fetch().max_messages(1).messages().await?;
-                                match one.next().await {
-                                    Some(m) => {
-                                        m.map_err(|e| anyhow::anyhow!("{e}"))?.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-                                        true
-                                    }
-                                    None => false,
-                                }
-                            }
-                            _ => {
-                                let r = self.post("/api/tasks/claim-next", &json!({"agent_id": me})).await?;
-                                if r.status().as_u16() == 204 {
-                                    false
-                                } else {
-                                    let task: Value = r.json().await?;
-                                    let id = task["task_id"].as_str().context("claim-next without a task")?;
-                                    let done = json!({"agent_id": me, "success": true, "result": null, "error": null});
-                                    let r = self.post(&format!("/api/tasks/{id}/complete"), &done).await?;
-                                    anyhow::ensure!(r.status().is_success(), "complete: {}", r.status());
-                                    true
-                                }
-                            }
-                        };
-                        if !more {
-                            break;
-                        }
-                        mine.push(t.elapsed());
-                    }
-                    lock(&lat).extend(mine);
-                    anyhow::Ok(())
-                }
-            })
-            .collect();
-        for r in futures_util::future::join_all(agents).await {
-            r?;
-        }
-        Ok(sample(lat, started.elapsed()))
-    }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn sample(lat: Lat, elapsed: Duration) -> Sample {
+pub(super) fn sample(lat: Lat, elapsed: Duration) -> Sample {
     let latencies = std::mem::take(&mut *lock(&lat));
     Sample {
         ops: latencies.len() as u64,
