@@ -154,3 +154,49 @@ async fn metrics_parse_and_move_with_work() {
         2.0
     );
 }
+
+/// A task change and its copy on `mjwork.tasks` (a heartbeat and its copy
+/// on `mjwork.heartbeat.<agent>`) reach disk with one fsync: one agent
+/// working alone costs the disk two flushes per claim + complete and one
+/// per heartbeat, not twice that.
+#[tokio::test]
+async fn a_change_and_its_copy_share_one_fsync() {
+    let server = Server::start();
+    let http = client();
+    let fsyncs = |m: &HashMap<String, f64>| m["hivelog_fsyncs_total"];
+    for i in 0..10 {
+        let task = json!({"task_id": format!("t{i}"), "title": "t", "description": ""});
+        assert_eq!(
+            send(http.post(server.url("/api/tasks")).json(&task))
+                .await
+                .0,
+            200
+        );
+    }
+    let before = fsyncs(&scrape(&server).await);
+    for _ in 0..10 {
+        let (status, task) = send(
+            http.post(server.url("/api/tasks/claim-next"))
+                .json(&json!({"agent_id": "solo"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{task}");
+        let id = task["task_id"].as_str().unwrap();
+        let done = json!({"agent_id": "solo", "success": true, "result": null, "error": null});
+        let url = server.url(&format!("/api/tasks/{id}/complete"));
+        assert_eq!(send(http.post(url).json(&done)).await.0, 200);
+    }
+    let middle = fsyncs(&scrape(&server).await);
+    for _ in 0..10 {
+        let beat = json!({"agent_id": "solo", "status": "busy"});
+        let url = server.url("/api/agents/heartbeat");
+        assert_eq!(send(http.post(url).json(&beat)).await.0, 200);
+    }
+    let after = fsyncs(&scrape(&server).await);
+    assert_eq!(middle - before, 20.0, "fsyncs for 10 claim + complete");
+    assert_eq!(after - middle, 10.0, "fsyncs for 10 heartbeats");
+    // Every version has its copy: 10 created, 10 claimed, 10 completed.
+    let (_, copies) = send(http.get(server.url("/api/messages/tasks?limit=100"))).await;
+    let copies = copies.as_array().unwrap();
+    assert_eq!(copies.len(), 30, "{copies:?}");
+}
