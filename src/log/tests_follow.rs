@@ -263,3 +263,27 @@ async fn the_hook_runs_after_the_commit_and_before_the_follower_is_seen() {
         log.close().unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_panicking_hook_leaves_the_log_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    log.create_stream(stream("STATE", &["state.>"])).unwrap();
+    log.create_stream(stream("COPIES", &["copies"])).unwrap();
+    let (_, copied) = log
+        .publish_then(
+            ("state.t1", b"v1".to_vec(), PublishOptions::default()),
+            ("copies", b"c1".to_vec(), PublishOptions::default()),
+            None,
+            Box::new(|_| panic!("a bug in the publisher's hook")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(copied.unwrap().seq, Some(1));
+    // The commit thread is still there for everyone else.
+    assert_eq!(put(&log, "state.t2", "v1").await.seq, Some(2));
+    let (_, copied) = pair(&log, plain("state.t3", "v1"), plain("copies", "c2"))
+        .await
+        .unwrap();
+    assert_eq!(copied.unwrap().seq, Some(2));
+}

@@ -276,9 +276,14 @@ fn apply_group(
                     fanout.deliver(msg);
                 }
                 // Before the next group of the round (the followers) is
-                // made visible.
+                // made visible. A hook is the publisher's code running on
+                // the commit thread: if it panics, that thread must live on
+                // for every other writer.
                 for (seq, hook) in hooks {
-                    hook(seq);
+                    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(seq)));
+                    if ran.is_err() {
+                        tracing::error!(seq, "a publisher's on-stored hook panicked");
+                    }
                 }
             }))
         }
