@@ -24,9 +24,6 @@ const HISTORY_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// vanishes, so a burst of reconnecting clients would be refused.
 const MAX_CONSUMERS: i32 = 10_000;
 
-/// The KV bucket of leases (one key per job that must run once).
-const LEASES_BUCKET: &str = "HIVELOG_LEASES";
-
 #[derive(Clone)]
 pub struct JetStreamPort {
     pub(super) js: jetstream::Context,
@@ -241,31 +238,6 @@ impl JetStreamPort {
         Ok((consumer.cached_info().num_pending, consumer))
     }
 
-    /// The lease bucket: entries lapse `ttl` after their last write, which
-    /// is what lets another instance take a dead holder's lease.
-    async fn leases(&self, ttl: Duration) -> Result<&jetstream::kv::Store, PortError> {
-        self.leases
-            .get_or_try_init(|| async {
-                match self.js.get_key_value(LEASES_BUCKET).await {
-                    Ok(kv) => Ok(kv),
-                    Err(_) => self
-                        .js
-                        .create_key_value(jetstream::kv::Config {
-                            bucket: LEASES_BUCKET.into(),
-                            description: "which hivelog instance runs each job that must run once"
-                                .into(),
-                            history: 1,
-                            max_age: ttl,
-                            num_replicas: self.replicas,
-                            ..Default::default()
-                        })
-                        .await
-                        .map_err(unavailable),
-                }
-            })
-            .await
-    }
-
     async fn last_seq(&self, subject: &str) -> Result<u64, PortError> {
         Ok(LogPort::last(self, subject).await?.map_or(0, |r| r.seq))
     }
@@ -407,29 +379,10 @@ impl LogPort for JetStreamPort {
     }
 
     async fn lead(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, PortError> {
-        use jetstream::kv::{CreateErrorKind, Operation, UpdateErrorKind};
-        let kv = self.leases(ttl).await?;
-        let entry = kv.entry(name).await.map_err(unavailable)?;
-        match entry {
-            Some(e) if e.operation == Operation::Put => {
-                if e.value.as_ref() != holder.as_bytes() {
-                    return Ok(false);
-                }
-                // Ours: renewed only if nobody took it meanwhile.
-                match kv.update(name, holder.to_string().into(), e.revision).await {
-                    Ok(_) => Ok(true),
-                    Err(err) if err.kind() == UpdateErrorKind::WrongLastRevision => Ok(false),
-                    Err(err) => Err(unavailable(err)),
-                }
-            }
-            _ => match kv.create(name, holder.to_string().into()).await {
-                Ok(_) => Ok(true),
-                Err(err) if err.kind() == CreateErrorKind::AlreadyExists => Ok(false),
-                Err(err) => Err(unavailable(err)),
-            },
-        }
+        self.take_lease(name, holder, ttl).await
     }
 }
 
+mod leases;
 #[cfg(test)]
 mod tests;
