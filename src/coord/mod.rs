@@ -12,6 +12,7 @@
 //! In-memory views answer reads; they are loaded from the newest record per
 //! subject at start (not by replaying history) and updated on each write.
 
+pub mod agent;
 pub mod agents;
 pub mod board;
 pub mod channels;

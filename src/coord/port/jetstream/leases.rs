@@ -37,7 +37,6 @@ impl JetStreamPort {
             .await
     }
 
-
     /// Takes or renews the lease `name` for `holder`: true while it holds
     /// it. A create or an update at the revision read, so two instances
     /// can never both hold one.
