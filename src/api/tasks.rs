@@ -5,23 +5,17 @@
 //! not available, as old clients expect; a client that sends
 //! `X-Hivelog-Precise-Status: true` gets 409 for "exists but not available".
 
-use std::time::Duration;
-
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::extract::{Json, OptionalJson, Path, Query};
+use super::extract::Path;
 use super::openapi::{get_op, post_op, Routes};
 use super::validation::{ModelBody, QueryParams};
-use super::{ApiError, AppState, MAX_FETCH_WAIT};
+use super::{ApiError, AppState};
 use crate::coord::task::{Task, TaskInput, TaskStatus};
 use crate::coord::tasks::Written;
-use crate::coord::{CoordError, Finish};
-use crate::log::duration::parse_duration;
 
 /// The compatible listing's default: every task, as the replaced service
 /// listed them (up to the cap).
@@ -31,6 +25,8 @@ const DEFAULT_AVAILABLE: usize = 100;
 pub const PRECISE_HEADER: &str = "x-hivelog-precise-status";
 pub const STATUSES: [&str; 4] = ["available", "claimed", "completed", "failed"];
 const PRIORITIES: [&str; 3] = ["low", "medium", "high"];
+
+mod actions;
 
 pub fn routes() -> Routes {
     Routes::new("tasks")
@@ -61,7 +57,7 @@ pub fn routes() -> Routes {
         )
         .route(
             "/api/tasks/claim-next",
-            post(claim_next),
+            post(actions::claim_next),
             vec![post_op("Claim the first task this agent can do")
                 .about("Capabilities default to those the agent registered. 204 when none within wait.")
                 .query("wait", "long poll up to this long (default 0, at most 5m)")
@@ -76,7 +72,7 @@ pub fn routes() -> Routes {
         )
         .route(
             "/api/tasks/{task_id}/claim",
-            post(claim),
+            post(actions::claim),
             vec![post_op("Claim a task; of concurrent claimers exactly one wins")
                 .body(r#"{"agent_id":"alice"}"#)
                 .header("X-Hivelog-Precise-Status", "true: 409 instead of 404 when the task exists but is not available")
@@ -86,7 +82,7 @@ pub fn routes() -> Routes {
         )
         .route(
             "/api/tasks/{task_id}/complete",
-            post(complete),
+            post(actions::complete),
             vec![post_op("Finish a claimed task (success false: failed)")
                 .body(r#"{"agent_id":"alice","success":true,"result":{"pages":3},"error":null}"#)
                 .answers(403, "another agent holds it")
@@ -95,21 +91,21 @@ pub fn routes() -> Routes {
         )
         .route(
             "/api/tasks/{task_id}/release",
-            post(release),
+            post(actions::release),
             vec![post_op("Give a claimed task back (not counted as an attempt)")
                 .body(r#"{"agent_id":"alice","reason":"out of time"}"#)
                 .answers(403, "another agent holds it")],
         )
         .route(
             "/api/tasks/{task_id}/cancel",
-            post(cancel),
+            post(actions::cancel),
             vec![post_op("Cancel an unfinished task (status failed, cancelled true)")
                 .body(r#"{"agent_id":"alice","reason":"not needed"}"#)
                 .answers(409, "already finished")],
         )
         .route(
             "/api/tasks/{task_id}/progress",
-            post(progress),
+            post(actions::progress),
             vec![post_op("Record progress and renew the lease")
                 .body(r#"{"agent_id":"alice","note":"half way","percent":50}"#)
                 .answers(403, "another agent holds it")],
@@ -218,19 +214,6 @@ async fn show(
     Ok(axum::Json(compat(state.coord.get_task(&id)?)))
 }
 
-/// `{"agent_id": ...}` bodies; a missing or null id is a 400, as before.
-#[derive(Debug, Default, Deserialize)]
-struct AgentBody {
-    agent_id: Option<String>,
-    #[serde(default)]
-    capabilities: Option<Vec<String>>,
-    #[serde(default)]
-    reason: Option<String>,
-    /// New clients show the grant's token; old ones send none.
-    #[serde(default)]
-    fencing_token: Option<u64>,
-}
-
 /// A task as the compatible routes show it: the replaced service knew no
 /// `needs_human`, so such a task reads as `failed` there.
 pub fn compat(mut t: Task) -> Task {
@@ -239,177 +222,6 @@ pub fn compat(mut t: Task) -> Task {
         t.extra.insert("needs_human".into(), Value::Bool(true));
     }
     t
-}
-
-fn answer(w: Written, agent: &str) -> axum::Json<Value> {
-    axum::Json(
-        json!({ "success": true, "task_id": w.task.task_id, "agent_id": agent, "task": compat(w.task) }),
-    )
-}
-
-fn precise(headers: &HeaderMap, e: CoordError, agent: &str) -> ApiError {
-    let wants = headers
-        .get(PRECISE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-    match e {
-        CoordError::NotClaimable {
-            status: Some(_),
-            owner: Some(owner),
-        } if wants && owner == agent => ApiError::new(
-            StatusCode::CONFLICT,
-            format!("Task is already claimed by {agent} (you)"),
-        ),
-        CoordError::NotClaimable {
-            status: Some(s),
-            owner,
-        } if wants => {
-            let by = owner.map(|o| format!(" by {o}")).unwrap_or_default();
-            ApiError::new(
-                StatusCode::CONFLICT,
-                format!("Task is {s}{by}, not available"),
-            )
-        }
-        CoordError::NotClaimable { status: None, .. } if wants => {
-            ApiError::not_found("Task not found")
-        }
-        other => other.into(),
-    }
-}
-
-async fn claim(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    OptionalJson(body): OptionalJson<AgentBody>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let agent = body.agent_id.unwrap_or_default();
-    let w = state
-        .coord
-        .claim(&id, &agent)
-        .await
-        .map_err(|e| precise(&headers, e, &agent))?;
-    Ok(answer(w, &agent))
-}
-
-#[derive(Debug, Deserialize)]
-struct WaitQuery {
-    wait: Option<String>,
-}
-
-async fn claim_next(
-    State(state): State<AppState>,
-    Query(q): Query<WaitQuery>,
-    OptionalJson(body): OptionalJson<AgentBody>,
-) -> Result<Response, ApiError> {
-    let wait = match q.wait.as_deref() {
-        Some(w) => parse_duration(w).map_err(|e| ApiError::bad_request(format!("wait: {e}")))?,
-        None => Duration::ZERO,
-    };
-    if wait > MAX_FETCH_WAIT {
-        return Err(ApiError::bad_request(format!(
-            "wait may be at most {}s",
-            MAX_FETCH_WAIT.as_secs()
-        )));
-    }
-    let agent = body.agent_id.unwrap_or_default();
-    match state
-        .coord
-        .claim_next(&agent, body.capabilities, wait)
-        .await?
-    {
-        Some(w) => Ok(answer(w, &agent).into_response()),
-        None => Ok(StatusCode::NO_CONTENT.into_response()),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct CompleteBody {
-    agent_id: Option<String>,
-    #[serde(default = "yes")]
-    success: bool,
-    #[serde(default)]
-    result: Option<Value>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    fencing_token: Option<u64>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-async fn complete(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    ModelBody(model): ModelBody,
-) -> Result<axum::Json<Value>, ApiError> {
-    let body: CompleteBody = model.object_or_null("result").parse()?;
-    let agent = body.agent_id.unwrap_or_default();
-    let w = state
-        .coord
-        .complete(
-            &id,
-            &agent,
-            Finish {
-                success: body.success,
-                result: body.result,
-                error: body.error,
-                // Failed is final here, as it was; /api/v2 retries.
-                retry: false,
-                fence: body.fencing_token,
-            },
-        )
-        .await?;
-    Ok(answer(w, &agent))
-}
-
-async fn release(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    OptionalJson(body): OptionalJson<AgentBody>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let agent = body.agent_id.unwrap_or_default();
-    let w = state.coord.release(&id, &agent, body.fencing_token).await?;
-    Ok(answer(w, &agent))
-}
-
-async fn cancel(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    OptionalJson(body): OptionalJson<AgentBody>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let w = state
-        .coord
-        .cancel(&id, body.agent_id.as_deref(), body.reason)
-        .await?;
-    let agent = body.agent_id.unwrap_or_default();
-    Ok(answer(w, &agent))
-}
-
-#[derive(Debug, Deserialize)]
-struct ProgressBody {
-    agent_id: Option<String>,
-    #[serde(default)]
-    note: Option<String>,
-    #[serde(default)]
-    percent: Option<f64>,
-    #[serde(default)]
-    fencing_token: Option<u64>,
-}
-
-async fn progress(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Json(body): Json<ProgressBody>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let agent = body.agent_id.unwrap_or_default();
-    let w = state
-        .coord
-        .progress(&id, &agent, body.note, body.percent, body.fencing_token)
-        .await?;
-    Ok(answer(w, &agent))
 }
 
 async fn history(

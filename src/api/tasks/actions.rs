@@ -1,0 +1,203 @@
+//! What agents do to a task through `/api/tasks/{id}/…`: claim (and
+//! claim-next), complete, release, cancel and progress, each answered as
+//! the replaced service answered a claim.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{compat, PRECISE_HEADER};
+use crate::api::extract::{Json, OptionalJson, Path, Query};
+use crate::api::validation::ModelBody;
+use crate::api::{ApiError, AppState, MAX_FETCH_WAIT};
+use crate::coord::tasks::Written;
+use crate::coord::{CoordError, Finish};
+use crate::log::duration::parse_duration;
+
+/// `{"agent_id": ...}` bodies; a missing or null id is a 400, as before.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct AgentBody {
+    agent_id: Option<String>,
+    #[serde(default)]
+    capabilities: Option<Vec<String>>,
+    #[serde(default)]
+    reason: Option<String>,
+    /// New clients show the grant's token; old ones send none.
+    #[serde(default)]
+    fencing_token: Option<u64>,
+}
+
+fn answer(w: Written, agent: &str) -> axum::Json<Value> {
+    axum::Json(
+        json!({ "success": true, "task_id": w.task.task_id, "agent_id": agent, "task": compat(w.task) }),
+    )
+}
+
+fn precise(headers: &HeaderMap, e: CoordError, agent: &str) -> ApiError {
+    let wants = headers
+        .get(PRECISE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    match e {
+        CoordError::NotClaimable {
+            status: Some(_),
+            owner: Some(owner),
+        } if wants && owner == agent => ApiError::new(
+            StatusCode::CONFLICT,
+            format!("Task is already claimed by {agent} (you)"),
+        ),
+        CoordError::NotClaimable {
+            status: Some(s),
+            owner,
+        } if wants => {
+            let by = owner.map(|o| format!(" by {o}")).unwrap_or_default();
+            ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Task is {s}{by}, not available"),
+            )
+        }
+        CoordError::NotClaimable { status: None, .. } if wants => {
+            ApiError::not_found("Task not found")
+        }
+        other => other.into(),
+    }
+}
+
+pub(super) async fn claim(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<AgentBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let agent = body.agent_id.unwrap_or_default();
+    let w = state
+        .coord
+        .claim(&id, &agent)
+        .await
+        .map_err(|e| precise(&headers, e, &agent))?;
+    Ok(answer(w, &agent))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct WaitQuery {
+    wait: Option<String>,
+}
+
+pub(super) async fn claim_next(
+    State(state): State<AppState>,
+    Query(q): Query<WaitQuery>,
+    OptionalJson(body): OptionalJson<AgentBody>,
+) -> Result<Response, ApiError> {
+    let wait = match q.wait.as_deref() {
+        Some(w) => parse_duration(w).map_err(|e| ApiError::bad_request(format!("wait: {e}")))?,
+        None => Duration::ZERO,
+    };
+    if wait > MAX_FETCH_WAIT {
+        return Err(ApiError::bad_request(format!(
+            "wait may be at most {}s",
+            MAX_FETCH_WAIT.as_secs()
+        )));
+    }
+    let agent = body.agent_id.unwrap_or_default();
+    match state
+        .coord
+        .claim_next(&agent, body.capabilities, wait)
+        .await?
+    {
+        Some(w) => Ok(answer(w, &agent).into_response()),
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CompleteBody {
+    agent_id: Option<String>,
+    #[serde(default = "yes")]
+    success: bool,
+    #[serde(default)]
+    result: Option<Value>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    fencing_token: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub(super) async fn complete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ModelBody(model): ModelBody,
+) -> Result<axum::Json<Value>, ApiError> {
+    let body: CompleteBody = model.object_or_null("result").parse()?;
+    let agent = body.agent_id.unwrap_or_default();
+    let w = state
+        .coord
+        .complete(
+            &id,
+            &agent,
+            Finish {
+                success: body.success,
+                result: body.result,
+                error: body.error,
+                // Failed is final here, as it was; /api/v2 retries.
+                retry: false,
+                fence: body.fencing_token,
+            },
+        )
+        .await?;
+    Ok(answer(w, &agent))
+}
+
+pub(super) async fn release(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<AgentBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let agent = body.agent_id.unwrap_or_default();
+    let w = state.coord.release(&id, &agent, body.fencing_token).await?;
+    Ok(answer(w, &agent))
+}
+
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<AgentBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let w = state
+        .coord
+        .cancel(&id, body.agent_id.as_deref(), body.reason)
+        .await?;
+    let agent = body.agent_id.unwrap_or_default();
+    Ok(answer(w, &agent))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ProgressBody {
+    agent_id: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    percent: Option<f64>,
+    #[serde(default)]
+    fencing_token: Option<u64>,
+}
+
+pub(super) async fn progress(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<ProgressBody>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let agent = body.agent_id.unwrap_or_default();
+    let w = state
+        .coord
+        .progress(&id, &agent, body.note, body.percent, body.fencing_token)
+        .await?;
+    Ok(answer(w, &agent))
+}
