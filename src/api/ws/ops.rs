@@ -1,0 +1,164 @@
+//! A connection's client frames: each op (`sub`, `unsub`, `pub`, `ack`,
+//! `ping`, …) read from the socket and turned into tasks or answers on the
+//! connection's queue, and the count of bad frames that closes it.
+
+use serde_json::json;
+
+use super::protocol::{self, ClientOp};
+use super::{on_nats, subscription, Connection, TaskCount, MAX_PROTOCOL_ERRORS};
+use crate::api::auth::Role;
+use crate::log::PublishOptions;
+
+impl Connection {
+    /// Handles one text frame; false closes the connection.
+    pub(super) fn on_text(&mut self, text: &str) -> bool {
+        let op: ClientOp = match serde_json::from_str(text) {
+            Ok(op) => op,
+            Err(e) => return self.protocol_error(&format!("bad frame: {e}")),
+        };
+        self.errors = 0;
+        match op {
+            ClientOp::Ping => {
+                self.shared.push(json!({"op": "pong"}));
+            }
+            ClientOp::Sub {
+                sid,
+                subject,
+                deliver,
+                durable,
+                ack,
+            } => {
+                let key = match protocol::sid_key(&sid) {
+                    Ok(k) => k,
+                    Err(e) => return self.protocol_error(&e),
+                };
+                if let Err(e) = crate::log::subject::validate_pattern(&subject) {
+                    return self.protocol_error(&e.to_string());
+                }
+                let most = self.state.limits.config.ws_subscriptions;
+                if self.subs.len() >= most {
+                    return self.protocol_error(&format!(
+                        "this connection holds its limit of {most} subscriptions (--ws-max-subscriptions); unsub one first"
+                    ));
+                }
+                if self.subs.contains_key(&key) {
+                    return self.protocol_error(&format!(
+                        "sid {key} is already subscribed; unsub it first"
+                    ));
+                }
+                let nats = match self.state.coord.port() {
+                    crate::coord::port::Backend::JetStream(p)
+                        if on_nats::wants_nats(
+                            p,
+                            &subject,
+                            durable.is_some(),
+                            matches!(deliver.start(), Ok(crate::log::DeliverFrom::New)),
+                        ) =>
+                    {
+                        Some((**p).clone())
+                    }
+                    _ => None,
+                };
+                let replay = match &durable {
+                    Some(_) => None,
+                    None if nats.is_some() => None,
+                    None => match deliver.start().and_then(|from| {
+                        self.state
+                            .log
+                            .subscribe_from(&subject, from)
+                            .map_err(|e| e.to_string())
+                    }) {
+                        Ok(replay) => Some(replay),
+                        Err(e) => return self.protocol_error(&e),
+                    },
+                };
+                let job = subscription::Job {
+                    sid,
+                    subject,
+                    deliver,
+                    durable,
+                    ack,
+                    replay,
+                    nats,
+                };
+                let (log, shared, stats) = (
+                    self.state.log.clone(),
+                    self.shared.clone(),
+                    self.state.ws_stats.clone(),
+                );
+                let count = TaskCount::new(stats);
+                let handle = self.tasks.spawn(async move {
+                    // Moved in, so it drops even if the task is aborted
+                    // before it ever runs.
+                    let _count = count;
+                    subscription::run(log, shared, job).await;
+                });
+                self.subs.insert(key, handle);
+            }
+            ClientOp::Unsub { sid } => {
+                let key = protocol::sid_key(&sid).unwrap_or_default();
+                match self.subs.remove(&key) {
+                    Some(h) => {
+                        h.abort();
+                        crate::log::lock_unpoisoned(&self.shared.acks).remove(&key);
+                    }
+                    None => return self.protocol_error(&format!("no subscription with sid {key}")),
+                }
+            }
+            ClientOp::Ack { sid, seq } => {
+                // Acks only mean something to durable subscriptions with
+                // ack: true, which read them from the log's consumer.
+                subscription::ack(&self.state.log, &self.shared, &sid, seq);
+            }
+            ClientOp::Pub {
+                id,
+                subject,
+                data,
+                text,
+                data_b64,
+                msg_id,
+                expect_last_subject_seq,
+            } => {
+                if self.role < Role::Agent {
+                    self.shared.push(protocol::err_for(
+                        &id,
+                        format!(
+                            "this token has the {} role; publishing needs agent",
+                            self.role.as_str()
+                        ),
+                    ));
+                    return true;
+                }
+                let payload = match protocol::payload(data, text, data_b64) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.shared.push(protocol::err_for(&id, e));
+                        return true;
+                    }
+                };
+                let opts = PublishOptions {
+                    msg_id,
+                    expected_last_subject_seq: expect_last_subject_seq,
+                    ..Default::default()
+                };
+                return self.on_pub(id, subject, payload, opts);
+            }
+        }
+        // Reap finished tasks so the set does not grow with every publish.
+        while self.tasks.try_join_next().is_some() {}
+        true
+    }
+
+    pub(super) fn protocol_error(&mut self, detail: &str) -> bool {
+        self.errors += 1;
+        self.shared.push(protocol::err(detail));
+        if self.errors >= MAX_PROTOCOL_ERRORS {
+            tracing::info!(
+                "closing a websocket after {} bad frames in a row",
+                self.errors
+            );
+            return false;
+        }
+        true
+    }
+}
