@@ -398,4 +398,8 @@ mod tests;
 #[cfg(test)]
 mod tests_concurrent;
 #[cfg(test)]
+mod tests_consumers;
+#[cfg(test)]
 mod tests_follow;
+#[cfg(test)]
+mod tests_model;
