@@ -201,6 +201,48 @@ async fn durable_subscriptions_resume_after_disconnect_and_restart() {
     assert!(ws.next_within(Duration::from_millis(300)).await.is_none());
 }
 
+#[tokio::test]
+async fn a_durable_cut_off_while_waiting_for_room_gives_back_all_it_fetched() {
+    // A durable subscription fetches a batch, then waits for room in the
+    // connection's queue before each delivery. When its client goes, what
+    // it fetched but had not queued yet must go back with what it sent,
+    // not wait out ack_wait (30 s) on the consumer.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &["--ws-max-pending-mb", "1"]);
+    let c = client();
+    let big = "x".repeat(512 * 1024);
+    let total = 40;
+    for i in 1..=total {
+        send(
+            c.post(server.url("/api/pub/mjwork.status"))
+                .body(format!("{i}:{big}")),
+        )
+        .await;
+    }
+    let sub = json!({"op": "sub", "sid": "d", "subject": "mjwork.status", "deliver": "all", "durable": "cut", "ack": true});
+    let mut ws = Ws::connect(&server).await;
+    ws.next_op("info").await;
+    ws.send(sub.clone()).await;
+    assert_eq!(ws.next_op("msg").await["seq"], 1);
+    // Read nothing more: 20 MB cannot fit in the 1 MB queue and the
+    // socket's buffers, so the subscription ends up waiting for room
+    // with most of its batch in hand.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    drop(ws);
+    let mut ws = Ws::connect(&server).await;
+    ws.next_op("info").await;
+    ws.send(sub).await;
+    for seq in 1..=total {
+        let f = ws
+            .next_within(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("message {seq} within 10 s, not after ack_wait"));
+        assert_eq!(f["op"], "msg", "{f}");
+        assert_eq!(f["seq"], seq, "every message, in order, none held back");
+        ws.send(json!({"op": "ack", "sid": "d", "seq": seq})).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_consumer_is_cut_off_while_others_keep_receiving() {
     // 24 MB go out; the slow one may hold 4 MB (plus what sockets hold).

@@ -89,14 +89,12 @@ pub async fn durable(
             .fetch(stream, name, 256, Duration::from_secs(5))
             .await
             .map_err(|e| e.to_string())?;
+        if job.ack {
+            super::subscription::hold(shared, &sid, &batch);
+        }
         for d in batch {
             let mut frame = protocol::msg(&job.sid, &d.message);
             frame["delivered"] = json!(d.delivered);
-            if job.ack {
-                if let Some(acks) = crate::log::lock_unpoisoned(&shared.acks).get_mut(&sid) {
-                    acks.unacked.insert(d.message.seq);
-                }
-            }
             if !shared.send_paced(frame).await {
                 return Ok(());
             }

@@ -31,7 +31,8 @@ pub enum Outbound {
     },
 }
 
-/// What a durable `ack: true` subscription has sent but not had acked.
+/// What a durable `ack: true` subscription has taken from its consumer
+/// (sent, or waiting to be) and not had acked.
 #[derive(Debug, Default)]
 pub struct DurableAcks {
     pub stream: String,
@@ -217,20 +218,28 @@ async fn durable(log: &Log, shared: &Shared, job: &Job, name: &str) -> Result<()
             .fetch(&stream, name, room.min(256), Duration::from_secs(5))
             .await
             .map_err(text)?;
+        if job.ack {
+            hold(shared, &sid, &batch);
+        }
         for d in batch {
             let mut frame = protocol::msg(&job.sid, &d.message);
             frame["delivered"] = json!(d.delivered);
-            if job.ack {
-                if let Some(acks) = crate::log::lock_unpoisoned(&shared.acks).get_mut(&sid) {
-                    acks.unacked.insert(d.message.seq);
-                }
-            }
             // Paced, not dropped: what a durable fetched must reach the
             // client (other subscriptions may have taken the room).
             if !send_paced(shared, frame).await {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Counts a fetched batch as the subscription's until acked, before any of
+/// it is sent: a subscription that ends while it waits for room gives
+/// back what it had not sent yet too, instead of leaving it pending on the
+/// consumer until `ack_wait`.
+pub(super) fn hold(shared: &Shared, sid: &str, batch: &[crate::log::Delivered]) {
+    if let Some(acks) = crate::log::lock_unpoisoned(&shared.acks).get_mut(sid) {
+        acks.unacked.extend(batch.iter().map(|d| d.message.seq));
     }
 }
 
