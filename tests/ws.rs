@@ -243,6 +243,53 @@ async fn a_durable_cut_off_while_waiting_for_room_gives_back_all_it_fetched() {
     }
 }
 
+#[tokio::test]
+async fn a_durable_resumed_at_once_gets_everything_after_its_last_ack_in_order() {
+    // The client goes while its session is busy: most likely mid-fetch of
+    // the next batch (on NATS each delivery's ack subject is recorded, a
+    // round trip each). Resubscribing at once must give every message
+    // after the last ack, in order: what the old session took comes back
+    // before anything newer, none of it held until ack_wait.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let c = client();
+    let total = 1_000;
+    let bodies: Vec<String> = (1..=total).map(|i| i.to_string()).collect();
+    let mut publishes = Vec::new();
+    for chunk in bodies.chunks(100) {
+        for b in chunk {
+            publishes.push(send(
+                c.post(server.url("/api/pub/mjwork.status")).body(b.clone()),
+            ));
+        }
+        futures_util::future::join_all(publishes.drain(..)).await;
+    }
+    let sub = json!({"op": "sub", "sid": "d", "subject": "mjwork.status", "deliver": "all", "durable": "busy", "ack": true});
+    let mut ws = Ws::connect(&server).await;
+    ws.next_op("info").await;
+    ws.send(sub.clone()).await;
+    let acked = 300;
+    for seq in 1..=acked {
+        assert_eq!(ws.next_op("msg").await["seq"], seq);
+        ws.send(json!({"op": "ack", "sid": "d", "seq": seq})).await;
+    }
+    ws.send(json!({"op": "ping"})).await;
+    ws.next_op("pong").await;
+    drop(ws);
+    let mut ws = Ws::connect(&server).await;
+    ws.next_op("info").await;
+    ws.send(sub).await;
+    for seq in acked + 1..=total {
+        let f = ws
+            .next_within(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("message {seq} within 10 s, not after ack_wait"));
+        assert_eq!(f["op"], "msg", "{f}");
+        assert_eq!(f["seq"], seq, "in order after the last ack");
+        ws.send(json!({"op": "ack", "sid": "d", "seq": seq})).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_consumer_is_cut_off_while_others_keep_receiving() {
     // 24 MB go out; the slow one may hold 4 MB (plus what sockets hold).

@@ -70,6 +70,8 @@ pub struct AppStateInner {
     pub coord: Arc<Coordinator<Backend>>,
     pub ws: ws::WsConfig,
     pub ws_stats: Arc<ws::WsStats>,
+    /// One session at a time per durable subscription (ws/gate.rs).
+    pub ws_gates: Arc<ws::DurableGates>,
     /// Identifies this server process to WebSocket clients.
     pub server_id: Arc<str>,
     /// True once the store is open and background jobs run; false again
@@ -119,6 +121,7 @@ impl AppState {
             coord,
             ws,
             ws_stats: Arc::default(),
+            ws_gates: Arc::default(),
             server_id: server_id.into(),
             ready: Arc::default(),
             http: Arc::default(),

@@ -11,6 +11,7 @@
 //! instead (and a publisher's frames are not read while its answers wait). When the loop ends for any reason, every task is aborted and
 //! awaited before the socket is dropped, so nothing is sent after close.
 
+mod gate;
 mod on_nats;
 mod ops;
 mod protocol;
@@ -18,6 +19,7 @@ mod publish;
 mod shared;
 mod subscription;
 
+pub use gate::DurableGates;
 pub(crate) use protocol::fuzz_frame;
 pub use shared::Shared;
 
@@ -147,7 +149,11 @@ struct Connection {
 impl Connection {
     fn new(state: AppState, role: Role) -> Self {
         let (out, outbound) = mpsc::unbounded_channel();
-        let shared = Arc::new(Shared::new(state.ws.max_pending, out));
+        let shared = Arc::new(Shared::new(
+            state.ws.max_pending,
+            out,
+            state.ws_gates.clone(),
+        ));
         Connection {
             state,
             shared,

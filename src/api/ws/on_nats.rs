@@ -12,12 +12,13 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+use super::gate::Turn;
 use super::protocol;
 use super::subscription::{consumer_config, DurableAcks, Job};
 use super::Shared;
 use crate::coord::port::streams::StreamError;
 use crate::coord::port::JetStreamPort;
-use crate::log::{AckKind, LogError};
+use crate::log::{AckKind, Delivered, LogError};
 
 /// Whether this subscription reads from NATS rather than the local log.
 pub fn wants_nats(port: &JetStreamPort, job_subject: &str, durable: bool, new_only: bool) -> bool {
@@ -65,7 +66,13 @@ pub async fn durable(
         }
         Err(e) => return Err(e.to_string()),
     }
+    let turn = shared.gates.turn(stream, name).await;
     let sid = protocol::sid_key(&job.sid).unwrap_or_default();
+    // What a fetch takes after the session ended, given back after what
+    // the session held (see fetch_detached).
+    let (late, late_taken) = tokio::sync::mpsc::unbounded_channel();
+    let late = job.ack.then_some(late);
+    let mut late_taken = Some(late_taken);
     let _return_unacked = job.ack.then(|| {
         crate::log::lock_unpoisoned(&shared.acks).insert(
             sid.clone(),
@@ -79,16 +86,15 @@ pub async fn durable(
         ReturnUnacked {
             shared: shared.clone(),
             sid: sid.clone(),
+            turn: turn.clone(),
+            late: late_taken.take(),
         }
     });
     loop {
         if !shared.room_for(64 * 1024).await {
             return Ok(());
         }
-        let batch = port
-            .fetch(stream, name, 256, Duration::from_secs(5))
-            .await
-            .map_err(|e| e.to_string())?;
+        let batch = fetch_detached(port, stream, name, late.clone()).await?;
         if job.ack {
             super::subscription::hold(shared, &sid, &batch);
         }
@@ -102,32 +108,79 @@ pub async fn durable(
     }
 }
 
+/// A fetch that the session's end cannot cut in half. JetStream's fetch
+/// takes a message, then records its ack subject (a round trip each): a
+/// session dropped in between lost what was taken until `ack_wait`. So the
+/// fetch runs as a task of its own; the session's end stops its wait for
+/// a first message, and what it took once nobody reads it goes to `late`,
+/// for `ReturnUnacked` to give back.
+async fn fetch_detached(
+    port: &JetStreamPort,
+    stream: &str,
+    name: &str,
+    late: Option<tokio::sync::mpsc::UnboundedSender<Vec<Delivered>>>,
+) -> Result<Vec<Delivered>, String> {
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    let (port, stream, name) = (port.clone(), stream.to_string(), name.to_string());
+    tokio::spawn(async move {
+        let until = async {
+            let _ = stopped.await;
+        };
+        let got = port
+            .fetch_until(&stream, &name, 256, Duration::from_secs(5), until)
+            .await;
+        if let (Err(Ok(batch)), Some(late)) = (answer.send(got), late) {
+            let _ = late.send(batch);
+        }
+    });
+    answered
+        .await
+        .map_err(|_| "the fetch ended without an answer".to_string())?
+        .map_err(|e| e.to_string())
+}
+
 /// As on the embedded log: what was sent without an ack goes back at once
 /// when the subscription ends, so a reconnecting client resumes right
 /// after its last ack.
 struct ReturnUnacked {
     shared: Arc<Shared>,
     sid: String,
+    /// Passed on to the naks, so the next session waits for them.
+    turn: Turn,
+    /// Batches fetches took after the session ended; closed once the
+    /// last such fetch is over.
+    late: Option<tokio::sync::mpsc::UnboundedReceiver<Vec<Delivered>>>,
 }
 
 impl Drop for ReturnUnacked {
     fn drop(&mut self) {
-        let Some(acks) = crate::log::lock_unpoisoned(&self.shared.acks).remove(&self.sid) else {
+        let held = crate::log::lock_unpoisoned(&self.shared.acks).remove(&self.sid);
+        let (Some(held), Some(mut late)) = (held, self.late.take()) else {
             return;
         };
-        let Some(port) = acks.nats else { return };
-        if acks.unacked.is_empty() {
+        let Some(port) = held.nats.clone() else {
             return;
-        }
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                for seq in acks.unacked {
-                    let _ = port
-                        .ack(&acks.stream, &acks.consumer, seq, AckKind::Nak, None)
-                        .await;
+        };
+        let turn = self.turn.take();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        // One task, in ascending order: what the session held was fetched
+        // before anything a fetch took after it ended. Two tasks would
+        // interleave their naks, and JetStream redelivers in nak order.
+        rt.spawn(async move {
+            let nak = |seq| port.ack(&held.stream, &held.consumer, seq, AckKind::Nak, None);
+            for seq in held.unacked.iter().copied() {
+                let _ = nak(seq).await;
+            }
+            while let Some(batch) = late.recv().await {
+                for d in batch {
+                    let _ = nak(d.message.seq).await;
                 }
-            });
-        }
+            }
+            drop(turn);
+        });
     }
 }
 

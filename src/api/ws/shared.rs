@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
 use serde_json::Value;
@@ -21,11 +22,17 @@ pub struct Shared {
     pub slow_signal: Notify,
     /// Durable subscriptions that take acks, by sid.
     pub acks: std::sync::Mutex<HashMap<String, subscription::DurableAcks>>,
+    /// The server's durable sessions (gate.rs).
+    pub gates: Arc<super::gate::DurableGates>,
 }
 
 impl Shared {
     /// A connection's queue, allowed `max_pending` bytes.
-    pub fn new(max_pending: usize, out: mpsc::UnboundedSender<Outbound>) -> Shared {
+    pub fn new(
+        max_pending: usize,
+        out: mpsc::UnboundedSender<Outbound>,
+        gates: Arc<super::gate::DurableGates>,
+    ) -> Shared {
         let budget_total = max_pending.max(64 * 1024);
         Shared {
             out,
@@ -34,6 +41,7 @@ impl Shared {
             slow: AtomicBool::new(false),
             slow_signal: Notify::new(),
             acks: Default::default(),
+            gates,
         }
     }
 

@@ -190,6 +190,8 @@ async fn durable(log: &Log, shared: &Shared, job: &Job, name: &str) -> Result<()
         }
         Err(e) => return Err(text(e)),
     }
+    // Declared before `_return_unacked`, so released after its naks.
+    let _turn = shared.gates.turn(&stream, name).await;
     let sid = protocol::sid_key(&job.sid).unwrap_or_default();
     let _return_unacked = job.ack.then(|| {
         let acks = DurableAcks {

@@ -148,9 +148,27 @@ impl JetStreamPort {
         batch: usize,
         expires: Duration,
     ) -> Result<Vec<Delivered>> {
+        self.fetch_until(stream, name, batch, expires, std::future::pending())
+            .await
+    }
+
+    /// As `fetch`, but the wait for a first message ends early when `stop`
+    /// resolves: then only what already arrived is taken. For a fetch that
+    /// outlives its reader (a WebSocket session that ended), so it stops
+    /// taking messages and its caller can give back what it took.
+    pub async fn fetch_until(
+        &self,
+        stream: &str,
+        name: &str,
+        batch: usize,
+        expires: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Vec<Delivered>> {
+        use futures_util::FutureExt;
         let batch = batch.min(MAX_FETCH_BATCH);
         let c = self.js_consumer(stream, name).await?;
         let mut got = Vec::new();
+        let mut stopped = false;
         if expires > Duration::ZERO {
             // JetStream's own expiry must be at least a second or so; the
             // wait is ours.
@@ -162,11 +180,24 @@ impl JetStreamPort {
                 .await
                 .map_err(unavailable)?;
             let mut first = Box::pin(first);
-            if let Ok(Some(m)) = tokio::time::timeout(expires, first.next()).await {
-                got.push(m.map_err(unavailable)?);
+            tokio::select! {
+                m = tokio::time::timeout(expires, first.next()) => {
+                    if let Ok(Some(m)) = m {
+                        got.push(m.map_err(unavailable)?);
+                    }
+                }
+                () = stop => {
+                    stopped = true;
+                    // Dropping the pull unsubscribes it, and JetStream
+                    // hands a waiting pull nothing once nobody listens; a
+                    // message already received is taken, not dropped.
+                    if let Some(Some(m)) = first.next().now_or_never() {
+                        got.push(m.map_err(unavailable)?);
+                    }
+                }
             }
         }
-        if got.len() < batch {
+        if !stopped && got.len() < batch {
             let rest = c
                 .fetch()
                 .max_messages(batch - got.len())

@@ -1,0 +1,84 @@
+//! One session at a time per durable subscription on this server, so a
+//! client that resubscribes right after its connection ended gets first
+//! what that connection held: the old session gives back what it took (a
+//! nak each, which on NATS is a round trip) before the new one fetches.
+//! Without it the new session could fetch newer messages first and see the
+//! returned ones after them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::OwnedMutexGuard;
+
+/// How long a new session waits for the one before it. A session still
+/// running past that is taken to be another live client sharing the
+/// durable (as JetStream allows), not one that is going away.
+const WAIT: Duration = Duration::from_secs(2);
+
+/// A session's hold on its durable; kept until what it took is given
+/// back. None when it stopped waiting for another session.
+pub type Turn = Option<Arc<OwnedMutexGuard<()>>>;
+
+#[derive(Default)]
+pub struct DurableGates(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl DurableGates {
+    /// Waits (up to `WAIT`) until no earlier session of this durable holds
+    /// its turn.
+    pub async fn turn(&self, stream: &str, consumer: &str) -> Turn {
+        let gate = {
+            let mut gates = crate::log::lock_unpoisoned(&self.0);
+            // A gate nobody holds or waits for has no other reference.
+            gates.retain(|_, g| Arc::strong_count(g) > 1);
+            gates
+                .entry(format!("{stream}\u{0}{consumer}"))
+                .or_default()
+                .clone()
+        };
+        tokio::time::timeout(WAIT, gate.lock_owned())
+            .await
+            .ok()
+            .map(Arc::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_waits_for_the_one_before_and_gives_up_after_a_while() {
+        let gates = DurableGates::default();
+        let first = gates.turn("S", "d").await;
+        assert!(first.is_some());
+        // Another durable is not held up.
+        assert!(gates.turn("S", "other").await.is_some());
+        let started = tokio::time::Instant::now();
+        assert!(gates.turn("S", "d").await.is_none(), "still held");
+        assert_eq!(started.elapsed(), WAIT);
+        let second = {
+            let gates = &gates;
+            let waiting = async move { gates.turn("S", "d").await };
+            let release = async move {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                drop(first);
+            };
+            tokio::join!(waiting, release).0
+        };
+        assert!(second.is_some(), "taken once released");
+        drop(second);
+        let keys = |g: &DurableGates| -> Vec<String> {
+            let mut k: Vec<String> = crate::log::lock_unpoisoned(&g.0).keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&gates),
+            ["S\u{0}d"],
+            "an unheld gate lasts until the next turn"
+        );
+        let _x = gates.turn("S", "x").await;
+        assert_eq!(keys(&gates), ["S\u{0}x"], "unheld gates are dropped");
+    }
+}
