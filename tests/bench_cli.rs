@@ -160,3 +160,55 @@ async fn a_running_server_can_be_measured_twice_and_its_own_work_is_not_taken() 
     assert_eq!(task["status"], "available", "{task}");
     assert!(task["owner"].is_null() && task["attempts"] == 0, "{task}");
 }
+
+#[test]
+fn target_nats_measures_a_nats_server_alone() {
+    if !common::nats::installed() {
+        assert!(
+            std::env::var("HIVELOG_REQUIRE_NATS").as_deref() != Ok("1"),
+            "HIVELOG_REQUIRE_NATS=1 but nats-server is not on PATH"
+        );
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args(["bench", "--target", "nats", "--workload", "publish"])
+        .args([
+            "--workload",
+            "claim",
+            "--rounds",
+            "1",
+            "--duration",
+            "300ms",
+        ])
+        .args(["--size", "40", "--json"])
+        .output()
+        .expect("run hivelog bench");
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    for row in report["workloads"].as_array().unwrap() {
+        assert!(
+            row["nats-server"]["ops_per_s"].as_f64().unwrap_or(0.0) > 0.0,
+            "{row}"
+        );
+        assert!(
+            row.get("hivelog").is_none(),
+            "no hivelog was measured: {row}"
+        );
+        assert!(row.get("ratio").is_none(), "{row}");
+    }
+    let durability = report["durability"].as_object().unwrap();
+    assert_eq!(durability.keys().collect::<Vec<_>>(), ["nats-server"]);
+}
+
+#[test]
+fn target_and_compare_together_are_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args(["bench", "--target", "nats", "--compare"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "{out:?}"
+    );
+}

@@ -17,11 +17,26 @@ use serde_json::{json, Value};
 
 use workloads::{Params, Sample, Target, Workload};
 
+/// The server measured without `--compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchTarget {
+    Hivelog,
+    Nats,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Also run every workload against a nats-server (started here unless --nats), alternating rounds, and print ratios.
     #[arg(long)]
     pub compare: bool,
+    /// Which server to measure alone: hivelog, or a nats-server (started here unless --nats). `--compare` measures both.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "hivelog",
+        conflicts_with = "compare"
+    )]
+    pub target: BenchTarget,
     /// Workloads to run (default: all).
     #[arg(long = "workload", value_enum)]
     pub workloads: Vec<Workload>,
@@ -97,41 +112,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         args.workloads.clone()
     };
-    let mut sides = vec![match &args.hivelog {
-        Some(url) => Side {
-            name: "hivelog",
-            target: Target::hivelog(url).await?,
-            pid: None,
-            _server: None,
-        },
-        None => {
-            let (server, url) = servers::hivelog(&args.sync)?;
-            Side {
-                name: "hivelog",
-                target: Target::hivelog(&url).await?,
-                pid: Some(server.pid()),
-                _server: Some(server),
-            }
-        }
-    }];
-    if args.compare {
-        sides.push(match &args.nats {
-            Some(url) => Side {
-                name: "nats-server",
-                target: Target::nats(url).await?,
-                pid: None,
-                _server: None,
-            },
-            None => {
-                let (server, url) = servers::nats()?;
-                Side {
-                    name: "nats-server",
-                    target: Target::nats(&url).await?,
-                    pid: Some(server.pid()),
-                    _server: Some(server),
-                }
-            }
-        });
+    let mut sides = Vec::new();
+    if args.compare || args.target == BenchTarget::Hivelog {
+        sides.push(hivelog_side(&args).await?);
+    }
+    if args.compare || args.target == BenchTarget::Nats {
+        sides.push(nats_side(&args).await?);
     }
     let params = Params {
         duration: args.duration,
@@ -162,10 +148,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     bar.finish_and_clear();
-    let durability = json!({
+    let mut durability = json!({
         "hivelog": if args.hivelog.is_some() { "as the running server is configured".to_string() } else if args.sync == "always" { "--sync always: every ack after its fsync".to_string() } else { "--sync interval: acked before fsync (flushed every 100 ms)".to_string() },
-        "nats-server": "its default: acked once written, fsync'd every 2 minutes (sync_interval)",
+        "nats-server": if args.nats.is_some() { "as the running server is configured" } else { "its default: acked once written, fsync'd every 2 minutes (sync_interval)" },
     });
+    if let Some(d) = durability.as_object_mut() {
+        d.retain(|name, _| sides.iter().any(|s| s.name == name));
+    }
     let report = report(&workloads, &sides, &results, durability);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -173,6 +162,48 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         print_table(&report);
     }
     Ok(())
+}
+
+/// The hivelog measured: the one at `--hivelog`, or one started here.
+async fn hivelog_side(args: &BenchArgs) -> anyhow::Result<Side> {
+    Ok(match &args.hivelog {
+        Some(url) => Side {
+            name: "hivelog",
+            target: Target::hivelog(url).await?,
+            pid: None,
+            _server: None,
+        },
+        None => {
+            let (server, url) = servers::hivelog(&args.sync)?;
+            Side {
+                name: "hivelog",
+                target: Target::hivelog(&url).await?,
+                pid: Some(server.pid()),
+                _server: Some(server),
+            }
+        }
+    })
+}
+
+/// The nats-server measured: the one at `--nats`, or one started here.
+async fn nats_side(args: &BenchArgs) -> anyhow::Result<Side> {
+    Ok(match &args.nats {
+        Some(url) => Side {
+            name: "nats-server",
+            target: Target::nats(url).await?,
+            pid: None,
+            _server: None,
+        },
+        None => {
+            let (server, url) = servers::nats()?;
+            Side {
+                name: "nats-server",
+                target: Target::nats(&url).await?,
+                pid: Some(server.pid()),
+                _server: Some(server),
+            }
+        }
+    })
 }
 
 fn record(r: &mut Results, s: &Sample, before: Option<(f64, u64)>, after: Option<(f64, u64)>) {
