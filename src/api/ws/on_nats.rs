@@ -66,7 +66,13 @@ pub async fn durable(
         }
         Err(e) => return Err(e.to_string()),
     }
-    let turn = shared.gates.turn(stream, name).await;
+    // Only what is acked is given back; with `ack: false` there is
+    // nothing to wait for.
+    let turn = if job.ack {
+        shared.gates.turn(stream, name).await
+    } else {
+        None
+    };
     let sid = protocol::sid_key(&job.sid).unwrap_or_default();
     // What a fetch takes after the session ended, given back after what
     // the session held (see fetch_detached).

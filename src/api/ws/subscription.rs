@@ -190,8 +190,13 @@ async fn durable(log: &Log, shared: &Shared, job: &Job, name: &str) -> Result<()
         }
         Err(e) => return Err(text(e)),
     }
-    // Declared before `_return_unacked`, so released after its naks.
-    let _turn = shared.gates.turn(&stream, name).await;
+    // Declared before `_return_unacked`, so released after its naks
+    // (gate.rs); with `ack: false` nothing is given back.
+    let _turn = if job.ack {
+        shared.gates.turn(&stream, name).await
+    } else {
+        None
+    };
     let sid = protocol::sid_key(&job.sid).unwrap_or_default();
     let _return_unacked = job.ack.then(|| {
         let acks = DurableAcks {
