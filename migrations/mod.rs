@@ -6,6 +6,7 @@
 
 mod v1_initial_layout;
 mod v2_pending_chunks;
+mod v3_message_blocks;
 
 /// One upgrade step.
 pub struct Migration {
@@ -25,6 +26,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "durable consumers' pending acks in chunks, not a key each",
         up: v2_pending_chunks::up,
+    },
+    Migration {
+        version: 3,
+        description: "messages in blocks, one sled value per commit group, not a key each",
+        up: v3_message_blocks::up,
     },
 ];
 

@@ -3,6 +3,7 @@
 //! acknowledged; subscribers get new messages live. Nothing here knows about
 //! tasks or HTTP.
 
+mod blocks;
 mod catalog;
 mod commit;
 mod consumer;
@@ -401,5 +402,7 @@ mod tests_concurrent;
 mod tests_consumers;
 #[cfg(test)]
 mod tests_follow;
+#[cfg(test)]
+mod tests_format;
 #[cfg(test)]
 mod tests_model;

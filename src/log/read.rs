@@ -2,10 +2,11 @@
 //! by sequence or time with a subject filter, and the last message of every
 //! subject. Reads go straight to sled and never take the writer lock.
 
+use super::blocks;
 use super::error::{LogError, Result};
 use super::index::{last_seq_of_subject, subject_counts, subject_counts_under};
-use super::message::{Message, StoredMessage};
-use super::store::{decode, keys};
+use super::message::Message;
+use super::store::keys;
 use super::subject::{is_literal, matches, validate_pattern, validate_subject};
 use super::{lock, Log, StreamHandle};
 
@@ -26,13 +27,8 @@ pub struct ReadRange {
 }
 
 pub(super) fn read_stored(handle: &StreamHandle, seq: u64) -> Result<Option<Message>> {
-    match handle.tree.get(keys::msg(seq))? {
-        Some(raw) => {
-            let stored: StoredMessage = decode(&raw)?;
-            Ok(Some(stored.into_message(Some(handle.name.clone()), seq)))
-        }
-        None => Ok(None),
-    }
+    Ok(blocks::read(&handle.tree, seq)?
+        .map(|stored| stored.into_message(Some(handle.name.clone()), seq)))
 }
 
 impl Log {
@@ -198,10 +194,8 @@ fn scan(
     want: impl Fn(&str) -> bool,
 ) -> Result<Vec<Message>> {
     let mut out = Vec::new();
-    for item in handle.tree.range(keys::msg(start)..=keys::msg(upto)) {
-        let (k, v) = item?;
-        let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
-        let stored: StoredMessage = decode(&v)?;
+    for item in blocks::scan(&handle.tree, start, upto) {
+        let (seq, stored) = item?;
         if want(&stored.subject) {
             out.push(stored.into_message(Some(handle.name.clone()), seq));
             if out.len() >= limit {
@@ -241,17 +235,11 @@ pub(super) fn seq_at_or_after(handle: &StreamHandle, time_ns: i64) -> Result<Opt
     let mut found = None;
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let next = handle
-            .tree
-            .range(keys::msg(mid)..=keys::msg(state.last_seq))
-            .next();
-        let Some(item) = next else {
+        let Some(item) = blocks::scan(&handle.tree, mid, state.last_seq).next() else {
             hi = mid;
             continue;
         };
-        let (k, v) = item?;
-        let seq = keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
-        let stored: StoredMessage = decode(&v)?;
+        let (seq, stored) = item?;
         if stored.time_ns >= time_ns {
             found = Some(seq);
             hi = mid;

@@ -1,12 +1,16 @@
 //! One atomic change to a stream: appends and removals collected into a
 //! single sled batch together with the updated counters, so that a crash
 //! never leaves the index, the per-subject counts and the state disagreeing
-//! with the messages. Retention (limits, age, purge, delete) is expressed as
-//! removals through this type; the stream limits themselves are applied
+//! with the messages. Retention (limits, age, purge, delete) is expressed
+//! as removals through this type; the stream limits themselves are applied
 //! here too (`make_room` per publish, `enforce_limits` after an update).
+//! What a change appends becomes new blocks, and the blocks it removes
+//! from are rewritten (blocks.rs); limits reach the messages the change
+//! itself appended too, so a group of publishes cannot overfill a stream.
 
 use std::collections::{HashMap, HashSet};
 
+use super::blocks::{self, block_at, pack, Block};
 use super::error::{LogError, Result};
 use super::index::subject_counts;
 use super::message::StoredMessage;
@@ -27,6 +31,8 @@ pub(crate) struct Change<'a> {
     appended: Option<(u64, i64)>,
     /// The newest sequence this change appended on each subject.
     last_by_subject: HashMap<String, u64>,
+    /// What this change appends, encoded, for `blocks::pack`.
+    bodies: Vec<(u64, Vec<u8>)>,
 }
 
 impl<'a> Change<'a> {
@@ -41,6 +47,7 @@ impl<'a> Change<'a> {
             head: state.first_seq,
             appended: None,
             last_by_subject: HashMap::new(),
+            bodies: Vec::new(),
         }
     }
 
@@ -71,7 +78,7 @@ impl<'a> Change<'a> {
             self.state.num_subjects += 1;
         }
         self.counts.insert(msg.subject.clone(), count + 1);
-        self.batch.insert(&keys::msg(seq), encode(msg)?);
+        self.bodies.push((seq, encode(msg)?));
         self.batch.insert(keys::subject(&msg.subject, seq), &[]);
         self.state.messages += 1;
         self.state.bytes += msg.stored_size();
@@ -96,7 +103,6 @@ impl<'a> Change<'a> {
             self.state.num_subjects = self.state.num_subjects.saturating_sub(1);
         }
         self.counts.insert(msg.subject.clone(), count);
-        self.batch.remove(&keys::msg(seq));
         self.batch.remove(keys::subject(&msg.subject, seq));
         self.state.messages = self.state.messages.saturating_sub(1);
         self.state.bytes = self.state.bytes.saturating_sub(msg.stored_size());
@@ -109,28 +115,51 @@ impl<'a> Change<'a> {
         if self.removed.contains(&seq) {
             return Ok(false);
         }
-        let Some(raw) = self.tree.get(keys::msg(seq))? else {
-            return Ok(false);
+        let msg = match blocks::read(self.tree, seq)? {
+            Some(msg) => msg,
+            None => match self.own(seq) {
+                Some(body) => decode(body)?,
+                None => return Ok(false),
+            },
         };
-        let msg: StoredMessage = decode(&raw)?;
         self.remove_decoded(seq, &msg)?;
         Ok(true)
     }
 
+    /// A message this change appended, not in the tree yet: limits must
+    /// reach those too, or a group of publishes could overfill a stream.
+    fn own(&self, seq: u64) -> Option<&[u8]> {
+        let i = self.bodies.binary_search_by_key(&seq, |(s, _)| *s).ok()?;
+        Some(self.bodies[i].1.as_slice())
+    }
+
+    /// This change's own messages not removed, oldest first.
+    fn own_left(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.bodies
+            .iter()
+            .filter(|(seq, _)| !self.removed.contains(seq))
+            .map(|(seq, body)| (*seq, body.as_slice()))
+    }
+
     /// The oldest stored message not yet removed by this change.
     pub fn oldest(&mut self) -> Result<Option<(u64, StoredMessage)>> {
-        let end = keys::msg(self.state.last_seq.max(self.head));
-        for item in self.tree.range(keys::msg(self.head)..=end) {
-            let (k, v) = item?;
-            let seq =
-                keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
+        let end = self.state.last_seq.max(self.head);
+        for item in blocks::scan(self.tree, self.head, end) {
+            let (seq, msg) = item?;
             if self.removed.contains(&seq) {
                 continue;
             }
             self.head = seq;
-            return Ok(Some((seq, decode(&v)?)));
+            return Ok(Some((seq, msg)));
         }
-        Ok(None)
+        let found = match self.own_left().find(|(seq, _)| *seq >= self.head) {
+            Some((seq, body)) => Some((seq, decode::<StoredMessage>(body)?)),
+            None => None,
+        };
+        if let Some((seq, _)) = &found {
+            self.head = *seq;
+        }
+        Ok(found)
     }
 
     /// Removes the oldest stored message; false when none is left.
@@ -159,6 +188,16 @@ impl<'a> Change<'a> {
                 victims.push(seq);
             }
         }
+        if (victims.len() as u64) < n {
+            for (seq, body) in self.own_left() {
+                if victims.len() as u64 >= n {
+                    break;
+                }
+                if decode::<StoredMessage>(body)?.subject == subject {
+                    victims.push(seq);
+                }
+            }
+        }
         let mut done = 0;
         for seq in victims {
             if self.remove(seq)? {
@@ -177,9 +216,42 @@ impl<'a> Change<'a> {
         Ok(())
     }
 
+    /// Rewrites each block this change removed messages from without
+    /// them, or removes it when nothing is left in it.
+    fn rewrite_blocks(&mut self) -> Result<()> {
+        let own_from = self.bodies.first().map_or(u64::MAX, |(seq, _)| *seq);
+        let mut removed: Vec<u64> = self
+            .removed
+            .iter()
+            .copied()
+            .filter(|seq| *seq < own_from)
+            .collect();
+        removed.sort_unstable();
+        let mut i = 0;
+        while let Some(&seq) = removed.get(i) {
+            let Some(block) = block_at(self.tree, seq)? else {
+                return Err(LogError::Corrupt("message block".into()));
+            };
+            // max: a block that does not hold `seq` (damaged) still moves on.
+            let last = block.last_seq().max(seq);
+            let kept = kept_of(&block, &self.removed);
+            if kept.is_empty() {
+                self.batch.remove(&keys::block(block.first));
+            } else {
+                let value = blocks::encode_block(block.first, &kept)?;
+                self.batch.insert(&keys::block(block.first), value);
+            }
+            while removed.get(i).is_some_and(|s| *s <= last) {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the counters into the batch and hands it over with the new
     /// state, ready for `Tree::apply_batch`.
     pub fn finish(mut self) -> Result<(sled::Batch, StreamState)> {
+        self.rewrite_blocks()?;
         for (subject, count) in &self.counts {
             if *count == 0 {
                 self.batch.remove(keys::count(subject));
@@ -214,9 +286,22 @@ impl<'a> Change<'a> {
                 self.state.first_ts = ts;
             }
         }
+        let mut bodies = std::mem::take(&mut self.bodies);
+        bodies.retain(|(seq, _)| !self.removed.contains(seq));
+        for (first, value) in pack(&bodies)? {
+            self.batch.insert(&keys::block(first), value);
+        }
         self.batch.insert(keys::STATE, encode(&self.state)?);
         Ok((self.batch, self.state))
     }
+}
+
+fn kept_of<'b>(block: &'b Block, removed: &HashSet<u64>) -> Vec<(u64, &'b [u8])> {
+    (0..block.len())
+        .map(|i| (block.seq(i), i))
+        .filter(|(seq, _)| !removed.contains(seq))
+        .map(|(seq, i)| (seq, block.body(i)))
+        .collect()
 }
 
 /// Makes space for `msg` under the stream's limits, or refuses it when the

@@ -23,10 +23,13 @@ const FORMAT_KEY: &[u8] = b"format_version";
 const STORE_ID_KEY: &[u8] = b"store_id";
 const STREAM_RECORD_PREFIX: &str = "stream/";
 
-/// Key layout inside a stream's tree (see migrations/v1_initial_layout.rs
-/// and v2_pending_chunks.rs).
+/// Key layout inside a stream's tree (see migrations/v1_initial_layout.rs,
+/// v2_pending_chunks.rs and v3_message_blocks.rs).
 pub(crate) mod keys {
+    /// Format 2's messages, one per key (migrations/v3).
     pub const MSG: u8 = b'm';
+    /// Blocks of messages (blocks.rs).
+    pub const BLOCK: u8 = b'b';
     pub const SUBJECT: u8 = b's';
     pub const COUNT: u8 = b'c';
     pub const DEDUP: u8 = b'd';
@@ -37,8 +40,9 @@ pub(crate) mod keys {
     pub const PENDING: u8 = b'P';
     pub const PENDING_CHUNK: u8 = b'B';
 
-    pub fn msg(seq: u64) -> [u8; 9] {
-        let mut k = [MSG; 9];
+    /// The block whose first message is `seq`.
+    pub fn block(seq: u64) -> [u8; 9] {
+        let mut k = [BLOCK; 9];
         k[1..].copy_from_slice(&seq.to_be_bytes());
         k
     }
@@ -376,11 +380,11 @@ mod tests {
 
     #[test]
     fn keys_sort_by_sequence_and_read_back() {
-        assert!(keys::msg(2) < keys::msg(10));
+        assert!(keys::block(2) < keys::block(10));
         assert!(keys::subject("a", 255) < keys::subject("a", 256));
         // A subject that is a prefix of another must not interleave with it.
         assert!(keys::subject("a", u64::MAX) < keys::subject("a.b", 0));
-        assert_eq!(keys::trailing_seq(&keys::msg(42)), Some(42));
+        assert_eq!(keys::trailing_seq(&keys::block(42)), Some(42));
         assert_eq!(keys::trailing_seq(&keys::pending_chunk("c", 7)), Some(7));
         assert_eq!(keys::trailing_seq(b"x"), None);
     }

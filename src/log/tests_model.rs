@@ -10,6 +10,9 @@ use super::*;
 #[derive(Debug, Clone)]
 enum Op {
     Publish(u8, u8),
+    /// Publishes handed to the writer together, so that they tend to be
+    /// applied as one group (one block, one change).
+    Burst(Vec<(u8, u8)>),
     Delete(u64),
     Purge(Option<u8>, Option<u64>),
 }
@@ -17,6 +20,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0u8..4, 1u8..40).prop_map(|(s, n)| Op::Publish(s, n)),
+        2 => prop::collection::vec((0u8..4, 1u8..40), 2..12).prop_map(Op::Burst),
         1 => (1u64..60).prop_map(Op::Delete),
         1 => (prop::option::of(0u8..4), prop::option::of(0u64..5)).prop_map(|(s, k)| Op::Purge(s, k)),
     ]
@@ -97,12 +101,37 @@ proptest! {
             let mut model: Vec<(u64, String, u64)> = Vec::new();
             let mut last_seq = 0;
             for op in ops {
-                match op {
-                    Op::Publish(s, n) => {
+                let burst = match op {
+                    Op::Publish(s, n) => vec![(s, n)],
+                    Op::Burst(b) => b,
+                    Op::Delete(seq) => {
+                        let exists = model.iter().any(|m| m.0 == seq);
+                        prop_assert_eq!(log.delete_message("M", seq).await.is_ok(), exists);
+                        model.retain(|m| m.0 != seq);
+                        continue;
+                    }
+                    Op::Purge(s, keep) => {
+                        let subject = s.map(|s| format!("m.s{s}"));
+                        log.purge("M", subject.as_deref(), keep).await.unwrap();
+                        let keep = keep.unwrap_or(0) as usize;
+                        let victims: Vec<u64> = model.iter()
+                            .filter(|m| subject.as_ref().is_none_or(|s| &m.1 == s))
+                            .map(|m| m.0).collect();
+                        let cut = victims.len().saturating_sub(keep);
+                        model.retain(|m| !victims[..cut].contains(&m.0));
+                        continue;
+                    }
+                };
+                let pending: Vec<_> = burst.iter().map(|(s, n)| {
+                    log.publish_pipelined(&format!("m.s{s}"), vec![b'x'; *n as usize], PublishOptions::default())
+                }).collect();
+                let mut results = Vec::new();
+                for p in pending {
+                    results.push(p.wait().await);
+                }
+                for ((s, n), result) in burst.into_iter().zip(results) {
                         let subject = format!("m.s{s}");
-                        let body = vec![b'x'; n as usize];
                         let size = subject.len() as u64 + n as u64;
-                        let result = log.publish(&subject, body, PublishOptions::default()).await;
                         if max_bytes.is_some_and(|max| size > max) {
                             let refused = matches!(result, Err(LogError::MessageTooLarge { limit: "max_bytes", .. }));
                             prop_assert!(refused, "a message larger than max_bytes must be refused");
@@ -122,22 +151,6 @@ proptest! {
                             while !model.is_empty() && model.iter().map(|m| m.2).sum::<u64>() + size > max { model.remove(0); }
                         }
                         model.push((last_seq, subject, size));
-                    }
-                    Op::Delete(seq) => {
-                        let exists = model.iter().any(|m| m.0 == seq);
-                        prop_assert_eq!(log.delete_message("M", seq).await.is_ok(), exists);
-                        model.retain(|m| m.0 != seq);
-                    }
-                    Op::Purge(s, keep) => {
-                        let subject = s.map(|s| format!("m.s{s}"));
-                        log.purge("M", subject.as_deref(), keep).await.unwrap();
-                        let keep = keep.unwrap_or(0) as usize;
-                        let victims: Vec<u64> = model.iter()
-                            .filter(|m| subject.as_ref().is_none_or(|s| &m.1 == s))
-                            .map(|m| m.0).collect();
-                        let cut = victims.len().saturating_sub(keep);
-                        model.retain(|m| !victims[..cut].contains(&m.0));
-                    }
                 }
             }
             check_against_model(&log, &model, last_seq)?;

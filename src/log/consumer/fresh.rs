@@ -5,10 +5,11 @@
 
 use super::acks::AckState;
 use super::{Delivered, MAX_SCAN_PER_FETCH};
+use crate::log::blocks;
 use crate::log::error::{LogError, Result};
-use crate::log::message::{Message, StoredMessage};
+use crate::log::message::Message;
 use crate::log::read::read_stored;
-use crate::log::store::{decode, keys};
+use crate::log::store::keys;
 use crate::log::subject::is_literal;
 use crate::log::StreamHandle;
 
@@ -58,14 +59,8 @@ pub(super) fn deliver_new(
     } else if out.len() < batch && m.room() > 0 && m.state.cursor < committed {
         let mut scanned = 0;
         let mut exhausted = true;
-        for item in handle
-            .tree
-            .range(keys::msg(m.state.cursor + 1)..=keys::msg(committed))
-        {
-            let (k, v) = item?;
-            let seq =
-                keys::trailing_seq(&k).ok_or_else(|| LogError::Corrupt("message key".into()))?;
-            let stored: StoredMessage = decode(&v)?;
+        for item in blocks::scan(&handle.tree, m.state.cursor + 1, committed) {
+            let (seq, stored) = item?;
             m.state.cursor = seq;
             if m.config.wants(&stored.subject) {
                 let message = stored.into_message(Some(handle.name.clone()), seq);
