@@ -210,7 +210,12 @@ pub(crate) fn scan(tree: &sled::Tree, start: u64, end: u64) -> Scan {
         return scan;
     }
     match block_at(tree, start) {
-        Ok(block) => scan.current = block.map(|b| (b.position(start), b)).map(|(i, b)| (b, i)),
+        Ok(block) => {
+            scan.current = block.map(|b| {
+                let i = b.position(start);
+                (b, i)
+            })
+        }
         Err(e) => {
             scan.failed = Some(e);
             return scan;
