@@ -1,8 +1,9 @@
 //! Message bodies in blocks (format 3): the messages one writer round
-//! appends to a stream are one sled value, keyed by the first sequence,
-//! instead of a key each. sled's cost is per key (a tree insert, a log
-//! record, its share of node rewrites), so a group of 16 publishes costs
-//! one insert for its bodies, and the store keeps one header per block.
+//! appends to a stream go into a few sled values (up to the limits below),
+//! each keyed by its first sequence, instead of a key each. sled's cost is
+//! per key (a tree insert, a log record, its share of node rewrites), so a
+//! round of 16 publishes of 256 bytes costs three inserts for its bodies
+//! instead of sixteen.
 //!
 //! A block is `n: u32`, then per message `seq - first: u32` and the end of
 //! its body `: u32` (both little-endian, ascending), then the bodies (each
