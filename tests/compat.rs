@@ -249,12 +249,33 @@ async fn tasks_post_list_claim_complete_as_old_clients_read_them() {
     assert_eq!(created.1["task_id"], "task-8");
     assert!(created.1["sequence"].is_u64(), "{}", created.1);
     assert!(created.1["stream"].is_string());
-    assert!(created.1["timestamp"].is_string());
+    // The replaced service answered `"timestamp": task.created_at`: the
+    // client's own time, exactly as sent.
+    assert_eq!(created.1["timestamp"], "2026-01-30T10:12:00.123456");
     // Python's isoformat() drops zero microseconds; echoed as sent too.
     let dep = json!({"task_id": "task-7", "title": "Schema", "description": "",
         "status": "available", "priority": "medium", "blocked_by": [],
         "created_at": "2026-01-30T09:00:00"});
-    assert_eq!(send(post("/api/tasks", dep)).await.0, 200);
+    let dep_created = send(post("/api/tasks", dep)).await;
+    assert_eq!(dep_created.0, 200);
+    assert_eq!(dep_created.1["timestamp"], "2026-01-30T09:00:00");
+    // Without a created_at, the server's clock fills both.
+    let clocked = send(post(
+        "/api/tasks",
+        json!({"task_id": "task-9", "title": "t", "description": ""}),
+    ))
+    .await;
+    assert_eq!(clocked.0, 200);
+    let stamp = clocked.1["timestamp"].as_str().expect("timestamp").to_string();
+    assert_eq!(stamp.len(), "2026-01-30T09:00:00.000000".len(), "{stamp}");
+    assert_eq!(
+        send(c.get(s.url("/api/tasks/task-9"))).await.1["created_at"],
+        stamp.as_str()
+    );
+    assert_eq!(
+        send(c.post(s.url("/api/tasks/task-9/cancel")).json(&json!({}))).await.0,
+        200
+    );
 
     let one = send(c.get(s.url("/api/tasks/task-8"))).await;
     assert_eq!(one.0, 200);
@@ -271,7 +292,7 @@ async fn tasks_post_list_claim_complete_as_old_clients_read_them() {
 
     let listed = send(c.get(s.url("/api/tasks"))).await;
     let tasks = array(&listed);
-    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks.len(), 3);
     tasks.iter().for_each(assert_task_shape);
     let available = send(c.get(s.url("/api/tasks/available?limit=10"))).await;
     let available = array(&available);
@@ -337,7 +358,36 @@ async fn tasks_post_list_claim_complete_as_old_clients_read_them() {
     assert_eq!(eight.1["error"], "text");
     // The listing shows the newest version of each task, once.
     let listed = send(c.get(s.url("/api/tasks?status=failed"))).await;
-    assert_eq!(array(&listed).len(), 1);
+    assert_eq!(array(&listed).len(), 2, "task-8 and the cancelled task-9");
+
+    // Posted again as available, a finished task is queued as a fresh
+    // one: nothing of its last run stays (the history keeps it).
+    let requeue = json!({"task_id": "task-7", "title": "Schema", "description": "",
+        "status": "available", "priority": "medium", "blocked_by": [],
+        "created_at": "2026-01-30T09:00:00"});
+    let requeued = send(post("/api/tasks", requeue)).await;
+    assert_eq!(requeued.0, 200, "{}", requeued.1);
+    let seven = send(c.get(s.url("/api/tasks/task-7"))).await;
+    assert_task_shape(&seven.1);
+    assert_eq!(seven.1["status"], "available");
+    for field in ["owner", "claimed_at", "completed_at", "result", "error"] {
+        assert_eq!(seven.1[field], Value::Null, "{field} kept: {}", seven.1);
+    }
+    let open = send(c.get(s.url("/api/tasks/available"))).await;
+    assert!(
+        array(&open).iter().any(|t| t["task_id"] == "task-7"),
+        "{}",
+        open.1
+    );
+    let history = send(c.get(s.url("/api/tasks/task-7/history"))).await;
+    let versions = history.1["versions"].as_array().expect("versions");
+    assert!(
+        versions
+            .iter()
+            .any(|v| v["task"]["owner"] == "alice" && v["task"]["status"] == "completed"),
+        "the last run stays in the history: {}",
+        history.1
+    );
 
     // 422 where the old service said 422; nothing stored by them.
     for (body, loc) in [
@@ -370,7 +420,7 @@ async fn tasks_post_list_claim_complete_as_old_clients_read_them() {
         &send(c.post(s.url("/api/tasks")).body("{not json")).await,
         &["body"],
     );
-    assert_eq!(array(&send(c.get(s.url("/api/tasks"))).await).len(), 2);
+    assert_eq!(array(&send(c.get(s.url("/api/tasks"))).await).len(), 3);
 }
 
 #[tokio::test]
@@ -415,6 +465,26 @@ async fn messages_as_old_clients_read_them() {
     let errors = array(&errors);
     assert_message_shape(&errors[0]);
     assert_eq!(errors[0]["message_id"], "m-1");
+
+    // The tasks channel carries every task version too; old clients parse
+    // what this route lists as messages, so (as the replaced service did)
+    // it lists only what is one, the newest `limit` of them.
+    for i in 0..60 {
+        let task = json!({"task_id": format!("t-{i}"), "title": "t", "description": ""});
+        assert_eq!(send(c.post(s.url("/api/tasks")).json(&task)).await.0, 200);
+        if i == 30 {
+            let note = json!({"agent_id": "alice", "channel": "tasks", "content": "t-30 is big"});
+            assert_eq!(send(post(note)).await.0, 200);
+        }
+    }
+    let on_tasks = send(c.get(s.url("/api/messages/tasks?limit=5"))).await;
+    let on_tasks = array(&on_tasks);
+    assert_eq!(on_tasks.len(), 1, "{on_tasks:?}");
+    on_tasks.iter().for_each(assert_message_shape);
+    assert_eq!(on_tasks[0]["content"], "t-30 is big");
+    // The richer route still shows every record of the channel.
+    let v2 = send(c.get(s.url("/api/v2/messages/tasks?limit=5"))).await;
+    assert_eq!(v2.1["count"], 5, "{}", v2.1);
 
     for (body, loc) in [
         (

@@ -98,10 +98,13 @@ async fn post_message_v2(
     store(&state, input).await
 }
 
+/// A channel's newest messages; `messages_only` as the compatible route
+/// reads them (see `Coordinator::messages`).
 async fn read(
     state: &AppState,
     channel: &str,
     raw: Option<&str>,
+    messages_only: bool,
 ) -> Result<Vec<ChannelMessage>, ApiError> {
     let q = QueryParams::parse(raw);
     let limit = q
@@ -110,7 +113,7 @@ async fn read(
         .min(MAX_LIMIT) as usize;
     Ok(state
         .coord
-        .messages(channel, limit, q.get("mention"))
+        .messages(channel, limit, q.get("mention"), messages_only)
         .await?)
 }
 
@@ -122,7 +125,10 @@ async fn list(
     if !CHANNELS.contains(&channel.as_str()) {
         return Err(bad_path("channel", &CHANNELS, &channel));
     }
-    Ok(axum::Json(read(&state, &channel, raw.as_deref()).await?))
+    // Old clients parse every item as a message (agent_id, content, …):
+    // the task versions on `tasks` are not shown to them, as the replaced
+    // service did not.
+    Ok(axum::Json(read(&state, &channel, raw.as_deref(), true).await?))
 }
 
 #[derive(Debug, Serialize)]
@@ -137,7 +143,7 @@ async fn list_v2(
     Path(channel): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<MessageList>, ApiError> {
-    let messages = read(&state, &channel, raw.as_deref()).await?;
+    let messages = read(&state, &channel, raw.as_deref(), false).await?;
     Ok(axum::Json(MessageList {
         channel,
         count: messages.len(),

@@ -16,6 +16,7 @@ use super::validation::{ModelBody, QueryParams};
 use super::{ApiError, AppState};
 use crate::coord::task::{Task, TaskInput, TaskStatus};
 use crate::coord::tasks::Written;
+use crate::coord::time::ClientTime;
 
 /// The compatible listing's default: every task, as the replaced service
 /// listed them (up to the cap).
@@ -167,7 +168,9 @@ pub struct TaskWritten {
     /// The sequence of this version's copy on `<prefix>.tasks`.
     pub sequence: Option<u64>,
     pub stream: String,
-    pub timestamp: crate::coord::time::Timestamp,
+    /// When this version was written; the compatible create echoes the
+    /// client's own `created_at` here instead, as the replaced service did.
+    pub timestamp: ClientTime,
     /// True when the task did not exist before.
     pub created: bool,
     pub task: Task,
@@ -180,7 +183,7 @@ impl TaskWritten {
             task_id: w.task.task_id.clone(),
             sequence: w.history_seq,
             stream: state.coord.config().history_stream.clone(),
-            timestamp: w.at,
+            timestamp: w.at.into(),
             created: w.created,
             task: w.task,
         }
@@ -203,8 +206,16 @@ async fn create(
         .optional_one_of("priority", &PRIORITIES)
         .object_or_null("result")
         .parse()?;
+    let sent_created_at = input.created_at.clone();
     let w = state.coord.post_task(input).await?;
-    Ok(axum::Json(TaskWritten::new(&state, w).compat()))
+    let mut answer = TaskWritten::new(&state, w).compat();
+    // The replaced service answered `"timestamp": task.created_at`: the
+    // client's own time when it sent one, so an old client that records
+    // the answer's time keeps the time it wrote.
+    if let Some(at) = sent_created_at {
+        answer.timestamp = at;
+    }
+    Ok(axum::Json(answer))
 }
 
 async fn show(

@@ -11,8 +11,8 @@ use super::time::ClientTime;
 use super::{CoordError, Coordinator};
 
 const MAX_CONTENT: usize = 64 * 1024;
-/// How far back a mention filter looks.
-const MENTION_SCAN: usize = 10_000;
+/// How far back a filtered read (mentions, messages only) looks.
+const SCAN_BACK: usize = 10_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelMessage {
@@ -184,12 +184,17 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     /// The most recent `limit` messages of a channel, oldest first;
-    /// with `mention`, only those that mention that agent.
+    /// with `mention`, only those that mention that agent. Anything else
+    /// published on the channel's subject (a task version on `tasks`, raw
+    /// text) is shown with itself as the content, unless `messages_only`:
+    /// then it is skipped, as the replaced service skipped what did not
+    /// parse as a message.
     pub async fn messages(
         &self,
         channel: &str,
         limit: usize,
         mention: Option<&str>,
+        messages_only: bool,
     ) -> Result<Vec<ChannelMessage>, CoordError> {
         validate_channel(channel).or_else(|e| {
             if channel == "heartbeat" {
@@ -199,41 +204,57 @@ impl<P: LogPort> Coordinator<P> {
             }
         })?;
         let subject = self.subject(channel);
-        let window = if mention.is_some() {
-            MENTION_SCAN
-        } else {
-            limit
-        };
-        let mut out: Vec<ChannelMessage> =
-            self.port
-                .tail(&subject, window)
-                .await?
+        let filtered = mention.is_some() || messages_only;
+        // A plain read looks back exactly `limit` records. A filtered one
+        // first does too (on most channels every record is a message), and
+        // only when that falls short looks further back.
+        let mut window = if mention.is_some() { SCAN_BACK } else { limit };
+        loop {
+            let records = self.port.tail(&subject, window).await?;
+            let complete = records.len() < window || window >= SCAN_BACK || !filtered;
+            let mut out: Vec<ChannelMessage> = records
                 .into_iter()
-                .map(|r| {
-                    let mut m = serde_json::from_slice::<ChannelMessage>(&r.payload)
-                        .unwrap_or_else(|_| ChannelMessage {
-                            // Something else was published here (a task version, raw
-                            // text): show it as the content.
-                            message_id: None,
-                            sequence: None,
-                            agent_id: None,
-                            channel: channel.to_string(),
-                            content: serde_json::from_slice(&r.payload).unwrap_or_else(|_| {
-                                Value::String(String::from_utf8_lossy(&r.payload).into_owned())
-                            }),
-                            timestamp: None,
-                            mentions: Vec::new(),
-                            extra: Map::new(),
-                        });
-                    m.sequence = Some(r.seq);
-                    m
-                })
+                .filter_map(|r| read_message(channel, r.seq, &r.payload, messages_only))
                 .filter(|m| mention.is_none_or(|who| m.mentions.iter().any(|x| x == who)))
                 .collect();
-        let skip = out.len().saturating_sub(limit);
-        out.drain(..skip);
-        Ok(out)
+            if out.len() >= limit || complete {
+                let skip = out.len().saturating_sub(limit);
+                out.drain(..skip);
+                return Ok(out);
+            }
+            window = SCAN_BACK;
+        }
     }
+}
+
+/// A record of a channel's subject as a message. Anything else published
+/// there (a task version on `tasks`, raw text) is shown with itself as the
+/// content, or skipped with `messages_only`.
+fn read_message(
+    channel: &str,
+    seq: u64,
+    payload: &[u8],
+    messages_only: bool,
+) -> Option<ChannelMessage> {
+    let mut m = match serde_json::from_slice::<ChannelMessage>(payload) {
+        Ok(m) if m.agent_id.is_some() || !messages_only => m,
+        Ok(_) => return None,
+        Err(_) if messages_only => return None,
+        Err(_) => ChannelMessage {
+            message_id: None,
+            sequence: None,
+            agent_id: None,
+            channel: channel.to_string(),
+            content: serde_json::from_slice(payload).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(payload).into_owned())
+            }),
+            timestamp: None,
+            mentions: Vec::new(),
+            extra: Map::new(),
+        },
+    };
+    m.sequence = Some(seq);
+    Some(m)
 }
 
 #[cfg(test)]

@@ -234,7 +234,7 @@ impl<P: LogPort> Coordinator<P> {
         // task then replaces them.
         let mut unreadable_last = None;
         for _ in 0..MAX_RETRIES {
-            let (task, expect) = {
+            let (task, expect, queued_again) = {
                 let view = lock(&self.tasks);
                 if let Some(cycle) = view.cycle_with(&id, &deps) {
                     return Err(CoordError::Cycle(cycle));
@@ -248,12 +248,24 @@ impl<P: LogPort> Coordinator<P> {
                     None => (
                         self.new_task(&id, &input, deps.clone()),
                         unreadable_last.unwrap_or(0),
+                        false,
                     ),
-                    Some(e) => (self.updated_task(&e.task, &input, deps.clone())?, e.seq),
+                    Some(e) => {
+                        let next = self.updated_task(&e.task, &input, deps.clone())?;
+                        let again = e.task.status != TaskStatus::Available
+                            && next.status == TaskStatus::Available;
+                        (next, e.seq, again)
+                    }
                 }
             };
             match self.write_task(task, expect).await {
-                Ok(w) => return Ok(w),
+                Ok(w) => {
+                    if queued_again {
+                        // Nothing stays held for a task queued again.
+                        self.release_task_reservations(&id).await;
+                    }
+                    return Ok(w);
+                }
                 Err(PortError::Conflict { .. }) => {
                     let last = self.refresh(&id).await?;
                     if lock(&self.tasks).get(&id).is_none() {
@@ -347,14 +359,23 @@ impl<P: LogPort> Coordinator<P> {
         let now = self.clock.now();
         match input.status {
             Some(TaskStatus::Available) if t.status != TaskStatus::Available => {
-                // Re-posting a finished task as available queues it again.
+                // Re-posting a finished task as available queues it again,
+                // as a fresh task: nothing of the last run stays on it
+                // (its history keeps every version), only the fencing
+                // token goes on rising.
                 t.status = TaskStatus::Available;
+                t.owner = None;
+                t.claimed_at = None;
+                t.lease_expires_at = None;
+                t.progress = None;
+                t.handoff = None;
                 t.attempts = 0;
                 t.completed_at = None;
                 t.result = None;
                 t.error = None;
                 t.cancelled = false;
                 t.release_reason = None;
+                t.not_before = input.not_before;
             }
             Some(s) if s.is_final() && t.status != s => {
                 t.status = s;
