@@ -54,6 +54,10 @@ async fn old_stack(url: &str) {
         task("t1", "available", json!({})),
         task("t2", "available", json!({"priority": "high"})),
         task("t3", "available", json!({"blocked_by": ["t1"]})),
+        // The old service took any priority; a migration leaves no task
+        // behind for one hivelog does not know.
+        task("t4", "completed", json!({"priority": "urgent", "owner": "carol",
+             "completed_at": "2026-01-30T10:15:00.000000"})),
         task("t1", "claimed", json!({"owner": "alice", "claimed_at": "2026-01-30T10:13:00.000001"})),
         ("mjwork.tasks", "not json".to_string()),
         ("mjwork.tasks", json!({"no": "id"}).to_string()),
@@ -93,6 +97,10 @@ async fn assert_imported(server: &Server) {
     assert_eq!(t2["status"], "claimed", "{t2}");
     assert_eq!(t2["owner"], "bob", "{t2}");
     assert_eq!(t2["priority"], "high", "{t2}");
+    let (_, t4) = send(c.get(server.url("/api/tasks/t4"))).await;
+    assert_eq!(t4["status"], "completed", "{t4}");
+    assert_eq!(t4["priority"], "high", "{t4}");
+    assert_eq!(t4["original_priority"], "urgent", "{t4}");
     // t3 waited for t1, which is done: it is the one task on offer.
     let (_, available) = send(c.get(server.url("/api/tasks/available"))).await;
     let ids: Vec<&str> = available
@@ -122,10 +130,14 @@ async fn the_old_stacks_stream_becomes_the_embedded_store() {
     let out = hivelog(&["import-jetstream", &nats.url, "--data-dir", &data]);
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);
-    assert!(text.contains("read 10 messages"), "{text}");
-    assert!(text.contains("copied 10 messages"), "{text}");
+    assert!(text.contains("read 11 messages"), "{text}");
+    assert!(text.contains("copied 11 messages"), "{text}");
     assert!(
-        text.contains("3 tasks created, 0 already in hivelog and kept, 2 unreadable"),
+        text.contains("4 tasks created, 0 already in hivelog and kept, 2 unreadable"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"priority mapped: t4: "urgent" -> high"#),
         "{text}"
     );
 
@@ -135,7 +147,7 @@ async fn the_old_stacks_stream_becomes_the_embedded_store() {
     let text = stdout(&again);
     assert!(text.contains("copied 0 messages"), "{text}");
     assert!(
-        text.contains("0 tasks created, 3 already in hivelog"),
+        text.contains("0 tasks created, 4 already in hivelog"),
         "{text}"
     );
 
@@ -172,7 +184,7 @@ async fn on_the_old_stacks_server_the_stream_stays_and_state_is_built_beside_it(
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);
     assert!(text.contains("messages not copied"), "{text}");
-    assert!(text.contains("3 tasks created"), "{text}");
+    assert!(text.contains("4 tasks created"), "{text}");
     let server = Server::start_in(dir.path(), &["--backend", &nats.url]);
     assert_imported(&server).await;
 }

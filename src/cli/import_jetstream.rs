@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::config::BackendArgs;
+use crate::coord::import::{PriorityMapped, ORIGINAL_PRIORITY};
 use crate::coord::port::streams::StreamError;
 use crate::coord::port::{Backend, PortError, HISTORY_STREAM};
 use crate::coord::{CoordConfig, Coordinator, Imported};
@@ -53,6 +54,8 @@ struct Report {
     unreadable: u64,
     created: u64,
     kept: u64,
+    /// Tasks whose priority hivelog does not know, with the one they got.
+    mapped: Vec<(String, PriorityMapped)>,
     refused: Vec<String>,
 }
 
@@ -184,8 +187,13 @@ pub async fn import_jetstream(args: ImportJetStreamArgs) -> anyhow::Result<()> {
             continue;
         };
         match coord.import_task(&version).await {
-            Ok(Imported::Created) => report.created += 1,
-            Ok(Imported::Kept) => report.kept += 1,
+            Ok((Imported::Created, mapped)) => {
+                report.created += 1;
+                if let Some(m) = mapped {
+                    report.mapped.push((id.clone(), m));
+                }
+            }
+            Ok((Imported::Kept, _)) => report.kept += 1,
             Err(crate::coord::CoordError::Invalid(why)) => {
                 report.refused.push(format!("{id}: {why}"))
             }
@@ -264,6 +272,13 @@ fn print_report(r: &Report, args: &ImportJetStreamArgs, copied: bool) {
         "{} task versions: {} tasks created, {} already in hivelog and kept, {} unreadable versions skipped",
         r.versions, r.created, r.kept, r.unreadable
     );
+    for (id, m) in &r.mapped {
+        println!(
+            "priority mapped: {id}: {:?} -> {} (kept as {ORIGINAL_PRIORITY})",
+            m.from,
+            m.to.as_str()
+        );
+    }
     for why in &r.refused {
         println!("not imported: {why}");
     }

@@ -6,10 +6,11 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use super::port::LogPort;
 use super::reservations::ReserveRequest;
-use super::task::validate_id;
+use super::task::{validate_id, Task};
 use super::tasks::Written;
 use super::transitions;
 use super::{lock, CoordError, Coordinator};
@@ -31,6 +32,9 @@ fn check_agent(agent: &str) -> Result<(), CoordError> {
     }
     validate_id("agent_id", agent, 128)
 }
+
+/// Why a grant is given back when its caller left before the answer.
+pub const GONE_BEFORE_ANSWER: &str = "the caller left before it got the grant";
 
 /// How a holder finishes a task.
 #[derive(Debug, Clone, Default)]
@@ -78,9 +82,10 @@ impl<P: LogPort> Coordinator<P> {
             Err(e) => {
                 // Give the grant back untouched (no attempt spent).
                 let token = w.task.fencing_token;
+                let why = "its files are reserved by another agent";
                 if let Err(undo) = self
                     .change_task(id, |t, _| {
-                        transitions::undo_claim(t, token, self.clock.now())
+                        transitions::undo_claim(t, token, why, self.clock.now())
                     })
                     .await
                 {
@@ -118,14 +123,21 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Claims the first claimable task whose required capabilities the agent
     /// has. With `wait`, waits that long for one to appear. `None` when
-    /// there is none.
+    /// there is none, or when the caller is `gone`: nothing is granted to
+    /// a caller that left (a client that timed out, cancelled or hung up),
+    /// and a grant made as it left is given back at once, without spending
+    /// an attempt. `Paused` while grants are paused.
     pub async fn claim_next(
         &self,
         agent: &str,
         capabilities: Option<Vec<String>>,
         wait: Duration,
+        gone: &CancellationToken,
     ) -> Result<Option<Written>, CoordError> {
         check_agent(agent)?;
+        if self.is_paused() {
+            return Err(CoordError::Paused);
+        }
         let caps = match capabilities {
             Some(c) => c,
             None => self.agent_capabilities(agent),
@@ -136,6 +148,9 @@ impl<P: LogPort> Coordinator<P> {
             let fits = |needs: &[String]| needs.iter().all(|c| caps.contains(c));
             let mut tried = Vec::new();
             loop {
+                if gone.is_cancelled() {
+                    return Ok(None);
+                }
                 let Some(id) = lock(&self.tasks)
                     .reserve_next(|id, caps| fits(caps) && !tried.iter().any(|t: &String| t == id))
                 else {
@@ -144,6 +159,10 @@ impl<P: LogPort> Coordinator<P> {
                 let claimed = self.claim(&id, agent).await;
                 lock(&self.tasks).unreserve(&id);
                 match claimed {
+                    Ok(w) if gone.is_cancelled() => {
+                        self.give_back(&w.task, GONE_BEFORE_ANSWER).await;
+                        return Ok(None);
+                    }
                     Ok(w) => return Ok(Some(w)),
                     // Someone claimed it through the plain claim route, or
                     // its files are reserved; let waiting claim-next
@@ -160,11 +179,46 @@ impl<P: LogPort> Coordinator<P> {
                 }
             }
             if tokio::time::Instant::now() >= give_up {
-                return Ok(None);
+                return self.nothing_granted();
             }
             tokio::select! {
                 _ = woken => {}
-                _ = tokio::time::sleep_until(give_up) => return Ok(None),
+                _ = gone.cancelled() => return Ok(None),
+                _ = tokio::time::sleep_until(give_up) => return self.nothing_granted(),
+            }
+        }
+    }
+
+    /// The end of a claim-next that found nothing: paused says so.
+    fn nothing_granted(&self) -> Result<Option<Written>, CoordError> {
+        if self.is_paused() {
+            return Err(CoordError::Paused);
+        }
+        Ok(None)
+    }
+
+    /// Gives back grant `task` (this very grant: its fencing token) as if
+    /// it had not been made: available again, no attempt spent, nothing
+    /// held for it; `why` goes into its history. For a grant whose answer
+    /// could not reach its caller. A grant already finished or taken over
+    /// is left alone.
+    pub async fn give_back(&self, task: &Task, why: &str) {
+        let token = task.fencing_token;
+        let undone = self
+            .change_task(&task.task_id, |t, _| {
+                transitions::undo_claim(t, token, why, self.clock.now())
+            })
+            .await;
+        match undone {
+            Ok(_) => {
+                self.stats
+                    .grants_given_back
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.release_task_reservations(&task.task_id).await;
+                tracing::info!(task = %task.task_id, token, why, "grant given back");
+            }
+            Err(e) => {
+                tracing::warn!(task = %task.task_id, token, error = %e, "could not give back a grant")
             }
         }
     }

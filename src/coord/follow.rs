@@ -191,7 +191,7 @@ mod tests {
         eventually("b sees the task", || b.get_task("t").is_ok()).await;
         // b grants it; a learns, and cannot grant it again.
         let w = b
-            .claim_next("worker", None, Duration::ZERO)
+            .claim_next("worker", None, Duration::ZERO, &Default::default())
             .await
             .unwrap()
             .unwrap();
@@ -202,7 +202,7 @@ mod tests {
         })
         .await;
         assert!(a
-            .claim_next("other", None, Duration::ZERO)
+            .claim_next("other", None, Duration::ZERO, &Default::default())
             .await
             .unwrap()
             .is_none());

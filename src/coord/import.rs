@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::agents::RegisterInput;
 use super::port::{LogPort, PortError};
-use super::task::{token, validate_id, TaskInput, TaskStatus};
+use super::task::{token, validate_id, Priority, TaskInput, TaskStatus};
 use super::time::Timestamp;
 use super::{lock, CoordError, Coordinator};
 
@@ -20,10 +20,62 @@ pub enum Imported {
     Kept,
 }
 
+/// A priority hivelog does not know (the old service took any string),
+/// and the one the imported task got instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriorityMapped {
+    pub from: String,
+    pub to: Priority,
+}
+
+/// The field where an imported task keeps a priority it had to map.
+pub const ORIGINAL_PRIORITY: &str = "original_priority";
+
+/// hivelog's priority for one the old service accepted. A migration never
+/// leaves a task behind for its priority: the usual words for urgent work
+/// map to high, those for minor work to low, anything else to medium.
+fn map_priority(old: &Value) -> Option<PriorityMapped> {
+    let from = match old {
+        Value::Null => return None,
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if serde_json::from_value::<Priority>(old.clone()).is_ok() {
+        return None;
+    }
+    let word = from.trim().to_ascii_lowercase();
+    let to = match word.as_str() {
+        "high" | "urgent" | "critical" | "crit" | "highest" | "blocker" | "asap" | "immediate"
+        | "important" | "p0" | "p1" => Priority::High,
+        "low" | "lowest" | "minor" | "trivial" | "later" | "someday" | "p3" | "p4" => Priority::Low,
+        _ => Priority::Medium,
+    };
+    Some(PriorityMapped { from, to })
+}
+
 impl<P: LogPort> Coordinator<P> {
     /// Creates the task that `old` (one version as the old stack published
-    /// it) describes, unless a task with its id exists.
-    pub async fn import_task(&self, old: &Value) -> Result<Imported, CoordError> {
+    /// it) describes, unless a task with its id exists. A priority hivelog
+    /// does not know is mapped (see `map_priority`), kept as sent in
+    /// `original_priority`, and returned so the import can list it.
+    pub async fn import_task(
+        &self,
+        old: &Value,
+    ) -> Result<(Imported, Option<PriorityMapped>), CoordError> {
+        let mut old = old.clone();
+        let mapped = old.get("priority").and_then(map_priority);
+        if let (Some(m), Some(fields)) = (&mapped, old.as_object_mut()) {
+            fields.insert(
+                "priority".into(),
+                serde_json::to_value(m.to).unwrap_or_default(),
+            );
+            fields.insert(ORIGINAL_PRIORITY.into(), Value::String(m.from.clone()));
+        }
+        let outcome = self.import_version(&old).await?;
+        Ok((outcome, mapped.filter(|_| outcome == Imported::Created)))
+    }
+
+    async fn import_version(&self, old: &Value) -> Result<Imported, CoordError> {
         let mut input: TaskInput = serde_json::from_value(old.clone())
             .map_err(|e| CoordError::Invalid(format!("not a task: {e}")))?;
         // Posting refuses `claimed` (a claim goes through the claim
@@ -123,5 +175,30 @@ impl<P: LogPort> Coordinator<P> {
             .append(&subject, record.to_string().into_bytes(), None)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn any_priority_the_old_service_took_maps_to_one_of_three() {
+        let to = |v: Value| map_priority(&v).map(|m| (m.from, m.to));
+        assert_eq!(to(json!("high")), None);
+        assert_eq!(to(json!(null)), None);
+        assert_eq!(to(json!("urgent")), Some(("urgent".into(), Priority::High)));
+        assert_eq!(to(json!(" P0 ")), Some((" P0 ".into(), Priority::High)));
+        assert_eq!(to(json!("High")), Some(("High".into(), Priority::High)));
+        assert_eq!(
+            to(json!("trivial")),
+            Some(("trivial".into(), Priority::Low))
+        );
+        assert_eq!(
+            to(json!("whenever")),
+            Some(("whenever".into(), Priority::Medium))
+        );
+        assert_eq!(to(json!(2)), Some(("2".into(), Priority::Medium)));
     }
 }

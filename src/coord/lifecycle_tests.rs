@@ -19,7 +19,7 @@ use super::port::{JetStreamPort, LogPort, MemoryPort};
 use super::task::{TaskInput, TaskStatus};
 use super::{CoordConfig, CoordError, Coordinator};
 
-type Coord<P> = Arc<Coordinator<P>>;
+pub(super) type Coord<P> = Arc<Coordinator<P>>;
 
 fn config() -> CoordConfig {
     CoordConfig {
@@ -33,7 +33,7 @@ fn config() -> CoordConfig {
     }
 }
 
-async fn open_on<P: LogPort>(port: P) -> (Coord<P>, Arc<ManualClock>) {
+pub(super) async fn open_on<P: LogPort>(port: P) -> (Coord<P>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::default());
     let coord = Coordinator::open_with_clock(port, config(), clock.clone())
         .await
@@ -66,18 +66,18 @@ macro_rules! on_both_ports {
     };
 }
 
-async fn add<P: LogPort>(c: &Coord<P>, v: Value) {
+pub(super) async fn add<P: LogPort>(c: &Coord<P>, v: Value) {
     let input: TaskInput = serde_json::from_value(v).unwrap();
     c.post_task(input).await.unwrap();
 }
 
-async fn beat<P: LogPort>(c: &Coord<P>, agent: &str) {
+pub(super) async fn beat<P: LogPort>(c: &Coord<P>, agent: &str) {
     let input: HeartbeatInput = serde_json::from_value(json!({"agent_id": agent})).unwrap();
     c.heartbeat(input).await.unwrap();
 }
 
-async fn next<P: LogPort>(c: &Coord<P>, agent: &str) -> Option<(String, u64)> {
-    c.claim_next(agent, None, Duration::ZERO)
+pub(super) async fn next<P: LogPort>(c: &Coord<P>, agent: &str) -> Option<(String, u64)> {
+    c.claim_next(agent, None, Duration::ZERO, &Default::default())
         .await
         .unwrap()
         .map(|w| (w.task.task_id, w.task.fencing_token))

@@ -22,7 +22,7 @@ mod control;
 mod follow;
 pub mod glob;
 mod held;
-mod import;
+pub mod import;
 pub mod inbox;
 mod load;
 pub mod port;
@@ -38,7 +38,10 @@ mod transitions;
 mod view;
 
 #[cfg(test)]
+#[macro_use]
 mod lifecycle_tests;
+#[cfg(test)]
+mod gone_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,7 +55,7 @@ use port::{LogPort, PortError};
 use task::Task;
 use view::TaskView;
 
-pub use claims::Finish;
+pub use claims::{Finish, GONE_BEFORE_ANSWER};
 pub use control::Pause;
 pub use import::Imported;
 
@@ -174,6 +177,8 @@ pub struct CoordStats {
     pub claims_won: std::sync::atomic::AtomicU64,
     /// Claims refused because the task was taken (or not available).
     pub claims_lost: std::sync::atomic::AtomicU64,
+    /// Grants undone because their caller left before the answer.
+    pub grants_given_back: std::sync::atomic::AtomicU64,
     pub leases_expired: std::sync::atomic::AtomicU64,
     /// Tasks returned because their agent stopped heartbeating or was removed.
     pub dead_agent_releases: std::sync::atomic::AtomicU64,

@@ -41,14 +41,36 @@ impl TaskStatus {
 }
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum Priority {
     Low,
     #[default]
     Medium,
     High,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+        }
+    }
 }
 
 /// The owner's latest progress report.
@@ -137,7 +159,7 @@ pub struct Task {
 
 /// What `POST /api/tasks` accepts. Clients send whole task objects,
 /// often with `owner`, `claimed_at`, … as null, and extra fields.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct TaskInput {
     pub task_id: Option<Value>,
     pub title: Option<String>,

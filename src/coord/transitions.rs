@@ -117,12 +117,15 @@ pub fn claim(
 }
 
 /// Gives back the grant `token` untouched (no attempt spent): a claim whose
-/// files turned out to be reserved.
-pub fn undo_claim(t: &Task, token: u64, now: Timestamp) -> Result<Task, CoordError> {
+/// files turned out to be reserved, or whose caller left before its
+/// answer. `why` stays in the history.
+pub fn undo_claim(t: &Task, token: u64, why: &str, now: Timestamp) -> Result<Task, CoordError> {
     if t.fencing_token != token || t.status != TaskStatus::Claimed {
         return Err(CoordError::NotClaimed);
     }
-    Ok(unclaimed(t, now))
+    let mut n = unclaimed(t, now);
+    n.release_reason = Some(format!("grant given back: {why}"));
+    Ok(n)
 }
 
 /// The holder finishes: completed, failed for good, or (a failure with
