@@ -9,10 +9,7 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::Duration;
-
-use common::{client, Server};
+use common::{client, python, Server};
 use serde_json::{json, Value};
 
 const ACCEPT: &str = "application/json, text/event-stream";
@@ -151,59 +148,24 @@ async fn a_foreign_origin_is_refused_and_the_token_applies() {
     assert_eq!(allowed.status(), 200);
 }
 
-fn python_mcp() -> bool {
-    let has = Command::new("python3")
-        .args(["-c", "import mcp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has {
-        assert!(
-            std::env::var_os("HIVELOG_REQUIRE_PYTHON_CLIENTS").is_none(),
-            "python3 with the mcp SDK is required here (pip install mcp)"
-        );
-    }
-    has
-}
-
-async fn run_python(args: Vec<String>, want: &str) -> String {
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .args(&args)
-            .output()
-            .expect("run python3")
-    });
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the python client finished in time")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && stdout.contains(want),
-        "the python client failed:\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn script(name: &str) -> String {
-    format!("{}/tests/clients/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 #[tokio::test]
 async fn the_official_python_sdk_calls_every_tool_over_http_and_stdio() {
-    if !python_mcp() {
-        eprintln!("SKIPPED: python3 with the mcp SDK is not installed (pip install mcp)");
+    if !python::mcp_sdk() {
         return;
     }
     let server = Server::start();
-    run_python(
-        vec![script("mcp_agent.py"), "http".into(), server.url("/mcp")],
+    python::run(
+        vec![
+            python::script("mcp_agent.py"),
+            "http".into(),
+            server.url("/mcp"),
+        ],
         "mcp agent: ok",
     )
     .await;
-    run_python(
+    python::run(
         vec![
-            script("mcp_agent.py"),
+            python::script("mcp_agent.py"),
             "stdio".into(),
             env!("CARGO_BIN_EXE_hivelog").into(),
             server.base.clone(),
@@ -215,17 +177,81 @@ async fn the_official_python_sdk_calls_every_tool_over_http_and_stdio() {
 
 #[tokio::test]
 async fn twenty_agents_racing_over_mcp_never_share_a_task_or_a_file() {
-    if !python_mcp() {
-        eprintln!("SKIPPED: python3 with the mcp SDK is not installed (pip install mcp)");
+    if !python::mcp_sdk() {
         return;
     }
     let server = Server::start();
-    let out = run_python(
-        vec![script("mcp_race.py"), server.url("/mcp")],
+    let out = python::run(
+        vec![python::script("mcp_race.py"), server.url("/mcp")],
         "mcp race: ok",
     )
     .await;
     eprintln!("{out}");
     let (_, counts) = common::send(client().get(server.url("/api/v2/tasks/counts"))).await;
     assert_eq!(counts["completed"], 10, "{counts}");
+}
+
+/// One JSON-RPC request to `/mcp`, as a client on the current protocol
+/// sends it; the HTTP status and the answer.
+async fn call(server: &Server, body: &str) -> (u16, Value) {
+    let resp = client()
+        .post(server.url("/mcp"))
+        .header("accept", ACCEPT)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, rpc_body(&resp.text().await.unwrap()))
+}
+
+#[tokio::test]
+async fn malformed_calls_are_json_rpc_errors_that_say_what_is_wrong() {
+    let server = Server::start();
+    let (status, v) = call(&server, "{not json").await;
+    assert_eq!(
+        (status, v["error"]["code"].as_i64()),
+        (400, Some(-32700)),
+        "{v}"
+    );
+    for (params, needle) in [
+        (
+            json!({"name": "inbox", "arguments": [1]}),
+            "arguments must be an object",
+        ),
+        (json!({"arguments": {}}), "name is required"),
+        (json!({"name": 3}), "name must be a string"),
+    ] {
+        let body = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": params});
+        let (status, v) = call(&server, &body.to_string()).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["id"], 4, "{v}");
+        assert_eq!(v["error"]["code"], -32602, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(needle), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn claim_next_says_paused_whenever_grants_are_paused() {
+    let server = Server::start();
+    let claim = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "claim_next", "arguments": {"agent_id": "a", "wait_seconds": 1}}})
+    .to_string();
+    let brief = |v: &Value| -> Value {
+        serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
+    };
+    let (_, v) = call(&server, &claim).await;
+    assert_eq!(brief(&v)["paused"], Value::Null, "{v}");
+    let pause = client()
+        .post(server.url("/api/v2/pause"))
+        .json(&json!({"paused": true}));
+    assert_eq!(common::send(pause).await.0, 200);
+    // No task at all: still told it is paused, at once.
+    let started = std::time::Instant::now();
+    let (_, v) = call(&server, &claim).await;
+    assert_eq!(brief(&v)["paused"], true, "{v}");
+    assert_eq!(brief(&v)["task"], Value::Null, "{v}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(900));
 }

@@ -106,6 +106,34 @@ async def main():
                 assert needle in str(e), f"{needle!r} not in {e}"
             else:
                 raise AssertionError(f"no error for {args}")
+        # The declared schema is what the server enforces, and each error
+        # names its argument.
+        for tool, args, needle in [
+            ("claim_next", {**me, "wait_seconds": 1000}, "wait_seconds: must be at most 300"),
+            ("add_task", {**me, "title": "x", "priority": "urgent"}, "priority: unknown variant `urgent`"),
+            ("progress", {**me, "task_id": "x", "note": "n"}, "fencing_token is required"),
+            ("handoff", {**me, "task_id": "x", "fencing_token": 1, "note": "n", "delay_seconds": 0}, "delay_seconds: must be at least 1"),
+            ("inbox", {"agent_id": ""}, "agent_id: must not be empty"),
+            ("reserve", {**me, "globs": ["lib/[ab.rs"]}, "without its `]`"),
+        ]:
+            try:
+                await c.call_tool(tool, args)
+            except MCPError as e:
+                assert needle in str(e), f"{tool}: {needle!r} not in {e}"
+            else:
+                raise AssertionError(f"no error for {tool} {args}")
+        schema = tools["claim_next"].input_schema["properties"]["wait_seconds"]
+        assert schema["maximum"] == 300, schema
+        assert not (tools["inbox"].annotations and tools["inbox"].annotations.read_only_hint), "inbox with ack writes"
+
+        # Character classes in reservation globs conflict as they match.
+        held = answer(await c.call_tool("reserve", {**me, "globs": [f"{tag}-lib/[ab].rs"]}))
+        assert held["reserved"][0]["glob"] == f"{tag}-lib/[ab].rs", held
+        refused(await c.call_tool("reserve", {**other, "globs": [f"{tag}-lib/a.rs"]}), "is reserved by")
+        answer(await c.call_tool("reserve", {**other, "globs": [f"{tag}-lib/c.rs"]}))
+        answer(await c.call_tool("reserve", {**me, "release": True}))
+        answer(await c.call_tool("reserve", {**other, "release": True}))
+
         try:
             await c.call_tool("no_such_tool", {**me})
         except MCPError as e:

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 use super::{compat, PRECISE_HEADER};
 use crate::api::extract::{Json, OptionalJson, Path, Query};
@@ -103,11 +104,27 @@ pub(super) async fn claim_next(
         )));
     }
     let agent = body.agent_id.unwrap_or_default();
-    match state
-        .coord
-        .claim_next(&agent, body.capabilities, wait)
-        .await?
-    {
+    // The claim runs on a task of its own, told when this request is
+    // dropped (its client hung up or timed out): it then stops waiting,
+    // and a grant it made meanwhile is given back rather than left with an
+    // agent that never hears of it.
+    let gone = CancellationToken::new();
+    let _left = gone.clone().drop_guard();
+    let claim = {
+        let (coord, agent) = (state.coord.clone(), agent.clone());
+        tokio::spawn(async move {
+            coord
+                .claim_next(&agent, body.capabilities, wait, &gone)
+                .await
+        })
+    };
+    let claimed = claim.await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("claim-next stopped: {e}"),
+        )
+    })?;
+    match claimed? {
         Some(w) => Ok(answer(w, &agent).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
