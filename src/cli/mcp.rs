@@ -1,22 +1,28 @@
 //! `hivelog mcp`: the MCP tools over stdio, for harnesses that start their
-//! tool servers as subprocesses (Claude Code, Codex, Cursor). It is a thin
-//! client: an MCP server on stdin/stdout whose every request is forwarded
-//! to the running server's `/mcp` through the SDK's HTTP client, so the
-//! tools behave exactly as over HTTP. Nothing but MCP is written to stdout.
-
-use std::collections::HashMap;
+//! tool servers as subprocesses (Claude Code, Codex, Cursor). It answers
+//! `initialize` and `tools/list` itself (the same instructions and tools
+//! as the server's `/mcp`, from the same code), so it starts and stays up
+//! whether or not the server runs; each `tools/call` is one HTTP request
+//! to the running server's `/mcp`, so it reconnects by itself once the
+//! server is back. While the server is away, or refuses the token, a call
+//! answers an MCP error that says which, in words.
+//!
+//! A call the harness cancels (or abandons by exiting) drops its HTTP
+//! request, which the server takes as its caller leaving: nothing is
+//! granted for it. A grant that arrives after the harness cancelled is
+//! given back at once. Nothing but MCP is written to stdout.
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorData, Implementation, ListToolsResult,
-    PaginatedRequestParams, ResultType, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ErrorCode, ErrorData, ListToolsResult,
+    PaginatedRequestParams, ResultType, ServerConfig,
 };
-use rmcp::service::{RequestContext, RunningService};
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{RoleClient, RoleServer, ServerHandler, ServiceError, ServiceExt};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, ServerHandler, ServiceExt};
+use serde_json::{json, Value};
 
-use super::client::CliError;
+use super::client::{Body, CliError, Client};
 use super::Conn;
+use crate::api::mcp::AGENT_HEADER;
 
 #[derive(Debug, clap::Args)]
 pub struct McpArgs {
@@ -25,31 +31,113 @@ pub struct McpArgs {
     agent: Option<String>,
 }
 
+/// The protocol version the forwarded calls speak: stateless JSON, which
+/// every server version answers.
+const FORWARD_PROTOCOL: &str = "2025-06-18";
+
 struct Forward {
-    remote: RunningService<RoleClient, ()>,
+    client: Client,
+    server: String,
+    agent: Option<String>,
+    has_token: bool,
 }
 
-fn to_error(e: ServiceError) -> ErrorData {
-    match e {
-        ServiceError::McpError(e) => e,
-        other => ErrorData::internal_error(format!("hivelog server: {other}"), None),
+impl Forward {
+    /// What went wrong reaching the server, as an MCP error an agent (and
+    /// the person behind it) can act on.
+    fn trouble(&self, e: CliError) -> ErrorData {
+        let server = &self.server;
+        let message = match e {
+            CliError::Unreachable { reason, .. } => format!(
+                "hivelog is not running at {server} ({reason}): start it with `hivelog serve` (or point HIVELOG_SERVER at it); nothing was done"
+            ),
+            CliError::Server { status: 401, .. } if !self.has_token => format!(
+                "hivelog at {server} wants a token: set HIVELOG_TOKEN for `hivelog mcp`; nothing was done"
+            ),
+            CliError::Server { status: 401, .. } => format!(
+                "hivelog at {server} refused the token (HTTP 401): set HIVELOG_TOKEN to a token it accepts; nothing was done"
+            ),
+            CliError::Server { status: 403, detail } => format!(
+                "hivelog at {server} refused this call (HTTP 403: {detail}); nothing was done"
+            ),
+            CliError::Server { status, detail } => {
+                format!("hivelog at {server} answered HTTP {status}: {detail}")
+            }
+            other => format!("hivelog at {server}: {other}"),
+        };
+        ErrorData::internal_error(message, None)
+    }
+
+    async fn forward(&self, request: &CallToolRequestParams) -> Result<Value, ErrorData> {
+        let rpc = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": request});
+        let mut headers = vec![
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", FORWARD_PROTOCOL),
+        ];
+        if let Some(agent) = &self.agent {
+            headers.push((AGENT_HEADER, agent.as_str()));
+        }
+        let answer = self
+            .client
+            .call(
+                reqwest::Method::POST,
+                &["mcp"],
+                &[],
+                Some(Body::Json(rpc)),
+                &headers,
+            )
+            .await
+            .map_err(|e| self.trouble(e))?;
+        Ok(answer.body)
+    }
+
+    /// A claim granted after the harness gave up on it goes back: release
+    /// spends no attempt and frees its files.
+    async fn give_back(&self, request: &CallToolRequestParams, result: &CallToolResult) {
+        let brief = result
+            .content
+            .first()
+            .and_then(|c| c.as_text())
+            .and_then(|t| serde_json::from_str::<Value>(&t.text).ok());
+        let Some(task) = brief.as_ref().map(|b| &b["task"]).filter(|t| t.is_object()) else {
+            return;
+        };
+        let (Some(id), Some(token)) = (task["task_id"].as_str(), task["fencing_token"].as_u64())
+        else {
+            return;
+        };
+        let named = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("agent_id"))
+            .and_then(Value::as_str);
+        let Some(agent) = named.or(self.agent.as_deref()) else {
+            return;
+        };
+        let body = json!({"agent_id": agent, "fencing_token": token, "reason": crate::coord::GONE_BEFORE_ANSWER});
+        if let Err(e) = self
+            .client
+            .post(&["api", "tasks", id, "release"], body)
+            .await
+        {
+            eprintln!(
+                "hivelog mcp: could not give back {id}, granted after its call was cancelled: {e}"
+            );
+        }
     }
 }
 
 impl ServerHandler for Forward {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("hivelog", env!("CARGO_PKG_VERSION")))
+        crate::api::mcp::server_info()
     }
 
     async fn list_tools(
         &self,
-        request: Option<PaginatedRequestParams>,
+        _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        // The HTTP side may have negotiated an older protocol than the
-        // stdio client; the SDK drops the marker again for old peers.
-        let mut result = self.remote.list_tools(request).await.map_err(to_error)?;
+        let mut result = ListToolsResult::with_all_items(crate::api::mcp::tool_list());
         result.result_type = Some(ResultType::COMPLETE);
         Ok(result)
     }
@@ -57,49 +145,52 @@ impl ServerHandler for Forward {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let mut response = self
-            .remote
-            .call_tool_once(request)
-            .await
-            .map_err(to_error)?;
-        if let CallToolResponse::Complete(result) = &mut response {
-            result.result_type = Some(ResultType::COMPLETE);
+        // Cancelled (or the harness gone): the request is dropped with its
+        // connection, which the server takes as its caller leaving.
+        let body = tokio::select! {
+            body = self.forward(&request) => body?,
+            _ = context.ct.cancelled() => {
+                return Err(ErrorData::new(ErrorCode::INTERNAL_ERROR, "cancelled", None));
+            }
+        };
+        if let Some(error) = body.get("error") {
+            return Err(serde_json::from_value(error.clone()).unwrap_or_else(|_| {
+                ErrorData::internal_error(format!("hivelog answered {error}"), None)
+            }));
         }
-        Ok(response)
+        let mut result: CallToolResult =
+            serde_json::from_value(body["result"].clone()).map_err(|e| {
+                ErrorData::internal_error(
+                    format!("hivelog answered something unexpected: {e}"),
+                    None,
+                )
+            })?;
+        if context.ct.is_cancelled() && request.name == "claim_next" {
+            self.give_back(&request, &result).await;
+        }
+        result.result_type = Some(ResultType::COMPLETE);
+        Ok(result.into())
     }
 }
 
 pub async fn run(conn: &Conn, args: McpArgs) -> Result<(), CliError> {
-    let url = format!("{}/mcp", conn.server.trim_end_matches('/'));
-    // The SDK's HTTP client is built without TLS; an agent harness can
-    // reach an https:// server's /mcp directly instead.
-    if url.starts_with("https://") {
-        return Err(CliError::input(format!(
-            "hivelog mcp forwards over plain HTTP; point the harness at {url} as an HTTP MCP server instead (with its token as a bearer header)"
-        )));
-    }
-    let mut headers = HashMap::new();
+    let client = conn.client()?;
     if let Some(agent) = &args.agent {
-        let value = agent.parse().map_err(|_| {
-            CliError::input(format!("--agent {agent:?} is not a valid header value"))
-        })?;
-        headers.insert(
-            axum::http::HeaderName::from_static(crate::api::mcp::AGENT_HEADER),
-            value,
-        );
+        if axum::http::HeaderValue::from_str(agent).is_err() {
+            return Err(CliError::input(format!(
+                "--agent {agent:?} is not a valid header value"
+            )));
+        }
     }
-    let mut config =
-        StreamableHttpClientTransportConfig::with_uri(url.clone()).custom_headers(headers);
-    if let Some(token) = &conn.token {
-        config = config.auth_header(token.clone());
-    }
-    let remote = ()
-        .serve(StreamableHttpClientTransport::from_config(config))
-        .await
-        .map_err(|e| CliError::Protocol(format!("cannot reach the MCP endpoint {url}: {e}")))?;
-    let server = Forward { remote }
+    let forward = Forward {
+        has_token: client.token().is_some(),
+        client,
+        server: conn.server.trim_end_matches('/').to_string(),
+        agent: args.agent,
+    };
+    let server = forward
         .serve(rmcp::transport::stdio())
         .await
         .map_err(|e| CliError::Protocol(format!("MCP over stdio did not start: {e}")))?;
