@@ -266,14 +266,19 @@ async fn tasks_post_list_claim_complete_as_old_clients_read_them() {
     ))
     .await;
     assert_eq!(clocked.0, 200);
-    let stamp = clocked.1["timestamp"].as_str().expect("timestamp").to_string();
+    let stamp = clocked.1["timestamp"]
+        .as_str()
+        .expect("timestamp")
+        .to_string();
     assert_eq!(stamp.len(), "2026-01-30T09:00:00.000000".len(), "{stamp}");
     assert_eq!(
         send(c.get(s.url("/api/tasks/task-9"))).await.1["created_at"],
         stamp.as_str()
     );
     assert_eq!(
-        send(c.post(s.url("/api/tasks/task-9/cancel")).json(&json!({}))).await.0,
+        send(c.post(s.url("/api/tasks/task-9/cancel")).json(&json!({})))
+            .await
+            .0,
         200
     );
 

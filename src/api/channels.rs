@@ -128,7 +128,9 @@ async fn list(
     // Old clients parse every item as a message (agent_id, content, …):
     // the task versions on `tasks` are not shown to them, as the replaced
     // service did not.
-    Ok(axum::Json(read(&state, &channel, raw.as_deref(), true).await?))
+    Ok(axum::Json(
+        read(&state, &channel, raw.as_deref(), true).await?,
+    ))
 }
 
 #[derive(Debug, Serialize)]

@@ -245,9 +245,8 @@ fn read_message(
             sequence: None,
             agent_id: None,
             channel: channel.to_string(),
-            content: serde_json::from_slice(payload).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(payload).into_owned())
-            }),
+            content: serde_json::from_slice(payload)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned())),
             timestamp: None,
             mentions: Vec::new(),
             extra: Map::new(),
