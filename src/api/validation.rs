@@ -263,6 +263,15 @@ impl QueryParams {
 
     /// A whole number of at least 1.
     pub fn positive_int(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        self.int_from(name, 1)
+    }
+
+    /// A whole number of at least 0.
+    pub fn non_negative_int(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        self.int_from(name, 0)
+    }
+
+    fn int_from(&self, name: &str, min: i128) -> Result<Option<u64>, ApiError> {
         let Some(raw) = self.get(name) else {
             return Ok(None);
         };
@@ -274,13 +283,9 @@ impl QueryParams {
                 raw,
             )
         })?;
-        if n < 1 {
-            return Err(Self::bad(
-                name,
-                "greater_than_equal",
-                "Input should be greater than or equal to 1",
-                raw,
-            ));
+        if n < min {
+            let msg = format!("Input should be greater than or equal to {min}");
+            return Err(Self::bad(name, "greater_than_equal", &msg, raw));
         }
         Ok(Some(u64::try_from(n).unwrap_or(u64::MAX)))
     }

@@ -68,6 +68,7 @@ pub fn routes() -> Routes {
             vec![get_op("An agent's unacked inbox items, oldest first, without consuming them")
                 .about("Messages that mention the agent or are sent to it, and handoffs to it. With wait, answers as soon as there is one (long poll).")
                 .query("limit", "at most 1,000 (default 100)")
+                .query("after", "only items after this seq (what the reader already saw)")
                 .query("wait", "long poll up to this long, e.g. 30s (at most 5m)")],
         )
         .route(
@@ -256,10 +257,11 @@ async fn inbox(
     let q = QueryParams::parse(raw.as_deref());
     let limit = q.positive_int("limit")?.unwrap_or(100).min(MAX_PEEK as u64) as usize;
     let wait = parse_wait(q.get("wait"))?;
+    let after = q.non_negative_int("after")?.unwrap_or(0);
     let mut items = if wait.is_zero() {
-        state.coord.inbox(&agent, limit).await?
+        state.coord.inbox_after(&agent, after, limit).await?
     } else {
-        state.coord.wait_inbox(&agent, wait).await?
+        state.coord.wait_inbox(&agent, after, wait).await?
     };
     items.truncate(limit);
     Ok(axum::Json(

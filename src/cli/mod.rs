@@ -65,6 +65,9 @@ pub struct Conn {
         value_name = "TOKEN"
     )]
     token: Option<String>,
+    /// A file holding the token (its first line), when neither --token nor HIVELOG_TOKEN gives one; `hivelog setup --token` writes one outside the project.
+    #[arg(long, global = true, env = "HIVELOG_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
     /// A PEM certificate to trust besides the system's, for an https:// server with a self-signed or private-CA certificate.
     #[arg(long, global = true, env = "HIVELOG_CA_CERT", value_name = "FILE")]
     ca_cert: Option<std::path::PathBuf>,
@@ -111,13 +114,8 @@ enum Command {
     },
     /// Grant tasks again after `hivelog pause`.
     Resume,
-    /// Block until something arrives in an agent's inbox; print one line per item (exit 1 on timeout).
-    Wait {
-        #[arg(long, env = "HIVELOG_AGENT", value_name = "AGENT_ID")]
-        agent: String,
-        #[arg(long, default_value = "10m", value_name = "DURATION")]
-        timeout: String,
-    },
+    /// Block until something new arrives in an agent's inbox; print one line per item (exit 0; 1 on timeout, 3 when the server is unreachable).
+    Wait(work::WaitArgs),
     /// Print an agent's unread inbox (messages that mention it, handoffs to it); for harness hooks.
     Inbox {
         #[arg(long, env = "HIVELOG_AGENT", value_name = "AGENT_ID")]
@@ -146,6 +144,41 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+impl Conn {
+    /// The token to send: `--token`/HIVELOG_TOKEN, else the first line of
+    /// `--token-file`/HIVELOG_TOKEN_FILE.
+    fn token(&self) -> Result<Option<String>, CliError> {
+        if let Some(t) = self.token.as_ref().filter(|t| !t.is_empty()) {
+            return Ok(Some(t.clone()));
+        }
+        let Some(path) = &self.token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::input(format!(
+                "cannot read the token file {} (--token-file, HIVELOG_TOKEN_FILE): {e}",
+                path.display()
+            ))
+        })?;
+        Ok(text
+            .lines()
+            .next()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(String::from))
+    }
+
+    /// A client of the server this command talks to.
+    fn client(&self) -> Result<Client, CliError> {
+        Client::new(
+            &self.server,
+            self.server_origin,
+            self.token()?,
+            self.ca_cert.as_deref(),
+        )
+    }
 }
 
 /// Parses the command line and runs the chosen command.
@@ -236,17 +269,14 @@ fn offline(job: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCo
 /// Runs one client command on a small single-threaded runtime; errors are
 /// printed as one `error:` line (the server's `detail` when it sent one).
 fn run_client(conn: &Conn, command: Command) -> ExitCode {
+    // `wait` runs in hook loops, which need its failures told apart.
+    let is_wait = matches!(command, Command::Wait(_));
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Protocol(format!("cannot start the async runtime: {e}")))
         .and_then(|runtime| {
-            let client = Client::new(
-                &conn.server,
-                conn.server_origin,
-                conn.token.clone(),
-                conn.ca_cert.as_deref(),
-            )?;
+            let client = conn.client()?;
             let out = Out::new(conn.json);
             runtime.block_on(dispatch(&client, out, command))
         });
@@ -255,6 +285,13 @@ fn run_client(conn: &Conn, command: Command) -> ExitCode {
         Err(e @ CliError::Interrupted(_)) => {
             eprintln!("{e}");
             ExitCode::from(130)
+        }
+        Err(e) if is_wait => {
+            match &e {
+                CliError::CheckFailed(why) => eprintln!("{why}"),
+                other => eprintln!("error: {other}"),
+            }
+            ExitCode::from(work::wait_exit_code(&e))
         }
         Err(CliError::CheckFailed(why)) => {
             eprintln!("{why}");
@@ -289,7 +326,7 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Setup(_) => Ok(()),
         Command::Pause { reason } => work::set_paused(client, out, true, reason).await,
         Command::Resume => work::set_paused(client, out, false, None).await,
-        Command::Wait { agent, timeout } => work::wait(client, out, &agent, &timeout).await,
+        Command::Wait(args) => work::wait(client, out, args).await,
     }
 }
 /// Makes the settings of `--config FILE` (or HIVELOG_CONFIG) visible as

@@ -105,13 +105,24 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Unacked items, oldest first, without consuming them.
     pub async fn inbox(&self, agent: &str, limit: usize) -> Result<Vec<InboxItem>, CoordError> {
+        self.inbox_after(agent, 0, limit).await
+    }
+
+    /// Unacked items after sequence `after` (what a reader already saw),
+    /// oldest first, without consuming them.
+    pub async fn inbox_after(
+        &self,
+        agent: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<InboxItem>, CoordError> {
         validate_id("agent_id", agent, 128)?;
         let (floor, _) = self.floor(agent).await?;
         let records = self
             .port
             .scan(
                 &Self::inbox_subject(agent),
-                floor.acked + 1,
+                floor.acked.max(after) + 1,
                 limit.clamp(1, MAX_PEEK),
             )
             .await?;
@@ -162,12 +173,13 @@ impl<P: LogPort> Coordinator<P> {
     pub async fn wait_inbox(
         &self,
         agent: &str,
+        after: u64,
         timeout: Duration,
     ) -> Result<Vec<InboxItem>, CoordError> {
         let give_up = tokio::time::Instant::now() + timeout;
         loop {
             let woken = self.inbox_changed.notified();
-            let items = self.inbox(agent, MAX_PEEK).await?;
+            let items = self.inbox_after(agent, after, MAX_PEEK).await?;
             if !items.is_empty() || tokio::time::Instant::now() >= give_up {
                 return Ok(items);
             }
