@@ -1,20 +1,29 @@
 //! `hivelog setup claude|codex|cursor`: plugs hivelog into an agent
-//! harness in one command. Writes, inside the project only, the harness's
+//! harness in one command. Writes, inside the project, the harness's
 //! project-level MCP configuration (running `hivelog mcp --agent NAME`),
 //! hooks that show the agent its inbox at the right moments, and a short
 //! instructions snippet. Existing files are merged, never clobbered: other
-//! MCP servers and hooks stay, and running it again changes nothing.
-//! `--dry-run` prints what it would write.
+//! MCP servers, hooks and settings stay; running it again with other
+//! arguments replaces what it wrote before (`merge.rs`), and with the same
+//! ones changes nothing. `--dry-run` prints what it would write.
 //!
-//! Where each harness reads what (checked 2026-11):
-//! - Claude Code: `.mcp.json` (project MCP servers), `.claude/settings.json`
-//!   (hooks; SessionStart and UserPromptSubmit stdout reaches the model),
-//!   `CLAUDE.md` (instructions).
-//! - Codex: `.codex/config.toml` (`[mcp_servers.<name>]`, trusted projects
-//!   only; hooks need `[features] codex_hooks = true`), `.codex/hooks.json`,
-//!   `AGENTS.md`.
+//! A token (`--token`, HIVELOG_TOKEN) is never written into the project:
+//! it goes to a file of its own under the user's configuration directory
+//! (mode 0600), and what setup writes names that file (HIVELOG_TOKEN_FILE,
+//! `--token-file`), so the MCP server and the hooks authenticate.
+//!
+//! Where each harness reads what (checked 2026-12):
+//! - Claude Code: `.mcp.json` (project MCP servers, approved by the user on
+//!   first use), `.claude/settings.json` (hooks; SessionStart and
+//!   UserPromptSubmit stdout reaches the model), `CLAUDE.md`.
+//! - Codex: `.codex/config.toml` (`[mcp_servers.<name>]`) and
+//!   `.codex/hooks.json`, both only in a trusted project, new hooks after
+//!   a review (`/hooks`); hooks are on by default (`codex_hooks` is a
+//!   deprecated alias, not written). `AGENTS.md`.
 //! - Cursor: `.cursor/mcp.json`, `.cursor/hooks.json` (a `stop` hook's
 //!   `followup_message` is sent as the next prompt), `.cursor/rules/*.mdc`.
+
+mod merge;
 
 use std::path::{Path, PathBuf};
 
@@ -22,12 +31,39 @@ use serde_json::{json, Value};
 
 use super::client::CliError;
 use super::Conn;
+use merge::{
+    with_block, with_codex_server, with_hooks, with_server, HookShape, MARK_BEGIN, MARK_END,
+};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Harness {
     Claude,
     Codex,
     Cursor,
+}
+
+impl Harness {
+    fn name(self) -> &'static str {
+        match self {
+            Harness::Claude => "claude",
+            Harness::Codex => "codex",
+            Harness::Cursor => "cursor",
+        }
+    }
+
+    /// The one step the harness still needs before it loads the files.
+    fn next_step(self, dir: &Path) -> String {
+        let dir = dir.display();
+        match self {
+            Harness::Claude => format!(
+                "next: start Claude Code in {dir}; it asks to approve the project's MCP server `hivelog` from .mcp.json (approve it, or later with /mcp)."
+            ),
+            Harness::Codex => format!(
+                "next: Codex reads .codex/config.toml and .codex/hooks.json only in a trusted project: trust {dir} when Codex asks, then review and trust the new hooks (/hooks)."
+            ),
+            Harness::Cursor => "next: open the project in Cursor and check Settings > MCP shows `hivelog` enabled (turn it on if Cursor asks).".into(),
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -44,9 +80,6 @@ pub struct SetupArgs {
     #[arg(long)]
     dry_run: bool,
 }
-
-const MARK_BEGIN: &str = "<!-- hivelog:begin -->";
-const MARK_END: &str = "<!-- hivelog:end -->";
 
 fn instructions(agent: &str) -> String {
     format!(
@@ -92,182 +125,159 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-struct Plan {
-    writes: Vec<(PathBuf, String)>,
+fn read(path: &Path) -> Result<Option<String>, CliError> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CliError::input(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
 }
 
-impl Plan {
-    fn read(path: &Path) -> Result<Option<String>, CliError> {
-        match std::fs::read_to_string(path) {
-            Ok(s) => Ok(Some(s)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(CliError::input(format!(
-                "cannot read {}: {e}",
+fn read_json(path: &Path) -> Result<Value, CliError> {
+    match read(path)? {
+        Some(text) if !text.trim().is_empty() => serde_json::from_str(&text).map_err(|e| {
+            CliError::input(format!(
+                "{} is not valid JSON ({e}); fix or move it first",
                 path.display()
-            ))),
-        }
-    }
-
-    fn read_json(path: &Path) -> Result<Value, CliError> {
-        match Self::read(path)? {
-            Some(text) if !text.trim().is_empty() => serde_json::from_str(&text).map_err(|e| {
-                CliError::input(format!(
-                    "{} is not valid JSON ({e}); fix or move it first",
-                    path.display()
-                ))
-            }),
-            _ => Ok(json!({})),
-        }
-    }
-
-    fn json(&mut self, path: PathBuf, value: &Value) {
-        let text = serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
-        self.writes.push((path, text));
-    }
-
-    /// Appends the instructions block unless the file already has one.
-    fn snippet(&mut self, path: PathBuf, agent: &str) -> Result<(), CliError> {
-        let old = Self::read(&path)?.unwrap_or_default();
-        if old.contains(MARK_BEGIN) {
-            self.writes.push((path, old));
-            return Ok(());
-        }
-        let sep = if old.is_empty() || old.ends_with("\n\n") {
-            ""
-        } else if old.ends_with('\n') {
-            "\n"
-        } else {
-            "\n\n"
-        };
-        self.writes
-            .push((path, format!("{old}{sep}{}", instructions(agent))));
-        Ok(())
+            ))
+        }),
+        _ => Ok(json!({})),
     }
 }
 
-/// `servers[name] = entry` in an `mcpServers` object, keeping the others.
-fn with_server(mut doc: Value, entry: Value) -> Result<Value, CliError> {
-    let servers = doc
-        .as_object_mut()
-        .ok_or_else(|| CliError::input("the MCP config is not a JSON object"))?
-        .entry("mcpServers")
-        .or_insert_with(|| json!({}));
-    servers
-        .as_object_mut()
-        .ok_or_else(|| CliError::input("mcpServers is not a JSON object"))?
-        .insert("hivelog".into(), entry);
-    Ok(doc)
+/// What the harness's files reach the server with.
+struct Target<'a> {
+    agent: &'a str,
+    server: &'a str,
+    /// The file holding the token, when the server wants one.
+    token_file: Option<&'a str>,
 }
 
-/// Adds `hook` under `hooks[event]` unless an identical one is there.
-fn with_hook(mut doc: Value, event: &str, hook: Value) -> Result<Value, CliError> {
-    let hooks = doc
-        .as_object_mut()
-        .ok_or_else(|| CliError::input("the hooks file is not a JSON object"))?
-        .entry("hooks")
-        .or_insert_with(|| json!({}));
-    let list = hooks
-        .as_object_mut()
-        .ok_or_else(|| CliError::input("hooks is not a JSON object"))?
-        .entry(event)
-        .or_insert_with(|| json!([]));
-    let list = list
-        .as_array_mut()
-        .ok_or_else(|| CliError::input(format!("hooks.{event} is not a list")))?;
-    if !list.contains(&hook) {
-        list.push(hook);
+impl Target<'_> {
+    /// The environment `hivelog mcp` runs with.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("HIVELOG_SERVER", self.server.to_string())];
+        if let Some(f) = self.token_file {
+            env.push(("HIVELOG_TOKEN_FILE", f.to_string()));
+        }
+        env
     }
-    Ok(doc)
+
+    fn inbox_command(&self, hivelog: &str) -> String {
+        let mut words = vec![
+            shell_word(hivelog),
+            "--server".into(),
+            shell_word(self.server),
+        ];
+        if let Some(f) = self.token_file {
+            words.extend(["--token-file".into(), shell_word(f)]);
+        }
+        words.extend(["inbox", "--agent"].map(String::from));
+        words.extend([shell_word(self.agent), "--ack".into()]);
+        words.join(" ")
+    }
 }
 
-fn plan(harness: Harness, dir: &Path, agent: &str, server: &str) -> Result<Plan, CliError> {
+fn plan(harness: Harness, dir: &Path, t: &Target) -> Result<Vec<(PathBuf, String)>, CliError> {
     let hivelog = program();
-    let mut plan = Plan { writes: Vec::new() };
-    let inbox = format!(
-        "{} --server {} inbox --agent {} --ack",
-        shell_word(&hivelog),
-        shell_word(server),
-        shell_word(agent)
-    );
-    // Claude-style hook groups (Claude Code and Codex read the same shape).
-    let group =
-        |command: &str| json!({"hooks": [{"type": "command", "command": command, "timeout": 10}]});
+    let mut writes = Vec::new();
+    let pretty = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    let inbox = t.inbox_command(&hivelog);
+    let mcp_entry = || {
+        let env: serde_json::Map<String, Value> = t
+            .env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v)))
+            .collect();
+        json!({"command": hivelog, "args": ["mcp", "--agent", t.agent], "env": env})
+    };
+    let events = ["SessionStart", "UserPromptSubmit"];
     match harness {
         Harness::Claude => {
             let path = dir.join(".mcp.json");
-            let entry = json!({"command": hivelog, "args": ["mcp", "--agent", agent],
-                "env": {"HIVELOG_SERVER": server}});
-            plan.json(path.clone(), &with_server(Plan::read_json(&path)?, entry)?);
+            writes.push((
+                path.clone(),
+                pretty(&with_server(read_json(&path)?, mcp_entry())?),
+            ));
             let path = dir.join(".claude").join("settings.json");
-            let mut doc = Plan::read_json(&path)?;
-            for event in ["SessionStart", "UserPromptSubmit"] {
-                doc = with_hook(doc, event, group(&inbox))?;
-            }
-            plan.json(path, &doc);
-            plan.snippet(dir.join("CLAUDE.md"), agent)?;
+            let doc = with_hooks(read_json(&path)?, HookShape::Grouped, &events, &inbox)?;
+            writes.push((path, pretty(&doc)));
+            let path = dir.join("CLAUDE.md");
+            let text = with_block(&read(&path)?.unwrap_or_default(), &instructions(t.agent));
+            writes.push((path, text));
         }
         Harness::Codex => {
             let path = dir.join(".codex").join("config.toml");
-            let old = Plan::read(&path)?.unwrap_or_default();
-            let parsed: toml::Table = old.parse().map_err(|e| {
+            let old = read(&path)?.unwrap_or_default();
+            let mut server = toml_edit::Table::new();
+            server.insert("command", toml_edit::value(hivelog.clone()));
+            let mut args = toml_edit::Array::new();
+            for a in ["mcp", "--agent", t.agent] {
+                args.push(a);
+            }
+            server.insert("args", toml_edit::value(args));
+            let mut env = toml_edit::InlineTable::new();
+            for (k, v) in t.env() {
+                env.insert(k, v.into());
+            }
+            server.insert("env", toml_edit::value(env));
+            let text = with_codex_server(&old, server).map_err(|e| {
                 CliError::input(format!("{} is not valid TOML ({e})", path.display()))
             })?;
-            let mut text = old.clone();
-            let has_server = parsed
-                .get("mcp_servers")
-                .and_then(|s| s.get("hivelog"))
-                .is_some();
-            if !has_server {
-                let args = toml::Value::Array(
-                    ["mcp", "--agent", agent]
-                        .iter()
-                        .map(|a| toml::Value::String(a.to_string()))
-                        .collect(),
-                );
-                text.push_str(&format!(
-                    "\n[mcp_servers.hivelog]\ncommand = {}\nargs = {args}\nenv = {{ HIVELOG_SERVER = {} }}\n",
-                    toml::Value::String(hivelog.clone()),
-                    toml::Value::String(server.to_string()),
-                ));
-            }
-            if parsed.get("features").is_none() {
-                text.push_str("\n[features]\ncodex_hooks = true\n");
-            }
-            if text != old {
-                plan.writes.push((path, text));
-            }
+            writes.push((path, text));
             let path = dir.join(".codex").join("hooks.json");
-            let mut doc = Plan::read_json(&path)?;
-            for event in ["SessionStart", "UserPromptSubmit"] {
-                doc = with_hook(doc, event, group(&inbox))?;
-            }
-            plan.json(path, &doc);
-            plan.snippet(dir.join("AGENTS.md"), agent)?;
+            let doc = with_hooks(read_json(&path)?, HookShape::Grouped, &events, &inbox)?;
+            writes.push((path, pretty(&doc)));
+            let path = dir.join("AGENTS.md");
+            let text = with_block(&read(&path)?.unwrap_or_default(), &instructions(t.agent));
+            writes.push((path, text));
         }
         Harness::Cursor => {
             let path = dir.join(".cursor").join("mcp.json");
-            let entry = json!({"command": hivelog, "args": ["mcp", "--agent", agent],
-                "env": {"HIVELOG_SERVER": server}});
-            plan.json(path.clone(), &with_server(Plan::read_json(&path)?, entry)?);
+            writes.push((
+                path.clone(),
+                pretty(&with_server(read_json(&path)?, mcp_entry())?),
+            ));
             let path = dir.join(".cursor").join("hooks.json");
-            let mut doc = Plan::read_json(&path)?;
+            let mut doc = read_json(&path)?;
             if let Some(o) = doc.as_object_mut() {
                 o.entry("version").or_insert(json!(1));
             }
             let stop = format!("{inbox} --format cursor-stop");
-            doc = with_hook(doc, "stop", json!({"command": stop}))?;
-            plan.json(path, &doc);
-            let rules = dir.join(".cursor").join("rules").join("hivelog.mdc");
-            if Plan::read(&rules)?.is_none() {
-                let body = instructions(agent);
-                plan.writes.push((
-                    rules,
-                    format!("---\ndescription: Coordinating with other agents through hivelog\nalwaysApply: true\n---\n{body}"),
-                ));
-            }
+            let doc = with_hooks(doc, HookShape::Flat, &["stop"], &stop)?;
+            writes.push((path, pretty(&doc)));
+            // The whole file is setup's.
+            let body = instructions(t.agent);
+            writes.push((
+                dir.join(".cursor").join("rules").join("hivelog.mdc"),
+                format!("---\ndescription: Coordinating with other agents through hivelog\nalwaysApply: true\n---\n{body}"),
+            ));
         }
     }
-    Ok(plan)
+    Ok(writes)
+}
+
+/// The default agent name: the harness and the project directory's name.
+fn default_agent(harness: Harness, dir: &Path) -> String {
+    let project = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".into());
+    let clean: String = project
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{}-{clean}", harness.name())
 }
 
 pub fn run(conn: &Conn, args: SetupArgs) -> Result<(), CliError> {
@@ -282,37 +292,20 @@ pub fn run(conn: &Conn, args: SetupArgs) -> Result<(), CliError> {
             dir.display()
         )));
     }
-    let harness_name = match args.harness {
-        Harness::Claude => "claude",
-        Harness::Codex => "codex",
-        Harness::Cursor => "cursor",
-    };
-    let agent = match args.agent {
-        Some(a) => a,
-        None => {
-            let project = dir
-                .canonicalize()
-                .ok()
-                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "project".into());
-            let clean: String = project
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            format!("{harness_name}-{clean}")
-        }
-    };
+    let agent = args
+        .agent
+        .unwrap_or_else(|| default_agent(args.harness, &dir));
     crate::coord::task::validate_id("--agent", &agent, 50)
         .map_err(|e| CliError::input(e.to_string()))?;
-    let plan = plan(args.harness, &dir, &agent, &conn.server)?;
-    for (path, text) in &plan.writes {
-        let unchanged = Plan::read(path)?.as_deref() == Some(text.as_str());
+    let token_file = token::file_for(conn, &dir, args.dry_run)?;
+    let target = Target {
+        agent: &agent,
+        server: &conn.server,
+        token_file: token_file.as_deref(),
+    };
+    let writes = plan(args.harness, &dir, &target)?;
+    for (path, text) in &writes {
+        let unchanged = read(path)?.as_deref() == Some(text.as_str());
         if args.dry_run {
             println!(
                 "--- {} ({})",
@@ -341,7 +334,14 @@ pub fn run(conn: &Conn, args: SetupArgs) -> Result<(), CliError> {
         println!("wrote      {}", path.display());
     }
     if !args.dry_run {
-        println!("{harness_name} will work as agent {agent} against {}; start the server with `hivelog serve`.", conn.server);
+        println!(
+            "{} will work as agent {agent} against {}; start the server with `hivelog serve`.",
+            args.harness.name(),
+            conn.server
+        );
+        println!("{}", args.harness.next_step(&dir));
     }
     Ok(())
 }
+
+mod token;
