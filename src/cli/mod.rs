@@ -8,6 +8,7 @@ mod client;
 mod consumers;
 mod import;
 mod import_jetstream;
+mod inbox;
 mod mcp;
 mod migrate;
 mod migrate_consumers;
@@ -115,7 +116,7 @@ enum Command {
     /// Grant tasks again after `hivelog pause`.
     Resume,
     /// Block until something new arrives in an agent's inbox; print one line per item (exit 0; 1 on timeout, 3 when the server is unreachable).
-    Wait(work::WaitArgs),
+    Wait(inbox::WaitArgs),
     /// Print an agent's unread inbox (messages that mention it, handoffs to it); for harness hooks.
     Inbox {
         #[arg(long, env = "HIVELOG_AGENT", value_name = "AGENT_ID")]
@@ -124,7 +125,7 @@ enum Command {
         #[arg(long)]
         ack: bool,
         #[arg(long, value_enum, default_value = "text")]
-        format: work::InboxFormat,
+        format: inbox::InboxFormat,
     },
     /// Plug hivelog into an agent harness: MCP config, inbox hooks and instructions, inside the project.
     Setup(setup::SetupArgs),
@@ -291,7 +292,7 @@ fn run_client(conn: &Conn, command: Command) -> ExitCode {
                 CliError::CheckFailed(why) => eprintln!("{why}"),
                 other => eprintln!("error: {other}"),
             }
-            ExitCode::from(work::wait_exit_code(&e))
+            ExitCode::from(inbox::wait_exit_code(&e))
         }
         Err(CliError::CheckFailed(why)) => {
             eprintln!("{why}");
@@ -321,12 +322,12 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
         Command::Reservations(cmd) => work::reservations(client, out, cmd).await,
         Command::Slot(cmd) => slots::run(client, out, cmd).await,
         Command::Inbox { agent, ack, format } => {
-            work::inbox(client, out, &agent, ack, format).await
+            inbox::inbox(client, out, &agent, ack, format).await
         }
         Command::Setup(_) => Ok(()),
         Command::Pause { reason } => work::set_paused(client, out, true, reason).await,
         Command::Resume => work::set_paused(client, out, false, None).await,
-        Command::Wait(args) => work::wait(client, out, args).await,
+        Command::Wait(args) => inbox::wait(client, out, args).await,
     }
 }
 /// Makes the settings of `--config FILE` (or HIVELOG_CONFIG) visible as
