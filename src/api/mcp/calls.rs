@@ -160,10 +160,12 @@ impl Hive {
             Ok(Some(w)) => {
                 if let Some(call) = &call {
                     let (coord, task) = (coord.clone(), w.task.clone());
+                    // The undo may run where the answer's body is dropped,
+                    // outside any task of this runtime.
+                    let runtime = tokio::runtime::Handle::current();
                     call.undo_unless_delivered(Box::new(move || {
-                        tokio::spawn(
-                            async move { coord.give_back(&task, GONE_BEFORE_ANSWER).await },
-                        );
+                        runtime
+                            .spawn(async move { coord.give_back(&task, GONE_BEFORE_ANSWER).await });
                     }));
                 }
                 let _ = coord.touch(&agent, Some(&w.task.task_id)).await;

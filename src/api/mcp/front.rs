@@ -240,6 +240,7 @@ where
     let call = Arc::new(Call::new());
     let _registered = id
         .as_ref()
+        .filter(|_| method == Some("tools/call"))
         .map(|id| inflight.register((who, id.to_string()), &call));
     parts.extensions.insert(call.clone());
     // Dropped before the answer is handed over whole (the client left
