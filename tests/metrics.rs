@@ -78,6 +78,7 @@ async fn metrics_parse_and_move_with_work() {
     let server = Server::start();
     let before = scrape(&server).await;
     assert_eq!(before["hivelog_claims_won_total"], 0.0);
+    assert_eq!(before["hivelog_grants_given_back_total"], 0.0);
     let c = client();
     for i in 0..3 {
         send(

@@ -300,6 +300,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
         stats.claims_lost.load(Ordering::Relaxed),
     );
     o.one(
+        "hivelog_grants_given_back_total",
+        "counter",
+        "Grants undone, without spending an attempt, because their caller left before the answer.",
+        stats.grants_given_back.load(Ordering::Relaxed),
+    );
+    o.one(
         "hivelog_leases_expired_total",
         "counter",
         "Claimed tasks returned because their lease expired.",

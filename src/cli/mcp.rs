@@ -88,7 +88,16 @@ impl Forward {
             )
             .await
             .map_err(|e| self.trouble(e))?;
-        Ok(answer.body)
+        // JSON as a rule; an event stream when the server chose one.
+        Ok(match answer.body {
+            Value::String(text) => text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+                .find(|v| v.get("id").is_some())
+                .unwrap_or(Value::String(text)),
+            json => json,
+        })
     }
 
     /// A claim granted after the harness gave up on it goes back: release
