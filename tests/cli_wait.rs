@@ -160,6 +160,33 @@ async fn ack_consumes_what_was_printed_and_a_killed_wait_consumes_nothing() {
 }
 
 #[tokio::test]
+async fn a_server_started_afresh_at_the_same_address_is_not_skipped() {
+    let addr = common::free_addr();
+    let state = tempfile::tempdir().unwrap();
+    let first_dir = tempfile::tempdir().unwrap();
+    let first = Server::start_in(first_dir.path(), &["--listen", &addr]);
+    for i in 0..5 {
+        mention(&first, &format!("old {i}")).await;
+    }
+    let (out, _) = wait(&first, state.path(), &["--timeout", "1s"]).await;
+    assert_eq!(stdout(&out).lines().count(), 5, "{}", stdout(&out));
+    drop(first);
+    // A new store at the same address: its sequences start again, below
+    // what the last wait reported.
+    let second_dir = tempfile::tempdir().unwrap();
+    let second = Server::start_in(second_dir.path(), &["--listen", &addr]);
+    mention(&second, "on the new server").await;
+    let (out, _) = wait(&second, state.path(), &["--timeout", "2s"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out), "message from bob: @ada on the new server");
+}
+
+#[tokio::test]
 async fn exit_status_tells_usage_errors_from_an_unreachable_or_refusing_server() {
     let state = tempfile::tempdir().unwrap();
     let nowhere = format!("http://{}", common::free_addr());

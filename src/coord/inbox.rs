@@ -117,11 +117,22 @@ impl<P: LogPort> Coordinator<P> {
         limit: usize,
     ) -> Result<Vec<InboxItem>, CoordError> {
         validate_id("agent_id", agent, 128)?;
+        let subject = Self::inbox_subject(agent);
+        let mut after = after;
+        if after > 0 {
+            // A position beyond anything this inbox ever held was read
+            // from another store (a server started afresh at the same
+            // address): it says nothing here.
+            let newest = self.port.last(&subject).await?.map_or(0, |r| r.seq);
+            if after > newest {
+                after = 0;
+            }
+        }
         let (floor, _) = self.floor(agent).await?;
         let records = self
             .port
             .scan(
-                &Self::inbox_subject(agent),
+                &subject,
                 floor.acked.max(after) + 1,
                 limit.clamp(1, MAX_PEEK),
             )

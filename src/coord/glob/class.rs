@@ -181,3 +181,34 @@ pub(super) fn bracket(raw: &str, chars: &[char], at: usize) -> Result<(Class, us
     // As in git, a bracket never matches the separator.
     Ok((class.intersect(&Class::in_segment()), i))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ranges() -> impl Strategy<Value = Vec<(char, char)>> {
+        let c = prop_oneof![Just('\0'), Just('/'), Just('a'), Just('z'), any::<char>()];
+        prop::collection::vec((c.clone(), c), 0..5)
+            .prop_map(|v| v.into_iter().map(|(a, b)| (a.min(b), a.max(b))).collect())
+    }
+
+    proptest! {
+        /// The set operations agree with membership, character by character.
+        #[test]
+        fn set_operations_agree_with_membership(a in ranges(), b in ranges(), probes in prop::collection::vec(any::<char>(), 0..30)) {
+            let naive = |r: &[(char, char)], c: char| r.iter().any(|&(lo, hi)| lo <= c && c <= hi);
+            let (ca, cb) = (Class::of(a.clone()), Class::of(b.clone()));
+            let probes = probes.into_iter().chain(['\0', '/', 'a', 'z', char::MAX]);
+            for c in probes {
+                prop_assert_eq!(ca.accepts(c), naive(&a, c));
+                prop_assert_eq!(ca.complement().accepts(c), !naive(&a, c));
+                prop_assert_eq!(ca.intersect(&cb).accepts(c), naive(&a, c) && naive(&b, c));
+            }
+            match ca.meet(&cb) {
+                Some(w) => prop_assert!(ca.accepts(w) && cb.accepts(w)),
+                None => prop_assert!(ca.intersect(&cb).0.is_empty()),
+            }
+        }
+    }
+}
