@@ -197,7 +197,7 @@ async fn a_change_and_its_copy_share_one_fsync() {
     assert_eq!(middle - before, 20.0, "fsyncs for 10 claim + complete");
     assert_eq!(after - middle, 10.0, "fsyncs for 10 heartbeats");
     // Every version has its copy: 10 created, 10 claimed, 10 completed.
-    let (_, copies) = send(http.get(server.url("/api/messages/tasks?limit=100"))).await;
-    let copies = copies.as_array().unwrap();
+    let (_, copies) = send(http.get(server.url("/api/v2/messages/tasks?limit=100"))).await;
+    let copies = copies["messages"].as_array().unwrap();
     assert_eq!(copies.len(), 30, "{copies:?}");
 }

@@ -16,13 +16,19 @@ pub const MARK_END: &str = "<!-- hivelog:end -->";
 /// Whether a hook command is one setup wrote: it runs a program named
 /// `hivelog` (on PATH or by path, quoted or not) with `inbox`.
 pub fn is_our_command(command: &str) -> bool {
-    let mut words = command.split_whitespace();
-    let program = words
-        .next()
-        .unwrap_or("")
-        .trim_matches(|c| c == '\'' || c == '"');
+    let command = command.trim_start();
+    // The program is one shell word, quoted when its path has spaces.
+    let (program, rest) = match command.chars().next() {
+        Some(q @ ('\'' | '"')) => match command[1..].find(q) {
+            Some(end) => (&command[1..=end], &command[end + 2..]),
+            None => return false,
+        },
+        _ => command
+            .split_once(char::is_whitespace)
+            .unwrap_or((command, "")),
+    };
     let name = program.rsplit('/').next().unwrap_or("");
-    name == "hivelog" && words.any(|w| w == "inbox")
+    name == "hivelog" && rest.split_whitespace().any(|w| w == "inbox")
 }
 
 fn object<'a>(
