@@ -372,6 +372,39 @@ async fn with_a_token_what_setup_writes_authenticates_and_holds_no_secret() {
     for (path, text) in snapshot(&project) {
         assert!(!text.contains("s3cret"), "{path} holds the token");
     }
+    // Set up again without the token: the saved one is still named, and
+    // every command reaches the server with it.
+    let again = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args([
+            "--server",
+            &server.base,
+            "setup",
+            "claude",
+            "--agent",
+            "ada",
+        ])
+        .args(["--dir", project.to_str().unwrap()])
+        .env("XDG_CONFIG_HOME", &config)
+        .env_remove("HIVELOG_TOKEN")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("unchanged  "));
+    let mcp = json_file(&project.join(".mcp.json"));
+    assert!(
+        mcp["mcpServers"]["hivelog"]["env"]["HIVELOG_TOKEN_FILE"].is_string(),
+        "{mcp}"
+    );
+    let listed = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .args(["--server", &server.base, "task", "ls"])
+        .env("XDG_CONFIG_HOME", &config)
+        .env_remove("HIVELOG_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let saved = snapshot(&config);
     assert_eq!(saved.len(), 1, "{saved:?}");
     assert_eq!(saved[0].1.trim(), "s3cret");

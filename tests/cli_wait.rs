@@ -18,6 +18,7 @@ fn hivelog(state: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_hivelog"))
         .args(args)
         .env("XDG_STATE_HOME", state)
+        .env("XDG_CONFIG_HOME", state)
         .env_remove("HIVELOG_TOKEN")
         .output()
         .expect("run hivelog")

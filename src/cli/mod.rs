@@ -21,6 +21,7 @@ mod status;
 mod streams;
 mod tasks;
 mod tls;
+mod tokens;
 mod work;
 
 use std::process::ExitCode;
@@ -66,7 +67,7 @@ pub struct Conn {
         value_name = "TOKEN"
     )]
     token: Option<String>,
-    /// A file holding the token (its first line), when neither --token nor HIVELOG_TOKEN gives one; `hivelog setup --token` writes one outside the project.
+    /// A file holding the token (its first line), when neither --token nor HIVELOG_TOKEN gives one. Without any of them, the token `hivelog setup --token` saved for this server is used.
     #[arg(long, global = true, env = "HIVELOG_TOKEN_FILE", value_name = "FILE")]
     token_file: Option<std::path::PathBuf>,
     /// A PEM certificate to trust besides the system's, for an https:// server with a self-signed or private-CA certificate.
@@ -149,26 +150,19 @@ enum Command {
 
 impl Conn {
     /// The token to send: `--token`/HIVELOG_TOKEN, else the first line of
-    /// `--token-file`/HIVELOG_TOKEN_FILE.
+    /// `--token-file`/HIVELOG_TOKEN_FILE, else the one `hivelog setup`
+    /// saved for this server (`tokens.rs`).
     fn token(&self) -> Result<Option<String>, CliError> {
         if let Some(t) = self.token.as_ref().filter(|t| !t.is_empty()) {
             return Ok(Some(t.clone()));
         }
-        let Some(path) = &self.token_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::input(format!(
-                "cannot read the token file {} (--token-file, HIVELOG_TOKEN_FILE): {e}",
-                path.display()
-            ))
-        })?;
-        Ok(text
-            .lines()
-            .next()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(String::from))
+        if let Some(path) = &self.token_file {
+            return tokens::read(path);
+        }
+        match tokens::saved_path(&self.server) {
+            Ok(path) if path.is_file() => tokens::read(&path),
+            _ => Ok(None),
+        }
     }
 
     /// A client of the server this command talks to.

@@ -5,26 +5,24 @@
 //! `--token-file` given to setup is named as it is, with a warning when it
 //! lies inside the project and git does not ignore it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::super::client::CliError;
-use super::super::Conn;
+use super::super::{tokens, Conn};
 
-/// The token file the harness's files should name, if any; writes it
-/// (unless `dry_run`) when setup was given the token itself.
+/// The token file the harness's files should name, if any: the one
+/// setup saves (unless `dry_run`) when it is given the token itself, a
+/// `--token-file`, or the one an earlier setup saved for this server.
 pub fn file_for(conn: &Conn, project: &Path, dry_run: bool) -> Result<Option<String>, CliError> {
     if let Some(token) = conn.token.as_deref().filter(|t| !t.is_empty()) {
-        let path = config_dir()?
-            .join("hivelog")
-            .join("tokens")
-            .join(file_name(&conn.server));
+        let path = tokens::saved_path(&conn.server)?;
         if dry_run {
             println!(
                 "--- {} (would save the token here, mode 0600)",
                 path.display()
             );
         } else {
-            save(&path, token)?;
+            tokens::save(&path, token)?;
             println!(
                 "saved the token for {} in {} (outside the project; the MCP server and hooks read it from there)",
                 conn.server,
@@ -34,7 +32,11 @@ pub fn file_for(conn: &Conn, project: &Path, dry_run: bool) -> Result<Option<Str
         return Ok(Some(text(&path)?));
     }
     let Some(given) = &conn.token_file else {
-        return Ok(None);
+        // Set up again without the token: keep using the one saved.
+        let saved = tokens::saved_path(&conn.server)
+            .ok()
+            .filter(|p| p.is_file());
+        return saved.map(|p| text(&p)).transpose();
     };
     let path = given.canonicalize().map_err(|e| {
         CliError::input(format!(
@@ -59,64 +61,6 @@ fn text(path: &Path) -> Result<String, CliError> {
             path.display()
         ))
     })
-}
-
-/// `$XDG_CONFIG_HOME`, else `~/.config`.
-fn config_dir() -> Result<PathBuf, CliError> {
-    let from = |var: &str| {
-        std::env::var_os(var)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    from("XDG_CONFIG_HOME")
-        .or_else(|| from("HOME").map(|h| h.join(".config")))
-        .ok_or_else(|| {
-            CliError::input(
-                "no place outside the project for the token (neither XDG_CONFIG_HOME nor HOME is set): save it in a file and pass --token-file",
-            )
-        })
-}
-
-/// One file per server: `http://127.0.0.1:8001` → `http___127.0.0.1_8001`.
-fn file_name(server: &str) -> String {
-    server
-        .trim_end_matches('/')
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn save(path: &Path, token: &str) -> Result<(), CliError> {
-    use std::io::Write;
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let fail = |e: std::io::Error| {
-        CliError::input(format!("cannot save the token in {}: {e}", path.display()))
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(fail)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(fail)?;
-    // An existing file keeps its mode on open; make sure it is private.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(fail)?;
-    file.write_all(format!("{token}\n").as_bytes())
-        .map_err(fail)
 }
 
 /// Whether git ignores `path` in `project` (false when git cannot say).
