@@ -181,83 +181,95 @@ impl Target<'_> {
     }
 }
 
-fn plan(harness: Harness, dir: &Path, t: &Target) -> Result<Vec<(PathBuf, String)>, CliError> {
-    let hivelog = program();
-    let mut writes = Vec::new();
-    let pretty = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
-    let inbox = t.inbox_command(&hivelog);
-    let mcp_entry = || {
-        let env: serde_json::Map<String, Value> = t
-            .env()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), Value::String(v)))
-            .collect();
-        json!({"command": hivelog, "args": ["mcp", "--agent", t.agent], "env": env})
-    };
-    let events = ["SessionStart", "UserPromptSubmit"];
-    match harness {
-        Harness::Claude => {
-            let path = dir.join(".mcp.json");
-            writes.push((
-                path.clone(),
-                pretty(&with_server(read_json(&path)?, mcp_entry())?),
-            ));
-            let path = dir.join(".claude").join("settings.json");
-            let doc = with_hooks(read_json(&path)?, HookShape::Grouped, &events, &inbox)?;
-            writes.push((path, pretty(&doc)));
-            let path = dir.join("CLAUDE.md");
-            let text = with_block(&read(&path)?.unwrap_or_default(), &instructions(t.agent));
-            writes.push((path, text));
-        }
-        Harness::Codex => {
-            let path = dir.join(".codex").join("config.toml");
-            let old = read(&path)?.unwrap_or_default();
-            let mut server = toml_edit::Table::new();
-            server.insert("command", toml_edit::value(hivelog.clone()));
-            let mut args = toml_edit::Array::new();
-            for a in ["mcp", "--agent", t.agent] {
-                args.push(a);
-            }
-            server.insert("args", toml_edit::value(args));
-            let mut env = toml_edit::InlineTable::new();
-            for (k, v) in t.env() {
-                env.insert(k, v.into());
-            }
-            server.insert("env", toml_edit::value(env));
-            let text = with_codex_server(&old, server).map_err(|e| {
-                CliError::input(format!("{} is not valid TOML ({e})", path.display()))
-            })?;
-            writes.push((path, text));
-            let path = dir.join(".codex").join("hooks.json");
-            let doc = with_hooks(read_json(&path)?, HookShape::Grouped, &events, &inbox)?;
-            writes.push((path, pretty(&doc)));
-            let path = dir.join("AGENTS.md");
-            let text = with_block(&read(&path)?.unwrap_or_default(), &instructions(t.agent));
-            writes.push((path, text));
-        }
-        Harness::Cursor => {
-            let path = dir.join(".cursor").join("mcp.json");
-            writes.push((
-                path.clone(),
-                pretty(&with_server(read_json(&path)?, mcp_entry())?),
-            ));
-            let path = dir.join(".cursor").join("hooks.json");
-            let mut doc = read_json(&path)?;
-            if let Some(o) = doc.as_object_mut() {
-                o.entry("version").or_insert(json!(1));
-            }
-            let stop = format!("{inbox} --format cursor-stop");
-            let doc = with_hooks(doc, HookShape::Flat, &["stop"], &stop)?;
-            writes.push((path, pretty(&doc)));
-            // The whole file is setup's.
-            let body = instructions(t.agent);
-            writes.push((
-                dir.join(".cursor").join("rules").join("hivelog.mdc"),
-                format!("---\ndescription: Coordinating with other agents through hivelog\nalwaysApply: true\n---\n{body}"),
-            ));
-        }
+/// One file to write: its path and its whole new text.
+type Write = (PathBuf, String);
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
+/// A JSON MCP config (`.mcp.json`, `.cursor/mcp.json`) with our server.
+fn mcp_json(path: PathBuf, t: &Target, hivelog: &str) -> Result<Write, CliError> {
+    let env: serde_json::Map<String, Value> = t
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v)))
+        .collect();
+    let entry = json!({"command": hivelog, "args": ["mcp", "--agent", t.agent], "env": env});
+    let doc = with_server(read_json(&path)?, entry)?;
+    Ok((path, pretty(&doc)))
+}
+
+/// Codex's `config.toml` with our `[mcp_servers.hivelog]`.
+fn codex_config(path: PathBuf, t: &Target, hivelog: &str) -> Result<Write, CliError> {
+    let mut server = toml_edit::Table::new();
+    server.insert("command", toml_edit::value(hivelog));
+    let args: toml_edit::Array = ["mcp", "--agent", t.agent].into_iter().collect();
+    server.insert("args", toml_edit::value(args));
+    let env: toml_edit::InlineTable = t.env().into_iter().collect();
+    server.insert("env", toml_edit::value(env));
+    let old = read(&path)?.unwrap_or_default();
+    let text = with_codex_server(&old, server)
+        .map_err(|e| CliError::input(format!("{} is not valid TOML ({e})", path.display())))?;
+    Ok((path, text))
+}
+
+fn hooks_json(
+    path: PathBuf,
+    shape: HookShape,
+    events: &[&str],
+    command: &str,
+) -> Result<Write, CliError> {
+    let mut doc = read_json(&path)?;
+    if let (HookShape::Flat, Some(o)) = (shape, doc.as_object_mut()) {
+        // Cursor's hooks file carries its format's version.
+        o.entry("version").or_insert(json!(1));
     }
-    Ok(writes)
+    let doc = with_hooks(doc, shape, events, command)?;
+    Ok((path, pretty(&doc)))
+}
+
+/// A project's instructions file with our block.
+fn instructions_md(path: PathBuf, agent: &str) -> Result<Write, CliError> {
+    let text = with_block(&read(&path)?.unwrap_or_default(), &instructions(agent));
+    Ok((path, text))
+}
+
+fn plan(harness: Harness, dir: &Path, t: &Target) -> Result<Vec<Write>, CliError> {
+    let hivelog = program();
+    let inbox = t.inbox_command(&hivelog);
+    let events = ["SessionStart", "UserPromptSubmit"];
+    let grouped = HookShape::Grouped;
+    Ok(match harness {
+        Harness::Claude => vec![
+            mcp_json(dir.join(".mcp.json"), t, &hivelog)?,
+            hooks_json(dir.join(".claude/settings.json"), grouped, &events, &inbox)?,
+            instructions_md(dir.join("CLAUDE.md"), t.agent)?,
+        ],
+        Harness::Codex => vec![
+            codex_config(dir.join(".codex/config.toml"), t, &hivelog)?,
+            hooks_json(dir.join(".codex/hooks.json"), grouped, &events, &inbox)?,
+            instructions_md(dir.join("AGENTS.md"), t.agent)?,
+        ],
+        Harness::Cursor => {
+            let stop = format!("{inbox} --format cursor-stop");
+            let rules = format!(
+                "---\ndescription: Coordinating with other agents through hivelog\nalwaysApply: true\n---\n{}",
+                instructions(t.agent)
+            );
+            vec![
+                mcp_json(dir.join(".cursor/mcp.json"), t, &hivelog)?,
+                hooks_json(
+                    dir.join(".cursor/hooks.json"),
+                    HookShape::Flat,
+                    &["stop"],
+                    &stop,
+                )?,
+                // The whole rules file is setup's.
+                (dir.join(".cursor/rules/hivelog.mdc"), rules),
+            ]
+        }
+    })
 }
 
 /// The default agent name: the harness and the project directory's name.
