@@ -67,6 +67,9 @@ impl Harness {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Run it again (another --agent, --server or binary) and it replaces what it wrote before, and nothing else.\n\nAgainst a server with a token: pass --token (or set HIVELOG_TOKEN). The token is saved outside the project ($XDG_CONFIG_HOME/hivelog/tokens/, else ~/.config/..., mode 0600) and the files setup writes name that file, never the token itself; or name a file of your own with --token-file."
+)]
 pub struct SetupArgs {
     #[arg(value_enum)]
     harness: Harness,
