@@ -6,6 +6,7 @@
 //! returned ones after them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,16 +17,50 @@ use tokio::sync::OwnedMutexGuard;
 /// durable (as JetStream allows), not one that is going away.
 const WAIT: Duration = Duration::from_secs(2);
 
-/// A session's hold on its durable; kept until what it took is given
-/// back. None when it stopped waiting for another session.
-pub type Turn = Option<Arc<OwnedMutexGuard<()>>>;
+/// How long a new session waits for one that has ended and is giving back
+/// what it took: that one is surely going away, and on NATS its naks (a
+/// round trip or two each, hundreds for a full batch) can take seconds on
+/// a loaded machine; starting before they are done would see newer
+/// messages before the returned ones.
+const LEAVING_WAIT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
-pub struct DurableGates(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+struct Gate {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    /// The holder has ended and is giving back what it took.
+    leaving: AtomicBool,
+}
+
+/// A session's hold on its durable's gate.
+pub struct Held {
+    gate: Arc<Gate>,
+    _guard: OwnedMutexGuard<()>,
+}
+
+impl Held {
+    /// The session has ended; what remains is giving back what it took.
+    pub fn leaving(&self) {
+        self.gate.leaving.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.gate.leaving.store(false, Ordering::SeqCst);
+    }
+}
+
+/// A session's hold on its durable; kept until what it took is given
+/// back. None when it stopped waiting for another session.
+pub type Turn = Option<Arc<Held>>;
+
+#[derive(Default)]
+pub struct DurableGates(Mutex<HashMap<String, Arc<Gate>>>);
 
 impl DurableGates {
-    /// Waits (up to `WAIT`) until no earlier session of this durable holds
-    /// its turn.
+    /// Waits until no earlier session of this durable holds its turn: up
+    /// to `WAIT` for one still running, up to `LEAVING_WAIT` for one that
+    /// ended and is giving back what it took.
     pub async fn turn(&self, stream: &str, consumer: &str) -> Turn {
         let gate = {
             let mut gates = crate::log::lock_unpoisoned(&self.0);
@@ -36,10 +71,25 @@ impl DurableGates {
                 .or_default()
                 .clone()
         };
-        tokio::time::timeout(WAIT, gate.lock_owned())
-            .await
-            .ok()
-            .map(Arc::new)
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut lock = std::pin::pin!(gate.lock.clone().lock_owned());
+        let guard = loop {
+            let step = tokio::time::Instant::now() + Duration::from_millis(50);
+            match tokio::time::timeout_at(step.min(deadline), &mut lock).await {
+                Ok(guard) => break Some(guard),
+                Err(_) if gate.leaving.load(Ordering::SeqCst) => {
+                    break tokio::time::timeout(LEAVING_WAIT, &mut lock).await.ok();
+                }
+                Err(_) if tokio::time::Instant::now() >= deadline => break None,
+                Err(_) => continue,
+            }
+        };
+        guard.map(|g| {
+            Arc::new(Held {
+                gate: gate.clone(),
+                _guard: g,
+            })
+        })
     }
 }
 
@@ -80,5 +130,29 @@ mod tests {
         );
         let _x = gates.turn("S", "x").await;
         assert_eq!(keys(&gates), ["S\u{0}x"], "unheld gates are dropped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_giving_back_is_waited_for_longer() {
+        let gates = DurableGates::default();
+        let first = gates.turn("S", "d").await.expect("free");
+        first.leaving();
+        let started = tokio::time::Instant::now();
+        let second = {
+            let gates = &gates;
+            let waiting = async move { gates.turn("S", "d").await };
+            let release = async move {
+                tokio::time::sleep(WAIT * 3).await;
+                drop(first);
+            };
+            tokio::join!(waiting, release).0
+        };
+        assert!(second.is_some(), "waited for the give-back");
+        assert_eq!(started.elapsed(), WAIT * 3);
+        // Still bounded: a give-back that never ends is not waited for.
+        second.as_ref().unwrap().leaving();
+        let started = tokio::time::Instant::now();
+        assert!(gates.turn("S", "d").await.is_none());
+        assert_eq!(started.elapsed(), LEAVING_WAIT + Duration::from_millis(50));
     }
 }

@@ -169,6 +169,10 @@ impl Drop for ReturnUnacked {
             return;
         };
         let turn = self.turn.take();
+        if let Some(held) = &turn {
+            // The next session of this durable waits for these naks.
+            held.leaving();
+        }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
