@@ -228,6 +228,14 @@ function withMentions(text) {
   return frag;
 }
 
+// A live frame on a channel as a message; anything else published there
+// (raw text, other JSON) shows as its content, as the page's load does.
+function asMessage(f) {
+  const d = f.data;
+  if (d && typeof d === "object" && "content" in d) return d;
+  return { agent_id: null, content: d ?? f.text ?? "", sequence: f.seq, timestamp: null };
+}
+
 function addMessage(channel, m) {
   const list = $(`#msgs-${channel}`);
   if (!list || !m) return;
@@ -340,7 +348,7 @@ async function loadState() {
   state.deadAfter = h.agent_dead_after_seconds ?? state.deadAfter;
   const [agents, counts, coord, errors, events] = await Promise.all([
     api("/api/agents?include_stale=true"), api("/api/v2/tasks/counts"),
-    api(`/api/messages/coordination?limit=100`), api(`/api/messages/errors?limit=100`),
+    api(`/api/v2/messages/coordination?limit=100`), api(`/api/v2/messages/errors?limit=100`),
     api("/api/v2/tasks/events?limit=40"), loadPause(), loadReservations(), loadSlots(),
   ]);
   // Recent events from before the page opened, newest first.
@@ -350,8 +358,10 @@ async function loadState() {
   state.counts = counts;
   await Promise.all(COLUMNS.map((col) => loadColumn(col, false)));
   $("#msgs-coordination").replaceChildren(); $("#msgs-errors").replaceChildren();
-  coord.forEach((m) => addMessage("coordination", m));
-  errors.forEach((m) => addMessage("errors", m));
+  // Every record, as the live feed shows them (the compatible route lists
+  // only what old clients can parse as a message).
+  coord.messages.forEach((m) => addMessage("coordination", m));
+  errors.messages.forEach((m) => addMessage("errors", m));
   renderAgents(); summary(); loadStreams();
 }
 
@@ -360,8 +370,8 @@ function onFrame(f) {
   const p = state.prefix;
   if (f.sid === "work") {
     if (f.subject === `${p}.tasks`) upsertTask(f.data, true);
-    else if (f.subject === `${p}.coordination`) addMessage("coordination", f.data);
-    else if (f.subject === `${p}.errors`) addMessage("errors", f.data);
+    else if (f.subject === `${p}.coordination`) addMessage("coordination", asMessage(f));
+    else if (f.subject === `${p}.errors`) addMessage("errors", asMessage(f));
   } else if (f.sid === "agents") {
     if (f.data === null) {
       for (const [id, a] of state.agents) if (f.subject.endsWith("." + id)) state.agents.delete(id);

@@ -44,14 +44,14 @@ async fn the_dashboard_follows_agents_tasks_and_messages_live() {
     let beat = json!({"agent_id": "alice", "status": "busy", "current_task": "t1", "current_task_title": "Write page",
                       "needs_approval": true, "approval_message": "may I delete the old page?"});
     send(c.post(server.url("/api/agents/heartbeat")).json(&beat)).await;
-    let flag = wait("[data-agent='alice'] .approval".into()).await;
-    assert!(flag
-        .text()
-        .await
-        .unwrap()
-        .contains("may I delete the old page?"));
-    let medallion = wait("[data-agent='alice'] .medallion".into()).await;
-    assert!(medallion.text().await.unwrap().contains("t1"));
+    // Read by selector each time: the card is re-rendered as events
+    // arrive, so an element found a moment ago may be gone.
+    b.wait_text(
+        "[data-agent='alice'] .approval",
+        "may I delete the old page?",
+    )
+    .await;
+    b.wait_text("[data-agent='alice'] .medallion", "t1").await;
 
     // A task moves across the board as it is claimed and completed.
     send(c.post(server.url("/api/tasks")).json(
@@ -92,14 +92,26 @@ async fn the_dashboard_follows_agents_tasks_and_messages_live() {
         .click()
         .await
         .unwrap();
-    let shown = wait("#msgs-coordination li:last-child .mention".into()).await;
-    assert_eq!(shown.text().await.unwrap(), "@alice");
+    b.wait_text("#msgs-coordination li:last-child .mention", "@alice")
+        .await;
     let (_, msgs) = send(c.get(server.url("/api/messages/coordination"))).await;
     let last = msgs.as_array().unwrap().last().unwrap().clone();
     assert_eq!(
         (last["agent_id"].clone(), last["content"].clone()),
         (json!("operator"), json!("hello @alice from the dashboard"))
     );
+    // A raw publish on the channel shows live, and still after a reload
+    // (the page loads every record, not only what old clients parse).
+    let raw = c
+        .post(server.url("/api/pub/mjwork.coordination"))
+        .body("raw note");
+    assert_eq!(send(raw).await.0, 200);
+    b.wait_text("#msgs-coordination", "raw note").await;
+    browser.refresh().await.expect("reload");
+    wait("#conn[data-state='live']".into()).await;
+    b.wait_text("#msgs-coordination", "raw note").await;
+    b.wait_text("#msgs-coordination", "hello @alice from the dashboard")
+        .await;
 
     // Nothing was requested from anywhere but this server.
     let urls = browser
