@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hivelog::api::{router, AppState};
-use hivelog::coord::port::{Backend, LogBackend};
 use hivelog::coord::task::TaskInput;
 use hivelog::coord::{CoordConfig, Coordinator};
 use hivelog::log::{Log, LogOptions, SyncPolicy};
+use hivelog::streams::{Backend, LogBackend};
 use serde_json::json;
 
 const SAMPLES: usize = 300;

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hivelog::api::{router, AppState};
-use hivelog::coord::port::{Backend, JetStreamPort, LogBackend};
 use hivelog::coord::task::TaskInput;
 use hivelog::coord::{CoordConfig, Coordinator};
 use hivelog::log::{Log, LogOptions};
+use hivelog::streams::{Backend, JetStreamPort, LogBackend};
 use serde_json::json;
 
 const AGENTS: usize = 16;

@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use common::rss_kib;
 use hivelog::api::{router, AppState};
-use hivelog::coord::port::{Backend, LogBackend};
 use hivelog::coord::{CoordConfig, Coordinator};
 use hivelog::log::{
     AckKind, ConsumerConfig, Log, LogOptions, PublishOptions, StreamConfig, SyncPolicy,
 };
+use hivelog::streams::{Backend, LogBackend};
 
 const PAYLOAD: usize = 256;
 

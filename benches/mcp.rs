@@ -15,9 +15,9 @@
 use std::time::{Duration, Instant};
 
 use hivelog::api::{router, AppState};
-use hivelog::coord::port::{Backend, LogBackend};
 use hivelog::coord::{CoordConfig, Coordinator};
 use hivelog::log::{Log, LogOptions, SyncPolicy};
+use hivelog::streams::{Backend, LogBackend};
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;

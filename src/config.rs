@@ -275,7 +275,7 @@ impl ServeConfig {
     pub fn coord_config(&self) -> CoordConfig {
         CoordConfig {
             prefix: self.subject_prefix.clone(),
-            history_stream: crate::coord::port::HISTORY_STREAM.to_string(),
+            history_stream: crate::streams::HISTORY_STREAM.to_string(),
             task_lease: self.task_lease,
             agent_stale_after: self.agent_stale_after,
             agent_dead_after: self.agent_dead_after.max(self.agent_stale_after),

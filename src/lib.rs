@@ -25,3 +25,4 @@ pub mod config;
 pub mod coord;
 pub mod log;
 pub mod shutdown;
+pub mod streams;

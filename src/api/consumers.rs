@@ -78,11 +78,7 @@ async fn create(
     Path(stream): Path<String>,
     Json(config): Json<ConsumerConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
-    let nats = state.nats_stream(&stream);
-    let existing = match nats {
-        Some(n) => n.consumers(&stream).await?,
-        None => state.log.consumers(&stream)?,
-    };
+    let existing = state.streams.consumers(&stream).await?;
     let known = config
         .durable_name
         .as_ref()
@@ -90,10 +86,7 @@ async fn create(
     if !known {
         state.limits.new_consumer(existing.len())?;
     }
-    let (info, created) = match nats {
-        Some(n) => n.create_consumer(&stream, config).await?,
-        None => state.log.create_consumer(&stream, config)?,
-    };
+    let (info, created) = state.streams.create_consumer(&stream, config).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -106,10 +99,7 @@ async fn list(
     State(state): State<AppState>,
     Path(stream): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let consumers = match state.nats_stream(&stream) {
-        Some(n) => n.consumers(&stream).await?,
-        None => state.log.consumers(&stream)?,
-    };
+    let consumers = state.streams.consumers(&stream).await?;
     let consumers: Vec<Value> = consumers.iter().map(render).collect();
     Ok(axum::Json(
         json!({ "stream": stream, "consumers": consumers }),
@@ -120,10 +110,7 @@ async fn info(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let info = match state.nats_stream(&stream) {
-        Some(n) => n.consumer_info(&stream, &consumer).await?,
-        None => state.log.consumer_info(&stream, &consumer)?,
-    };
+    let info = state.streams.consumer_info(&stream, &consumer).await?;
     Ok(axum::Json(render(&info)))
 }
 
@@ -131,10 +118,7 @@ async fn remove(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    match state.nats_stream(&stream) {
-        Some(n) => n.delete_consumer(&stream, &consumer).await?,
-        None => state.log.delete_consumer(&stream, &consumer)?,
-    }
+    state.streams.delete_consumer(&stream, &consumer).await?;
     Ok(axum::Json(
         json!({ "success": true, "stream": stream, "consumer": consumer }),
     ))
@@ -175,10 +159,10 @@ async fn next(
     } else {
         expires
     };
-    let delivered = match state.nats_stream(&stream) {
-        Some(n) => n.fetch(&stream, &consumer, batch, expires).await?,
-        None => state.log.fetch(&stream, &consumer, batch, expires).await?,
-    };
+    let delivered = state
+        .streams
+        .fetch(&stream, &consumer, batch, expires)
+        .await?;
     let messages: Vec<Value> = delivered
         .iter()
         .map(|d| {
@@ -224,14 +208,12 @@ async fn ack(
             "delay is only meaningful with kind \"nak\"",
         ));
     }
-    let log = &state.log;
-    let nats = state.nats_stream(&stream);
+    let streams = &state.streams;
     match (req.seq, req.seqs, req.up_to) {
         (Some(seq), None, None) => {
-            match nats {
-                Some(n) => n.ack(&stream, &consumer, seq, req.kind, req.delay).await?,
-                None => log.ack(&stream, &consumer, seq, req.kind, req.delay)?,
-            }
+            streams
+                .ack(&stream, &consumer, seq, req.kind, req.delay)
+                .await?;
             Ok(axum::Json(
                 json!({ "success": true, "seq": seq, "kind": req.kind }),
             ))
@@ -242,13 +224,9 @@ async fn ack(
                     "seqs may list at most {MAX_ACK_BATCH} sequences"
                 )));
             }
-            let outcome = match nats {
-                Some(n) => {
-                    n.ack_many(&stream, &consumer, &seqs, req.kind, req.delay)
-                        .await?
-                }
-                None => log.ack_many(&stream, &consumer, &seqs, req.kind, req.delay)?,
-            };
+            let outcome = streams
+                .ack_many(&stream, &consumer, &seqs, req.kind, req.delay)
+                .await?;
             Ok(axum::Json(json!({
                 "success": true,
                 "kind": req.kind,
@@ -262,10 +240,7 @@ async fn ack(
                     "up_to acknowledges; nak, wpi and term take seq or seqs",
                 ));
             }
-            let acked = match nats {
-                Some(n) => n.ack_up_to(&stream, &consumer, up_to).await?,
-                None => log.ack_up_to(&stream, &consumer, up_to)?,
-            };
+            let acked = streams.ack_up_to(&stream, &consumer, up_to).await?;
             Ok(axum::Json(
                 json!({ "success": true, "up_to": up_to, "acked": acked }),
             ))

@@ -186,11 +186,11 @@ impl From<CoordError> for ApiError {
     }
 }
 
-impl From<crate::coord::port::streams::StreamError> for ApiError {
-    fn from(e: crate::coord::port::streams::StreamError) -> Self {
+impl From<crate::streams::generic::StreamError> for ApiError {
+    fn from(e: crate::streams::generic::StreamError) -> Self {
         match e {
-            crate::coord::port::streams::StreamError::Log(e) => e.into(),
-            crate::coord::port::streams::StreamError::Port(e) => storage_error(&e),
+            crate::streams::generic::StreamError::Log(e) => e.into(),
+            crate::streams::generic::StreamError::Port(e) => storage_error(&e),
         }
     }
 }
@@ -198,8 +198,8 @@ impl From<crate::coord::port::streams::StreamError> for ApiError {
 /// What storage said, for coordination's writes and reads. A full or
 /// unwritable store is the machine's state, not a bug: say so, and that
 /// reads still work.
-fn storage_error(e: &crate::coord::port::PortError) -> ApiError {
-    use crate::coord::port::PortError::*;
+fn storage_error(e: &crate::streams::PortError) -> ApiError {
+    use crate::streams::PortError::*;
     match e {
         Full(detail) => ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,

@@ -36,20 +36,17 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, super::ApiE
     }
     // Cut off from its cluster, an instance can serve reads but no
     // claims: a load balancer should send work elsewhere meanwhile.
-    if let crate::coord::port::Backend::JetStream(p) = state.coord.port() {
-        let connection = p.connection_state();
-        if connection != "connected" {
-            return Err(super::ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                format!("not ready: NATS JetStream is {connection}"),
-            ));
-        }
+    if let Some(why) = state.streams.not_ready() {
+        return Err(super::ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}"),
+        ));
     }
     Ok(Json(json!({ "status": "ready" })))
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
-    let log = &state.log;
+    let log = state.streams.log();
     let sync = match log.sync_policy() {
         SyncPolicy::Always => "always".to_string(),
         SyncPolicy::Interval(d) => {
@@ -73,11 +70,8 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
         "subject_prefix": state.coord.config().prefix,
         "agent_stale_after_seconds": state.coord.config().agent_stale_after.as_secs_f64(),
         "agent_dead_after_seconds": state.coord.config().agent_dead_after.as_secs_f64(),
-        "broker": match state.coord.port() {
-            crate::coord::port::Backend::Embedded(_) => "embedded (hivelog's own JetStream-style log; nats_connected is kept for old clients)".to_string(),
-            crate::coord::port::Backend::JetStream(p) => format!("NATS JetStream ({})", p.connection_state()),
-        },
-        "backend": state.coord.port().kind(),
+        "broker": state.streams.broker(),
+        "backend": state.streams.kind(),
         // Where instances share a cluster, one reaps at a time.
         "reaper": if state.coord.stats.reaping.load(std::sync::atomic::Ordering::Relaxed) { "this instance" } else { "another instance" },
         "tasks": state.coord.task_counts(),

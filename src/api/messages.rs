@@ -113,16 +113,7 @@ async fn publish(
     Body(body): Body,
 ) -> Result<axum::Json<PubAck>, ApiError> {
     let opts = publish_options(&headers)?;
-    if let Some(nats) = state.nats_subject(&subject) {
-        return Ok(axum::Json(
-            nats.publish(&subject, body.to_vec(), opts).await?,
-        ));
-    }
-    let ack = state.log.publish(&subject, body.to_vec(), opts).await?;
-    if let (crate::coord::port::Backend::JetStream(nats), None) = (state.coord.port(), &ack.stream)
-    {
-        nats.relay_unstored(&subject, body.to_vec());
-    }
+    let ack = state.streams.publish(&subject, body.to_vec(), opts).await?;
     Ok(axum::Json(ack))
 }
 
@@ -156,30 +147,16 @@ async fn list(
         ),
         None => None,
     };
-    let messages = if let Some(nats) = state.nats_stream(&name) {
-        let range = ReadRange {
-            start_seq: q.start_seq,
-            start_time_ns,
-            subject: q.subject,
-            limit,
-        };
-        nats.read_messages(&name, &range, q.last_per_subject)
-            .await?
-    } else if q.last_per_subject {
-        state.log.last_per_subject(
-            &name,
-            q.subject.as_deref(),
-            limit.min(crate::log::MAX_READ_LIMIT),
-        )?
-    } else {
-        let range = ReadRange {
-            start_seq: q.start_seq,
-            start_time_ns,
-            subject: q.subject,
-            limit,
-        };
-        state.log.read_range(&name, &range)?
+    let range = ReadRange {
+        start_seq: q.start_seq,
+        start_time_ns,
+        subject: q.subject,
+        limit,
     };
+    let messages = state
+        .streams
+        .read(&name, &range, q.last_per_subject)
+        .await?;
     let messages: Vec<Value> = messages.iter().map(|m| Value::Object(message(m))).collect();
     Ok(axum::Json(json!({ "stream": name, "messages": messages })))
 }
@@ -188,10 +165,7 @@ async fn get_one(
     State(state): State<AppState>,
     Path((name, seq)): Path<(String, u64)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let m = match state.nats_stream(&name) {
-        Some(nats) => nats.get_message(&name, seq).await?,
-        None => state.log.get_message(&name, seq)?,
-    };
+    let m = state.streams.get_message(&name, seq).await?;
     Ok(axum::Json(Value::Object(message(&m))))
 }
 
@@ -199,10 +173,7 @@ async fn delete_one(
     State(state): State<AppState>,
     Path((name, seq)): Path<(String, u64)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    match state.nats_stream(&name) {
-        Some(nats) => nats.delete_message(&name, seq).await?,
-        None => state.log.delete_message(&name, seq).await?,
-    }
+    state.streams.delete_message(&name, seq).await?;
     Ok(axum::Json(
         json!({ "success": true, "stream": name, "seq": seq }),
     ))
@@ -212,9 +183,6 @@ async fn last(
     State(state): State<AppState>,
     Path((name, subject)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let m = match state.nats_stream(&name) {
-        Some(nats) => nats.last_message(&name, &subject).await?,
-        None => state.log.last_message(&name, &subject)?,
-    };
+    let m = state.streams.last_message(&name, &subject).await?;
     Ok(axum::Json(Value::Object(message(&m))))
 }

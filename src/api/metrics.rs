@@ -74,7 +74,7 @@ fn escape(v: &str) -> String {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut o = Out(String::new());
-    let log = &state.log;
+    let log = state.streams.log();
     let streams = log.streams();
 
     o.head(

@@ -44,9 +44,9 @@ use tower_http::LatencyUnit;
 
 use std::sync::Arc;
 
-use crate::coord::port::Backend;
 use crate::coord::Coordinator;
 use crate::log::{Log, MAX_MSG_SIZE_CAP};
+use crate::streams::Backend;
 pub use error::ApiError;
 
 /// What every handler can reach. One `Arc`: axum clones the state for
@@ -66,7 +66,8 @@ impl std::ops::Deref for AppState {
 /// The fields of [`AppState`].
 #[derive(Clone)]
 pub struct AppStateInner {
-    pub log: Log,
+    /// Every stream, message and consumer call: the one face of storage.
+    pub streams: crate::streams::Streams,
     pub coord: Arc<Coordinator<Backend>>,
     pub ws: ws::WsConfig,
     pub ws_stats: Arc<ws::WsStats>,
@@ -91,24 +92,6 @@ pub struct AppStateInner {
 }
 
 impl AppState {
-    /// The NATS backend, when `name` is a stream it keeps there: the
-    /// generic routes then read and write it in JetStream, so every
-    /// instance answers the same.
-    pub(crate) fn nats_stream(&self, name: &str) -> Option<&crate::coord::port::JetStreamPort> {
-        match self.coord.port() {
-            crate::coord::port::Backend::JetStream(p) if p.keeps_stream(name) => Some(p),
-            _ => None,
-        }
-    }
-
-    /// As `nats_stream`, for a subject being published to.
-    pub(crate) fn nats_subject(&self, subject: &str) -> Option<&crate::coord::port::JetStreamPort> {
-        match self.coord.port() {
-            crate::coord::port::Backend::JetStream(p) if p.keeps_subject(subject) => Some(p),
-            _ => None,
-        }
-    }
-
     pub fn new(log: Log, coord: Arc<Coordinator<Backend>>, ws: ws::WsConfig) -> Self {
         let server_id = format!(
             "{:016x}",
@@ -116,8 +99,9 @@ impl AppState {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64)
         );
+        let streams = crate::streams::Streams::new(log, coord.port().clone());
         AppState(Arc::new(AppStateInner {
-            log,
+            streams,
             coord,
             ws,
             ws_stats: Arc::default(),

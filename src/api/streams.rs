@@ -69,46 +69,19 @@ pub fn render(info: &StreamInfo) -> Value {
 }
 
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
-    let mut streams: Vec<StreamInfo> = state.log.streams();
-    // On the NATS backend the streams it keeps come from JetStream (a
-    // local one by the same name is not what clients read).
-    if let crate::coord::port::Backend::JetStream(nats) = state.coord.port() {
-        streams.retain(|s| !nats.keeps_stream(&s.config.name));
-        for name in [
-            crate::coord::port::HISTORY_STREAM,
-            crate::coord::port::STATE_STREAM,
-        ] {
-            streams.push(nats.stream_info(name).await?);
-        }
-        streams.sort_by(|a, b| a.config.name.cmp(&b.config.name));
-    }
-    let streams: Vec<Value> = streams.iter().map(render).collect();
+    let streams: Vec<Value> = state.streams.streams().await?.iter().map(render).collect();
     Ok(axum::Json(json!({ "streams": streams })))
-}
-
-/// Refuses to change, through hivelog, a stream kept in NATS JetStream.
-fn kept_in_nats(state: &AppState, name: &str) -> Result<(), ApiError> {
-    match state.nats_stream(name) {
-        Some(_) => Err(crate::log::LogError::Protected {
-            stream: name.to_string(),
-            owner: "NATS JetStream".into(),
-            detail: "on the nats:// backend it lives in the cluster; change it with NATS's own tools (nats stream edit/purge)".into(),
-        }
-        .into()),
-        None => Ok(()),
-    }
 }
 
 async fn create(
     State(state): State<AppState>,
     Json(config): Json<StreamConfig>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
-    kept_in_nats(&state, &config.name)?;
-    let names = state.log.stream_names();
+    let names = state.streams.stream_names();
     if !names.contains(&config.name) {
         state.limits.new_stream(names.len())?;
     }
-    let (info, created) = state.log.create_stream(config)?;
+    let (info, created) = state.streams.create_stream(config)?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -121,10 +94,7 @@ async fn info(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let info = match state.nats_stream(&name) {
-        Some(nats) => nats.stream_info(&name).await?,
-        None => state.log.stream_info(&name)?,
-    };
+    let info = state.streams.stream_info(&name).await?;
     Ok(axum::Json(render(&info)))
 }
 
@@ -133,7 +103,6 @@ async fn update(
     Path(name): Path<String>,
     Json(mut config): Json<Value>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    kept_in_nats(&state, &name)?;
     // The name comes from the path; a body that names another stream is a
     // mistake worth reporting rather than guessing.
     if let Some(obj) = config.as_object_mut() {
@@ -149,15 +118,14 @@ async fn update(
         }
     }
     let config: StreamConfig = serde_json::from_value(config)?;
-    Ok(axum::Json(render(&state.log.update_stream(config)?)))
+    Ok(axum::Json(render(&state.streams.update_stream(config)?)))
 }
 
 async fn remove(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    kept_in_nats(&state, &name)?;
-    state.log.delete_stream(&name)?;
+    state.streams.delete_stream(&name)?;
     Ok(axum::Json(json!({ "success": true, "stream": name })))
 }
 
@@ -173,9 +141,8 @@ async fn purge(
     Path(name): Path<String>,
     OptionalJson(req): OptionalJson<PurgeRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    kept_in_nats(&state, &name)?;
     let purged = state
-        .log
+        .streams
         .purge(&name, req.subject.as_deref(), req.keep)
         .await?;
     Ok(axum::Json(json!({ "success": true, "purged": purged })))

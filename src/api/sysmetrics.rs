@@ -45,8 +45,10 @@ pub fn start(
         const TICKS_PER_SEC: f64 = 100.0;
         let mut tick = tokio::time::interval(every);
         let (mut last_at, mut last_cpu) = (Instant::now(), cpu_ticks());
-        let (mut last_in, mut last_out) =
-            (state.log.published_total(), state.log.fanout_totals().0);
+        let (mut last_in, mut last_out) = (
+            state.streams.log().published_total(),
+            state.streams.log().fanout_totals().0,
+        );
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -61,7 +63,10 @@ pub fn start(
                 }
                 _ => 0.0,
             };
-            let (msgs_in, msgs_out) = (state.log.published_total(), state.log.fanout_totals().0);
+            let (msgs_in, msgs_out) = (
+                state.streams.log().published_total(),
+                state.streams.log().fanout_totals().0,
+            );
             let report = json!({
                 "cpu_percent": (cpu_percent * 10.0).round() / 10.0,
                 "rss_bytes": kib_field("/proc/self/status", "VmRSS:").unwrap_or(0) * 1024,
@@ -70,16 +75,17 @@ pub fn start(
                 "msgs_in_per_sec": ((msgs_in.saturating_sub(last_in)) as f64 / secs).round(),
                 "msgs_out_per_sec": ((msgs_out.saturating_sub(last_out)) as f64 / secs).round(),
                 "ws_connections": state.ws_stats.connections.load(Ordering::Relaxed),
-                "subscribers": state.log.subscriber_count(),
-                "store_bytes": state.log.size_on_disk(),
-                "uptime_seconds": state.log.uptime().as_secs(),
+                "subscribers": state.streams.log().subscriber_count(),
+                "store_bytes": state.streams.log().size_on_disk(),
+                "uptime_seconds": state.streams.log().uptime().as_secs(),
                 // The board's counts, so a dashboard never counts a
                 // truncated list itself.
                 "tasks": state.coord.task_counts(),
             });
             (last_at, last_cpu, last_in, last_out) = (Instant::now(), cpu, msgs_in, msgs_out);
             if let Err(e) = state
-                .log
+                .streams
+                .log()
                 .publish(
                     SUBJECT,
                     report.to_string().into_bytes(),

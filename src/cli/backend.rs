@@ -2,15 +2,13 @@
 //! server or cluster, several hivelog instances share one store: each
 //! follows the state stream (coord/follow.rs), one at a time reaps (a
 //! lease), and each relays the live subjects from NATS to its own
-//! WebSocket subscribers, so the dashboard and `hivelog sub` behave the
-//! same on every instance.
+//! subscribers (streams/relay.rs).
 
 use anyhow::Context;
-use futures_util::StreamExt;
 
 use crate::config::BackendArgs;
-use crate::coord::port::{Backend, JetStreamPort, LogBackend, LogPort};
 use crate::log::Log;
+use crate::streams::{Backend, JetStreamPort, LogBackend, LogPort};
 
 /// Opens the backend `config` names; `log` (the data directory) is the
 /// store of the embedded one.
@@ -56,11 +54,11 @@ pub async fn open_nats(config: &BackendArgs, prefix: &str) -> anyhow::Result<Bac
             // The reads loading the state make: a stream info and a consumer.
             port.head(crate::coord::STATE_SUBJECTS).await?;
             port.scan(crate::coord::STATE_SUBJECTS, 1, 1).await?;
-            Ok::<_, crate::coord::port::PortError>(port)
+            Ok::<_, crate::streams::PortError>(port)
         };
         match attempt.await {
             Ok(port) => return Ok(Backend::JetStream(Box::new(port))),
-            Err(e @ crate::coord::port::PortError::Unavailable(_))
+            Err(e @ crate::streams::PortError::Unavailable(_))
                 if std::time::Instant::now() < deadline =>
             {
                 tracing::warn!(error = %e, "NATS JetStream is not answering yet; retrying");
@@ -77,132 +75,4 @@ pub async fn open_nats(config: &BackendArgs, prefix: &str) -> anyhow::Result<Bac
 pub fn is_nats_url(s: &str) -> bool {
     let s = s.trim();
     s.starts_with("nats://") || s.starts_with("tls://")
-}
-
-use crate::coord::port::streams::LIVE_RELAY;
-
-/// Relays to this instance's subscribers what any instance stores on the
-/// kept subjects (`<prefix>.>` and the state subjects, read from JetStream
-/// with their streams, sequences, times and headers, as the embedded log
-/// delivers them) and what other instances publish on subjects no stream
-/// keeps (`hivelog.live.>`), until `shutdown`.
-pub fn relay_live(
-    port: &JetStreamPort,
-    log: Log,
-    prefix: &str,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    let mut jobs = Vec::new();
-    for filter in [
-        format!("{prefix}.>"),
-        crate::coord::STATE_SUBJECTS.to_string(),
-    ] {
-        jobs.push(tokio::spawn(relay_stored(
-            port.clone(),
-            log.clone(),
-            filter,
-            shutdown.clone(),
-        )));
-    }
-    jobs.push(tokio::spawn(relay_unstored(port.client(), log, shutdown)));
-    tokio::spawn(async move {
-        for j in jobs {
-            let _ = j.await;
-        }
-    })
-}
-
-async fn relay_stored(
-    port: JetStreamPort,
-    log: Log,
-    filter: String,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    use crate::log::DeliverFrom;
-    // The filters cover their whole stream, so its head is the last
-    // message to relay; go on right after it after a failure or a stall.
-    let mut last = loop {
-        match port.head(&filter).await {
-            Ok(head) => break head,
-            Err(e) => {
-                tracing::warn!(%filter, error = %e, "cannot start relaying; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                    _ = shutdown.changed() => return,
-                }
-            }
-        }
-    };
-    loop {
-        let mut messages = match port.follow(&filter, DeliverFrom::StartSeq(last + 1)).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(%filter, error = %e, "cannot relay stored messages; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
-                    _ = shutdown.changed() => return,
-                }
-            }
-        };
-        // As the state follower does: a quiet consumer behind its stream
-        // has stalled (its server was lost), so start it again.
-        let mut check = tokio::time::interval(std::time::Duration::from_secs(3));
-        check.tick().await;
-        let mut progressed = false;
-        loop {
-            tokio::select! {
-                m = messages.next() => match m {
-                    Some(Ok(m)) => {
-                        last = m.seq;
-                        progressed = true;
-                        log.deliver_stored(m);
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(%filter, error = %e, "relay interrupted; resuming");
-                        break;
-                    }
-                    None => break,
-                },
-                _ = check.tick() => {
-                    if !std::mem::take(&mut progressed)
-                        && port.head(&filter).await.is_ok_and(|head| head > last)
-                    {
-                        tracing::warn!(%filter, last, "relay stalled; resuming");
-                        break;
-                    }
-                }
-                _ = shutdown.changed() => return,
-            }
-        }
-    }
-}
-
-async fn relay_unstored(
-    client: async_nats::Client,
-    log: Log,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut sub = match client.subscribe(format!("{LIVE_RELAY}.>")).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot relay live messages between instances");
-            return;
-        }
-    };
-    loop {
-        tokio::select! {
-            m = sub.next() => match m {
-                Some(m) => {
-                    let Some(subject) = m.subject.as_str().strip_prefix(&format!("{LIVE_RELAY}.")) else {
-                        continue;
-                    };
-                    if let Err(e) = log.deliver_live(subject, m.payload.to_vec()) {
-                        tracing::debug!(error = %e, "not relayed");
-                    }
-                }
-                None => return,
-            },
-            _ = shutdown.changed() => return,
-        }
-    }
 }

@@ -16,10 +16,10 @@ use serde_json::Value;
 
 use crate::config::BackendArgs;
 use crate::coord::import::{PriorityMapped, ORIGINAL_PRIORITY};
-use crate::coord::port::streams::StreamError;
-use crate::coord::port::{Backend, PortError, HISTORY_STREAM};
 use crate::coord::{CoordConfig, Coordinator, Imported};
 use crate::log::{Log, LogOptions, Message};
+use crate::streams::generic::StreamError;
+use crate::streams::{Backend, PortError, HISTORY_STREAM};
 
 #[derive(Debug, clap::Args)]
 pub struct ImportJetStreamArgs {
@@ -246,7 +246,7 @@ async fn connect(
     if let Some(token) = token {
         options = options.token(token.to_string());
     }
-    let servers = crate::coord::port::jetstream::server_list(url)?;
+    let servers = crate::streams::jetstream::server_list(url)?;
     Ok(options.connect(servers).await?)
 }
 

@@ -12,8 +12,8 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::config::BackendArgs;
-use crate::coord::port::{Backend, LogBackend, HISTORY_STREAM, STATE_STREAM};
 use crate::log::{Log, LogOptions, Message};
+use crate::streams::{Backend, LogBackend, HISTORY_STREAM, STATE_STREAM};
 
 /// Messages read per round.
 const BATCH: usize = 1_000;

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::migrate::SeqMap;
-use crate::coord::port::{Backend, HISTORY_STREAM};
+use crate::streams::{Backend, HISTORY_STREAM};
 
 struct Durable {
     name: String,

@@ -42,16 +42,16 @@ async fn reload_on_sighup(
 /// moving a stream's leader may not answer for some seconds: wait for it
 /// (30 s) rather than fail the start.
 async fn load(
-    port: crate::coord::port::Backend,
+    port: crate::streams::Backend,
     config: &ServeConfig,
-) -> anyhow::Result<std::sync::Arc<Coordinator<crate::coord::port::Backend>>> {
+) -> anyhow::Result<std::sync::Arc<Coordinator<crate::streams::Backend>>> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         match Coordinator::open(port.clone(), config.coord_config()).await {
             Ok(coord) => return Ok(coord),
-            Err(crate::coord::CoordError::Storage(crate::coord::port::PortError::Unavailable(
-                e,
-            ))) if port.is_shared() && std::time::Instant::now() < deadline => {
+            Err(crate::coord::CoordError::Storage(crate::streams::PortError::Unavailable(e)))
+                if port.is_shared() && std::time::Instant::now() < deadline =>
+            {
                 tracing::warn!(error = %e, "cannot load tasks and agents yet; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -116,17 +116,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if !coord.port().is_shared() {
         shared_jobs.push(("snapshots", coord.start_snapshots(jobs_stopped.clone())));
     }
-    if let crate::coord::port::Backend::JetStream(p) = coord.port() {
+    if coord.port().is_shared() {
         shared_jobs.push(("follower", coord.start_follower(jobs_stopped.clone())));
-        shared_jobs.push((
-            "relay",
-            super::backend::relay_live(
-                p,
-                log.clone(),
-                &config.subject_prefix,
-                jobs_stopped.clone(),
-            ),
-        ));
+    }
+    let streams = crate::streams::Streams::new(log.clone(), coord.port().clone());
+    if let Some(relay) = streams.start_relay(&config.subject_prefix, jobs_stopped.clone()) {
+        shared_jobs.push(("relay", relay));
     }
 
     // Build every route before the first connection is accepted.

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::port::LogPort;
 use super::task::{token, validate_id};
 use super::{lock, CoordError, Coordinator, AGENT_STATE};
+use crate::streams::LogPort;
 
 pub use super::agent::{
     Agent, AgentRecord, AgentStatus, AgentView, Health, HeartbeatInput, RegisterInput,

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::inbox::InboxItem;
-use super::port::LogPort;
 use super::time::ClientTime;
 use super::{CoordError, Coordinator};
+use crate::streams::LogPort;
 
 const MAX_CONTENT: usize = 64 * 1024;
 /// How far back a filtered read (mentions, messages only) looks.

@@ -8,12 +8,12 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::port::LogPort;
 use super::reservations::ReserveRequest;
 use super::task::{validate_id, Task};
 use super::tasks::Written;
 use super::transitions;
 use super::{lock, CoordError, Coordinator};
+use crate::streams::LogPort;
 
 /// A task's `result` is a JSON object or null: old clients read it as a
 /// dict, so a string or a list stored there would break them.

@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::port::LogPort;
 use super::time::Timestamp;
 use super::{lock, CoordError, Coordinator, CONTROL_STATE};
+use crate::streams::LogPort;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pause {

@@ -14,10 +14,10 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use super::agents::{Agent, AgentRecord};
-use super::port::{LogPort, Record};
 use super::reservations::Reservation;
 use super::task::{token, Task};
 use super::{lock, Coordinator, AGENT_STATE, CONTROL_STATE, RESERVATION_STATE, TASK_STATE};
+use crate::streams::{LogPort, Record};
 
 /// How long a watch may stay quiet while the stream is ahead of it.
 const STALL_CHECK: Duration = Duration::from_secs(3);
@@ -157,9 +157,9 @@ mod tests {
 
     use super::*;
     use crate::coord::clock::ManualClock;
-    use crate::coord::port::{nats_testing, JetStreamPort, MemoryPort};
     use crate::coord::task::TaskStatus;
     use crate::coord::{CoordConfig, CoordError};
+    use crate::streams::{nats_testing, JetStreamPort, MemoryPort};
 
     async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(5);

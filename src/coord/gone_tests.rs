@@ -9,9 +9,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::lifecycle_tests::{add, beat, next, open_on};
-use super::port::{JetStreamPort, LogPort, MemoryPort};
 use super::task::TaskStatus;
 use super::{CoordError, GONE_BEFORE_ANSWER};
+use crate::streams::{JetStreamPort, LogPort, MemoryPort};
 
 on_both_ports!(
     gone_waiter_in_memory,

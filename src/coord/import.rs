@@ -6,10 +6,10 @@
 use serde_json::Value;
 
 use super::agents::RegisterInput;
-use super::port::{LogPort, PortError};
 use super::task::{token, validate_id, Priority, TaskInput, TaskStatus};
 use super::time::Timestamp;
 use super::{lock, CoordError, Coordinator};
+use crate::streams::{LogPort, PortError};
 
 /// What importing one task did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::port::LogPort;
 use super::task::{token, validate_id};
 use super::time::Timestamp;
 use super::{CoordError, Coordinator, INBOX_ACK_STATE, INBOX_STATE};
+use crate::streams::LogPort;
 
 /// Most entries one peek returns.
 pub const MAX_PEEK: usize = 1_000;
@@ -172,7 +172,7 @@ impl<P: LogPort> Coordinator<P> {
                 .await
             {
                 Ok(_) => return Ok(newest),
-                Err(super::port::PortError::Conflict { .. }) => continue,
+                Err(crate::streams::PortError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }

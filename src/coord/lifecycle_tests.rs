@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 use super::agents::HeartbeatInput;
 use super::claims::Finish;
 use super::clock::ManualClock;
-use super::port::{JetStreamPort, LogPort, MemoryPort};
 use super::task::{TaskInput, TaskStatus};
 use super::{CoordConfig, CoordError, Coordinator};
+use crate::streams::{JetStreamPort, LogPort, MemoryPort};
 
 pub(super) type Coord<P> = Arc<Coordinator<P>>;
 
@@ -55,7 +55,7 @@ macro_rules! on_both_ports {
 
         #[tokio::test]
         async fn $jetstream() {
-            let Some(server) = super::port::nats_testing::start(stringify!($jetstream)) else {
+            let Some(server) = crate::streams::nats_testing::start(stringify!($jetstream)) else {
                 return;
             };
             let port = JetStreamPort::connect(&server.url, "mjwork", 1)
@@ -274,10 +274,10 @@ async fn storage_that_refuses_writes_changes_nothing_and_says_why() {
         .unwrap();
     add(&c, json!({"task_id": "t", "title": "T"})).await;
     c.port
-        .fail_writes(Some(super::port::PortError::Full("disk full".into())));
+        .fail_writes(Some(crate::streams::PortError::Full("disk full".into())));
     let err = c.claim("t", "a").await.unwrap_err();
     assert!(
-        matches!(err, CoordError::Storage(super::port::PortError::Full(_))),
+        matches!(err, CoordError::Storage(crate::streams::PortError::Full(_))),
         "{err}"
     );
     assert_eq!(status(&c, "t"), TaskStatus::Available);

@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 
 use serde::de::DeserializeOwned;
 
-use super::port::{LogPort, Record, STATE_VERSIONS_KEPT};
 use super::{CoordError, Coordinator};
+use crate::streams::{LogPort, Record, STATE_VERSIONS_KEPT};
 
 /// The newest readable version on a subject, and the sequence a write
 /// there must expect (the subject's newest record, readable or not).

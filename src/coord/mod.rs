@@ -1,6 +1,6 @@
 //! Agent coordination: tasks with atomic claims, leases and dependencies;
 //! agents with heartbeats and liveness; messages on channels. State lives in
-//! the log, reached only through [`port::LogPort`]:
+//! the log, reached only through [`crate::streams::LogPort`]:
 //!
 //! - `hivelog.state.task.<id>` / `hivelog.state.agent.<id>` hold every
 //!   version of each task and agent (a key-value stream). A change is an
@@ -25,7 +25,6 @@ mod held;
 pub mod import;
 pub mod inbox;
 mod load;
-pub mod port;
 mod reaper;
 pub mod reservations;
 mod retries;
@@ -42,6 +41,8 @@ mod view;
 mod lifecycle_tests;
 #[cfg(test)]
 mod gone_tests;
+#[cfg(test)]
+mod jetstream_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -49,9 +50,9 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::streams::{LogPort, PortError};
 use agents::{Agent, AgentRecord};
 use clock::{Clock, SystemClock};
-use port::{LogPort, PortError};
 use task::Task;
 use view::TaskView;
 
@@ -59,8 +60,7 @@ pub use claims::{Finish, GONE_BEFORE_ANSWER};
 pub use control::Pause;
 pub use import::Imported;
 
-/// Subjects of the key-value state stream.
-pub const STATE_SUBJECTS: &str = "hivelog.state.>";
+pub use crate::streams::STATE_SUBJECTS;
 const TASK_STATE: &str = "hivelog.state.task";
 const AGENT_STATE: &str = "hivelog.state.agent";
 const RESERVATION_STATE: &str = "hivelog.state.reservation";

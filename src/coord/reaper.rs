@@ -13,9 +13,9 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::port::LogPort;
 use super::task::TaskStatus;
 use super::{CoordError, Coordinator};
+use crate::streams::LogPort;
 
 pub(super) async fn run<P: LogPort>(
     coord: Arc<Coordinator<P>>,

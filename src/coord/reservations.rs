@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use super::glob::Glob;
 use super::held::Held;
-use super::port::LogPort;
 use super::task::validate_id;
 use super::time::Timestamp;
 use super::{lock, CoordError, Coordinator, RESERVATION_STATE};
+use crate::streams::LogPort;
 
 /// Most globs in one request, and most active reservations per agent.
 pub const MAX_GLOBS: usize = 256;

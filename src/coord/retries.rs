@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use super::inbox::InboxItem;
-use super::port::LogPort;
 use super::task::validate_id;
 use super::tasks::Written;
 use super::transitions;
 use super::{CoordError, Coordinator};
+use crate::streams::LogPort;
 
 /// Longest note a handoff or snooze keeps.
 const MAX_NOTE: usize = 10_000;

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::port::{LogPort, PortError};
 use super::task::{token, validate_id};
 use super::time::Timestamp;
 use super::{CoordError, Coordinator, SLOT_STATE};
+use crate::streams::{LogPort, PortError};
 
 pub const MAX_PERMITS: u32 = 10_000;
 

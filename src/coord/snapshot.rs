@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use super::port::{LogPort, Record};
 use super::task::Task;
 use super::view::TaskView;
 use super::{lock, CoordError, Coordinator, TASK_STATE};
+use crate::streams::{LogPort, Record};
 use format::{decode, encode};
 
 /// How often the running server considers writing a snapshot.

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use super::board::{Column, Cursor, Filter, Page, TaskCounts};
-use super::port::{LogPort, PortError};
 use super::task::{token, Task, TaskInput, TaskStatus};
 use super::time::Timestamp;
 use super::view::TaskView;
 use super::{lock, CoordError, Coordinator, TASK_STATE};
+use crate::streams::{LogPort, PortError};
 
 /// Attempts at one change before giving up under extreme contention.
 const MAX_RETRIES: usize = 16;

@@ -11,8 +11,8 @@
 //! instead (and a publisher's frames are not read while its answers wait). When the loop ends for any reason, every task is aborted and
 //! awaited before the socket is dropped, so nothing is sent after close.
 
+mod durable;
 mod gate;
-mod on_nats;
 mod ops;
 mod protocol;
 mod publish;
@@ -44,7 +44,7 @@ use crate::api::openapi::{get_op, Routes};
 use crate::log::DEFAULT_MAX_MSG_SIZE;
 use publish::InFlight;
 
-pub use subscription::Outbound;
+pub use shared::Outbound;
 
 /// Bytes queued per connection before live messages mark it slow, by
 /// default (NATS's default is 64 MB too).

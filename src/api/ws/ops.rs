@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::protocol::{self, ClientOp};
-use super::{on_nats, subscription, Connection, TaskCount, MAX_PROTOCOL_ERRORS};
+use super::{subscription, Connection, TaskCount, MAX_PROTOCOL_ERRORS};
 use crate::api::auth::Role;
 use crate::log::PublishOptions;
 
@@ -46,29 +46,15 @@ impl Connection {
                         "sid {key} is already subscribed; unsub it first"
                     ));
                 }
-                let nats = match self.state.coord.port() {
-                    crate::coord::port::Backend::JetStream(p)
-                        if on_nats::wants_nats(
-                            p,
-                            &subject,
-                            durable.is_some(),
-                            matches!(deliver.start(), Ok(crate::log::DeliverFrom::New)),
-                        ) =>
-                    {
-                        Some((**p).clone())
-                    }
-                    _ => None,
-                };
-                let replay = match &durable {
+                let live = match &durable {
                     Some(_) => None,
-                    None if nats.is_some() => None,
                     None => match deliver.start().and_then(|from| {
                         self.state
-                            .log
-                            .subscribe_from(&subject, from)
+                            .streams
+                            .subscribe(&subject, from)
                             .map_err(|e| e.to_string())
                     }) {
-                        Ok(replay) => Some(replay),
+                        Ok(live) => Some(live),
                         Err(e) => return self.protocol_error(&e),
                     },
                 };
@@ -78,11 +64,9 @@ impl Connection {
                     deliver,
                     durable,
                     ack,
-                    replay,
-                    nats,
                 };
-                let (log, shared, stats) = (
-                    self.state.log.clone(),
+                let (streams, shared, stats) = (
+                    self.state.streams.clone(),
                     self.shared.clone(),
                     self.state.ws_stats.clone(),
                 );
@@ -91,7 +75,7 @@ impl Connection {
                     // Moved in, so it drops even if the task is aborted
                     // before it ever runs.
                     let _count = count;
-                    subscription::run(log, shared, job).await;
+                    subscription::run(streams, shared, job, live).await;
                 });
                 self.subs.insert(key, handle);
             }
@@ -108,7 +92,7 @@ impl Connection {
             ClientOp::Ack { sid, seq } => {
                 // Acks only mean something to durable subscriptions with
                 // ack: true, which read them from the log's consumer.
-                subscription::ack(&self.state.log, &self.shared, &sid, seq);
+                subscription::ack(&self.state.streams, &self.shared, &sid, seq);
             }
             ClientOp::Pub {
                 id,

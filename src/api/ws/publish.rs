@@ -52,37 +52,8 @@ impl Connection {
         // Handed to the log here, in frame order, so the stored
         // order and what subscribers see is the order sent; the
         // answers come back in that order too.
-        let pending: InFlight = match self.state.nats_subject(&subject) {
-            // On the NATS backend, the history stream's subjects
-            // go to JetStream; the relay brings them back live.
-            // Sent when the answer before it is in, so in order.
-            Some(nats) => {
-                let nats = nats.clone();
-                Box::pin(async move {
-                    nats.publish(&subject, payload, opts)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            }
-            None => {
-                let relay = match self.state.coord.port() {
-                    crate::coord::port::Backend::JetStream(n) => {
-                        Some(((**n).clone(), subject.clone(), payload.clone()))
-                    }
-                    _ => None,
-                };
-                let pending = self.state.log.publish_pipelined(&subject, payload, opts);
-                Box::pin(async move {
-                    let ack = pending.wait().await.map_err(|e| e.to_string())?;
-                    // Kept by no stream here: the other instances'
-                    // subscribers get it through NATS.
-                    if let (Some((n, subject, payload)), None) = (relay, &ack.stream) {
-                        n.relay_unstored(&subject, payload);
-                    }
-                    Ok(ack)
-                })
-            }
-        };
+        let pending = self.state.streams.publish_in_order(&subject, payload, opts);
+        let pending: InFlight = Box::pin(async move { pending.await.map_err(|e| e.to_string()) });
         if self.publishes().try_send((id, pending)).is_err() {
             // Only this loop sends, and it reads only with room.
             return self.protocol_error("too many publishes in flight");

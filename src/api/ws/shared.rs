@@ -9,7 +9,21 @@ use axum::extract::ws::Utf8Bytes;
 use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
 
-use super::subscription::{self, Outbound};
+/// What the connection queues for its socket: a serialized frame and the
+/// bytes of budget it holds.
+#[derive(Debug)]
+pub enum Outbound {
+    Text { text: Utf8Bytes, cost: u32 },
+}
+
+/// What a durable `ack: true` subscription has taken from its consumer
+/// (sent, or waiting to be) and not had acked.
+#[derive(Debug, Default)]
+pub struct DurableAcks {
+    pub stream: String,
+    pub consumer: String,
+    pub unacked: std::collections::BTreeSet<u64>,
+}
 
 /// Per-connection state shared with its tasks.
 pub struct Shared {
@@ -21,7 +35,7 @@ pub struct Shared {
     pub slow: AtomicBool,
     pub slow_signal: Notify,
     /// Durable subscriptions that take acks, by sid.
-    pub acks: std::sync::Mutex<HashMap<String, subscription::DurableAcks>>,
+    pub acks: std::sync::Mutex<HashMap<String, DurableAcks>>,
     /// The server's durable sessions (gate.rs).
     pub gates: Arc<super::gate::DurableGates>,
 }

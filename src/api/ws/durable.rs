@@ -1,56 +1,32 @@
-//! WebSocket subscriptions on the streams a NATS backend keeps. A plain
-//! subscription that asks for history reads a JetStream ordered consumer,
-//! which goes from stored to new messages without a gap or a repeat and
-//! is paced by the socket; a durable one is a JetStream consumer (see
-//! `coord/port/consumers.rs`), so its position is the cluster's, whichever
-//! instance the client reconnects to. (`deliver: new` stays on the live
-//! relay, which every instance already has.)
+//! Durable WebSocket subscriptions: a consumer of the stream that stores
+//! the subject (ack policy `explicit` with `ack: true`, else `none`), so
+//! its position survives disconnects and restarts, and, on the NATS
+//! backend, is the cluster's, whichever instance the client reconnects
+//! to. It fetches only as many messages as the outbound queue has room
+//! for, so nothing fetched is dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use serde_json::{json, Value};
+use futures_util::FutureExt;
+use serde_json::json;
 
 use super::gate::Turn;
 use super::protocol;
-use super::subscription::{consumer_config, DurableAcks, Job};
-use super::Shared;
-use crate::coord::port::streams::StreamError;
-use crate::coord::port::JetStreamPort;
-use crate::log::{AckKind, Delivered, LogError};
+use super::shared::{DurableAcks, Shared};
+use super::subscription::{consumer_config, Job};
+use crate::log::{AckKind, Delivered};
+use crate::streams::{consumer_missing, Streams};
 
-/// Whether this subscription reads from NATS rather than the local log.
-pub fn wants_nats(port: &JetStreamPort, job_subject: &str, durable: bool, new_only: bool) -> bool {
-    port.stream_for(job_subject).is_some() && (durable || !new_only)
-}
-
-/// History from where `deliver` says, then new messages.
-pub async fn follow(port: &JetStreamPort, shared: &Shared, job: &Job) -> Result<(), String> {
-    let from = job.deliver.start()?;
-    let mut messages = port
-        .follow(&job.subject, from)
-        .await
-        .map_err(|e| e.to_string())?;
-    while let Some(m) = messages.next().await {
-        let m = m.map_err(|e| e.to_string())?;
-        if !shared.send_paced(protocol::msg(&job.sid, &m)).await {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-pub async fn durable(
-    port: &JetStreamPort,
+pub async fn run(
+    streams: &Streams,
     shared: &Arc<Shared>,
     job: &Job,
     name: &str,
 ) -> Result<(), String> {
-    let stream = port
-        .stream_for(&job.subject)
-        .ok_or_else(|| format!("no stream stores {:?}", job.subject))?;
-    match port.consumer_info(stream, name).await {
+    let stream = streams.stream_for_durable(&job.subject)?;
+    let stream = stream.as_str();
+    match streams.consumer_info(stream, name).await {
         // Reconnecting: resume where the consumer is, whatever `deliver` says.
         Ok(info) if info.config.filter_subjects == [job.subject.clone()] => {}
         Ok(info) => {
@@ -59,8 +35,9 @@ pub async fn durable(
                 info.config.filter_subjects, job.subject
             ))
         }
-        Err(StreamError::Log(LogError::ConsumerNotFound { .. })) => {
-            port.create_consumer(stream, consumer_config(job, name)?)
+        Err(e) if consumer_missing(&e) => {
+            streams
+                .create_consumer(stream, consumer_config(job, name)?)
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -86,10 +63,10 @@ pub async fn durable(
                 stream: stream.to_string(),
                 consumer: name.to_string(),
                 unacked: Default::default(),
-                nats: Some(port.clone()),
             },
         );
         ReturnUnacked {
+            streams: streams.clone(),
             shared: shared.clone(),
             sid: sid.clone(),
             turn: turn.clone(),
@@ -100,17 +77,31 @@ pub async fn durable(
         if !shared.room_for(64 * 1024).await {
             return Ok(());
         }
-        let batch = fetch_detached(port, stream, name, late.clone()).await?;
+        // The fetch itself wakes on a new message or on an ack that makes
+        // room under max_ack_pending.
+        let batch = fetch_detached(streams, stream, name, late.clone()).await?;
         if job.ack {
-            super::subscription::hold(shared, &sid, &batch);
+            hold(shared, &sid, &batch);
         }
         for d in batch {
             let mut frame = protocol::msg(&job.sid, &d.message);
             frame["delivered"] = json!(d.delivered);
+            // Paced, not dropped: what a durable fetched must reach the
+            // client (other subscriptions may have taken the room).
             if !shared.send_paced(frame).await {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Counts a fetched batch as the subscription's until acked, before any of
+/// it is sent: a subscription that ends while it waits for room gives
+/// back what it had not sent yet too, instead of leaving it pending on the
+/// consumer until `ack_wait`.
+fn hold(shared: &Shared, sid: &str, batch: &[Delivered]) {
+    if let Some(acks) = crate::log::lock_unpoisoned(&shared.acks).get_mut(sid) {
+        acks.unacked.extend(batch.iter().map(|d| d.message.seq));
     }
 }
 
@@ -121,19 +112,19 @@ pub async fn durable(
 /// a first message, and what it took once nobody reads it goes to `late`,
 /// for `ReturnUnacked` to give back.
 async fn fetch_detached(
-    port: &JetStreamPort,
+    streams: &Streams,
     stream: &str,
     name: &str,
     late: Option<tokio::sync::mpsc::UnboundedSender<Vec<Delivered>>>,
 ) -> Result<Vec<Delivered>, String> {
     let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (answer, answered) = tokio::sync::oneshot::channel();
-    let (port, stream, name) = (port.clone(), stream.to_string(), name.to_string());
+    let (streams, stream, name) = (streams.clone(), stream.to_string(), name.to_string());
     tokio::spawn(async move {
         let until = async {
             let _ = stopped.await;
         };
-        let got = port
+        let got = streams
             .fetch_until(&stream, &name, 256, Duration::from_secs(5), until)
             .await;
         if let (Err(Ok(batch)), Some(late)) = (answer.send(got), late) {
@@ -146,10 +137,12 @@ async fn fetch_detached(
         .map_err(|e| e.to_string())
 }
 
-/// As on the embedded log: what was sent without an ack goes back at once
-/// when the subscription ends, so a reconnecting client resumes right
-/// after its last ack.
+/// When a durable subscription ends (unsub, disconnect, slow consumer),
+/// what it sent without an ack goes back to the consumer at once, so a
+/// client that reconnects resumes right after its last ack instead of
+/// waiting out `ack_wait`.
 struct ReturnUnacked {
+    streams: Streams,
     shared: Arc<Shared>,
     sid: String,
     /// Passed on to the naks, so the next session waits for them.
@@ -165,22 +158,18 @@ impl Drop for ReturnUnacked {
         let (Some(held), Some(mut late)) = (held, self.late.take()) else {
             return;
         };
-        let Some(port) = held.nats.clone() else {
-            return;
-        };
+        let streams = self.streams.clone();
         let turn = self.turn.take();
         if let Some(held) = &turn {
             // The next session of this durable waits for these naks.
             held.leaving();
         }
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        // One task, in ascending order: what the session held was fetched
-        // before anything a fetch took after it ended. Two tasks would
-        // interleave their naks, and JetStream redelivers in nak order.
-        rt.spawn(async move {
-            let nak = |seq| port.ack(&held.stream, &held.consumer, seq, AckKind::Nak, None);
+        // One sequence, in ascending order: what the session held was
+        // fetched before anything a fetch took after it ended. Two tasks
+        // would interleave their naks, and JetStream redelivers in nak
+        // order.
+        let give_back = async move {
+            let nak = |seq| streams.ack(&held.stream, &held.consumer, seq, AckKind::Nak, None);
             for seq in held.unacked.iter().copied() {
                 let _ = nak(seq).await;
             }
@@ -190,23 +179,14 @@ impl Drop for ReturnUnacked {
                 }
             }
             drop(turn);
-        });
-    }
-}
-
-/// An ack of a durable subscription on NATS, answered with an `err` frame
-/// if it does not take.
-pub fn ack(
-    port: JetStreamPort,
-    shared: Arc<Shared>,
-    sid: Value,
-    stream: String,
-    consumer: String,
-    seq: u64,
-) {
-    tokio::spawn(async move {
-        if let Err(e) = port.ack(&stream, &consumer, seq, AckKind::Ack, None).await {
-            shared.push(json!({"op": "err", "sid": sid, "detail": e.to_string()}));
+        };
+        // Done here when storage answers at once (the embedded log) and
+        // no fetch is still out; else in the background, holding the turn.
+        let mut give_back = Box::pin(give_back);
+        if (&mut give_back).now_or_never().is_none() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(give_back);
+            }
         }
-    });
+    }
 }

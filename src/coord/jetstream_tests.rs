@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::*;
 use crate::coord::clock::ManualClock;
-use crate::coord::port::nats_testing;
 use crate::coord::{CoordConfig, CoordError, Coordinator};
+use crate::streams::nats_testing;
+use crate::streams::{JetStreamPort, LogPort, PortError};
 
 #[tokio::test]
 async fn reads_match_what_was_appended_interleaved_with_other_subjects() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 
 use super::{unavailable, JetStreamPort};
-use crate::coord::port::PortError;
+use crate::streams::PortError;
 
 /// The KV bucket of leases (one key per job that must run once).
 const LEASES_BUCKET: &str = "HIVELOG_LEASES";

@@ -127,7 +127,7 @@ impl JetStreamPort {
         let js = jetstream::new(client);
         let state = stream::Config {
             name: STATE_STREAM.into(),
-            subjects: vec![crate::coord::STATE_SUBJECTS.into()],
+            subjects: vec![super::STATE_SUBJECTS.into()],
             max_messages_per_subject: STATE_VERSIONS_KEPT as i64,
             max_consumers: MAX_CONSUMERS,
             num_replicas: replicas.max(1),
@@ -384,5 +384,3 @@ impl LogPort for JetStreamPort {
 }
 
 mod leases;
-#[cfg(test)]
-mod tests;

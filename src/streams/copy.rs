@@ -4,7 +4,7 @@
 //! in the `Hivelog-Time` header, and a copy out of it takes that time back.
 
 use super::embedded::LogBackend;
-use super::streams::StreamError;
+use super::generic::StreamError;
 use super::{Backend, JetStreamPort, PortError};
 use crate::log::{Message, PublishOptions, ReadRange, StreamState};
 

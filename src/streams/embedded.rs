@@ -72,7 +72,7 @@ impl LogBackend {
             "tasks, coordination, errors and heartbeats, as the replaced stack published them"
                 .into(),
         );
-        let mut state = StreamConfig::new(STATE_STREAM, &[crate::coord::STATE_SUBJECTS]);
+        let mut state = StreamConfig::new(STATE_STREAM, &[super::STATE_SUBJECTS]);
         // Agents rewrite their record with every heartbeat; keep a bounded
         // history per task and agent (the newest version always stays).
         state.max_msgs_per_subject = Some(STATE_VERSIONS_KEPT);

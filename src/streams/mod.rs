@@ -18,18 +18,26 @@ pub mod backend;
 pub mod consumers;
 pub mod copy;
 pub mod embedded;
+mod face;
+pub mod generic;
 pub mod jetstream;
 pub mod memory;
-pub mod streams;
+mod relay;
+mod subscribe;
 // The integration tests' throwaway nats-server, shared with the unit tests.
 #[cfg(test)]
-#[path = "../../../tests/common/nats.rs"]
+#[path = "../../tests/common/nats.rs"]
 pub(crate) mod nats_testing;
 
 pub use backend::Backend;
 pub use embedded::{LogBackend, HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT};
+pub use face::Streams;
 pub use jetstream::JetStreamPort;
 pub use memory::MemoryPort;
+pub use subscribe::{consumer_missing, Ended, Subscription};
+
+/// Subjects of the coordination state stream (key-value records).
+pub const STATE_SUBJECTS: &str = "hivelog.state.>";
 
 /// What `append_with_copy` runs between storing a record and showing its
 /// copy (the embedded log runs it on its commit thread: keep it short).

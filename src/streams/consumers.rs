@@ -15,7 +15,7 @@ mod settings;
 
 use settings::{to_info, to_info_config, to_jetstream};
 
-use super::streams::StreamError;
+use super::generic::StreamError;
 use super::JetStreamPort;
 use crate::log::{
     AckKind, AckOutcome, ConsumerConfig, ConsumerInfo, Delivered, LogError, MAX_FETCH_BATCH,
@@ -217,7 +217,7 @@ impl JetStreamPort {
                 u64::try_from(info.delivered).unwrap_or(1),
                 info.consumer_sequence,
             );
-            let message = super::streams::delivered(&m, stream)?;
+            let message = super::generic::delivered(&m, stream)?;
             if let Some(reply) = &m.reply {
                 kv.put(ack_key(stream, name, message.seq), reply.to_string().into())
                     .await

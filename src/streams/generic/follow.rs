@@ -7,8 +7,8 @@ use async_nats::jetstream::consumer;
 use futures_util::StreamExt;
 
 use super::{delivered, unavailable, Result, LIVE_RELAY};
-use crate::coord::port::JetStreamPort;
 use crate::log::{subject, LogError, Message};
+use crate::streams::JetStreamPort;
 
 /// Messages as a subscription reads them: stored ones from where `from`
 /// says, then each new one as it is stored.
@@ -59,7 +59,7 @@ impl JetStreamPort {
             .create_consumer(consumer::pull::OrderedConfig {
                 filter_subject: filter.to_string(),
                 deliver_policy,
-                metadata: crate::coord::port::jetstream::internal_consumer(),
+                metadata: crate::streams::jetstream::internal_consumer(),
                 ..Default::default()
             })
             .await
