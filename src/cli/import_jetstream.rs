@@ -19,7 +19,7 @@ use crate::coord::import::{PriorityMapped, ORIGINAL_PRIORITY};
 use crate::coord::{CoordConfig, Coordinator, Imported};
 use crate::log::{Log, LogOptions, Message};
 use crate::streams::generic::StreamError;
-use crate::streams::{Backend, PortError, HISTORY_STREAM};
+use crate::streams::{PortError, HISTORY_STREAM};
 
 #[derive(Debug, clap::Args)]
 pub struct ImportJetStreamArgs {
@@ -83,7 +83,7 @@ pub async fn import_jetstream(args: ImportJetStreamArgs) -> anyhow::Result<()> {
     let port = super::backend::open(&args.store, &log, &prefix).await?;
     // Into the very stream the old stack wrote (a hivelog on the same NATS
     // server uses it as its history stream), copying would double it.
-    let copy = !(matches!(port, Backend::JetStream(_))
+    let copy = !(port.is_shared()
         && same_servers(&args.store.backend, &args.source)
         && args.stream == HISTORY_STREAM);
     let config = CoordConfig {

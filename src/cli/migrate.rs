@@ -89,6 +89,22 @@ impl SeqMap {
     }
 }
 
+/// Copies every durable consumer of the history stream, each starting
+/// right after the copy of the last message it had acknowledged, so its
+/// reader neither misses nor re-reads what it had finished (deliveries not
+/// yet acknowledged come again, as after an ack wait); returns their names.
+async fn copy_durables(from: &Backend, to: &Backend, map: &SeqMap) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for d in from.durables().await? {
+        let start = map.at_or_before(d.floor) + 1;
+        to.create_durable(&d, start)
+            .await
+            .with_context(|| format!("cannot create consumer {}", d.name))?;
+        names.push(d.name);
+    }
+    Ok(names)
+}
+
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let (from_nats, to_nats) = (
         super::backend::is_nats_url(&args.from),
@@ -111,8 +127,7 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
 
     let state = copy_stream(&from, &to, STATE_STREAM).await?;
     let history = copy_stream(&from, &to, HISTORY_STREAM).await?;
-    let consumers =
-        super::migrate_consumers::copy(&from.backend, &to.backend, &history.map).await?;
+    let consumers = copy_durables(&from.backend, &to.backend, &history.map).await?;
 
     println!(
         "copied {} of {} records of {STATE_STREAM} (tasks, agents, reservations, slots, inboxes) and {} of {} messages of {HISTORY_STREAM} from {} to {}",

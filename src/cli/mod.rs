@@ -11,7 +11,6 @@ mod import_jetstream;
 mod inbox;
 mod mcp;
 mod migrate;
-mod migrate_consumers;
 mod output;
 mod pubsub;
 mod serve;

@@ -17,6 +17,7 @@ pub type Watch = Pin<Box<dyn futures_util::Stream<Item = Result<Record, PortErro
 pub mod backend;
 pub mod consumers;
 pub mod copy;
+mod durables;
 pub mod embedded;
 mod face;
 pub mod generic;
@@ -30,6 +31,7 @@ mod subscribe;
 pub(crate) mod nats_testing;
 
 pub use backend::Backend;
+pub use durables::Durable;
 pub use embedded::{LogBackend, HISTORY_STREAM, STATE_STREAM, STATE_VERSIONS_KEPT};
 pub use face::Streams;
 pub use jetstream::JetStreamPort;
