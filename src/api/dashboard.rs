@@ -32,6 +32,11 @@ pub fn routes() -> Routes {
             ],
         )
         .route(
+            "/docs",
+            get(docs_page),
+            vec![get_op("A page that renders /openapi.json (works offline)")],
+        )
+        .route(
             "/assets/{*path}",
             get(asset),
             vec![get_op("The dashboard's and docs page's embedded files")
@@ -44,7 +49,7 @@ async fn index() -> Response {
 }
 
 /// `/docs`: renders `/openapi.json` with our own embedded page.
-pub async fn docs_page() -> Response {
+async fn docs_page() -> Response {
     serve("docs.html")
 }
 

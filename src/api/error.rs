@@ -7,9 +7,9 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{json, Value};
 
-use super::validation::FieldError;
 use crate::coord::CoordError;
 use crate::log::LogError;
 
@@ -231,5 +231,35 @@ mod tests {
         assert_eq!(ro.status, StatusCode::SERVICE_UNAVAILABLE);
         let other = ApiError::from(io(std::io::ErrorKind::InvalidData));
         assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
+
+/// One entry of FastAPI's 422 `detail` list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    pub loc: Vec<Value>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+}
+
+impl FieldError {
+    pub fn new(loc: &[&str], kind: &'static str, msg: impl Into<String>) -> Self {
+        FieldError {
+            loc: loc
+                .iter()
+                .map(|s| Value::String((*s).to_string()))
+                .collect(),
+            msg: msg.into(),
+            kind,
+            input: None,
+        }
+    }
+
+    pub(super) fn with_input(mut self, input: &Value) -> Self {
+        self.input = Some(input.clone());
+        self
     }
 }

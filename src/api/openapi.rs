@@ -130,22 +130,16 @@ impl Routes {
     pub fn finish(self) -> Router<AppState> {
         let spec: Arc<OnceLock<Value>> = Arc::default();
         let served = spec.clone();
-        let docs = Routes::new("meta")
-            .route(
-                "/openapi.json",
-                get(move || {
-                    let spec = served.clone();
-                    async move { axum::Json(spec.get().cloned().unwrap_or(Value::Null)) }
-                }),
-                vec![get_op(
-                    "This document: every route, generated from the route table",
-                )],
-            )
-            .route(
-                "/docs",
-                get(super::dashboard::docs_page),
-                vec![get_op("A page that renders this document (works offline)")],
-            );
+        let docs = Routes::new("meta").route(
+            "/openapi.json",
+            get(move || {
+                let spec = served.clone();
+                async move { axum::Json(spec.get().cloned().unwrap_or(Value::Null)) }
+            }),
+            vec![get_op(
+                "This document: every route, generated from the route table",
+            )],
+        );
         let all = self.merge(docs);
         let _ = spec.set(document(&all.table));
         all.router

@@ -9,40 +9,10 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-
-/// One entry of FastAPI's 422 `detail` list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldError {
-    pub loc: Vec<Value>,
-    pub msg: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<Value>,
-}
-
-impl FieldError {
-    pub fn new(loc: &[&str], kind: &'static str, msg: impl Into<String>) -> Self {
-        FieldError {
-            loc: loc
-                .iter()
-                .map(|s| Value::String((*s).to_string()))
-                .collect(),
-            msg: msg.into(),
-            kind,
-            input: None,
-        }
-    }
-
-    fn with_input(mut self, input: &Value) -> Self {
-        self.input = Some(input.clone());
-        self
-    }
-}
+pub use super::error::FieldError;
 
 /// `Input should be 'a', 'b' or 'c'`, as pydantic words it.
 fn one_of_text(allowed: &[&str]) -> String {

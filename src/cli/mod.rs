@@ -6,6 +6,7 @@ mod backend;
 mod bench;
 mod client;
 mod consumers;
+mod error;
 mod import;
 mod import_jetstream;
 mod inbox;

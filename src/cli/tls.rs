@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use super::client::CliError;
+use super::error::CliError;
 
 pub fn client_config(ca_cert: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, CliError> {
     let mut roots = rustls::RootCertStore::empty();

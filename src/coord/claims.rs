@@ -5,26 +5,14 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::reservations::ReserveRequest;
 use super::task::{validate_id, Task};
 use super::tasks::Written;
-use super::transitions;
+use super::transitions::{self, Finish};
 use super::{lock, CoordError, Coordinator};
 use crate::streams::LogPort;
-
-/// A task's `result` is a JSON object or null: old clients read it as a
-/// dict, so a string or a list stored there would break them.
-pub(super) fn check_result(result: Option<&Value>) -> Result<(), CoordError> {
-    match result {
-        None | Some(Value::Null | Value::Object(_)) => Ok(()),
-        Some(_) => Err(CoordError::Invalid(
-            "result must be a JSON object or null".into(),
-        )),
-    }
-}
 
 fn check_agent(agent: &str) -> Result<(), CoordError> {
     if agent.is_empty() {
@@ -35,18 +23,6 @@ fn check_agent(agent: &str) -> Result<(), CoordError> {
 
 /// Why a grant is given back when its caller left before the answer.
 pub const GONE_BEFORE_ANSWER: &str = "the caller left before it got the grant";
-
-/// How a holder finishes a task.
-#[derive(Debug, Clone, Default)]
-pub struct Finish {
-    pub success: bool,
-    pub result: Option<Value>,
-    pub error: Option<String>,
-    /// On failure: go back to the queue (with backoff) while attempts
-    /// remain. The compatible route passes false: failed is final there.
-    pub retry: bool,
-    pub fence: Option<u64>,
-}
 
 impl<P: LogPort> Coordinator<P> {
     /// Grants task `id` to `agent`. A task that names `files` is granted
@@ -228,7 +204,7 @@ impl<P: LogPort> Coordinator<P> {
     /// human.
     pub async fn complete(&self, id: &str, agent: &str, f: Finish) -> Result<Written, CoordError> {
         check_agent(agent)?;
-        check_result(f.result.as_ref())?;
+        super::task::check_result(f.result.as_ref())?;
         let config = &self.config;
         let w = self
             .change_task(id, |t, _| {

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::glob::Glob;
-use super::reservations::Reservation;
+use super::reservation::Reservation;
 
 /// A reservation with its glob compiled once.
 #[derive(Debug)]

@@ -26,6 +26,7 @@ pub mod import;
 pub mod inbox;
 mod load;
 mod reaper;
+mod reservation;
 pub mod reservations;
 mod retries;
 pub mod slots;
@@ -56,9 +57,10 @@ use clock::{Clock, SystemClock};
 use task::Task;
 use view::TaskView;
 
-pub use claims::{Finish, GONE_BEFORE_ANSWER};
+pub use claims::GONE_BEFORE_ANSWER;
 pub use control::Pause;
 pub use import::Imported;
+pub use transitions::Finish;
 
 pub use crate::streams::STATE_SUBJECTS;
 const TASK_STATE: &str = "hivelog.state.task";

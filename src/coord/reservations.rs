@@ -10,10 +10,9 @@
 //! released, when their TTL runs out, when the task they were taken for is
 //! finished or handed back, or when their agent is declared dead.
 
-use serde::{Deserialize, Serialize};
-
 use super::glob::Glob;
 use super::held::Held;
+pub use super::reservation::{Conflict, Reservation, ReserveRequest};
 use super::task::validate_id;
 use super::time::Timestamp;
 use super::{lock, CoordError, Coordinator, RESERVATION_STATE};
@@ -22,57 +21,6 @@ use crate::streams::LogPort;
 /// Most globs in one request, and most active reservations per agent.
 pub const MAX_GLOBS: usize = 256;
 pub const MAX_PER_AGENT: usize = 10_000;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reservation {
-    pub id: String,
-    pub agent_id: String,
-    pub glob: String,
-    pub exclusive: bool,
-    /// The task it was taken for: ends with that task's claim.
-    pub task_id: Option<String>,
-    pub reason: Option<String>,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
-
-/// Another agent's reservation in the way, and a path both cover.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Conflict {
-    pub glob: String,
-    pub holder: String,
-    pub held_glob: String,
-    pub exclusive: bool,
-    pub example_path: String,
-    pub expires_at: Timestamp,
-}
-
-impl std::fmt::Display for Conflict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} is reserved by {} ({}{}, e.g. {})",
-            self.glob,
-            self.holder,
-            if self.exclusive {
-                "exclusive "
-            } else {
-                "shared "
-            },
-            self.held_glob,
-            self.example_path
-        )
-    }
-}
-
-pub struct ReserveRequest {
-    pub agent: String,
-    pub globs: Vec<String>,
-    pub exclusive: bool,
-    pub ttl: std::time::Duration,
-    pub task_id: Option<String>,
-    pub reason: Option<String>,
-}
 
 /// A stable id for (holder, glob): FNV-1a, so it is the same across
 /// versions and restarts.

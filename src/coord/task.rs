@@ -303,7 +303,7 @@ impl TaskInput {
                     .into(),
             ));
         }
-        super::claims::check_result(self.result.as_ref())?;
+        check_result(self.result.as_ref())?;
         if let Some(k) = &self.dedup_key {
             if k.is_empty() || k.chars().count() > 256 {
                 return Err(CoordError::Invalid(
@@ -389,3 +389,14 @@ pub(crate) fn sample_task(
 
 #[cfg(test)]
 mod tests;
+
+/// A task's `result` is a JSON object or null: old clients read it as a
+/// dict, so a string or a list stored there would break them.
+pub(super) fn check_result(result: Option<&Value>) -> Result<(), CoordError> {
+    match result {
+        None | Some(Value::Null | Value::Object(_)) => Ok(()),
+        Some(_) => Err(CoordError::Invalid(
+            "result must be a JSON object or null".into(),
+        )),
+    }
+}

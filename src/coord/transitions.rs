@@ -12,10 +12,23 @@
 
 use std::time::Duration;
 
-use super::claims::Finish;
+use serde_json::Value;
+
 use super::task::{Handoff, Progress, Task, TaskStatus};
 use super::time::Timestamp;
 use super::{CoordConfig, CoordError};
+
+/// How a holder finishes a task.
+#[derive(Debug, Clone, Default)]
+pub struct Finish {
+    pub success: bool,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    /// On failure: go back to the queue (with backoff) while attempts
+    /// remain. The compatible route passes false: failed is final there.
+    pub retry: bool,
+    pub fence: Option<u64>,
+}
 
 /// The wait before attempt `attempts + 1`: the base doubled per attempt
 /// already spent, capped.

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use super::error::{LogError, Result};
-use super::publish::{PubAck, PublishOptions};
+use super::options::{PubAck, PublishOptions};
 use super::stream::StreamConfig;
 use super::{read, write, Log};
 

@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use serde::Serialize;
-
 use super::error::{LogError, Result};
 use super::guard::Op;
 use super::index::subject_counts;
-use super::message::{Headers, Message, StoredMessage};
+use super::message::{Message, StoredMessage};
+use super::options::{PubAck, PublishOptions};
 use super::retention::Change;
 use super::subject::{matches, validate_pattern, validate_subject};
 use super::writer::{Hook, Queued};
@@ -22,29 +21,6 @@ const MAX_MSG_ID_LEN: usize = 256;
 /// Removals per atomic batch when purging, so a huge purge neither builds a
 /// giant batch nor holds the writer lock for long.
 const PURGE_CHUNK: u64 = 5_000;
-
-/// Headers and expectations of one publish (the `Nats-*` headers).
-#[derive(Debug, Default, Clone)]
-pub struct PublishOptions {
-    pub headers: Headers,
-    pub msg_id: Option<String>,
-    pub expected_stream: Option<String>,
-    pub expected_last_seq: Option<u64>,
-    pub expected_last_subject_seq: Option<u64>,
-    /// A copy's original time (`hivelog migrate`); kept unless it is
-    /// before the stream's newest message, whose time it then takes
-    /// (times never go backwards within a stream).
-    pub at_ns: Option<i64>,
-}
-
-/// The answer to a publish. `stream`/`seq` are `None` when no stream
-/// captured the subject (delivered live only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PubAck {
-    pub stream: Option<String>,
-    pub seq: Option<u64>,
-    pub duplicate: bool,
-}
 
 fn validate_msg_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > MAX_MSG_ID_LEN {

@@ -34,7 +34,7 @@ use super::error::{LogError, Result};
 use super::fanout::Fanout;
 use super::index::last_seq_of_subject;
 use super::message::{headers_len, Message, StoredMessage};
-use super::publish::{PubAck, PublishOptions};
+use super::options::{PubAck, PublishOptions};
 use super::retention::make_room;
 use super::retention::Change;
 use super::space::SpaceGuard;

@@ -12,10 +12,9 @@ use futures_util::FutureExt;
 use serde_json::json;
 
 use super::gate::Turn;
-use super::protocol;
+use super::protocol::{self, Job};
 use super::shared::{DurableAcks, Shared};
-use super::subscription::{consumer_config, Job};
-use crate::log::{AckKind, Delivered};
+use crate::log::{AckKind, AckPolicy, ConsumerConfig, DeliverFrom, DeliverPolicy, Delivered};
 use crate::streams::{consumer_missing, Streams};
 
 pub async fn run(
@@ -189,4 +188,28 @@ impl Drop for ReturnUnacked {
             }
         }
     }
+}
+
+fn consumer_config(job: &Job, name: &str) -> Result<ConsumerConfig, String> {
+    let (deliver_policy, opt_start_seq, opt_start_time) = match job.deliver.start()? {
+        DeliverFrom::New => (DeliverPolicy::New, None, None),
+        DeliverFrom::All => (DeliverPolicy::All, None, None),
+        DeliverFrom::Last => (DeliverPolicy::Last, None, None),
+        DeliverFrom::LastPerSubject => (DeliverPolicy::LastPerSubject, None, None),
+        DeliverFrom::StartSeq(n) => (DeliverPolicy::ByStartSequence, Some(n), None),
+        DeliverFrom::StartTime(t) => (DeliverPolicy::ByStartTime, None, Some(t)),
+    };
+    Ok(ConsumerConfig {
+        durable_name: Some(name.to_string()),
+        filter_subjects: vec![job.subject.clone()],
+        deliver_policy,
+        opt_start_seq,
+        opt_start_time,
+        ack_policy: if job.ack {
+            AckPolicy::Explicit
+        } else {
+            AckPolicy::None
+        },
+        ..Default::default()
+    })
 }

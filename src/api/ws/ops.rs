@@ -58,7 +58,7 @@ impl Connection {
                         Err(e) => return self.protocol_error(&e),
                     },
                 };
-                let job = subscription::Job {
+                let job = protocol::Job {
                     sid,
                     subject,
                     deliver,

@@ -242,3 +242,12 @@ mod tests {
         }
     }
 }
+
+/// A `sub` frame, checked: what its subscription task runs.
+pub struct Job {
+    pub sid: Value,
+    pub subject: String,
+    pub deliver: Deliver,
+    pub durable: Option<String>,
+    pub ack: bool,
+}

@@ -10,18 +10,10 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use serde_json::{json, Value};
 
-use super::protocol::{self, Deliver};
+use super::protocol::{self, Job};
 use super::shared::Shared;
-use crate::log::{AckKind, AckPolicy, ConsumerConfig, DeliverFrom, DeliverPolicy};
+use crate::log::AckKind;
 use crate::streams::{Ended, Streams, Subscription};
-
-pub struct Job {
-    pub sid: Value,
-    pub subject: String,
-    pub deliver: Deliver,
-    pub durable: Option<String>,
-    pub ack: bool,
-}
 
 /// Runs `job`; `live` is a plain subscription's feed, made while the `sub`
 /// frame was handled: with `deliver: new` it exists before any later
@@ -61,30 +53,6 @@ async fn follow(shared: &Shared, sub: &mut Subscription, sid: &Value) -> Result<
             return Ok(());
         }
     }
-}
-
-pub(super) fn consumer_config(job: &Job, name: &str) -> Result<ConsumerConfig, String> {
-    let (deliver_policy, opt_start_seq, opt_start_time) = match job.deliver.start()? {
-        DeliverFrom::New => (DeliverPolicy::New, None, None),
-        DeliverFrom::All => (DeliverPolicy::All, None, None),
-        DeliverFrom::Last => (DeliverPolicy::Last, None, None),
-        DeliverFrom::LastPerSubject => (DeliverPolicy::LastPerSubject, None, None),
-        DeliverFrom::StartSeq(n) => (DeliverPolicy::ByStartSequence, Some(n), None),
-        DeliverFrom::StartTime(t) => (DeliverPolicy::ByStartTime, None, Some(t)),
-    };
-    Ok(ConsumerConfig {
-        durable_name: Some(name.to_string()),
-        filter_subjects: vec![job.subject.clone()],
-        deliver_policy,
-        opt_start_seq,
-        opt_start_time,
-        ack_policy: if job.ack {
-            AckPolicy::Explicit
-        } else {
-            AckPolicy::None
-        },
-        ..Default::default()
-    })
 }
 
 /// `{"op":"ack","sid","seq"}` for a durable subscription with `ack: true`;
