@@ -139,11 +139,10 @@ fn strip(text: &str) -> String {
 /// `'x'`, `'\n'`, `'{'`, not a lifetime (`'a`, `'static`).
 fn is_char_literal(rest: &str) -> bool {
     let mut chars = rest.chars().skip(1);
-    match (chars.next(), chars.next()) {
-        (Some('\\'), _) => true,
-        (Some(_), Some('\'')) => true,
-        _ => false,
-    }
+    matches!(
+        (chars.next(), chars.next()),
+        (Some('\\'), _) | (Some(_), Some('\''))
+    )
 }
 
 /// Removes each item that follows `#[cfg(test)]`: up to its `;` or its

@@ -13,9 +13,9 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::agents::HeartbeatInput;
-use super::claims::Finish;
 use super::clock::ManualClock;
 use super::task::{TaskInput, TaskStatus};
+use super::transitions::Finish;
 use super::{CoordConfig, CoordError, Coordinator};
 use crate::streams::{JetStreamPort, LogPort, MemoryPort};
 

@@ -191,6 +191,15 @@ pub(crate) fn fuzz_frame(text: &str) {
     }
 }
 
+/// A `sub` frame, checked: what its subscription task runs.
+pub struct Job {
+    pub sid: Value,
+    pub subject: String,
+    pub deliver: Deliver,
+    pub durable: Option<String>,
+    pub ack: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,13 +250,4 @@ mod tests {
             let _ = serde_json::from_str::<ClientOp>(&text);
         }
     }
-}
-
-/// A `sub` frame, checked: what its subscription task runs.
-pub struct Job {
-    pub sid: Value,
-    pub subject: String,
-    pub deliver: Deliver,
-    pub durable: Option<String>,
-    pub ack: bool,
 }
