@@ -43,6 +43,10 @@ fn not_found(stream: &str, consumer: &str) -> StreamError {
     .into()
 }
 
+/// How long one waiting pull lasts in JetStream at most, so that ending
+/// a wait early costs at most this.
+const PULL_EXPIRY: Duration = Duration::from_secs(1);
+
 impl JetStreamPort {
     async fn acks(&self) -> Result<&jetstream::kv::Store> {
         self.acks
@@ -170,28 +174,45 @@ impl JetStreamPort {
         let mut got = Vec::new();
         let mut stopped = false;
         if expires > Duration::ZERO {
-            // JetStream's own expiry must be at least a second or so; the
-            // wait is ours.
-            let first = c
-                .batch()
-                .max_messages(1)
-                .expires(expires.max(Duration::from_millis(1_000)))
-                .messages()
-                .await
-                .map_err(unavailable)?;
-            let mut first = Box::pin(first);
-            tokio::select! {
-                m = tokio::time::timeout(expires, first.next()) => {
-                    if let Ok(Some(m)) = m {
-                        got.push(m.map_err(unavailable)?);
-                    }
+            // Waits in pulls of one message, each of which JetStream ends
+            // after at most a second, the last one at our deadline: when
+            // the wait ends, or the reader stops, the pull under way is
+            // read to its end rather than dropped, since a message
+            // JetStream has sent it may be on its way, and one dropped
+            // there stays pending, delivered to nobody, until ack_wait.
+            // Reading to the end costs nothing at the deadline and at most
+            // a second after a stop.
+            let deadline = tokio::time::Instant::now() + expires;
+            let mut stop = std::pin::pin!(stop.fuse());
+            loop {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if !got.is_empty() || stopped || left.is_zero() {
+                    break;
                 }
-                () = stop => {
-                    stopped = true;
-                    // Dropping the pull unsubscribes it, and JetStream
-                    // hands a waiting pull nothing once nobody listens; a
-                    // message already received is taken, not dropped.
-                    if let Some(Some(m)) = first.next().now_or_never() {
+                let pull = c
+                    .batch()
+                    .max_messages(1)
+                    .expires(left.clamp(Duration::from_millis(10), PULL_EXPIRY))
+                    .messages()
+                    .await
+                    .map_err(unavailable)?;
+                let mut pull = Box::pin(pull);
+                let ended = tokio::select! {
+                    m = pull.next() => {
+                        if let Some(m) = m {
+                            got.push(m.map_err(unavailable)?);
+                        }
+                        false
+                    }
+                    () = &mut stop => {
+                        stopped = true;
+                        true
+                    }
+                    () = tokio::time::sleep_until(deadline) => true,
+                };
+                if ended {
+                    let rest = tokio::time::timeout(PULL_EXPIRY * 2, pull.next()).await;
+                    if let Ok(Some(m)) = rest {
                         got.push(m.map_err(unavailable)?);
                     }
                 }
