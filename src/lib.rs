@@ -24,5 +24,6 @@ pub mod cli;
 pub mod config;
 pub mod coord;
 pub mod log;
+pub mod ops;
 pub mod shutdown;
 pub mod streams;

@@ -1,7 +1,7 @@
 //! `/mcp`: the Model Context Protocol over Streamable HTTP, built on the
 //! official SDK (rmcp). AI coding agents reach hivelog's coordination
-//! through eight tools (`tools.rs`), whose arguments are types
-//! (`args.rs`) and whose work is in `calls.rs`. Every request passes
+//! through eight tools (`tools.rs`), one per typed operation
+//! (`crate::ops`), which `calls.rs` runs. Every request passes
 //! `front.rs` first, which keeps track of callers so that nothing is
 //! granted to one that is gone. `Origin` is checked as the spec asks
 //! (only local pages may call), the `Host` header too when the server
@@ -9,7 +9,6 @@
 //! every other route. `hivelog mcp` serves the same tools over stdio by
 //! forwarding here.
 
-pub mod args;
 mod calls;
 mod front;
 pub mod tools;

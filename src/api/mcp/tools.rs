@@ -1,8 +1,8 @@
-//! The MCP tools as `tools/list` shows them: eight, with short
-//! descriptions, each schema generated from its argument type
-//! (`args.rs`), because every agent pays for `tools/list` in its context
-//! window on every turn (`tests/mcp.rs` keeps the whole list under 2,000
-//! tokens). `hivelog mcp` answers `tools/list` from this same list.
+//! The MCP tools as `tools/list` shows them: one per operation
+//! (`crate::ops`), with its short description and the schema generated
+//! from its request type, because every agent pays for `tools/list` in its
+//! context window on every turn (`tests/mcp.rs` keeps the whole list under
+//! 2,000 tokens). `hivelog mcp` answers `tools/list` from this same list.
 
 use std::sync::{Arc, LazyLock};
 
@@ -11,19 +11,7 @@ use rmcp::model::{JsonObject, Tool};
 use schemars::JsonSchema;
 use serde_json::Value;
 
-use super::args;
-
-/// The tool names, in the order they are listed.
-pub const NAMES: [&str; 8] = [
-    "claim_next",
-    "complete",
-    "progress",
-    "handoff",
-    "add_task",
-    "send_message",
-    "inbox",
-    "reserve",
-];
+use crate::ops::{self, Operation, Visit};
 
 /// The input schema of `T`, without the keys an agent does not need
 /// (every listed byte is paid for in context on every turn).
@@ -41,47 +29,18 @@ fn schema<T: JsonSchema + 'static>() -> Arc<JsonObject> {
     Arc::new(schema)
 }
 
-fn tool<T: JsonSchema + 'static>(name: &'static str, description: &'static str) -> Tool {
-    Tool::new(name, description, schema::<T>())
+#[derive(Clone)]
+struct Listed;
+
+impl Visit for Listed {
+    type Out = Tool;
+
+    fn visit<O: Operation>(self) -> Tool {
+        Tool::new(O::NAME, O::HELP, schema::<O>())
+    }
 }
 
-static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| {
-    vec![
-        tool::<args::ClaimNext>(
-            "claim_next",
-            "Claim the next task you can do. Returns {task, handoff, inbox}: task has fencing_token and its files (reserved for you); null task when none (paused: true when paused).",
-        ),
-        tool::<args::Complete>(
-            "complete",
-            "Finish your task. With error it fails this attempt and is retried later (or goes to a human).",
-        ),
-        tool::<args::Progress>(
-            "progress",
-            "Report progress on your task; renews its lease.",
-        ),
-        tool::<args::Handoff>(
-            "handoff",
-            "Give your task back with a note for the next agent (to: one agent). delay_seconds: not before then. No attempt spent.",
-        ),
-        tool::<args::AddTask>(
-            "add_task",
-            "Add a task. Same dedup_key as an unfinished task: that task is returned instead.",
-        ),
-        tool::<args::SendMessage>(
-            "send_message",
-            "Post a message (channel default coordination). @name or to: lands in that agent's inbox.",
-        ),
-        // Not read-only: with ack it marks what it returned as read.
-        tool::<args::Inbox>(
-            "inbox",
-            "Your unread messages and handoffs, oldest first. ack: true marks them read.",
-        ),
-        tool::<args::Reserve>(
-            "reserve",
-            "Reserve path globs so other agents keep out (exclusive by default). release: true lets go (no globs: all).",
-        ),
-    ]
-});
+static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(|| ops::each(Listed));
 
 pub fn list() -> Vec<Tool> {
     TOOLS.clone()
@@ -103,7 +62,8 @@ mod tests {
     #[test]
     fn the_listed_names_are_the_tools() {
         let names: Vec<String> = list().into_iter().map(|t| t.name.to_string()).collect();
-        assert_eq!(names, NAMES);
+        assert_eq!(names, ops::NAMES);
+        assert_eq!(names.len(), 8);
     }
 
     #[test]
@@ -193,19 +153,20 @@ mod tests {
             .1;
         let declared = s["properties"]["wait_seconds"]["maximum"].as_u64();
         assert_eq!(declared, Some(crate::api::MAX_FETCH_WAIT.as_secs()), "{s}");
+        assert_eq!(declared, Some(ops::MAX_WAIT_SECS), "{s}");
+    }
+
+    struct Parses(serde_json::Map<String, Value>);
+
+    impl Visit for Parses {
+        type Out = bool;
+
+        fn visit<O: Operation>(self) -> bool {
+            ops::parse::<O>(self.0).is_ok()
+        }
     }
 
     fn accepts(tool: &str, call: serde_json::Map<String, Value>) -> bool {
-        match tool {
-            "claim_next" => args::parse::<args::ClaimNext>(call).is_ok(),
-            "complete" => args::parse::<args::Complete>(call).is_ok(),
-            "progress" => args::parse::<args::Progress>(call).is_ok(),
-            "handoff" => args::parse::<args::Handoff>(call).is_ok(),
-            "add_task" => args::parse::<args::AddTask>(call).is_ok(),
-            "send_message" => args::parse::<args::SendMessage>(call).is_ok(),
-            "inbox" => args::parse::<args::Inbox>(call).is_ok(),
-            "reserve" => args::parse::<args::Reserve>(call).is_ok(),
-            other => panic!("no parser for {other}"),
-        }
+        ops::visit(tool, Parses(call)).expect("a tool of that name")
     }
 }
