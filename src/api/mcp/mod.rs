@@ -1,6 +1,6 @@
 //! `/mcp`: the Model Context Protocol over Streamable HTTP, built on the
 //! official SDK (rmcp). AI coding agents reach hivelog's coordination
-//! through eight tools (`tools.rs`), one per typed operation
+//! through its tools (`tools.rs`), one per typed operation
 //! (`crate::ops`), which `calls.rs` runs. Every request passes
 //! `front.rs` first, which keeps track of callers so that nothing is
 //! granted to one that is gone. `Origin` is checked as the spec asks
