@@ -575,6 +575,23 @@ fn streams_and_consumers() {
         (Some(0), Some(1)),
         "{c}"
     );
+    // The text form reads the answer into its type (ops::consumers).
+    let info = ok(&s, &["consumer", "info", "ORDERS", "billing"]);
+    for (field, value) in [
+        ("filter", "orders.eu"),
+        ("deliver", "all"),
+        ("ack policy", "explicit"),
+        ("ack wait", "30s"),
+        ("max deliver", "-"),
+        ("pending", "1"),
+        ("ack pending", "0"),
+    ] {
+        assert!(
+            info.lines()
+                .any(|l| l.starts_with(&format!("{field} ")) && l.trim_end().ends_with(value)),
+            "{field}: {value} in\n{info}"
+        );
+    }
     let rest = json_of(
         &s,
         &[

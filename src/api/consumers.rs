@@ -11,10 +11,11 @@ use serde_json::{json, Value};
 
 use super::extract::{Json, Path, Query};
 use super::openapi::{delete_op, get_op, post_op, Routes};
-use super::render::{message, time};
+use super::render::message;
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
 use crate::log::duration::{parse_duration, serde_human_opt};
-use crate::log::{AckKind, ConsumerConfig, ConsumerInfo};
+use crate::log::{AckKind, ConsumerConfig};
+use crate::ops::consumers::{Consumer, ConsumerRemoved, Consumers};
 
 pub fn routes() -> Routes {
     Routes::new("consumers")
@@ -58,26 +59,11 @@ pub fn routes() -> Routes {
         )
 }
 
-fn render(info: &ConsumerInfo) -> Value {
-    json!({
-        "stream_name": info.stream_name,
-        "name": info.name,
-        "durable": info.durable,
-        "config": info.config,
-        "created": time(info.created_ns),
-        "delivered": info.delivered,
-        "ack_floor": info.ack_floor,
-        "num_ack_pending": info.num_ack_pending,
-        "num_redelivered": info.num_redelivered,
-        "num_pending": info.num_pending,
-    })
-}
-
 async fn create(
     State(state): State<AppState>,
     Path(stream): Path<String>,
     Json(config): Json<ConsumerConfig>,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+) -> Result<(StatusCode, axum::Json<Consumer>), ApiError> {
     let existing = state.streams.consumers(&stream).await?;
     let known = config
         .durable_name
@@ -92,36 +78,38 @@ async fn create(
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(render(&info))))
+    Ok((status, axum::Json(info.into())))
 }
 
 async fn list(
     State(state): State<AppState>,
     Path(stream): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Consumers>, ApiError> {
     let consumers = state.streams.consumers(&stream).await?;
-    let consumers: Vec<Value> = consumers.iter().map(render).collect();
-    Ok(axum::Json(
-        json!({ "stream": stream, "consumers": consumers }),
-    ))
+    Ok(axum::Json(Consumers {
+        stream,
+        consumers: consumers.into_iter().map(Consumer::from).collect(),
+    }))
 }
 
 async fn info(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Consumer>, ApiError> {
     let info = state.streams.consumer_info(&stream, &consumer).await?;
-    Ok(axum::Json(render(&info)))
+    Ok(axum::Json(info.into()))
 }
 
 async fn remove(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<ConsumerRemoved>, ApiError> {
     state.streams.delete_consumer(&stream, &consumer).await?;
-    Ok(axum::Json(
-        json!({ "success": true, "stream": stream, "consumer": consumer }),
-    ))
+    Ok(axum::Json(ConsumerRemoved {
+        success: true,
+        stream,
+        consumer,
+    }))
 }
 
 #[derive(Debug, Deserialize)]

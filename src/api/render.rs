@@ -3,7 +3,7 @@
 //! UTF-8, else as base64 in `data_b64`.
 
 use base64::Engine;
-use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
@@ -11,10 +11,7 @@ use crate::log::Message;
 
 /// RFC 3339 in UTC with nanoseconds, as JetStream reports times.
 pub fn time(ns: i64) -> Value {
-    if ns == 0 {
-        return Value::Null;
-    }
-    Value::String(DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true))
+    crate::ops::consumers::rfc3339(ns).map_or(Value::Null, Value::String)
 }
 
 /// Accepts RFC 3339 (`...Z` or with an offset) and naive ISO-8601 times,

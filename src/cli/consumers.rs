@@ -8,6 +8,8 @@ use super::client::{CliError, Client};
 use super::output::{cell, num, text, tinted, Out, Table, Tone};
 use super::pubsub::payload_text;
 use super::streams::done;
+use crate::log::duration::format_duration;
+use crate::ops::consumers::{Consumer, Consumers};
 
 #[derive(Debug, Subcommand)]
 pub enum ConsumerCmd {
@@ -72,6 +74,7 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
                 out.json(&answer);
                 return Ok(());
             }
+            let answer: Consumers = typed(answer)?;
             let mut table = Table::new(&[
                 "CONSUMER",
                 "DURABLE",
@@ -82,54 +85,54 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
                 "ACK PENDING",
                 "REDELIVERED",
             ]);
-            for c in answer["consumers"].as_array().into_iter().flatten() {
+            for c in &answer.consumers {
                 table.row(vec![
-                    tinted(text(c, "name"), Tone::Accent),
-                    cell(if c["durable"] == json!(true) {
-                        "yes"
-                    } else {
-                        "no"
-                    }),
-                    cell(text(&c["config"], "filter_subjects")),
-                    cell(num(&c["delivered"], "stream_seq").to_string()),
-                    cell(num(&c["ack_floor"], "stream_seq").to_string()),
-                    cell(num(c, "num_pending").to_string()),
-                    cell(num(c, "num_ack_pending").to_string()),
-                    cell(num(c, "num_redelivered").to_string()),
+                    tinted(c.name.clone(), Tone::Accent),
+                    cell(if c.durable { "yes" } else { "no" }),
+                    cell(list(&c.config.filter_subjects)),
+                    cell(c.delivered.stream_seq.to_string()),
+                    cell(c.ack_floor.stream_seq.to_string()),
+                    cell(c.num_pending.to_string()),
+                    cell(c.num_ack_pending.to_string()),
+                    cell(c.num_redelivered.to_string()),
                 ]);
             }
             table.print(&out);
         }
         ConsumerCmd::Info { stream, name } => {
-            let c = client
+            let answer = client
                 .get(&["api", "streams", &stream, "consumers", &name], &[])
                 .await?;
             if out.json {
-                out.json(&c);
+                out.json(&answer);
                 return Ok(());
             }
-            let config = &c["config"];
+            let c: Consumer = typed(answer)?;
+            let config = &c.config;
             out.fields(&[
-                ("consumer", text(&c, "name")),
-                ("stream", text(&c, "stream_name")),
-                ("durable", text(&c, "durable")),
-                ("filter", text(config, "filter_subjects")),
-                ("deliver", text(config, "deliver_policy")),
-                ("ack policy", text(config, "ack_policy")),
-                ("ack wait", text(config, "ack_wait")),
-                ("max deliver", text(config, "max_deliver")),
-                ("max ack pending", text(config, "max_ack_pending")),
+                ("consumer", c.name.clone()),
+                ("stream", c.stream_name.clone()),
+                ("durable", c.durable.to_string()),
+                ("filter", list(&config.filter_subjects)),
+                ("deliver", word(&config.deliver_policy)),
+                ("ack policy", word(&config.ack_policy)),
+                ("ack wait", format_duration(config.ack_wait)),
+                (
+                    "max deliver",
+                    config.max_deliver.map_or("-".into(), |n| n.to_string()),
+                ),
+                ("max ack pending", config.max_ack_pending.to_string()),
                 (
                     "delivered",
-                    format!("stream seq {}", num(&c["delivered"], "stream_seq")),
+                    format!("stream seq {}", c.delivered.stream_seq),
                 ),
                 (
                     "ack floor",
-                    format!("stream seq {}", num(&c["ack_floor"], "stream_seq")),
+                    format!("stream seq {}", c.ack_floor.stream_seq),
                 ),
-                ("pending", num(&c, "num_pending").to_string()),
-                ("ack pending", num(&c, "num_ack_pending").to_string()),
-                ("redelivered", num(&c, "num_redelivered").to_string()),
+                ("pending", c.num_pending.to_string()),
+                ("ack pending", c.num_ack_pending.to_string()),
+                ("redelivered", c.num_redelivered.to_string()),
             ]);
         }
         ConsumerCmd::Add(args) => {
@@ -232,4 +235,29 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// An answer read into its type; one that does not fit is the server's
+/// (or a version mismatch's) fault, said so.
+fn typed<T: serde::de::DeserializeOwned>(answer: Value) -> Result<T, CliError> {
+    serde_json::from_value(answer)
+        .map_err(|e| CliError::Protocol(format!("the server's answer did not parse: {e}")))
+}
+
+/// A list as one cell: comma-separated, `-` when empty.
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(",")
+    }
+}
+
+/// A unit enum as the word the API uses for it.
+fn word(v: &impl serde::Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "-".into(),
+    }
 }

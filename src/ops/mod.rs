@@ -9,6 +9,9 @@
 //!
 //! A new operation: a file here, a line in `operations!` below, and its
 //! documentation.
+//!
+//! Answers of other routes that the CLI reads back live here too, one
+//! type each (`consumers.rs`), so the API and the CLI share them.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use crate::streams::Backend;
 mod add_task;
 mod claim_next;
 mod complete;
+pub mod consumers;
 mod handoff;
 mod inbox;
 mod parse;

@@ -59,7 +59,7 @@ struct ConsumerRecord {
     state: ConsumerState,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SequenceInfo {
     pub consumer_seq: u64,
     pub stream_seq: u64,
