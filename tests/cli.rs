@@ -541,7 +541,26 @@ fn streams_and_consumers() {
         ),
         (Some("1d"), Some(100))
     );
-    assert!(ok(&s, &["stream", "info", "ORDERS"]).contains("max msgs/subject  100"));
+    // The text forms read the answers into their types (ops::streams).
+    let text = ok(&s, &["stream", "info", "ORDERS"]);
+    for line in [
+        "max msgs/subject  100",
+        "max age           1d",
+        "max msgs          unlimited",
+        "subjects          orders.>",
+        "description       -",
+    ] {
+        assert!(
+            text.lines().any(|l| l.trim_end() == line),
+            "{line:?} in\n{text}"
+        );
+    }
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("ORDERS") && l.trim_end().ends_with("1d")),
+        "the max age column: {table}"
+    );
 
     ok(
         &s,

@@ -4,13 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::extract::{Json, OptionalJson, Path};
 use super::openapi::{delete_op, get_op, post_op, put_op, Routes};
-use super::render::time;
 use super::{ApiError, AppState};
-use crate::log::{StreamConfig, StreamInfo};
+use crate::log::StreamConfig;
+use crate::ops::streams::{Purged, Stream, StreamRemoved, Streams};
 
 pub fn routes() -> Routes {
     Routes::new("streams")
@@ -50,33 +50,17 @@ pub fn routes() -> Routes {
         )
 }
 
-pub fn render(info: &StreamInfo) -> Value {
-    let s = &info.state;
-    json!({
-        "config": info.config,
-        "created": time(info.created_ns),
-        "state": {
-            "messages": s.messages,
-            "bytes": s.bytes,
-            "first_seq": s.first_seq,
-            "last_seq": s.last_seq,
-            "first_ts": time(s.first_ts),
-            "last_ts": time(s.last_ts),
-            "num_subjects": s.num_subjects,
-            "consumer_count": info.consumer_count,
-        }
-    })
-}
-
-async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
-    let streams: Vec<Value> = state.streams.streams().await?.iter().map(render).collect();
-    Ok(axum::Json(json!({ "streams": streams })))
+async fn list(State(state): State<AppState>) -> Result<axum::Json<Streams>, ApiError> {
+    let streams = state.streams.streams().await?;
+    Ok(axum::Json(Streams {
+        streams: streams.into_iter().map(Stream::from).collect(),
+    }))
 }
 
 async fn create(
     State(state): State<AppState>,
     Json(config): Json<StreamConfig>,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+) -> Result<(StatusCode, axum::Json<Stream>), ApiError> {
     let names = state.streams.stream_names();
     if !names.contains(&config.name) {
         state.limits.new_stream(names.len())?;
@@ -87,22 +71,22 @@ async fn create(
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(render(&info))))
+    Ok((status, axum::Json(info.into())))
 }
 
 async fn info(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Stream>, ApiError> {
     let info = state.streams.stream_info(&name).await?;
-    Ok(axum::Json(render(&info)))
+    Ok(axum::Json(info.into()))
 }
 
 async fn update(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(mut config): Json<Value>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Stream>, ApiError> {
     // The name comes from the path; a body that names another stream is a
     // mistake worth reporting rather than guessing.
     if let Some(obj) = config.as_object_mut() {
@@ -118,15 +102,18 @@ async fn update(
         }
     }
     let config: StreamConfig = serde_json::from_value(config)?;
-    Ok(axum::Json(render(&state.streams.update_stream(config)?)))
+    Ok(axum::Json(state.streams.update_stream(config)?.into()))
 }
 
 async fn remove(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<StreamRemoved>, ApiError> {
     state.streams.delete_stream(&name)?;
-    Ok(axum::Json(json!({ "success": true, "stream": name })))
+    Ok(axum::Json(StreamRemoved {
+        success: true,
+        stream: name,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,10 +127,13 @@ async fn purge(
     State(state): State<AppState>,
     Path(name): Path<String>,
     OptionalJson(req): OptionalJson<PurgeRequest>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Purged>, ApiError> {
     let purged = state
         .streams
         .purge(&name, req.subject.as_deref(), req.keep)
         .await?;
-    Ok(axum::Json(json!({ "success": true, "purged": purged })))
+    Ok(axum::Json(Purged {
+        success: true,
+        purged,
+    }))
 }

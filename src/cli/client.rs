@@ -10,6 +10,13 @@ use serde_json::Value;
 
 pub use super::error::CliError;
 
+/// An answer read into its type; one that does not fit is the server's
+/// (or a version mismatch's) fault, and said so.
+pub fn typed<T: serde::de::DeserializeOwned>(answer: Value) -> Result<T, CliError> {
+    serde_json::from_value(answer)
+        .map_err(|e| CliError::Protocol(format!("the server's answer did not parse: {e}")))
+}
+
 /// An answer the caller may want to tell apart by status (e.g. 204).
 pub struct Answer {
     pub status: StatusCode,

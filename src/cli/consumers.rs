@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::client::{CliError, Client};
+use super::client::{typed, CliError, Client};
 use super::output::{cell, num, text, tinted, Out, Table, Tone};
 use super::pubsub::payload_text;
 use super::streams::done;
@@ -235,13 +235,6 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
         }
     }
     Ok(())
-}
-
-/// An answer read into its type; one that does not fit is the server's
-/// (or a version mismatch's) fault, said so.
-fn typed<T: serde::de::DeserializeOwned>(answer: Value) -> Result<T, CliError> {
-    serde_json::from_value(answer)
-        .map_err(|e| CliError::Protocol(format!("the server's answer did not parse: {e}")))
 }
 
 /// A list as one cell: comma-separated, `-` when empty.

@@ -161,7 +161,17 @@ pub fn tinted(text: impl Into<String>, tone: Tone) -> (String, Option<Tone>) {
 
 /// `value[key]` as display text: strings bare, null as "-", others as JSON.
 pub fn text(value: &Value, key: &str) -> String {
-    match value.get(key) {
+    text_of(value.get(key))
+}
+
+/// A field of a typed answer as display text, exactly as `text` shows it
+/// in the JSON the server sent.
+pub fn shown(v: &impl serde::Serialize) -> String {
+    text_of(serde_json::to_value(v).ok().as_ref())
+}
+
+fn text_of(value: Option<&Value>) -> String {
+    match value {
         None | Some(Value::Null) => "-".into(),
         Some(Value::String(s)) if s.is_empty() => "-".into(),
         Some(Value::String(s)) => s.clone(),

@@ -100,6 +100,6 @@ pub async fn run(client: &Client, out: Out) -> Result<(), CliError> {
     }
     out.fields(&fields);
     out.line("");
-    super::streams::print_streams(&out, &streams);
+    super::streams::print_streams(&out, &super::client::typed(streams)?);
     Ok(())
 }

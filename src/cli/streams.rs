@@ -3,8 +3,10 @@
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
-use super::client::{CliError, Client};
-use super::output::{bytes, cell, num, text, tinted, Out, Table, Tone};
+use super::client::{typed, CliError, Client};
+use super::output::{bytes, cell, shown, text, tinted, Out, Table, Tone};
+use crate::log::duration::format_duration;
+use crate::ops::streams::{Purged, Stream, Streams};
 
 #[derive(Debug, Subcommand)]
 pub enum StreamCmd {
@@ -77,7 +79,7 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
                 out.json(&answer);
                 return Ok(());
             }
-            print_streams(&out, &answer);
+            print_streams(&out, &typed(answer)?);
         }
         StreamCmd::Info { name } => {
             let answer = client.get(&["api", "streams", &name], &[]).await?;
@@ -85,35 +87,36 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
                 out.json(&answer);
                 return Ok(());
             }
-            let (config, state) = (&answer["config"], &answer["state"]);
-            let limit = |key: &str| match config.get(key) {
-                None | Some(Value::Null) => "unlimited".to_string(),
-                Some(_) => text(config, key),
-            };
+            let info: Stream = typed(answer)?;
+            let (config, state) = (&info.config, &info.state);
+            let limit = |v: Option<String>| v.unwrap_or_else(|| "unlimited".into());
             out.fields(&[
-                ("stream", text(config, "name")),
-                ("description", text(config, "description")),
-                ("subjects", text(config, "subjects")),
-                ("created", text(&answer, "created")),
-                ("messages", num(state, "messages").to_string()),
-                ("bytes", bytes(num(state, "bytes"))),
+                ("stream", shown(&config.name)),
+                ("description", shown(&config.description)),
+                ("subjects", shown(&config.subjects)),
+                ("created", shown(&info.created)),
+                ("messages", state.messages.to_string()),
+                ("bytes", bytes(state.bytes)),
                 (
                     "first seq",
-                    format!("{} ({})", num(state, "first_seq"), text(state, "first_ts")),
+                    format!("{} ({})", state.first_seq, shown(&state.first_ts)),
                 ),
                 (
                     "last seq",
-                    format!("{} ({})", num(state, "last_seq"), text(state, "last_ts")),
+                    format!("{} ({})", state.last_seq, shown(&state.last_ts)),
                 ),
-                ("subjects stored", num(state, "num_subjects").to_string()),
-                ("consumers", num(state, "consumer_count").to_string()),
-                ("max age", limit("max_age")),
-                ("max msgs", limit("max_msgs")),
-                ("max bytes", limit("max_bytes")),
-                ("max msgs/subject", limit("max_msgs_per_subject")),
-                ("max msg size", bytes(num(config, "max_msg_size"))),
-                ("discard", text(config, "discard")),
-                ("duplicate window", text(config, "duplicate_window")),
+                ("subjects stored", state.num_subjects.to_string()),
+                ("consumers", state.consumer_count.to_string()),
+                ("max age", limit(config.max_age.map(format_duration))),
+                ("max msgs", limit(config.max_msgs.map(|n| n.to_string()))),
+                ("max bytes", limit(config.max_bytes.map(|n| n.to_string()))),
+                (
+                    "max msgs/subject",
+                    limit(config.max_msgs_per_subject.map(|n| n.to_string())),
+                ),
+                ("max msg size", bytes(config.max_msg_size)),
+                ("discard", shown(&config.discard)),
+                ("duplicate window", format_duration(config.duplicate_window)),
             ]);
         }
         StreamCmd::Add(args) => {
@@ -175,10 +178,15 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
             let answer = client
                 .post(&["api", "streams", &name, "purge"], Value::Object(body))
                 .await?;
+            let purged = if out.json {
+                0
+            } else {
+                typed::<Purged>(answer.clone())?.purged
+            };
             done(
                 &out,
                 &answer,
-                &format!("Purged {} messages from {name}", num(&answer, "purged")),
+                &format!("Purged {purged} messages from {name}"),
             );
         }
     }
@@ -206,7 +214,7 @@ async fn confirm_purge(
     };
     eprint!(
         "Delete {which} from {name} ({} stored)? This cannot be undone. [y/N] ",
-        num(&info["state"], "messages")
+        typed::<Stream>(info)?.state.messages
     );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -219,7 +227,7 @@ async fn confirm_purge(
 
 /// The streams of a `GET /api/streams` answer as a table (also used by
 /// `hivelog status`).
-pub fn print_streams(out: &Out, answer: &Value) {
+pub fn print_streams(out: &Out, answer: &Streams) {
     let mut table = Table::new(&[
         "STREAM",
         "SUBJECTS",
@@ -229,16 +237,16 @@ pub fn print_streams(out: &Out, answer: &Value) {
         "CONSUMERS",
         "MAX AGE",
     ]);
-    for s in answer["streams"].as_array().into_iter().flatten() {
-        let (config, state) = (&s["config"], &s["state"]);
+    for s in &answer.streams {
+        let (config, state) = (&s.config, &s.state);
         table.row(vec![
-            tinted(text(config, "name"), Tone::Accent),
-            cell(text(config, "subjects")),
-            cell(num(state, "messages").to_string()),
-            cell(bytes(num(state, "bytes"))),
-            cell(num(state, "last_seq").to_string()),
-            cell(num(state, "consumer_count").to_string()),
-            cell(text(config, "max_age")),
+            tinted(config.name.clone(), Tone::Accent),
+            cell(shown(&config.subjects)),
+            cell(state.messages.to_string()),
+            cell(bytes(state.bytes)),
+            cell(state.last_seq.to_string()),
+            cell(state.consumer_count.to_string()),
+            cell(config.max_age.map_or_else(|| "-".into(), format_duration)),
         ]);
     }
     table.print(out);

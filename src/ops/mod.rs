@@ -11,7 +11,7 @@
 //! documentation.
 //!
 //! Answers of other routes that the CLI reads back live here too, one
-//! type each (`consumers.rs`), so the API and the CLI share them.
+//! type each (`consumers.rs`, `streams.rs`), so the API and the CLI share them.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -36,6 +36,7 @@ mod progress;
 mod reserve;
 mod send_message;
 mod shapes;
+pub mod streams;
 
 pub use parse::parse;
 
