@@ -1,11 +1,13 @@
-//! The narrow door from coordination to storage. `coord` never sees sled,
-//! streams or a server: it appends to subjects (optionally only if the
-//! subject's last sequence is what it expects), reads the newest record of
-//! each subject, and reads a subject's records in order. Every call is
-//! async and every error is one of a few backend-neutral kinds, so the
-//! same coordination runs on the embedded log (`embedded.rs`), in memory
-//! for tests (`memory.rs`), or on a NATS JetStream server or cluster
-//! (`jetstream.rs`), whose API has a call of the same meaning for each.
+//! The streams layer: the one face of storage for everything above it.
+//! `coord` reaches storage only through `LogPort` (below): it appends to
+//! subjects (optionally only if the subject's last sequence is what it
+//! expects), reads the newest record of each subject, and reads a
+//! subject's records in order; every error is one of a few
+//! backend-neutral kinds, so the same coordination runs on the embedded
+//! log (`embedded.rs`), in memory for tests (`memory.rs`), or on a NATS
+//! JetStream server or cluster (`jetstream.rs`). The surfaces reach
+//! streams, messages, consumers and subscriptions through `Streams`
+//! (`face.rs`, `subscribe.rs`), which alone decides where each call runs.
 
 use std::future::Future;
 use std::pin::Pin;
