@@ -217,23 +217,6 @@ fn storage_error(e: &crate::streams::PortError) -> ApiError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_full_or_read_only_disk_is_not_a_500() {
-        let io = |kind| LogError::Storage(sled::Error::Io(std::io::Error::from(kind)));
-        let full = ApiError::from(io(std::io::ErrorKind::StorageFull));
-        assert_eq!(full.status, StatusCode::INSUFFICIENT_STORAGE);
-        assert!(full.detail.contains("disk is full"));
-        let ro = ApiError::from(io(std::io::ErrorKind::ReadOnlyFilesystem));
-        assert_eq!(ro.status, StatusCode::SERVICE_UNAVAILABLE);
-        let other = ApiError::from(io(std::io::ErrorKind::InvalidData));
-        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
-    }
-}
-
 /// One entry of FastAPI's 422 `detail` list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldError {
@@ -261,5 +244,22 @@ impl FieldError {
     pub(super) fn with_input(mut self, input: &Value) -> Self {
         self.input = Some(input.clone());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_or_read_only_disk_is_not_a_500() {
+        let io = |kind| LogError::Storage(sled::Error::Io(std::io::Error::from(kind)));
+        let full = ApiError::from(io(std::io::ErrorKind::StorageFull));
+        assert_eq!(full.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert!(full.detail.contains("disk is full"));
+        let ro = ApiError::from(io(std::io::ErrorKind::ReadOnlyFilesystem));
+        assert_eq!(ro.status, StatusCode::SERVICE_UNAVAILABLE);
+        let other = ApiError::from(io(std::io::ErrorKind::InvalidData));
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
