@@ -269,7 +269,7 @@ pub fn document(table: &[(String, &'static str, Op)]) -> Value {
         "info": {
             "title": "hivelog",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Task queue, agent registry, message channels and a JetStream-style log for a team of software agents. Every error is a status code with {\"detail\": \"...\"}, except 422, whose detail is FastAPI's list of field errors. Live updates: GET /ws (WebSocket, see README).",
+            "description": "Task queue, agent registry, message channels and a JetStream-style log for a team of software agents. Every error is a status code with {\"detail\": \"...\"}, except 422, whose detail is FastAPI's list of field errors. Live updates: GET /ws (WebSocket, see docs/websocket.md).",
         },
         "servers": [{"url": "/"}],
         // No token unless the server runs with --token; then a bearer one.

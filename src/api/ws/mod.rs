@@ -86,10 +86,10 @@ pub fn routes() -> Routes {
     Routes::new("server").route(
         "/ws",
         get(upgrade),
-        vec![
-            get_op("WebSocket: subscribe to subjects, publish, ack (protocol in the README)")
-                .answers(400, "not a WebSocket upgrade"),
-        ],
+        vec![get_op(
+            "WebSocket: subscribe to subjects, publish, ack (protocol in docs/websocket.md)",
+        )
+        .answers(400, "not a WebSocket upgrade")],
     )
 }
 
