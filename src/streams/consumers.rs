@@ -15,7 +15,7 @@ mod settings;
 
 use settings::{to_info, to_info_config, to_jetstream};
 
-use super::generic::StreamError;
+use super::generic::{unavailable, StreamError};
 use super::JetStreamPort;
 use crate::log::{
     AckKind, AckOutcome, ConsumerConfig, ConsumerInfo, Delivered, LogError, MAX_FETCH_BATCH,
@@ -28,12 +28,6 @@ const ACKS_BUCKET: &str = "HIVELOG_ACKS";
 /// sequence (JetStream will have redelivered it long before, under a new
 /// reply subject that is recorded in its turn).
 const ACK_RECORD_AGE: Duration = Duration::from_secs(24 * 3600);
-
-fn unavailable(e: impl std::fmt::Display) -> StreamError {
-    StreamError::Port(super::PortError::Unavailable(format!(
-        "NATS JetStream: {e}"
-    )))
-}
 
 fn not_found(stream: &str, consumer: &str) -> StreamError {
     LogError::ConsumerNotFound {

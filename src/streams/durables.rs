@@ -6,15 +6,9 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer};
 use futures_util::StreamExt;
 
-use super::generic::StreamError;
+use super::generic::{unavailable, StreamError};
 use super::{Backend, HISTORY_STREAM};
 use crate::log::{ConsumerConfig, DeliverPolicy};
-
-fn unavailable(e: impl std::fmt::Display) -> StreamError {
-    StreamError::Port(super::PortError::Unavailable(format!(
-        "NATS JetStream: {e}"
-    )))
-}
 
 /// A durable consumer of the history stream, as a copy needs it.
 pub struct Durable {

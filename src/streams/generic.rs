@@ -35,7 +35,7 @@ pub enum StreamError {
 
 type Result<T> = std::result::Result<T, StreamError>;
 
-fn unavailable(e: impl std::fmt::Display) -> StreamError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> StreamError {
     StreamError::Port(PortError::Unavailable(format!("NATS JetStream: {e}")))
 }
 
