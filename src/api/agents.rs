@@ -2,14 +2,14 @@
 
 use axum::extract::{RawQuery, State};
 use axum::routing::{delete, get, post};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Deserialize;
 
 use super::extract::Path;
 use super::openapi::{delete_op, get_op, post_op, Routes};
 use super::validation::{ModelBody, QueryParams};
 use super::{ApiError, AppState};
 use crate::coord::agents::{AgentView, HeartbeatInput, RegisterInput};
+use crate::ops::agents::{AgentList, Beat, CleanedUp, Registered, Removed};
 
 pub fn routes() -> Routes {
     Routes::new("agents")
@@ -61,30 +61,34 @@ const AGENT_STATUSES: [&str; 4] = ["active", "idle", "busy", "offline"];
 async fn register(
     State(state): State<AppState>,
     ModelBody(model): ModelBody,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Registered>, ApiError> {
     let input: RegisterInput = model
         .required_strings(&["agent_id"])
         .length("agent_id", 1, 50)
         .length("description", 0, 200)
         .parse()?;
     let agent = state.coord.register(input).await?;
-    Ok(axum::Json(
-        json!({ "success": true, "agent_id": agent.agent.agent_id, "agent": agent }),
-    ))
+    Ok(axum::Json(Registered {
+        success: true,
+        agent_id: agent.agent.agent_id.clone(),
+        agent,
+    }))
 }
 
 async fn heartbeat(
     State(state): State<AppState>,
     ModelBody(model): ModelBody,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Beat>, ApiError> {
     let input: HeartbeatInput = model
         .required_strings(&["agent_id"])
         .required_one_of("status", &AGENT_STATUSES)
         .parse()?;
     let agent = state.coord.heartbeat(input).await?;
-    Ok(axum::Json(
-        json!({ "success": true, "agent_id": agent.agent.agent_id, "health": agent.health }),
-    ))
+    Ok(axum::Json(Beat {
+        success: true,
+        agent_id: agent.agent.agent_id,
+        health: agent.health,
+    }))
 }
 
 fn include_stale(raw: Option<&str>) -> Result<bool, ApiError> {
@@ -102,12 +106,6 @@ async fn list(
     ))
 }
 
-/// The v2 listing: the same agents, with a count.
-#[derive(Debug, Serialize)]
-struct AgentList {
-    agents: Vec<AgentView>,
-    count: usize,
-}
 
 async fn list_v2(
     State(state): State<AppState>,
@@ -120,13 +118,6 @@ async fn list_v2(
     }))
 }
 
-/// `DELETE /api/agents/{id}`: the record removed, as the listing showed it.
-#[derive(Debug, Serialize)]
-struct Removed {
-    success: bool,
-    agent_id: String,
-    removed: AgentView,
-}
 
 async fn remove(
     State(state): State<AppState>,
@@ -146,14 +137,6 @@ struct CleanupBody {
     keep_agents: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct CleanedUp {
-    success: bool,
-    removed_count: usize,
-    removed_agents: Vec<String>,
-    /// The list the client sent, as sent.
-    kept_agents: Vec<String>,
-}
 
 async fn cleanup(
     State(state): State<AppState>,

@@ -4,14 +4,13 @@
 
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
-use serde::Serialize;
 
 use super::extract::Path;
 use super::openapi::{get_op, post_op, Routes};
 use super::validation::{bad_path, Model, ModelBody, QueryParams};
 use super::{ApiError, AppState};
 use crate::coord::channels::{ChannelMessage, MessageInput};
-use crate::coord::time::ClientTime;
+use crate::ops::messages::{MessageList, Posted};
 
 const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 10_000;
@@ -53,15 +52,6 @@ pub fn routes() -> Routes {
         )
 }
 
-/// What a post answers: the replaced service's keys, then the message.
-#[derive(Debug, Serialize)]
-struct Posted {
-    success: bool,
-    sequence: Option<u64>,
-    stream: String,
-    timestamp: Option<ClientTime>,
-    message: ChannelMessage,
-}
 
 fn message_model(model: Model) -> Model {
     model.required_strings(&["agent_id"]).required(&["content"])
@@ -133,12 +123,6 @@ async fn list(
     ))
 }
 
-#[derive(Debug, Serialize)]
-struct MessageList {
-    channel: String,
-    messages: Vec<ChannelMessage>,
-    count: usize,
-}
 
 async fn list_v2(
     State(state): State<AppState>,

@@ -7,15 +7,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::extract::{Json, Path, Query};
 use super::openapi::{delete_op, get_op, post_op, Routes};
-use super::render::message;
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
-use crate::log::duration::{parse_duration, serde_human_opt};
+use crate::log::duration::parse_duration;
 use crate::log::{AckKind, ConsumerConfig};
-use crate::ops::consumers::{Consumer, ConsumerRemoved, Consumers};
+use crate::ops::consumers::{
+    AckRequest, Acked, Consumer, ConsumerRemoved, Consumers, Fetched, FetchedMessage,
+};
+use crate::ops::messages::Shown;
 
 pub fn routes() -> Routes {
     Routes::new("consumers")
@@ -125,7 +126,7 @@ async fn next(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
     Query(q): Query<NextQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Fetched>, ApiError> {
     let batch = q.batch.unwrap_or(1);
     if batch == 0 {
         return Err(ApiError::bad_request("batch must be at least 1"));
@@ -151,46 +152,29 @@ async fn next(
         .streams
         .fetch(&stream, &consumer, batch, expires)
         .await?;
-    let messages: Vec<Value> = delivered
+    let messages = delivered
         .iter()
-        .map(|d| {
-            let mut m = message(&d.message);
-            m.insert("delivered".into(), json!(d.delivered));
-            m.insert("consumer_seq".into(), json!(d.consumer_seq));
-            Value::Object(m)
+        .map(|d| FetchedMessage {
+            message: Shown::from(&d.message),
+            delivered: d.delivered,
+            consumer_seq: d.consumer_seq,
         })
         .collect();
-    Ok(axum::Json(
-        json!({ "stream": stream, "consumer": consumer, "messages": messages }),
-    ))
+    Ok(axum::Json(Fetched {
+        stream,
+        consumer,
+        messages,
+    }))
 }
 
 /// The most sequences one batch ack takes (as many as one fetch returns).
 const MAX_ACK_BATCH: usize = crate::log::MAX_FETCH_BATCH;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AckRequest {
-    seq: Option<u64>,
-    seqs: Option<Vec<u64>>,
-    /// Every delivered message up to and including this sequence.
-    up_to: Option<u64>,
-    #[serde(default = "default_kind")]
-    kind: AckKind,
-    /// For `nak`: wait this long before redelivering.
-    #[serde(default, with = "serde_human_opt")]
-    delay: Option<Duration>,
-}
-
-fn default_kind() -> AckKind {
-    AckKind::Ack
-}
-
 async fn ack(
     State(state): State<AppState>,
     Path((stream, consumer)): Path<(String, String)>,
     Json(req): Json<AckRequest>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Acked>, ApiError> {
     if req.delay.is_some() && req.kind != AckKind::Nak {
         return Err(ApiError::bad_request(
             "delay is only meaningful with kind \"nak\"",
@@ -202,9 +186,11 @@ async fn ack(
             streams
                 .ack(&stream, &consumer, seq, req.kind, req.delay)
                 .await?;
-            Ok(axum::Json(
-                json!({ "success": true, "seq": seq, "kind": req.kind }),
-            ))
+            Ok(axum::Json(Acked {
+                seq: Some(seq),
+                kind: Some(req.kind),
+                ..Acked::new()
+            }))
         }
         (None, Some(seqs), None) => {
             if seqs.len() > MAX_ACK_BATCH {
@@ -215,12 +201,12 @@ async fn ack(
             let outcome = streams
                 .ack_many(&stream, &consumer, &seqs, req.kind, req.delay)
                 .await?;
-            Ok(axum::Json(json!({
-                "success": true,
-                "kind": req.kind,
-                "done": outcome.done,
-                "not_pending": outcome.not_pending,
-            })))
+            Ok(axum::Json(Acked {
+                kind: Some(req.kind),
+                done: Some(outcome.done),
+                not_pending: Some(outcome.not_pending),
+                ..Acked::new()
+            }))
         }
         (None, None, Some(up_to)) => {
             if req.kind != AckKind::Ack {
@@ -229,9 +215,11 @@ async fn ack(
                 ));
             }
             let acked = streams.ack_up_to(&stream, &consumer, up_to).await?;
-            Ok(axum::Json(
-                json!({ "success": true, "up_to": up_to, "acked": acked }),
-            ))
+            Ok(axum::Json(Acked {
+                up_to: Some(up_to),
+                acked: Some(acked as u64),
+                ..Acked::new()
+            }))
         }
         _ => Err(ApiError::bad_request(
             "give exactly one of seq, seqs (a list) or up_to",

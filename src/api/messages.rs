@@ -8,13 +8,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::extract::{Body, Path, Query};
 use super::openapi::{delete_op, get_op, post_op, Routes};
-use super::render::{message, parse_time};
+use super::render::parse_time;
 use super::{ApiError, AppState};
 use crate::log::{Headers, PubAck, PublishOptions, ReadRange};
+use crate::ops::messages::{MessageRemoved, Shown, StreamMessages};
 
 const USER_HEADER_PREFIX: &str = "hdr-";
 const DEFAULT_LIMIT: usize = 100;
@@ -132,7 +132,7 @@ async fn list(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<StreamMessages>, ApiError> {
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if q.last_per_subject && (q.start_seq.is_some() || q.start_time.is_some()) {
         return Err(ApiError::bad_request(
@@ -157,32 +157,36 @@ async fn list(
         .streams
         .read(&name, &range, q.last_per_subject)
         .await?;
-    let messages: Vec<Value> = messages.iter().map(|m| Value::Object(message(m))).collect();
-    Ok(axum::Json(json!({ "stream": name, "messages": messages })))
+    Ok(axum::Json(StreamMessages {
+        stream: name,
+        messages: messages.iter().map(Shown::from).collect(),
+    }))
 }
 
 async fn get_one(
     State(state): State<AppState>,
     Path((name, seq)): Path<(String, u64)>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Shown>, ApiError> {
     let m = state.streams.get_message(&name, seq).await?;
-    Ok(axum::Json(Value::Object(message(&m))))
+    Ok(axum::Json(Shown::from(&m)))
 }
 
 async fn delete_one(
     State(state): State<AppState>,
     Path((name, seq)): Path<(String, u64)>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<MessageRemoved>, ApiError> {
     state.streams.delete_message(&name, seq).await?;
-    Ok(axum::Json(
-        json!({ "success": true, "stream": name, "seq": seq }),
-    ))
+    Ok(axum::Json(MessageRemoved {
+        success: true,
+        stream: name,
+        seq,
+    }))
 }
 
 async fn last(
     State(state): State<AppState>,
     Path((name, subject)): Path<(String, String)>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Shown>, ApiError> {
     let m = state.streams.last_message(&name, &subject).await?;
-    Ok(axum::Json(Value::Object(message(&m))))
+    Ok(axum::Json(Shown::from(&m)))
 }

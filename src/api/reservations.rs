@@ -3,14 +3,15 @@
 
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::extract::Json;
 use super::openapi::{get_op, post_op, Routes};
 use super::validation::QueryParams;
 use super::{ApiError, AppState};
-use crate::coord::reservations::{Reservation, ReserveRequest, MAX_GLOBS};
+use crate::coord::reservations::{ReserveRequest, MAX_GLOBS};
+use crate::ops::reservations::{
+    Check, Checked, Held, Listing, Release, Released, Reserve, Reserved, Waiting,
+};
 use crate::log::duration::parse_duration;
 
 /// Most paths one check looks at.
@@ -49,37 +50,26 @@ pub fn routes() -> Routes {
 async fn list(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Listing>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let list = state.coord.reservations(q.get("agent"));
-    let waiting: Vec<Value> = state
+    let waiting = state
         .coord
         .waiting_on_files(1_000)
         .into_iter()
-        .map(|(task_id, conflicts)| json!({ "task_id": task_id, "conflicts": conflicts }))
+        .map(|(task_id, conflicts)| Waiting { task_id, conflicts })
         .collect();
-    Ok(axum::Json(
-        json!({ "count": list.len(), "reservations": list, "waiting": waiting }),
-    ))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReserveBody {
-    agent_id: String,
-    globs: Vec<String>,
-    #[serde(default)]
-    exclusive: Option<bool>,
-    #[serde(default)]
-    ttl: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
+    Ok(axum::Json(Listing {
+        count: list.len(),
+        reservations: list,
+        waiting,
+    }))
 }
 
 async fn reserve(
     State(state): State<AppState>,
-    Json(body): Json<ReserveBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    Json(body): Json<Reserve>,
+) -> Result<axum::Json<Reserved>, ApiError> {
     let ttl = match body.ttl.as_deref() {
         Some(t) => parse_duration(t).map_err(|e| ApiError::bad_request(format!("ttl: {e}")))?,
         None => state.coord.config().reservation_ttl,
@@ -98,48 +88,27 @@ async fn reserve(
             reason: body.reason,
         })
         .await?;
-    Ok(axum::Json(json!({ "reservations": held })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReleaseBody {
-    agent_id: String,
-    #[serde(default)]
-    globs: Vec<String>,
+    Ok(axum::Json(Reserved { reservations: held }))
 }
 
 async fn release(
     State(state): State<AppState>,
-    Json(body): Json<ReleaseBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    Json(body): Json<Release>,
+) -> Result<axum::Json<Released>, ApiError> {
     if body.globs.len() > MAX_GLOBS {
         return Err(ApiError::bad_request(format!("at most {MAX_GLOBS} globs")));
     }
     let gone = state.coord.unreserve(&body.agent_id, &body.globs).await?;
-    Ok(axum::Json(
-        json!({ "released": gone.len(), "reservations": gone }),
-    ))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CheckBody {
-    #[serde(default)]
-    agent_id: Option<String>,
-    paths: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Held {
-    path: String,
-    holders: Vec<Reservation>,
+    Ok(axum::Json(Released {
+        released: gone.len(),
+        reservations: gone,
+    }))
 }
 
 async fn check(
     State(state): State<AppState>,
-    Json(body): Json<CheckBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    Json(body): Json<Check>,
+) -> Result<axum::Json<Checked>, ApiError> {
     if body.paths.len() > MAX_CHECK {
         return Err(ApiError::bad_request(format!("at most {MAX_CHECK} paths")));
     }
@@ -156,7 +125,8 @@ async fn check(
             })
         })
         .collect();
-    Ok(axum::Json(
-        json!({ "ok": conflicts.is_empty(), "conflicts": conflicts }),
-    ))
+    Ok(axum::Json(Checked {
+        ok: conflicts.is_empty(),
+        conflicts,
+    }))
 }

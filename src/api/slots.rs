@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::{get, post, put};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::extract::{Json, Path};
 use super::openapi::{get_op, post_op, put_op, Routes};
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
+use crate::coord::slots::Slot;
 use crate::log::duration::parse_duration;
+use crate::ops::slots::{Acquire, Acquired, ReleaseSlot, SetSlot, SlotReleased, Slots};
 
 /// A permit's life when the acquirer names none.
 const DEFAULT_TTL: Duration = Duration::from_secs(600);
@@ -46,36 +46,17 @@ pub fn routes() -> Routes {
         )
 }
 
-async fn list(State(state): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+async fn list(State(state): State<AppState>) -> Result<axum::Json<Slots>, ApiError> {
     let slots = state.coord.slots().await?;
-    Ok(axum::Json(json!({ "slots": slots })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetBody {
-    permits: u32,
+    Ok(axum::Json(Slots { slots }))
 }
 
 async fn set(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Json(body): Json<SetBody>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let slot = state.coord.set_slot(&name, body.permits).await?;
-    Ok(axum::Json(json!(slot)))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AcquireBody {
-    agent_id: String,
-    #[serde(default)]
-    ttl: Option<String>,
-    #[serde(default)]
-    wait: Option<String>,
-    #[serde(default)]
-    permits: Option<u32>,
+    Json(body): Json<SetSlot>,
+) -> Result<axum::Json<Slot>, ApiError> {
+    Ok(axum::Json(state.coord.set_slot(&name, body.permits).await?))
 }
 
 fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, ApiError> {
@@ -88,8 +69,8 @@ fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duratio
 async fn acquire(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Json(body): Json<AcquireBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    Json(body): Json<Acquire>,
+) -> Result<axum::Json<Acquired>, ApiError> {
     let ttl = duration("ttl", body.ttl.as_deref(), DEFAULT_TTL)?;
     if ttl.is_zero() {
         return Err(ApiError::bad_request("ttl must be more than zero"));
@@ -105,30 +86,22 @@ async fn acquire(
         .coord
         .acquire_slot(&name, &body.agent_id, ttl, wait, body.permits)
         .await?;
-    Ok(axum::Json(json!({
-        "permit": permit,
-        "slot": slot.name,
-        "in_use": slot.holders.len(),
-        "permits": slot.permits,
-    })))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReleaseBody {
-    agent_id: String,
-    #[serde(default)]
-    permit_id: Option<String>,
+    Ok(axum::Json(Acquired {
+        permit,
+        in_use: slot.holders.len(),
+        permits: slot.permits,
+        slot: slot.name,
+    }))
 }
 
 async fn release(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Json(body): Json<ReleaseBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    Json(body): Json<ReleaseSlot>,
+) -> Result<axum::Json<SlotReleased>, ApiError> {
     let ended = state
         .coord
         .release_slot(&name, &body.agent_id, body.permit_id.as_deref())
         .await?;
-    Ok(axum::Json(json!({ "released": ended })))
+    Ok(axum::Json(SlotReleased { released: ended }))
 }

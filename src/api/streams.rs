@@ -3,14 +3,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::extract::{Json, OptionalJson, Path};
 use super::openapi::{delete_op, get_op, post_op, put_op, Routes};
 use super::{ApiError, AppState};
 use crate::log::StreamConfig;
-use crate::ops::streams::{Purged, Stream, StreamRemoved, Streams};
+use crate::ops::streams::{PurgeRequest, Purged, Stream, StreamRemoved, Streams};
 
 pub fn routes() -> Routes {
     Routes::new("streams")
@@ -116,12 +115,6 @@ async fn remove(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PurgeRequest {
-    subject: Option<String>,
-    keep: Option<u64>,
-}
 
 async fn purge(
     State(state): State<AppState>,

@@ -7,16 +7,15 @@
 
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::extract::Path;
 use super::openapi::{get_op, post_op, Routes};
 use super::validation::{ModelBody, QueryParams};
 use super::{ApiError, AppState};
-use crate::coord::task::{Task, TaskInput, TaskStatus};
+use crate::coord::task::{Priority, Task, TaskInput, TaskStatus};
 use crate::coord::tasks::Written;
-use crate::coord::time::ClientTime;
+use crate::ops::tasks::{compat, TaskHistory, TaskVersion, TaskWritten};
 
 /// The compatible listing's default: every task, as the replaced service
 /// listed them (up to the cap).
@@ -25,7 +24,6 @@ const MAX_LIMIT: usize = 100_000;
 const DEFAULT_AVAILABLE: usize = 100;
 pub const PRECISE_HEADER: &str = "x-hivelog-precise-status";
 pub const STATUSES: [&str; 4] = ["available", "claimed", "completed", "failed"];
-const PRIORITIES: [&str; 3] = ["low", "medium", "high"];
 
 mod actions;
 
@@ -160,42 +158,6 @@ async fn available(
     Ok(axum::Json(state.coord.available_tasks(limit)))
 }
 
-/// What a task write answers: the replaced service's keys, then hivelog's.
-#[derive(Debug, Serialize)]
-pub struct TaskWritten {
-    pub success: bool,
-    pub task_id: String,
-    /// The sequence of this version's copy on `<prefix>.tasks`.
-    pub sequence: Option<u64>,
-    pub stream: String,
-    /// When this version was written; the compatible create echoes the
-    /// client's own `created_at` here instead, as the replaced service did.
-    pub timestamp: ClientTime,
-    /// True when the task did not exist before.
-    pub created: bool,
-    pub task: Task,
-}
-
-impl TaskWritten {
-    pub fn new(state: &AppState, w: Written) -> Self {
-        TaskWritten {
-            success: true,
-            task_id: w.task.task_id.clone(),
-            sequence: w.history_seq,
-            stream: state.coord.config().history_stream.clone(),
-            timestamp: w.at.into(),
-            created: w.created,
-            task: w.task,
-        }
-    }
-
-    /// As the compatible routes answer it.
-    pub fn compat(mut self) -> Self {
-        self.task = compat(self.task);
-        self
-    }
-}
-
 async fn create(
     State(state): State<AppState>,
     ModelBody(model): ModelBody,
@@ -203,12 +165,12 @@ async fn create(
     let input: TaskInput = model
         .required_strings(&["task_id", "title", "description"])
         .optional_one_of("status", &STATUSES)
-        .optional_one_of("priority", &PRIORITIES)
+        .optional_one_of("priority", &Priority::NAMES)
         .object_or_null("result")
         .parse()?;
     let sent_created_at = input.created_at.clone();
     let w = state.coord.post_task(input).await?;
-    let mut answer = TaskWritten::new(&state, w).compat();
+    let mut answer = written(&state, w).compat();
     // The replaced service answered `"timestamp": task.created_at`: the
     // client's own time when it sent one, so an old client that records
     // the answer's time keeps the time it wrote.
@@ -225,26 +187,24 @@ async fn show(
     Ok(axum::Json(compat(state.coord.get_task(&id)?)))
 }
 
-/// A task as the compatible routes show it: the replaced service knew no
-/// `needs_human`, so such a task reads as `failed` there.
-pub fn compat(mut t: Task) -> Task {
-    if t.status == TaskStatus::NeedsHuman {
-        t.status = TaskStatus::Failed;
-        t.extra.insert("needs_human".into(), Value::Bool(true));
-    }
-    t
-}
-
 async fn history(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    let versions: Vec<Value> = state
+) -> Result<axum::Json<TaskHistory>, ApiError> {
+    let versions = state
         .coord
         .history(&id)
         .await?
         .into_iter()
-        .map(|(seq, task)| json!({ "sequence": seq, "task": task }))
+        .map(|(sequence, task)| TaskVersion { sequence, task })
         .collect();
-    Ok(axum::Json(json!({ "task_id": id, "versions": versions })))
+    Ok(axum::Json(TaskHistory {
+        task_id: id,
+        versions,
+    }))
+}
+
+/// How a task write is answered, naming the stream its copy went to.
+pub fn written(state: &AppState, w: Written) -> TaskWritten {
+    TaskWritten::new(w, state.coord.config().history_stream.clone())
 }

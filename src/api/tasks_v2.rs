@@ -5,17 +5,17 @@
 
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
-use serde::Serialize;
 
 use super::openapi::{get_op, post_op, Routes};
-use super::tasks::{parse_status, TaskWritten, STATUSES};
+use super::tasks::{parse_status, written, STATUSES};
+use crate::ops::tasks::{TaskEvents, TaskPage, TaskWritten};
 
 /// The statuses of the new routes: the old four and `needs_human`.
 const V2_STATUSES: [&str; 5] = ["available", "claimed", "completed", "failed", "needs_human"];
 use super::validation::{FieldError, ModelBody, QueryParams};
 use super::{ApiError, AppState};
 use crate::coord::board::{Column, Cursor, Filter, TaskCounts};
-use crate::coord::task::{Task, TaskInput};
+use crate::coord::task::{Priority, TaskInput};
 
 const DEFAULT_PAGE: u64 = 100;
 const MAX_PAGE: u64 = 10_000;
@@ -67,13 +67,6 @@ pub fn routes() -> Routes {
         )
 }
 
-#[derive(Debug, Serialize)]
-struct TaskPage {
-    tasks: Vec<Task>,
-    count: usize,
-    total: usize,
-    next: Option<String>,
-}
 
 fn bad_query(name: &str, msg: &str, input: &str) -> ApiError {
     let mut e = FieldError::new(&["query", name], "value_error", msg);
@@ -109,7 +102,7 @@ async fn list(
         ),
         None => None,
     };
-    let priority = q.one_of("priority", &["low", "medium", "high"])?;
+    let priority = q.one_of("priority", &Priority::NAMES)?;
     let filter = Filter {
         text: q.get("q").filter(|t| !t.is_empty()).map(String::from),
         owner: q.get("owner").filter(|t| !t.is_empty()).map(String::from),
@@ -133,11 +126,11 @@ async fn list(
 async fn events(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<axum::Json<TaskEvents>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let limit = q.positive_int("limit")?.unwrap_or(40).min(1_000) as usize;
     let events = state.coord.recent_task_events(limit).await?;
-    Ok(axum::Json(serde_json::json!({ "events": events })))
+    Ok(axum::Json(TaskEvents { events }))
 }
 
 async fn counts(State(state): State<AppState>) -> axum::Json<TaskCounts> {
@@ -154,5 +147,5 @@ async fn create(
         .object_or_null("result")
         .parse()?;
     let w = state.coord.post_task(input).await?;
-    Ok(axum::Json(TaskWritten::new(&state, w)))
+    Ok(axum::Json(written(&state, w)))
 }

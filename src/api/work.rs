@@ -9,16 +9,18 @@ use std::time::Duration;
 use axum::extract::{RawQuery, State};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::extract::{Json, OptionalJson, Path};
 use super::openapi::{get_op, post_op, Routes};
-use super::tasks::TaskWritten;
+use super::tasks::written;
+use crate::ops::tasks::TaskWritten;
 use super::validation::QueryParams;
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
 use crate::coord::inbox::MAX_PEEK;
 use crate::coord::{Finish, Pause};
 use crate::log::duration::parse_duration;
+use crate::ops::work::{Approval, Approved, InboxAck, InboxAcked, InboxPage, SetPause};
 
 pub fn routes() -> Routes {
     Routes::new("v2")
@@ -131,7 +133,7 @@ async fn complete(
         fence: body.fencing_token,
     };
     let w = state.coord.complete(&id, &body.agent_id, finish).await?;
-    Ok(axum::Json(TaskWritten::new(&state, w)))
+    Ok(axum::Json(written(&state, w)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,7 +158,7 @@ async fn snooze(
         .coord
         .snooze(&id, &body.agent_id, delay, body.note, body.fencing_token)
         .await?;
-    Ok(axum::Json(TaskWritten::new(&state, w)))
+    Ok(axum::Json(written(&state, w)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,7 +187,7 @@ async fn handoff(
             body.fencing_token,
         )
         .await?;
-    Ok(axum::Json(TaskWritten::new(&state, w)))
+    Ok(axum::Json(written(&state, w)))
 }
 
 async fn retry(
@@ -193,26 +195,16 @@ async fn retry(
     Path(id): Path<String>,
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
     let w = state.coord.retry(&id).await?;
-    Ok(axum::Json(TaskWritten::new(&state, w)))
+    Ok(axum::Json(written(&state, w)))
 }
 
 async fn pause_state(State(state): State<AppState>) -> axum::Json<Pause> {
     axum::Json(state.coord.pause_state())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PauseBody {
-    paused: bool,
-    #[serde(default)]
-    by: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 async fn set_pause(
     State(state): State<AppState>,
-    Json(body): Json<PauseBody>,
+    Json(body): Json<SetPause>,
 ) -> Result<axum::Json<Pause>, ApiError> {
     if body.reason.as_ref().is_some_and(|r| r.len() > 1_000)
         || body.by.as_ref().is_some_and(|b| b.len() > 128)
@@ -227,33 +219,23 @@ async fn set_pause(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ApprovalBody {
-    approved: bool,
-    #[serde(default)]
-    note: Option<String>,
-    #[serde(default)]
-    by: Option<String>,
-}
-
 async fn approval(
     State(state): State<AppState>,
     Path(agent): Path<String>,
-    Json(body): Json<ApprovalBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    Json(body): Json<Approval>,
+) -> Result<axum::Json<Approved>, ApiError> {
     let view = state
         .coord
         .answer_approval(&agent, body.approved, body.note, body.by)
         .await?;
-    Ok(axum::Json(json!({ "agent": view })))
+    Ok(axum::Json(Approved { agent: view }))
 }
 
 async fn inbox(
     State(state): State<AppState>,
     Path(agent): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<InboxPage>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let limit = q.positive_int("limit")?.unwrap_or(100).min(MAX_PEEK as u64) as usize;
     let wait = parse_wait(q.get("wait"))?;
@@ -264,23 +246,21 @@ async fn inbox(
         state.coord.wait_inbox(&agent, after, wait).await?
     };
     items.truncate(limit);
-    Ok(axum::Json(
-        json!({ "agent_id": agent, "count": items.len(), "items": items }),
-    ))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AckBody {
-    #[serde(default)]
-    up_to: Option<u64>,
+    Ok(axum::Json(InboxPage {
+        agent_id: agent,
+        count: items.len(),
+        items,
+    }))
 }
 
 async fn ack_inbox(
     State(state): State<AppState>,
     Path(agent): Path<String>,
-    OptionalJson(body): OptionalJson<AckBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    OptionalJson(body): OptionalJson<InboxAck>,
+) -> Result<axum::Json<InboxAcked>, ApiError> {
     let floor = state.coord.ack_inbox(&agent, body.up_to).await?;
-    Ok(axum::Json(json!({ "agent_id": agent, "acked": floor })))
+    Ok(axum::Json(InboxAcked {
+        agent_id: agent,
+        acked: floor,
+    }))
 }

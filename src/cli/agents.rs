@@ -2,11 +2,15 @@
 //! to each other.
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::client::{CliError, Client};
-use super::output::{ago, cell, num, text, tinted, Out, Table, Tone};
+use super::output::{ago, cell, shown, tinted, Out, Table, Tone};
 use super::pubsub::follow;
+use crate::api::ws::protocol::{ClientOp, Deliver};
+use crate::coord::channels::{ChannelMessage, MessageInput};
+use crate::ops::agents::AgentList;
+use crate::ops::messages::{MessageList, Payload, Posted, Shown};
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
@@ -25,8 +29,8 @@ pub fn health_tone(health: &str) -> Tone {
 
 pub async fn list(client: &Client, out: Out, args: AgentsArgs) -> Result<(), CliError> {
     let include_stale = (!args.active).to_string();
-    let answer = client
-        .get(
+    let answer: AgentList = client
+        .get_as(
             &["api", "v2", "agents"],
             &[("include_stale", include_stale)],
         )
@@ -35,8 +39,7 @@ pub async fn list(client: &Client, out: Out, args: AgentsArgs) -> Result<(), Cli
         out.json(&answer);
         return Ok(());
     }
-    let agents = answer["agents"].as_array().cloned().unwrap_or_default();
-    if agents.is_empty() {
+    if answer.agents.is_empty() {
         out.line("No agents have registered yet");
         return Ok(());
     }
@@ -49,15 +52,14 @@ pub async fn list(client: &Client, out: Out, args: AgentsArgs) -> Result<(), Cli
         "LAST SEEN",
         "CAPABILITIES",
     ]);
-    for a in &agents {
-        let health = text(a, "health");
-        let approval = if a["needs_approval"] == json!(true) {
-            let message = text(a, "approval_message");
+    for view in &answer.agents {
+        let a = &view.agent;
+        let health = shown(&view.health);
+        let approval = if a.needs_approval {
             tinted(
-                if message == "-" {
-                    "NEEDED".to_string()
-                } else {
-                    format!("NEEDED: {message}")
+                match a.approval_message.as_deref() {
+                    None | Some("") => "NEEDED".to_string(),
+                    Some(message) => format!("NEEDED: {message}"),
                 },
                 Tone::Bad,
             )
@@ -65,15 +67,15 @@ pub async fn list(client: &Client, out: Out, args: AgentsArgs) -> Result<(), Cli
             cell("-")
         };
         table.row(vec![
-            tinted(text(a, "agent_id"), Tone::Accent),
+            tinted(&a.agent_id, Tone::Accent),
             tinted(health.clone(), health_tone(&health)),
-            cell(text(a, "status")),
-            cell(text(a, "current_task")),
+            cell(shown(&a.status)),
+            cell(shown(&a.current_task)),
             approval,
             // When the server last heard from it (the heartbeat's own
             // timestamp may be another clock's, or absent).
-            cell(ago(&text(a, "last_seen"))),
-            cell(text(a, "capabilities")),
+            cell(ago(&shown(&a.last_seen))),
+            cell(shown(&a.capabilities)),
         ]);
     }
     table.print(&out);
@@ -108,14 +110,19 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
             text: content,
             agent,
         } => {
-            let body = json!({"agent_id": agent, "channel": channel, "content": content});
-            let answer = client.post(&["api", "v2", "messages"], body).await?;
+            let body = MessageInput {
+                agent_id: Some(agent),
+                channel: Some(channel.clone()),
+                content: Some(Value::String(content)),
+                ..MessageInput::default()
+            };
+            let answer: Posted = client.post_as(&["api", "v2", "messages"], &body).await?;
             if out.json {
                 out.json(&answer);
             } else {
                 out.line(&format!(
                     "Sent to {channel} (message {})",
-                    num(&answer, "sequence")
+                    answer.sequence.unwrap_or(0)
                 ));
             }
         }
@@ -124,13 +131,13 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
             limit,
             follow: live,
         } => {
-            let answer = client
-                .get(
+            let answer: MessageList = client
+                .get_as(
                     &["api", "v2", "messages", &channel],
                     &[("limit", limit.to_string())],
                 )
                 .await?;
-            let messages = answer["messages"].as_array().cloned().unwrap_or_default();
+            let messages = answer.messages;
             for m in &messages {
                 print_message(&out, m);
             }
@@ -143,19 +150,23 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
                 let subject = format!("{prefix}.{channel}");
                 // Continue right after the last message shown (by its
                 // sequence in the stream), so none posted meanwhile is missed.
-                let deliver = match messages.last().and_then(|m| m["sequence"].as_u64()) {
-                    Some(id) => json!({ "start_seq": id + 1 }),
-                    None => json!("new"),
+                let deliver = match messages.last().and_then(|m| m.sequence) {
+                    Some(id) => Deliver::StartSeq(id + 1),
+                    None => Deliver::New,
                 };
-                let sub = json!({"op": "sub", "sid": 1, "subject": subject, "deliver": deliver});
-                follow(client, sub, None, |frame| {
+                let sub = ClientOp::Sub {
+                    sid: Value::from(1),
+                    subject,
+                    deliver,
+                    durable: None,
+                    ack: false,
+                };
+                follow(client, sub, None, |m| {
                     // Messages are published as the stored record; show it
                     // the same way as the ones read over HTTP.
-                    let record = frame
-                        .get("data")
-                        .cloned()
-                        .unwrap_or_else(|| json!({"content": frame["text"]}));
-                    print_message(&out, &record);
+                    if let Some(record) = as_record(m.message, &channel) {
+                        print_message(&out, &record);
+                    }
                 })
                 .await?;
             }
@@ -164,17 +175,43 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
     Ok(())
 }
 
-fn print_message(out: &Out, m: &Value) {
+/// A live message as the record the channel stores; a payload that is
+/// not one (another client's publish) is shown as its content.
+fn as_record(m: Shown, channel: &str) -> Option<ChannelMessage> {
+    let content = match m.payload {
+        Payload::Data(v) => match serde_json::from_value::<ChannelMessage>(v.clone()) {
+            Ok(mut record) => {
+                record.sequence = record.sequence.or(m.seq);
+                return Some(record);
+            }
+            Err(_) => v,
+        },
+        Payload::Text(t) => Value::String(t),
+        Payload::DataB64(_) => return None,
+    };
+    Some(ChannelMessage {
+        message_id: None,
+        sequence: m.seq,
+        agent_id: None,
+        channel: channel.to_string(),
+        content,
+        timestamp: None,
+        mentions: Vec::new(),
+        extra: Default::default(),
+    })
+}
+
+fn print_message(out: &Out, m: &ChannelMessage) {
     if out.json {
-        out.line(&m.to_string());
+        out.json_line(m);
         return;
     }
-    let time = text(m, "timestamp");
+    let time = shown(&m.timestamp);
     let time = time.get(11..19).unwrap_or(&time).to_string();
     out.line(&format!(
         "{} {} {}",
         out.paint(Tone::Dim, &time),
-        out.paint(Tone::Accent, &format!("{}:", text(m, "agent_id"))),
-        text(m, "content")
+        out.paint(Tone::Accent, &format!("{}:", shown(&m.agent_id))),
+        shown(&m.content)
     ));
 }

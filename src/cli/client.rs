@@ -121,11 +121,33 @@ impl Client {
             .body)
     }
 
-    pub async fn post(&self, segments: &[&str], body: Value) -> Result<Value, CliError> {
+    pub async fn post(
+        &self,
+        segments: &[&str],
+        body: &impl serde::Serialize,
+    ) -> Result<Value, CliError> {
         Ok(self
-            .call(Method::POST, segments, &[], Some(Body::Json(body)), &[])
+            .call(Method::POST, segments, &[], Some(Body::json(body)?), &[])
             .await?
             .body)
+    }
+
+    /// A POST whose answer is read into its type.
+    pub async fn post_as<T: serde::de::DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl serde::Serialize,
+    ) -> Result<T, CliError> {
+        typed(self.post(segments, body).await?)
+    }
+
+    /// A GET whose answer is read into its type.
+    pub async fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, CliError> {
+        typed(self.get(segments, query).await?)
     }
 
     pub async fn delete(&self, segments: &[&str]) -> Result<Value, CliError> {
@@ -246,6 +268,15 @@ pub enum Body {
         bytes: Vec<u8>,
         headers: Vec<(String, String)>,
     },
+}
+
+impl Body {
+    /// A request type as a JSON body.
+    pub fn json(body: &impl serde::Serialize) -> Result<Body, CliError> {
+        serde_json::to_value(body)
+            .map(Body::Json)
+            .map_err(|e| CliError::Protocol(format!("cannot encode the request: {e}")))
+    }
 }
 
 #[cfg(test)]

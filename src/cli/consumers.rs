@@ -2,14 +2,13 @@
 //! would show them, and fetching from one from a terminal.
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
-
 use super::client::{typed, CliError, Client};
-use super::output::{cell, num, text, tinted, Out, Table, Tone};
+use super::output::{cell, shown, text, tinted, Out, Table, Tone};
 use super::pubsub::payload_text;
-use super::streams::done;
-use crate::log::duration::format_duration;
-use crate::ops::consumers::{Consumer, Consumers};
+use super::streams::{done, parse_word};
+use crate::log::duration::{format_duration, parse_duration};
+use crate::log::{AckPolicy, ConsumerConfig, DeliverPolicy};
+use crate::ops::consumers::{AckRequest, Consumer, Consumers, Fetched};
 
 #[derive(Debug, Subcommand)]
 pub enum ConsumerCmd {
@@ -114,8 +113,8 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
                 ("stream", c.stream_name.clone()),
                 ("durable", c.durable.to_string()),
                 ("filter", list(&config.filter_subjects)),
-                ("deliver", word(&config.deliver_policy)),
-                ("ack policy", word(&config.ack_policy)),
+                ("deliver", shown(&config.deliver_policy)),
+                ("ack policy", shown(&config.ack_policy)),
                 ("ack wait", format_duration(config.ack_wait)),
                 (
                     "max deliver",
@@ -136,27 +135,26 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
             ]);
         }
         ConsumerCmd::Add(args) => {
-            let mut config = json!({
-                "durable_name": args.name,
-                "filter_subjects": args.filter,
-                "deliver_policy": args.deliver,
-                "ack_policy": args.ack,
-            });
+            let defaults = ConsumerConfig::default();
+            let mut config = ConsumerConfig {
+                durable_name: Some(args.name),
+                filter_subjects: args.filter,
+                deliver_policy: parse_word(&args.deliver)?,
+                ack_policy: parse_word(&args.ack)?,
+                max_deliver: args.max_deliver,
+                max_ack_pending: args.max_ack_pending.unwrap_or(defaults.max_ack_pending),
+                ..defaults
+            };
             if let Some(seq) = args.start_seq {
-                config["deliver_policy"] = json!("by_start_sequence");
-                config["opt_start_seq"] = json!(seq);
+                config.deliver_policy = DeliverPolicy::ByStartSequence;
+                config.opt_start_seq = Some(seq);
             }
-            for (key, value) in [
-                ("ack_wait", args.ack_wait.map(Value::from)),
-                ("max_deliver", args.max_deliver.map(Value::from)),
-                ("max_ack_pending", args.max_ack_pending.map(Value::from)),
-            ] {
-                if let Some(value) = value {
-                    config[key] = value;
-                }
+            if let Some(wait) = &args.ack_wait {
+                config.ack_wait = parse_duration(wait)
+                    .map_err(|e| CliError::input(format!("--ack-wait {wait:?}: {e}")))?;
             }
             let answer = client
-                .post(&["api", "streams", &args.stream, "consumers"], config)
+                .post(&["api", "streams", &args.stream, "consumers"], &config)
                 .await?;
             done(
                 &out,
@@ -185,46 +183,52 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
             wait,
             no_ack,
         } => {
-            let answer = client
-                .call(
-                    reqwest::Method::POST,
-                    &["api", "streams", &stream, "consumers", &name, "next"],
-                    &[("batch", batch.to_string()), ("expires", wait)],
-                    None,
-                    &[],
-                )
-                .await?
-                .body;
-            let messages = answer["messages"].as_array().cloned().unwrap_or_default();
+            let answer: Fetched = typed(
+                client
+                    .call(
+                        reqwest::Method::POST,
+                        &["api", "streams", &stream, "consumers", &name, "next"],
+                        &[("batch", batch.to_string()), ("expires", wait)],
+                        None,
+                        &[],
+                    )
+                    .await?
+                    .body,
+            )?;
+            let messages = &answer.messages;
             if !out.json {
                 if messages.is_empty() {
                     out.line("No messages waiting");
                 }
-                for m in &messages {
+                for m in messages {
                     out.line(&format!(
                         "{} {}  {}",
-                        out.paint(Tone::Dim, &format!("#{}", num(m, "seq"))),
-                        out.paint(Tone::Accent, &text(m, "subject")),
-                        payload_text(m)
+                        out.paint(Tone::Dim, &format!("#{}", shown(&m.message.seq))),
+                        out.paint(Tone::Accent, &m.message.subject),
+                        payload_text(&m.message.payload)
                     ));
                 }
             }
             if !no_ack && !messages.is_empty() {
                 // What to acknowledge depends on the consumer's ack policy:
                 // each message, only the last (it covers the rest), or none.
-                let info = client
-                    .get(&["api", "streams", &stream, "consumers", &name], &[])
+                let info: Consumer = client
+                    .get_as(&["api", "streams", &stream, "consumers", &name], &[])
                     .await?;
-                let to_ack: Vec<&Value> = match info["config"]["ack_policy"].as_str() {
-                    Some("none") => Vec::new(),
-                    Some("all") => messages.last().into_iter().collect(),
-                    _ => messages.iter().collect(),
+                let to_ack: Vec<_> = match info.config.ack_policy {
+                    AckPolicy::None => Vec::new(),
+                    AckPolicy::All => messages.last().into_iter().collect(),
+                    AckPolicy::Explicit => messages.iter().collect(),
                 };
                 for m in to_ack {
+                    let ack = AckRequest {
+                        seq: m.message.seq,
+                        ..AckRequest::default()
+                    };
                     client
                         .post(
                             &["api", "streams", &stream, "consumers", &name, "ack"],
-                            json!({"seq": m["seq"]}),
+                            &ack,
                         )
                         .await?;
                 }
@@ -243,14 +247,5 @@ fn list(items: &[String]) -> String {
         "-".into()
     } else {
         items.join(",")
-    }
-}
-
-/// A unit enum as the word the API uses for it.
-fn word(v: &impl serde::Serialize) -> String {
-    match serde_json::to_value(v) {
-        Ok(Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => "-".into(),
     }
 }

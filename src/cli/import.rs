@@ -4,11 +4,27 @@
 
 use std::collections::HashSet;
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::client::{CliError, Client};
-use super::output::{text, Out};
+use super::output::Out;
 use super::pubsub::progress;
+
+/// A task the server refused, and why.
+#[derive(Serialize)]
+struct Refused {
+    task_id: String,
+    detail: String,
+}
+
+/// What `task import --json` prints.
+#[derive(Serialize)]
+struct Imported<'a> {
+    added: &'a [String],
+    skipped: &'a [String],
+    failed: &'a [Refused],
+}
 
 /// Reads tasks from a JSON or YAML file, checks them all before sending
 /// any, then adds those that do not exist yet.
@@ -29,7 +45,7 @@ pub async fn import(client: &Client, out: Out, file: &std::path::Path) -> Result
             match client.get(&["api", "tasks", &id], &[]).await {
                 Ok(_) => Ok(false),
                 Err(CliError::Server { status: 404, .. }) => client
-                    .post(&["api", "v2", "tasks"], task)
+                    .post(&["api", "v2", "tasks"], &task)
                     .await
                     .map(|_| true),
                 Err(e) => Err(e),
@@ -53,13 +69,20 @@ pub async fn import(client: &Client, out: Out, file: &std::path::Path) -> Result
                 bar.abandon();
                 return Err(e);
             }
-            Err(e) => failures.push(json!({"task_id": id, "detail": e.to_string()})),
+            Err(e) => failures.push(Refused {
+                task_id: id,
+                detail: e.to_string(),
+            }),
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
     if out.json {
-        out.json(&json!({"added": added, "skipped": skipped, "failed": failures}));
+        out.json(&Imported {
+            added: &added,
+            skipped: &skipped,
+            failed: &failures,
+        });
     } else {
         out.line(&format!(
             "Imported {} new tasks; {} already existed and were left as they are{}",
@@ -72,7 +95,7 @@ pub async fn import(client: &Client, out: Out, file: &std::path::Path) -> Result
             }
         ));
         for f in &failures {
-            out.line(&format!("  {}: {}", text(f, "task_id"), text(f, "detail")));
+            out.line(&format!("  {}: {}", f.task_id, f.detail));
         }
     }
     if failures.is_empty() {

@@ -4,11 +4,10 @@
 
 use std::io::Write;
 
-use reqwest::Method;
-use serde_json::{json, Value};
-
 use super::client::{CliError, Client};
-use super::output::{text, Out};
+use super::output::{shown, Out};
+use crate::coord::inbox::InboxItem;
+use crate::ops::work::{InboxAck, InboxPage};
 
 /// `hivelog wait`'s options.
 #[derive(Debug, clap::Args)]
@@ -98,22 +97,14 @@ pub async fn wait(client: &Client, out: Out, args: WaitArgs) -> Result<(), CliEr
             ("wait", format!("{}ms", slice.as_millis().max(1))),
             ("after", after.to_string()),
         ];
-        let answer = client
-            .call(
-                Method::GET,
-                &["api", "v2", "agents", &agent, "inbox"],
-                &query,
-                None,
-                &[],
-            )
-            .await?
-            .body;
-        let items = answer["items"].as_array().cloned().unwrap_or_default();
-        if let Some(last) = items.last().and_then(|i| i["seq"].as_u64()) {
+        let answer: InboxPage = client
+            .get_as(&["api", "v2", "agents", &agent, "inbox"], &query)
+            .await?;
+        if let Some(last) = answer.items.last().map(|i| i.seq) {
             let text = if out.json {
                 serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"
             } else {
-                items.iter().map(|i| summary(i) + "\n").collect()
+                answer.items.iter().map(|i| summary(i) + "\n").collect()
             };
             // Only what reached stdout counts as reported.
             let mut stdout = std::io::stdout().lock();
@@ -127,12 +118,7 @@ pub async fn wait(client: &Client, out: Out, args: WaitArgs) -> Result<(), CliEr
                 })?;
             write_cursor(cursor_file.as_deref(), last);
             if ack {
-                client
-                    .post(
-                        &["api", "v2", "agents", &agent, "inbox", "ack"],
-                        json!({ "up_to": last }),
-                    )
-                    .await?;
+                ack_up_to(client, &agent, last).await?;
             }
             return Ok(());
         }
@@ -158,14 +144,30 @@ pub fn wait_exit_code(e: &CliError) -> u8 {
     }
 }
 
-fn summary(item: &Value) -> String {
-    let from = text(item, "from");
-    let mut line = format!("{} from {from}", text(item, "kind"));
-    if let Some(task) = item["task_id"].as_str() {
+fn summary(item: &InboxItem) -> String {
+    let mut line = format!("{} from {}", shown(&item.kind), shown(&item.from));
+    if let Some(task) = &item.task_id {
         line.push_str(&format!(" on {task}"));
     }
-    let body: String = text(item, "text").chars().take(200).collect();
+    let body: String = shown(&item.text).chars().take(200).collect();
     format!("{line}: {}", body.replace('\n', " "))
+}
+
+async fn ack_up_to(client: &Client, agent: &str, last: u64) -> Result<(), CliError> {
+    client
+        .post(
+            &["api", "v2", "agents", agent, "inbox", "ack"],
+            &InboxAck { up_to: Some(last) },
+        )
+        .await
+        .map(drop)
+}
+
+/// What a Cursor `stop` hook answers: a follow-up message, or nothing.
+#[derive(serde::Serialize)]
+struct CursorStop {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    followup_message: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -185,25 +187,19 @@ pub async fn inbox(
     ack: bool,
     format: InboxFormat,
 ) -> Result<(), CliError> {
-    let answer = client
-        .get(&["api", "v2", "agents", agent, "inbox"], &[])
+    let answer: InboxPage = client
+        .get_as(&["api", "v2", "agents", agent, "inbox"], &[])
         .await?;
-    let items = answer["items"].as_array().cloned().unwrap_or_default();
     if ack {
-        if let Some(last) = items.last().and_then(|i| i["seq"].as_u64()) {
-            client
-                .post(
-                    &["api", "v2", "agents", agent, "inbox", "ack"],
-                    json!({ "up_to": last }),
-                )
-                .await?;
+        if let Some(last) = answer.items.last().map(|i| i.seq) {
+            ack_up_to(client, agent, last).await?;
         }
     }
     if out.json {
         out.json(&answer);
         return Ok(());
     }
-    let lines: Vec<String> = items.iter().map(summary).collect();
+    let lines: Vec<String> = answer.items.iter().map(summary).collect();
     match format {
         InboxFormat::Text => {
             if !lines.is_empty() {
@@ -214,12 +210,11 @@ pub async fn inbox(
             }
         }
         InboxFormat::CursorStop => {
-            let answer = if lines.is_empty() {
-                json!({})
-            } else {
-                json!({ "followup_message": format!("New in your hivelog inbox:\n{}", lines.join("\n")) })
+            let answer = CursorStop {
+                followup_message: (!lines.is_empty())
+                    .then(|| format!("New in your hivelog inbox:\n{}", lines.join("\n"))),
             };
-            out.line(&answer.to_string());
+            out.json_line(&answer);
         }
     }
     Ok(())

@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use super::client::{Body, CliError, Client};
 use super::Conn;
 use crate::api::mcp::AGENT_HEADER;
+use crate::ops::tasks::AgentStep;
 
 #[derive(Debug, clap::Args)]
 pub struct McpArgs {
@@ -123,10 +124,15 @@ impl Forward {
         let Some(agent) = named.or(self.agent.as_deref()) else {
             return;
         };
-        let body = json!({"agent_id": agent, "fencing_token": token, "reason": crate::coord::GONE_BEFORE_ANSWER});
+        let body = AgentStep {
+            agent_id: Some(agent.to_string()),
+            fencing_token: Some(token),
+            reason: Some(crate::coord::GONE_BEFORE_ANSWER.to_string()),
+            capabilities: None,
+        };
         if let Err(e) = self
             .client
-            .post(&["api", "tasks", id, "release"], body)
+            .post(&["api", "tasks", id, "release"], &body)
             .await
         {
             eprintln!(

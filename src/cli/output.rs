@@ -57,8 +57,13 @@ impl Out {
     }
 
     /// Prints `value` as pretty JSON (the `--json` answer).
-    pub fn json(&self, value: &Value) {
-        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    /// Prints a value as one line of JSON (a stream of records).
+    pub fn json_line(&self, value: &impl serde::Serialize) {
+        line(&serde_json::to_string(value).unwrap_or_default());
+    }
+
+    pub fn json(&self, value: &impl serde::Serialize) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_default();
         line(&text);
     }
 

@@ -9,12 +9,15 @@ use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use super::client::{Body, CliError, Client};
-use super::output::{num, Out, Tone};
+use super::client::{typed, Body, CliError, Client};
+use super::output::{shown, Out, Tone};
+use crate::api::ws::protocol::{ClientOp, Deliver, ServerFrame};
+use crate::log::PubAck;
+use crate::ops::messages::{Payload, Shown};
 
 #[derive(Debug, Args)]
 pub struct PubArgs {
@@ -71,7 +74,7 @@ pub async fn publish(client: &Client, out: Out, args: PubArgs) -> Result<(), Cli
 
     let bar = progress(args.count, out);
     let started = Instant::now();
-    let (mut first, mut last, mut duplicates) = (None, Value::Null, 0u64);
+    let (mut first, mut last, mut duplicates) = (None, None, 0u64);
     // One Ctrl-C listener for the whole run: a fresh one per step could
     // miss a signal that lands between two steps.
     let interrupted = tokio::signal::ctrl_c();
@@ -99,8 +102,8 @@ pub async fn publish(client: &Client, out: Out, args: PubArgs) -> Result<(), Cli
                 )));
             }
         };
-        let answer = match answer {
-            Ok(a) => a.body,
+        let answer = match answer.and_then(|a| typed::<PubAck>(a.body)) {
+            Ok(a) => a,
             Err(e) if args.count > 1 => {
                 bar.abandon();
                 return Err(CliError::input(format!(
@@ -110,14 +113,16 @@ pub async fn publish(client: &Client, out: Out, args: PubArgs) -> Result<(), Cli
             }
             Err(e) => return Err(e),
         };
-        if answer["duplicate"] == json!(true) {
+        if answer.duplicate {
             duplicates += 1;
         }
-        first.get_or_insert_with(|| answer["seq"].clone());
-        last = answer;
+        first.get_or_insert(answer.seq);
+        last = Some(answer);
         bar.inc(1);
     }
     bar.finish_and_clear();
+    // `count` is at least 1, so there was a last answer.
+    let Some(last) = last else { return Ok(()) };
 
     if args.count == 1 {
         if out.json {
@@ -128,15 +133,15 @@ pub async fn publish(client: &Client, out: Out, args: PubArgs) -> Result<(), Cli
         return Ok(());
     }
     let seconds = started.elapsed().as_secs_f64();
-    let summary = json!({
-        "subject": args.subject,
-        "published": args.count,
-        "duplicates": duplicates,
-        "stream": last["stream"],
-        "first_seq": first.unwrap_or(Value::Null),
-        "last_seq": last["seq"],
-        "seconds": (seconds * 1000.0).round() / 1000.0,
-    });
+    let summary = Published {
+        subject: &args.subject,
+        published: args.count,
+        duplicates,
+        stream: last.stream.as_deref(),
+        first_seq: first.flatten(),
+        last_seq: last.seq,
+        seconds: (seconds * 1000.0).round() / 1000.0,
+    };
     if out.json {
         out.json(&summary);
     } else {
@@ -151,23 +156,35 @@ pub async fn publish(client: &Client, out: Out, args: PubArgs) -> Result<(), Cli
             } else {
                 String::new()
             },
-            last["seq"],
+            shown(&last.seq),
         ));
     }
     Ok(())
 }
 
-fn describe_puback(out: &Out, subject: &str, ack: &Value) -> String {
+/// What `pub --count N --json` prints.
+#[derive(serde::Serialize)]
+struct Published<'a> {
+    subject: &'a str,
+    published: u64,
+    duplicates: u64,
+    stream: Option<&'a str>,
+    first_seq: Option<u64>,
+    last_seq: Option<u64>,
+    seconds: f64,
+}
+
+fn describe_puback(out: &Out, subject: &str, ack: &PubAck) -> String {
     let subject = out.paint(Tone::Accent, subject);
-    match ack["stream"].as_str() {
+    let seq = ack.seq.unwrap_or(0);
+    match &ack.stream {
         None => format!(
             "Published to {subject}: no stream stores it; delivered to live subscribers only"
         ),
-        Some(stream) if ack["duplicate"] == json!(true) => format!(
-            "Duplicate: {subject} already stored in {stream} as seq {} (nothing new written)",
-            num(ack, "seq")
+        Some(stream) if ack.duplicate => format!(
+            "Duplicate: {subject} already stored in {stream} as seq {seq} (nothing new written)"
         ),
-        Some(stream) => format!("Published to {subject}: {stream} seq {}", num(ack, "seq")),
+        Some(stream) => format!("Published to {subject}: {stream} seq {seq}"),
     }
 }
 
@@ -216,33 +233,31 @@ pub struct SubArgs {
 
 pub async fn subscribe(client: &Client, out: Out, args: SubArgs) -> Result<(), CliError> {
     let deliver = if args.all {
-        json!("all")
+        Deliver::All
     } else if args.last {
-        json!("last")
+        Deliver::Last
     } else if args.last_per_subject {
-        json!("last_per_subject")
+        Deliver::LastPerSubject
     } else if let Some(seq) = args.start_seq {
-        json!({ "start_seq": seq })
+        Deliver::StartSeq(seq)
     } else if let Some(since) = &args.since {
-        json!({ "start_time": since_to_time(since)? })
+        Deliver::StartTime(since_to_time(since)?)
     } else {
-        json!("new")
+        Deliver::New
     };
-    let mut sub = json!({"op": "sub", "sid": 1, "subject": args.pattern, "deliver": deliver});
-    if let Some(name) = &args.durable {
-        sub["durable"] = json!(name);
-        sub["ack"] = json!(true);
-    }
-    follow(client, sub, args.count, |frame| {
+    let sub = ClientOp::Sub {
+        sid: Value::from(1),
+        subject: args.pattern,
+        deliver,
+        ack: args.durable.is_some(),
+        durable: args.durable,
+    };
+    follow(client, sub, args.count, |m| {
         if out.json {
-            let mut raw = frame.clone();
-            if let Some(o) = raw.as_object_mut() {
-                o.remove("op");
-                o.remove("sid");
-            }
-            out.line(&raw.to_string());
+            // The frame without its `op` and `sid`.
+            out.line(&serde_json::to_string(&m).unwrap_or_default());
         } else {
-            out.line(&describe_msg(&out, frame));
+            out.line(&describe_msg(&out, &m.message));
         }
     })
     .await
@@ -266,9 +281,10 @@ fn since_to_time(since: &str) -> Result<String, CliError> {
 }
 
 /// `17:32:43 mjwork.tasks #12  {"task_id":...}`
-fn describe_msg(out: &Out, frame: &Value) -> String {
-    let time = frame["time"]
-        .as_str()
+fn describe_msg(out: &Out, m: &Shown) -> String {
+    let time = m
+        .time
+        .as_deref()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| {
             t.with_timezone(&chrono::Local)
@@ -276,30 +292,36 @@ fn describe_msg(out: &Out, frame: &Value) -> String {
                 .to_string()
         })
         .unwrap_or_default();
-    let seq = match frame["seq"].as_u64() {
+    let seq = match m.seq {
         Some(seq) => format!(" #{seq}"),
         None => String::new(),
     };
     format!(
         "{} {}{}  {}",
         out.paint(Tone::Dim, &time),
-        out.paint(Tone::Accent, frame["subject"].as_str().unwrap_or("?")),
+        out.paint(Tone::Accent, &m.subject),
         out.paint(Tone::Dim, &seq),
-        payload_text(frame)
+        payload_text(&m.payload)
     )
 }
 
 /// The payload as one line: JSON compact, text as is, binary by size.
-pub fn payload_text(frame: &Value) -> String {
-    if let Some(data) = frame.get("data") {
-        data.to_string()
-    } else if let Some(text) = frame["text"].as_str() {
-        text.replace('\n', "\\n")
-    } else if let Some(b64) = frame["data_b64"].as_str() {
-        format!("<{} bytes of binary>", b64.len() / 4 * 3)
-    } else {
-        String::new()
+pub fn payload_text(payload: &Payload) -> String {
+    match payload {
+        Payload::Data(data) => data.to_string(),
+        Payload::Text(text) => text.replace('\n', "\\n"),
+        Payload::DataB64(b64) => format!("<{} bytes of binary>", b64.len() / 4 * 3),
     }
+}
+
+/// A delivered message as `follow` hands it on: the `msg` frame without
+/// its `op` and `sid`.
+#[derive(Debug, serde::Serialize)]
+pub struct Followed {
+    #[serde(flatten)]
+    pub message: Shown,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<u64>,
 }
 
 /// Subscribes with `sub` over `/ws` and calls `on_msg` for each message
@@ -308,9 +330,9 @@ pub fn payload_text(frame: &Value) -> String {
 /// `on_msg` has printed it.
 pub async fn follow(
     client: &Client,
-    sub: Value,
+    sub: ClientOp,
     count: Option<u64>,
-    mut on_msg: impl FnMut(&Value),
+    mut on_msg: impl FnMut(Followed),
 ) -> Result<(), CliError> {
     let url = client.ws_url();
     let mut request = url
@@ -334,8 +356,8 @@ pub async fn follow(
         server: url.clone(),
         reason: e.to_string(),
     })?;
-    let acks = sub["ack"] == json!(true);
-    ws.send(Frame::text(sub.to_string()))
+    let acks = matches!(sub, ClientOp::Sub { ack: true, .. });
+    ws.send(Frame::text(frame_text(&sub)?))
         .await
         .map_err(|e| CliError::Protocol(format!("cannot subscribe: {e}")))?;
 
@@ -365,15 +387,21 @@ pub async fn follow(
             }
             Some(Ok(_)) => continue,
         };
-        let Ok(frame) = serde_json::from_str::<Value>(text.as_str()) else {
+        // Frames of a newer server this one does not know are skipped.
+        let Ok(frame) = serde_json::from_str::<ServerFrame>(text.as_str()) else {
             continue;
         };
-        match frame["op"].as_str() {
-            Some("msg") => {
-                on_msg(&frame);
-                if acks {
-                    let ack = json!({"op": "ack", "sid": frame["sid"], "seq": frame["seq"]});
-                    ws.send(Frame::text(ack.to_string()))
+        match frame {
+            ServerFrame::Msg {
+                sid,
+                message,
+                delivered,
+            } => {
+                let seq = message.seq;
+                on_msg(Followed { message, delivered });
+                if let (true, Some(seq)) = (acks, seq) {
+                    let ack = ClientOp::Ack { sid, seq };
+                    ws.send(Frame::text(frame_text(&ack)?))
                         .await
                         .map_err(|e| CliError::Protocol(format!("connection lost: {e}")))?;
                 }
@@ -382,10 +410,7 @@ pub async fn follow(
                     break;
                 }
             }
-            Some("err") => {
-                let detail = frame["detail"].as_str().unwrap_or("error").to_string();
-                return Err(CliError::Protocol(detail));
-            }
+            ServerFrame::Err { detail, .. } => return Err(CliError::Protocol(detail)),
             _ => {}
         }
     }
@@ -402,4 +427,8 @@ pub async fn follow(
     })
     .await;
     Ok(())
+}
+
+fn frame_text(op: &ClientOp) -> Result<String, CliError> {
+    serde_json::to_string(op).map_err(|e| CliError::Protocol(format!("cannot encode a frame: {e}")))
 }

@@ -3,10 +3,10 @@
 //! slot release build --agent me`.
 
 use clap::Subcommand;
-use serde_json::json;
-
-use super::client::{CliError, Client};
-use super::output::{cell, num, text, tinted, Out, Table, Tone};
+use super::client::{typed, Body, CliError, Client};
+use super::output::{cell, shown, tinted, Out, Table, Tone};
+use crate::coord::slots::Slot;
+use crate::ops::slots::{Acquire, Acquired, ReleaseSlot, SetSlot, SlotReleased, Slots};
 
 #[derive(Debug, Subcommand)]
 pub enum SlotCmd {
@@ -35,19 +35,49 @@ pub enum SlotCmd {
 }
 
 pub async fn run(client: &Client, out: Out, cmd: SlotCmd) -> Result<(), CliError> {
-    let answer = match &cmd {
-        SlotCmd::Ls => client.get(&["api", "v2", "slots"], &[]).await?,
+    match cmd {
+        SlotCmd::Ls => {
+            let answer: Slots = client.get_as(&["api", "v2", "slots"], &[]).await?;
+            if out.json {
+                out.json(&answer);
+                return Ok(());
+            }
+            if answer.slots.is_empty() {
+                out.line("No slots.");
+                return Ok(());
+            }
+            let mut table = Table::new(&["SLOT", "IN USE", "HOLDERS"]);
+            for s in &answer.slots {
+                let holders: Vec<&str> = s.holders.iter().map(|h| h.agent_id.as_str()).collect();
+                let used = holders.len() as u64;
+                let size = u64::from(s.permits);
+                let tone = if used >= size { Tone::Warn } else { Tone::Good };
+                table.row(vec![
+                    cell(&s.name),
+                    tinted(format!("{used}/{size}"), tone),
+                    cell(holders.join(", ")),
+                ]);
+            }
+            table.print(&out);
+        }
         SlotCmd::Set { name, permits } => {
-            client
-                .call(
-                    reqwest::Method::PUT,
-                    &["api", "v2", "slots", name],
-                    &[],
-                    Some(super::client::Body::Json(json!({ "permits": permits }))),
-                    &[],
-                )
-                .await?
-                .body
+            let slot: Slot = typed(
+                client
+                    .call(
+                        reqwest::Method::PUT,
+                        &["api", "v2", "slots", &name],
+                        &[],
+                        Some(Body::json(&SetSlot { permits })?),
+                        &[],
+                    )
+                    .await?
+                    .body,
+            )?;
+            if out.json {
+                out.json(&slot);
+            } else {
+                out.line(&format!("Slot {name}: {} permits", slot.permits));
+            }
         }
         SlotCmd::Acquire {
             name,
@@ -55,64 +85,48 @@ pub async fn run(client: &Client, out: Out, cmd: SlotCmd) -> Result<(), CliError
             ttl,
             wait,
         } => {
-            client
-                .post(
-                    &["api", "v2", "slots", name, "acquire"],
-                    json!({"agent_id": agent, "ttl": ttl, "wait": wait}),
+            let answer: Acquired = client
+                .post_as(
+                    &["api", "v2", "slots", &name, "acquire"],
+                    &Acquire {
+                        agent_id: agent,
+                        ttl: Some(ttl),
+                        wait: Some(wait),
+                        permits: None,
+                    },
                 )
-                .await?
+                .await?;
+            if out.json {
+                out.json(&answer);
+            } else {
+                out.line(&format!(
+                    "Acquired {name} ({}/{} in use), permit {} until {}",
+                    answer.in_use,
+                    answer.permits,
+                    answer.permit.id,
+                    shown(&answer.permit.expires_at)
+                ));
+            }
         }
         SlotCmd::Release { name, agent } => {
-            client
-                .post(
-                    &["api", "v2", "slots", name, "release"],
-                    json!({ "agent_id": agent }),
+            let answer: SlotReleased = client
+                .post_as(
+                    &["api", "v2", "slots", &name, "release"],
+                    &ReleaseSlot {
+                        agent_id: agent,
+                        permit_id: None,
+                    },
                 )
-                .await?
-        }
-    };
-    if out.json {
-        out.json(&answer);
-        return Ok(());
-    }
-    match cmd {
-        SlotCmd::Ls => {
-            let slots = answer["slots"].as_array().cloned().unwrap_or_default();
-            if slots.is_empty() {
-                out.line("No slots.");
-                return Ok(());
+                .await?;
+            if out.json {
+                out.json(&answer);
+            } else {
+                out.line(&format!(
+                    "Released {} permits of {name}",
+                    answer.released
+                ));
             }
-            let mut table = Table::new(&["SLOT", "IN USE", "HOLDERS"]);
-            for s in &slots {
-                let holders: Vec<String> = s["holders"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|h| text(h, "agent_id"))
-                    .collect();
-                let used = holders.len() as u64;
-                let size = num(s, "permits");
-                let tone = if used >= size { Tone::Warn } else { Tone::Good };
-                table.row(vec![
-                    cell(text(s, "name")),
-                    tinted(format!("{used}/{size}"), tone),
-                    cell(holders.join(", ")),
-                ]);
-            }
-            table.print(&out);
         }
-        SlotCmd::Set { name, permits } => out.line(&format!("Slot {name}: {permits} permits")),
-        SlotCmd::Acquire { name, .. } => out.line(&format!(
-            "Acquired {name} ({}/{} in use), permit {} until {}",
-            answer["in_use"],
-            answer["permits"],
-            text(&answer["permit"], "id"),
-            text(&answer["permit"], "expires_at")
-        )),
-        SlotCmd::Release { name, .. } => out.line(&format!(
-            "Released {} permits of {name}",
-            answer["released"]
-        )),
     }
     Ok(())
 }

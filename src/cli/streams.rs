@@ -1,12 +1,12 @@
 //! `hivelog stream …`: the log's streams, as `nats stream` would show them.
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
 
 use super::client::{typed, CliError, Client};
-use super::output::{bytes, cell, shown, text, tinted, Out, Table, Tone};
-use crate::log::duration::format_duration;
-use crate::ops::streams::{Purged, Stream, Streams};
+use super::output::{bytes, cell, shown, tinted, Out, Table, Tone};
+use crate::log::duration::{format_duration, parse_duration};
+use crate::log::{StreamConfigInput, DEFAULT_MAX_MSG_SIZE};
+use crate::ops::streams::{PurgeRequest, Purged, Stream, Streams};
 
 #[derive(Debug, Subcommand)]
 pub enum StreamCmd {
@@ -120,37 +120,32 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
             ]);
         }
         StreamCmd::Add(args) => {
-            let mut config = Map::new();
-            config.insert("name".into(), json!(args.name));
-            config.insert("subjects".into(), json!(args.subjects));
-            let optional = [
-                ("max_age", args.max_age.map(Value::from)),
-                ("max_msgs", args.max_msgs.map(Value::from)),
-                ("max_bytes", args.max_bytes.map(Value::from)),
-                (
-                    "max_msgs_per_subject",
-                    args.max_msgs_per_subject.map(Value::from),
-                ),
-                ("max_msg_size", args.max_msg_size.map(Value::from)),
-                ("discard", args.discard.map(Value::from)),
-                ("duplicate_window", args.duplicate_window.map(Value::from)),
-                ("description", args.description.map(Value::from)),
-            ];
-            for (key, value) in optional {
-                if let Some(value) = value {
-                    config.insert(key.into(), value);
-                }
-            }
-            let answer = client
-                .post(&["api", "streams"], Value::Object(config))
-                .await?;
+            let duration = |flag: &str, text: Option<String>| {
+                text.map(|t| {
+                    parse_duration(&t).map_err(|e| CliError::input(format!("--{flag} {t:?}: {e}")))
+                })
+                .transpose()
+            };
+            let config = StreamConfigInput {
+                name: args.name,
+                subjects: args.subjects,
+                max_age: duration("max-age", args.max_age)?,
+                max_msgs: args.max_msgs,
+                max_bytes: args.max_bytes,
+                max_msgs_per_subject: args.max_msgs_per_subject,
+                max_msg_size: args.max_msg_size.unwrap_or(DEFAULT_MAX_MSG_SIZE),
+                discard: args.discard.as_deref().map(parse_word).transpose()?.unwrap_or_default(),
+                duplicate_window: duration("duplicate-window", args.duplicate_window)?,
+                description: args.description,
+            };
+            let answer: Stream = client.post_as(&["api", "streams"], &config).await?;
             if out.json {
                 out.json(&answer);
             } else {
                 out.line(&format!(
                     "Stream {} stores {}",
-                    out.paint(Tone::Accent, &text(&answer["config"], "name")),
-                    text(&answer["config"], "subjects")
+                    out.paint(Tone::Accent, &answer.config.name),
+                    shown(&answer.config.subjects)
                 ));
             }
         }
@@ -168,15 +163,11 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
                 out.line("Nothing purged");
                 return Ok(());
             }
-            let mut body = Map::new();
-            if let Some(subject) = subject {
-                body.insert("subject".into(), json!(subject));
-            }
-            if let Some(keep) = keep {
-                body.insert("keep".into(), json!(keep));
-            }
             let answer = client
-                .post(&["api", "streams", &name, "purge"], Value::Object(body))
+                .post(
+                    &["api", "streams", &name, "purge"],
+                    &PurgeRequest { subject, keep },
+                )
                 .await?;
             let purged = if out.json {
                 0
@@ -252,10 +243,16 @@ pub fn print_streams(out: &Out, answer: &Streams) {
     table.print(out);
 }
 
-pub fn done(out: &Out, answer: &Value, message: &str) {
+pub fn done(out: &Out, answer: &impl serde::Serialize, message: &str) {
     if out.json {
         out.json(answer);
     } else {
         out.line(message);
     }
+}
+
+/// A word of a fixed vocabulary (a policy), read the way the server reads it.
+pub fn parse_word<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, CliError> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|e| CliError::input(format!("{text:?}: {e}")))
 }

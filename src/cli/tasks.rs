@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::client::{Body, CliError, Client};
-use super::output::{ago, cell, num, text, tinted, Out, Table, Tone};
+use super::client::{typed, Body, CliError, Client};
+use super::output::{ago, cell, shown, tinted, Out, Table, Tone};
+use super::streams::parse_word;
+use crate::coord::task::{Priority, Task, TaskInput, TaskStatus};
+use crate::ops::tasks::{AgentStep, CompleteStep, TaskHistory, TaskPage, TaskStep, TaskWritten};
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCmd {
@@ -87,7 +90,7 @@ pub struct AddArgs {
     title: String,
     #[arg(long)]
     description: Option<String>,
-    #[arg(long, value_parser = ["high", "medium", "low"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Priority::NAMES))]
     priority: Option<String>,
     /// Tasks that must complete first (repeatable or comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "TASK_ID")]
@@ -109,55 +112,46 @@ pub struct AddArgs {
 pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError> {
     match cmd {
         TaskCmd::Add(args) => {
-            let mut task = json!({"task_id": args.id, "title": args.title});
-            if let Some(d) = args.description {
-                task["description"] = json!(d);
-            }
-            if let Some(p) = args.priority {
-                task["priority"] = json!(p);
-            }
-            if !args.blocked_by.is_empty() {
-                task["blocked_by"] = json!(args.blocked_by);
-            }
-            if !args.capability.is_empty() {
-                task["capabilities"] = json!(args.capability);
-            }
-            if let Some(n) = args.max_attempts {
-                task["max_attempts"] = json!(n);
-            }
-            if !args.files.is_empty() {
-                task["files"] = json!(args.files);
-            }
-            if let Some(k) = args.dedup_key {
-                task["dedup_key"] = json!(k);
-            }
+            let some = |v: Vec<String>| (!v.is_empty()).then_some(v);
+            let task = TaskInput {
+                task_id: Some(Value::String(args.id)),
+                title: Some(args.title),
+                description: args.description,
+                priority: args.priority.as_deref().map(parse_word).transpose()?,
+                blocked_by: some(args.blocked_by),
+                capabilities: some(args.capability),
+                max_attempts: args.max_attempts,
+                files: some(args.files),
+                dedup_key: args.dedup_key,
+                ..TaskInput::default()
+            };
             // v2 takes partial updates and says whether the task is new.
-            let answer = client.post(&["api", "v2", "tasks"], task).await?;
-            let verb = if answer["deduplicated"] == json!(true) {
+            let answer: TaskWritten = client.post_as(&["api", "v2", "tasks"], &task).await?;
+            let verb = if answer.deduplicated == Some(true) {
                 "Already there (same dedup key):"
-            } else if answer["created"] == json!(false) {
+            } else if !answer.created {
                 "Updated"
             } else {
                 "Added"
             };
-            report(&out, &answer, verb);
+            report(&out, &answer, &answer.task, verb);
         }
         TaskCmd::Ls { status, limit } => {
             let mut query = vec![("limit", limit.to_string())];
             if let Some(status) = status {
                 query.push(("status", status));
             }
-            let answer = client.get(&["api", "v2", "tasks"], &query).await?;
+            let answer: TaskPage = client.get_as(&["api", "v2", "tasks"], &query).await?;
             if out.json {
                 out.json(&answer);
                 return Ok(());
             }
-            let tasks = answer["tasks"].as_array().cloned().unwrap_or_default();
+            let tasks = &answer.tasks;
             if tasks.is_empty() {
                 out.line("No tasks");
                 return Ok(());
             }
-            let more = num(&answer, "total").saturating_sub(tasks.len() as u64);
+            let more = answer.total.saturating_sub(tasks.len());
             let mut table = Table::new(&[
                 "TASK",
                 "STATUS",
@@ -168,16 +162,16 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
                 "UPDATED",
                 "TITLE",
             ]);
-            for t in &tasks {
+            for t in tasks {
                 table.row(vec![
-                    tinted(text(t, "task_id"), Tone::Accent),
+                    tinted(&t.task_id, Tone::Accent),
                     status_cell(t),
-                    cell(text(t, "priority")),
-                    cell(text(t, "owner")),
-                    cell(num(t, "attempts").to_string()),
-                    cell(text(t, "blocked_by")),
-                    cell(ago(&text(t, "updated_at"))),
-                    cell(text(t, "title")),
+                    cell(t.priority.as_str()),
+                    cell(shown(&t.owner)),
+                    cell(t.attempts.to_string()),
+                    cell(shown(&t.blocked_by)),
+                    cell(ago(&shown(&t.updated_at))),
+                    cell(shown(&t.title)),
                 ]);
             }
             table.print(&out);
@@ -192,17 +186,19 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
         TaskCmd::Claim { id, agent } => {
             // The precise status: "already yours" or "taken" (409) rather
             // than the old clients' catch-all 404.
-            let answer = client
-                .call(
-                    Method::POST,
-                    &["api", "tasks", &id, "claim"],
-                    &[],
-                    Some(Body::Json(json!({"agent_id": agent}))),
-                    &[("X-Hivelog-Precise-Status", "true")],
-                )
-                .await?
-                .body;
-            report(&out, &answer, &format!("Claimed by {agent}:"));
+            let answer: TaskStep = typed(
+                client
+                    .call(
+                        Method::POST,
+                        &["api", "tasks", &id, "claim"],
+                        &[],
+                        Some(Body::json(&AgentStep::by(&agent))?),
+                        &[("X-Hivelog-Precise-Status", "true")],
+                    )
+                    .await?
+                    .body,
+            )?;
+            report(&out, &answer, &answer.task, &format!("Claimed by {agent}:"));
         }
         TaskCmd::Next { agent, wait } => {
             let answer = client
@@ -210,57 +206,84 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
                     Method::POST,
                     &["api", "tasks", "claim-next"],
                     &[("wait", wait)],
-                    Some(Body::Json(json!({"agent_id": agent}))),
+                    Some(Body::json(&AgentStep::by(&agent))?),
                     &[],
                 )
                 .await?;
             if answer.status == StatusCode::NO_CONTENT {
                 if out.json {
-                    out.json(&json!({"success": false, "task": null}));
+                    out.json(&NoTask {
+                        success: false,
+                        task: None,
+                    });
                 } else {
                     out.line(&format!("No task {agent} can take right now"));
                 }
             } else {
-                report(&out, &answer.body, &format!("Claimed by {agent}:"));
+                let answer: TaskStep = typed(answer.body)?;
+                report(&out, &answer, &answer.task, &format!("Claimed by {agent}:"));
             }
         }
         TaskCmd::Complete { id, agent, result } => {
-            let result = result.map(|r| result_object(&r));
-            let body = json!({"agent_id": agent, "success": true, "result": result, "error": null});
-            let answer = client
-                .post(&["api", "tasks", &id, "complete"], body)
-                .await?;
-            report(&out, &answer, "Completed");
+            let body = CompleteStep {
+                agent_id: Some(agent),
+                success: true,
+                result: result.map(|r| result_object(&r)),
+                error: None,
+                fencing_token: None,
+            };
+            step(client, &out, &id, "complete", &body, "Completed").await?;
         }
         TaskCmd::Fail { id, agent, error } => {
-            let body = json!({"agent_id": agent, "success": false, "result": null, "error": error});
-            let answer = client
-                .post(&["api", "tasks", &id, "complete"], body)
-                .await?;
-            report(&out, &answer, "Failed");
+            let body = CompleteStep {
+                agent_id: Some(agent),
+                success: false,
+                result: None,
+                error,
+                fencing_token: None,
+            };
+            step(client, &out, &id, "complete", &body, "Failed").await?;
         }
         TaskCmd::Release { id, agent } => {
-            let answer = client
-                .post(
-                    &["api", "tasks", &id, "release"],
-                    json!({"agent_id": agent}),
-                )
-                .await?;
-            report(&out, &answer, "Released");
+            step(client, &out, &id, "release", &AgentStep::by(agent), "Released").await?;
         }
         TaskCmd::Cancel { id, agent, reason } => {
-            let body = json!({"agent_id": agent, "reason": reason});
-            let answer = client.post(&["api", "tasks", &id, "cancel"], body).await?;
-            report(&out, &answer, "Cancelled");
+            let body = AgentStep {
+                agent_id: agent,
+                reason,
+                ..AgentStep::default()
+            };
+            step(client, &out, &id, "cancel", &body, "Cancelled").await?;
         }
         TaskCmd::Retry { id } => {
-            let answer = client
-                .post(&["api", "v2", "tasks", &id, "retry"], json!({}))
+            let answer: TaskWritten = client
+                .post_as(&["api", "v2", "tasks", &id, "retry"], &AgentStep::default())
                 .await?;
-            report(&out, &answer, "Queued again");
+            report(&out, &answer, &answer.task, "Queued again");
         }
         TaskCmd::Import { file } => super::import::import(client, out, &file).await?,
     }
+    Ok(())
+}
+
+/// What `task next --json` prints when there is nothing to take.
+#[derive(serde::Serialize)]
+struct NoTask {
+    success: bool,
+    task: Option<Task>,
+}
+
+/// One step on a task through `/api/tasks/{id}/{action}`, reported.
+async fn step(
+    client: &Client,
+    out: &Out,
+    id: &str,
+    action: &str,
+    body: &impl serde::Serialize,
+    verb: &str,
+) -> Result<(), CliError> {
+    let answer: TaskStep = client.post_as(&["api", "tasks", id, action], body).await?;
+    report(out, &answer, &answer.task, verb);
     Ok(())
 }
 
@@ -268,101 +291,102 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
 /// object is sent as it is, other JSON as `{"value": ...}`, plain text as
 /// `{"text": ...}`.
 fn result_object(raw: &str) -> Value {
-    match serde_json::from_str::<Value>(raw) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(other) => json!({ "value": other }),
-        Err(_) => json!({ "text": raw }),
-    }
+    let (key, value) = match serde_json::from_str::<Value>(raw) {
+        Ok(v @ Value::Object(_)) => return v,
+        Ok(other) => ("value", other),
+        Err(_) => ("text", Value::String(raw.to_string())),
+    };
+    Value::Object([(key.to_string(), value)].into_iter().collect())
 }
 
 /// `Claimed by alice: task-7 "Write page" (claimed)`, or the JSON answer.
 /// An available task still waiting for a dependency reads "(blocked by …)".
-fn report(out: &Out, answer: &Value, verb: &str) {
+fn report(out: &Out, answer: &impl serde::Serialize, task: &Task, verb: &str) {
     if out.json {
         out.json(answer);
         return;
     }
-    let task = &answer["task"];
-    let blockers: Vec<&str> = task["blocked_by"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    let status = match text(task, "status").as_str() {
-        "available" if !blockers.is_empty() => format!("blocked by {}", blockers.join(", ")),
-        other => other.to_string(),
+    let status = match task.status {
+        TaskStatus::Available if !task.blocked_by.is_empty() => {
+            format!("blocked by {}", task.blocked_by.join(", "))
+        }
+        other => shown(&other),
     };
     out.line(&format!(
         "{verb} {} {:?} ({status})",
-        out.paint(Tone::Accent, &text(task, "task_id")),
-        text(task, "title"),
+        out.paint(Tone::Accent, &task.task_id),
+        shown(&task.title),
     ));
 }
 
-fn status_cell(task: &Value) -> (String, Option<Tone>) {
-    let status = text(task, "status");
-    let tone = match status.as_str() {
-        "available" if num(task, "attempts") > 0 => Tone::Warn,
-        "available" => Tone::Good,
-        "claimed" => Tone::Accent,
-        "failed" | "needs_human" => Tone::Bad,
+fn status_cell(task: &Task) -> (String, Option<Tone>) {
+    let tone = match task.status {
+        TaskStatus::Available if task.attempts > 0 => Tone::Warn,
+        TaskStatus::Available => Tone::Good,
+        TaskStatus::Claimed => Tone::Accent,
+        TaskStatus::Failed | TaskStatus::NeedsHuman => Tone::Bad,
         _ => Tone::Dim,
     };
-    tinted(status, tone)
+    tinted(shown(&task.status), tone)
+}
+
+/// What `task show --json` prints.
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    task: &'a Task,
+    history: &'a [crate::ops::tasks::TaskVersion],
 }
 
 async fn show(client: &Client, out: Out, id: &str) -> Result<(), CliError> {
-    let task = client.get(&["api", "tasks", id], &[]).await?;
-    let history = client.get(&["api", "tasks", id, "history"], &[]).await?;
+    let task: Task = client.get_as(&["api", "tasks", id], &[]).await?;
+    let history: TaskHistory = client.get_as(&["api", "tasks", id, "history"], &[]).await?;
     if out.json {
-        out.json(&json!({"task": task, "history": history["versions"]}));
+        out.json(&Shown {
+            task: &task,
+            history: &history.versions,
+        });
         return Ok(());
     }
     let (status, tone) = status_cell(&task);
     out.fields(&[
-        ("task", out.paint(Tone::Accent, &text(&task, "task_id"))),
-        ("title", text(&task, "title")),
-        ("description", text(&task, "description")),
+        ("task", out.paint(Tone::Accent, &task.task_id)),
+        ("title", shown(&task.title)),
+        ("description", shown(&task.description)),
         ("status", out.paint(tone.unwrap_or(Tone::Dim), &status)),
-        ("priority", text(&task, "priority")),
-        ("owner", text(&task, "owner")),
+        ("priority", task.priority.as_str().to_string()),
+        ("owner", shown(&task.owner)),
         (
             "attempts",
-            format!(
-                "{} of {}",
-                num(&task, "attempts"),
-                num(&task, "max_attempts")
-            ),
+            format!("{} of {}", task.attempts, task.max_attempts),
         ),
-        ("depends on", text(&task, "depends_on")),
-        ("blocked by", text(&task, "blocked_by")),
-        ("capabilities", text(&task, "capabilities")),
-        ("lease expires", text(&task, "lease_expires_at")),
-        ("progress", text(&task, "progress")),
-        ("result", text(&task, "result")),
-        ("error", text(&task, "error")),
-        ("created", text(&task, "created_at")),
-        ("updated", text(&task, "updated_at")),
+        ("depends on", shown(&task.depends_on)),
+        ("blocked by", shown(&task.blocked_by)),
+        ("capabilities", shown(&task.capabilities)),
+        ("lease expires", shown(&task.lease_expires_at)),
+        ("progress", shown(&task.progress)),
+        ("result", shown(&task.result)),
+        ("error", shown(&task.error)),
+        ("created", shown(&task.created_at)),
+        ("updated", shown(&task.updated_at)),
     ]);
     out.line("");
     let mut table = Table::new(&["SEQ", "UPDATED", "STATUS", "OWNER", "TRIES", "NOTE"]);
-    for version in history["versions"].as_array().into_iter().flatten() {
-        let t = &version["task"];
+    for version in &history.versions {
+        let t = &version.task;
         let note = [
-            text(t, "release_reason"),
-            text(&t["progress"], "note"),
-            text(t, "error"),
+            shown(&t.release_reason),
+            shown(&t.progress.as_ref().and_then(|p| p.note.as_ref())),
+            shown(&t.error),
         ]
         .into_iter()
         .find(|n| n != "-")
         .unwrap_or_default();
         table.row(vec![
-            cell(num(version, "sequence").to_string()),
-            cell(text(t, "updated_at")),
+            cell(version.sequence.to_string()),
+            cell(shown(&t.updated_at)),
             status_cell(t),
-            cell(text(t, "owner")),
-            cell(num(t, "attempts").to_string()),
+            cell(shown(&t.owner)),
+            cell(t.attempts.to_string()),
             cell(note),
         ]);
     }

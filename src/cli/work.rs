@@ -2,10 +2,10 @@
 //! the check a git pre-commit hook runs) and the pause switch.
 
 use clap::Subcommand;
-use serde_json::json;
-
 use super::client::{CliError, Client};
-use super::output::{ago, cell, text, tinted, Out, Table, Tone};
+use super::output::{ago, cell, shown, tinted, Out, Table, Tone};
+use crate::ops::reservations::{Check, Checked, Listing, Release, Released, Reserve, Reserved};
+use crate::ops::work::SetPause;
 
 #[derive(Debug, Subcommand)]
 pub enum ReservationsCmd {
@@ -48,16 +48,19 @@ pub enum ReservationsCmd {
 pub async fn reservations(client: &Client, out: Out, cmd: ReservationsCmd) -> Result<(), CliError> {
     match cmd {
         ReservationsCmd::Check { paths, agent } => {
-            let answer = client
-                .post(
+            let answer: Checked = client
+                .post_as(
                     &["api", "v2", "reservations", "check"],
-                    json!({"agent_id": agent, "paths": paths}),
+                    &Check {
+                        agent_id: agent,
+                        paths: paths.clone(),
+                    },
                 )
                 .await?;
             if out.json {
                 out.json(&answer);
             }
-            let conflicts = answer["conflicts"].as_array().cloned().unwrap_or_default();
+            let conflicts = answer.conflicts;
             if conflicts.is_empty() {
                 if !out.json {
                     out.line("ok: no other agent holds these paths");
@@ -65,18 +68,14 @@ pub async fn reservations(client: &Client, out: Out, cmd: ReservationsCmd) -> Re
                 return Ok(());
             }
             for c in &conflicts {
-                for h in c["holders"].as_array().into_iter().flatten() {
+                for h in &c.holders {
                     eprintln!(
                         "{} is reserved by {} ({} {}, until {})",
-                        text(c, "path"),
-                        text(h, "agent_id"),
-                        if h["exclusive"] == json!(true) {
-                            "exclusive"
-                        } else {
-                            "shared"
-                        },
-                        text(h, "glob"),
-                        text(h, "expires_at"),
+                        c.path,
+                        h.agent_id,
+                        if h.exclusive { "exclusive" } else { "shared" },
+                        h.glob,
+                        shown(&h.expires_at),
                     );
                 }
             }
@@ -88,33 +87,30 @@ pub async fn reservations(client: &Client, out: Out, cmd: ReservationsCmd) -> Re
         }
         ReservationsCmd::Ls { agent } => {
             let query: Vec<(&str, String)> = agent.map(|a| ("agent", a)).into_iter().collect();
-            let answer = client.get(&["api", "v2", "reservations"], &query).await?;
+            let answer: Listing = client.get_as(&["api", "v2", "reservations"], &query).await?;
             if out.json {
                 out.json(&answer);
                 return Ok(());
             }
-            let list = answer["reservations"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let list = answer.reservations;
             if list.is_empty() {
                 out.line("No reservations.");
                 return Ok(());
             }
             let mut table = Table::new(&["GLOB", "AGENT", "MODE", "TASK", "SINCE", "EXPIRES"]);
             for r in &list {
-                let mode = if r["exclusive"] == json!(true) {
+                let mode = if r.exclusive {
                     tinted("exclusive", Tone::Warn)
                 } else {
                     cell("shared")
                 };
                 table.row(vec![
-                    cell(text(r, "glob")),
-                    cell(text(r, "agent_id")),
+                    cell(&r.glob),
+                    cell(&r.agent_id),
                     mode,
-                    cell(text(r, "task_id")),
-                    cell(ago(&text(r, "created_at"))),
-                    cell(text(r, "expires_at")),
+                    cell(shown(&r.task_id)),
+                    cell(ago(&shown(&r.created_at))),
+                    cell(shown(&r.expires_at)),
                 ]);
             }
             table.print(&out);
@@ -127,37 +123,46 @@ pub async fn reservations(client: &Client, out: Out, cmd: ReservationsCmd) -> Re
             ttl,
             reason,
         } => {
-            let answer = client
-                .post(
+            let answer: Reserved = client
+                .post_as(
                     &["api", "v2", "reservations"],
-                    json!({"agent_id": agent, "globs": globs, "exclusive": !shared, "ttl": ttl, "reason": reason}),
+                    &Reserve {
+                        agent_id: agent,
+                        globs,
+                        exclusive: Some(!shared),
+                        ttl,
+                        reason,
+                    },
                 )
                 .await?;
             if out.json {
                 out.json(&answer);
             } else {
-                for r in answer["reservations"].as_array().into_iter().flatten() {
+                for r in &answer.reservations {
                     out.line(&format!(
                         "Reserved {} for {} until {}",
-                        text(r, "glob"),
-                        text(r, "agent_id"),
-                        text(r, "expires_at")
+                        r.glob,
+                        r.agent_id,
+                        shown(&r.expires_at)
                     ));
                 }
             }
             Ok(())
         }
         ReservationsCmd::Release { globs, agent } => {
-            let answer = client
-                .post(
+            let answer: Released = client
+                .post_as(
                     &["api", "v2", "reservations", "release"],
-                    json!({"agent_id": agent, "globs": globs}),
+                    &Release {
+                        agent_id: agent,
+                        globs,
+                    },
                 )
                 .await?;
             if out.json {
                 out.json(&answer);
             } else {
-                out.line(&format!("Released {} reservations", answer["released"]));
+                out.line(&format!("Released {} reservations", answer.released));
             }
             Ok(())
         }
@@ -173,10 +178,7 @@ pub async fn set_paused(
 ) -> Result<(), CliError> {
     let by = std::env::var("USER").ok();
     let answer = client
-        .post(
-            &["api", "v2", "pause"],
-            json!({"paused": paused, "by": by, "reason": reason}),
-        )
+        .post(&["api", "v2", "pause"], &SetPause { paused, by, reason })
         .await?;
     if out.json {
         out.json(&answer);

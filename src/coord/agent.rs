@@ -18,7 +18,7 @@ pub enum AgentStatus {
 }
 
 /// Derived from the time since the last heartbeat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     Active,
@@ -88,7 +88,7 @@ pub struct AgentRecord {
 }
 
 /// An agent as answered: its record plus its health.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentView {
     #[serde(flatten)]
     pub agent: Agent,

@@ -36,14 +36,19 @@ pub struct ChannelMessage {
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A message to post, as clients send it (the CLI too).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MessageInput {
     pub agent_id: Option<String>,
     pub channel: Option<String>,
     pub content: Option<Value>,
-    #[serde(default, deserialize_with = "id_as_text")]
+    #[serde(
+        default,
+        deserialize_with = "id_as_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<ClientTime>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -20,7 +20,7 @@ pub struct Reservation {
 }
 
 /// Another agent's reservation in the way, and a path both cover.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conflict {
     pub glob: String,
     pub holder: String,

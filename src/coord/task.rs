@@ -64,6 +64,9 @@ pub enum Priority {
 }
 
 impl Priority {
+    /// The vocabulary, as every surface spells it.
+    pub const NAMES: [&'static str; 3] = ["low", "medium", "high"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Priority::Low => "low",
@@ -158,8 +161,10 @@ pub struct Task {
 }
 
 /// What `POST /api/tasks` accepts. Clients send whole task objects,
-/// often with `owner`, `claimed_at`, … as null, and extra fields.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// often with `owner`, `claimed_at`, … as null, and extra fields. The CLI
+/// sends it too, without what it leaves unset.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TaskInput {
     pub task_id: Option<Value>,
     pub title: Option<String>,

@@ -53,7 +53,8 @@ pub use replay::{DeliverFrom, Replay, ReplayEnded};
 pub use stats::Histogram;
 pub use store::current_version as format_version;
 pub use stream::{
-    DiscardPolicy, StreamConfig, StreamState, DEFAULT_MAX_MSG_SIZE, MAX_MSG_SIZE_CAP,
+    DiscardPolicy, StreamConfig, StreamConfigInput, StreamState, DEFAULT_MAX_MSG_SIZE,
+    MAX_MSG_SIZE_CAP,
 };
 pub use sweeper::SweepReport;
 

@@ -1,7 +1,7 @@
 //! What a publish asks (headers and expectations) and what it answers:
 //! the types the write path, the writer and the guard share.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::message::Headers;
 
@@ -21,7 +21,7 @@ pub struct PublishOptions {
 
 /// The answer to a publish. `stream`/`seq` are `None` when no stream
 /// captured the subject (delivered live only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PubAck {
     pub stream: Option<String>,
     pub seq: Option<u64>,

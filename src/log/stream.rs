@@ -60,29 +60,38 @@ pub struct StreamConfig {
     pub description: Option<String>,
 }
 
-/// `StreamConfig` as written by a person: the same fields, with the
-/// duplicate window optional so its default can follow `max_age`.
-#[derive(Deserialize)]
+/// `StreamConfig` as written by a person (and sent by the CLI): the same
+/// fields, with the duplicate window optional so its default can follow
+/// `max_age`.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StreamConfigInput {
-    name: String,
-    subjects: Vec<String>,
-    #[serde(default, with = "serde_human_opt")]
-    max_age: Option<Duration>,
-    #[serde(default)]
-    max_msgs: Option<u64>,
-    #[serde(default)]
-    max_bytes: Option<u64>,
-    #[serde(default)]
-    max_msgs_per_subject: Option<u64>,
+pub struct StreamConfigInput {
+    pub name: String,
+    pub subjects: Vec<String>,
+    #[serde(
+        default,
+        with = "serde_human_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_age: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_msgs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_msgs_per_subject: Option<u64>,
     #[serde(default = "default_max_msg_size")]
-    max_msg_size: u64,
+    pub max_msg_size: u64,
     #[serde(default)]
-    discard: DiscardPolicy,
-    #[serde(default, with = "serde_human_opt")]
-    duplicate_window: Option<Duration>,
-    #[serde(default)]
-    description: Option<String>,
+    pub discard: DiscardPolicy,
+    #[serde(
+        default,
+        with = "serde_human_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub duplicate_window: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl From<StreamConfigInput> for StreamConfig {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 
-use crate::log::{ConsumerConfig, ConsumerInfo, SequenceInfo};
+use crate::log::{AckKind, ConsumerConfig, ConsumerInfo, SequenceInfo};
 
 /// A time in nanoseconds since the epoch as RFC 3339 (null when unknown).
 pub fn rfc3339(ns: i64) -> Option<String> {
@@ -59,3 +59,79 @@ pub struct ConsumerRemoved {
     pub stream: String,
     pub consumer: String,
 }
+
+/// `GET …/consumers/{consumer}/next`: what one fetch delivered.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Fetched {
+    pub stream: String,
+    pub consumer: String,
+    pub messages: Vec<FetchedMessage>,
+}
+
+/// A fetched message: the message, how often it has been delivered, and
+/// its place in the consumer's order.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FetchedMessage {
+    #[serde(flatten)]
+    pub message: super::messages::Shown,
+    pub delivered: u64,
+    pub consumer_seq: u64,
+}
+
+/// `POST …/consumers/{consumer}/ack`: exactly one of `seq`, `seqs` or
+/// `up_to`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seqs: Option<Vec<u64>>,
+    /// Every delivered message up to and including this sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_to: Option<u64>,
+    #[serde(default)]
+    pub kind: AckKind,
+    /// For `nak`: wait this long before redelivering.
+    #[serde(
+        default,
+        with = "crate::log::duration::serde_human_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delay: Option<std::time::Duration>,
+}
+
+/// The answer to an ack: which form was taken shows in which fields are
+/// there (`seq`; `done` and `not_pending`; `up_to` and `acked`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Acked {
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<AckKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_pending: Option<Vec<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_to: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked: Option<u64>,
+}
+
+impl Acked {
+    /// A success with no form's fields yet.
+    pub fn new() -> Self {
+        Acked {
+            success: true,
+            seq: None,
+            kind: None,
+            done: None,
+            not_pending: None,
+            up_to: None,
+            acked: None,
+        }
+    }
+}
+

@@ -26,17 +26,23 @@ use crate::coord::{CoordError, Coordinator};
 use crate::streams::Backend;
 
 mod add_task;
+pub mod agents;
 mod claim_next;
 mod complete;
 pub mod consumers;
 mod handoff;
 mod inbox;
+pub mod messages;
 mod parse;
 mod progress;
 mod reserve;
+pub mod reservations;
 mod send_message;
 mod shapes;
+pub mod tasks;
+pub mod slots;
 pub mod streams;
+pub mod work;
 
 pub use parse::parse;
 

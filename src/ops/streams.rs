@@ -66,3 +66,14 @@ pub struct Purged {
     pub success: bool,
     pub purged: u64,
 }
+
+/// `POST /api/streams/{name}/purge`: everything, or one subject's
+/// messages, keeping the newest `keep`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u64>,
+}

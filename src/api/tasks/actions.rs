@@ -8,34 +8,20 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{json, Value};
+
 use tokio_util::sync::CancellationToken;
 
-use super::{compat, PRECISE_HEADER};
+use super::PRECISE_HEADER;
 use crate::api::extract::{Json, OptionalJson, Path, Query};
 use crate::api::validation::ModelBody;
 use crate::api::{ApiError, AppState, MAX_FETCH_WAIT};
 use crate::coord::tasks::Written;
 use crate::coord::{CoordError, Finish};
 use crate::log::duration::parse_duration;
+use crate::ops::tasks::{AgentStep, CompleteStep, TaskStep};
 
-/// `{"agent_id": ...}` bodies; a missing or null id is a 400, as before.
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct AgentBody {
-    agent_id: Option<String>,
-    #[serde(default)]
-    capabilities: Option<Vec<String>>,
-    #[serde(default)]
-    reason: Option<String>,
-    /// New clients show the grant's token; old ones send none.
-    #[serde(default)]
-    fencing_token: Option<u64>,
-}
-
-fn answer(w: Written, agent: &str) -> axum::Json<Value> {
-    axum::Json(
-        json!({ "success": true, "task_id": w.task.task_id, "agent_id": agent, "task": compat(w.task) }),
-    )
+fn answer(w: Written, agent: &str) -> axum::Json<TaskStep> {
+    axum::Json(TaskStep::new(w, agent))
 }
 
 fn precise(headers: &HeaderMap, e: CoordError, agent: &str) -> ApiError {
@@ -72,8 +58,8 @@ pub(super) async fn claim(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    OptionalJson(body): OptionalJson<AgentBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    OptionalJson(body): OptionalJson<AgentStep>,
+) -> Result<axum::Json<TaskStep>, ApiError> {
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord
@@ -91,7 +77,7 @@ pub(super) struct WaitQuery {
 pub(super) async fn claim_next(
     State(state): State<AppState>,
     Query(q): Query<WaitQuery>,
-    OptionalJson(body): OptionalJson<AgentBody>,
+    OptionalJson(body): OptionalJson<AgentStep>,
 ) -> Result<Response, ApiError> {
     let wait = match q.wait.as_deref() {
         Some(w) => parse_duration(w).map_err(|e| ApiError::bad_request(format!("wait: {e}")))?,
@@ -130,29 +116,12 @@ pub(super) async fn claim_next(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct CompleteBody {
-    agent_id: Option<String>,
-    #[serde(default = "yes")]
-    success: bool,
-    #[serde(default)]
-    result: Option<Value>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    fencing_token: Option<u64>,
-}
-
-fn yes() -> bool {
-    true
-}
-
 pub(super) async fn complete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ModelBody(model): ModelBody,
-) -> Result<axum::Json<Value>, ApiError> {
-    let body: CompleteBody = model.object_or_null("result").parse()?;
+) -> Result<axum::Json<TaskStep>, ApiError> {
+    let body: CompleteStep = model.object_or_null("result").parse()?;
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord
@@ -175,8 +144,8 @@ pub(super) async fn complete(
 pub(super) async fn release(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    OptionalJson(body): OptionalJson<AgentBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    OptionalJson(body): OptionalJson<AgentStep>,
+) -> Result<axum::Json<TaskStep>, ApiError> {
     let agent = body.agent_id.unwrap_or_default();
     let w = state.coord.release(&id, &agent, body.fencing_token).await?;
     Ok(answer(w, &agent))
@@ -185,8 +154,8 @@ pub(super) async fn release(
 pub(super) async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    OptionalJson(body): OptionalJson<AgentBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+    OptionalJson(body): OptionalJson<AgentStep>,
+) -> Result<axum::Json<TaskStep>, ApiError> {
     let w = state
         .coord
         .cancel(&id, body.agent_id.as_deref(), body.reason)
@@ -210,7 +179,7 @@ pub(super) async fn progress(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Json(body): Json<ProgressBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<TaskStep>, ApiError> {
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord

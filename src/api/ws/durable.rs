@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use serde_json::json;
 
 use super::gate::Turn;
-use super::protocol::{self, Job};
+use super::protocol::{self, Job, ServerFrame};
 use super::shared::{DurableAcks, Shared};
 use crate::log::{AckKind, AckPolicy, ConsumerConfig, DeliverFrom, DeliverPolicy, Delivered};
+use crate::ops::messages::Shown;
 use crate::streams::{consumer_missing, Streams};
 
 pub async fn run(
@@ -83,8 +83,11 @@ pub async fn run(
             hold(shared, &sid, &batch);
         }
         for d in batch {
-            let mut frame = protocol::msg(&job.sid, &d.message);
-            frame["delivered"] = json!(d.delivered);
+            let frame = ServerFrame::Msg {
+                sid: job.sid.clone(),
+                message: Shown::from(&d.message),
+                delivered: Some(d.delivered),
+            };
             // Paced, not dropped: what a durable fetched must reach the
             // client (other subscriptions may have taken the room).
             if !shared.send_paced(frame).await {

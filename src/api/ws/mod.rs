@@ -14,7 +14,7 @@
 mod durable;
 mod gate;
 mod ops;
-mod protocol;
+pub mod protocol;
 mod publish;
 mod shared;
 mod subscription;
@@ -266,7 +266,8 @@ async fn write(sink: &mut futures_util::stream::SplitSink<WebSocket, Frame>, fra
 
 async fn send_json(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Frame>,
-    v: &Value,
+    frame: &protocol::ServerFrame,
 ) -> bool {
-    write(sink, Frame::Text(Utf8Bytes::from(v.to_string()))).await
+    let text = serde_json::to_string(frame).unwrap_or_default();
+    write(sink, Frame::Text(Utf8Bytes::from(text))).await
 }

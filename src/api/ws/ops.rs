@@ -2,9 +2,8 @@
 //! `ping`, …) read from the socket and turned into tasks or answers on the
 //! connection's queue, and the count of bad frames that closes it.
 
-use serde_json::json;
 
-use super::protocol::{self, ClientOp};
+use super::protocol::{self, ClientOp, ServerFrame};
 use super::{subscription, Connection, TaskCount, MAX_PROTOCOL_ERRORS};
 use crate::api::auth::Role;
 use crate::log::PublishOptions;
@@ -19,7 +18,7 @@ impl Connection {
         self.errors = 0;
         match op {
             ClientOp::Ping => {
-                self.shared.push(json!({"op": "pong"}));
+                self.shared.push(ServerFrame::Pong);
             }
             ClientOp::Sub {
                 sid,

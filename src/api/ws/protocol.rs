@@ -3,11 +3,12 @@
 //! here, so the wire format lives in one file.
 
 use base64::Engine;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::api::render;
 use crate::log::Message;
+use crate::ops::messages::Shown;
 
 /// Where a subscription starts.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -38,6 +39,29 @@ impl Deliver {
     }
 }
 
+impl Serialize for Deliver {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let word = match self {
+            Deliver::New => "new",
+            Deliver::All => "all",
+            Deliver::Last => "last",
+            Deliver::LastPerSubject => "last_per_subject",
+            Deliver::StartSeq(n) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("start_seq", n)?;
+                return m.end();
+            }
+            Deliver::StartTime(t) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("start_time", t)?;
+                return m.end();
+            }
+        };
+        s.serialize_str(word)
+    }
+}
+
 impl<'de> Deserialize<'de> for Deliver {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
@@ -65,7 +89,8 @@ impl<'de> Deserialize<'de> for Deliver {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A frame a client sends. The CLI sends these.
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 pub enum ClientOp {
     Sub {
@@ -73,9 +98,9 @@ pub enum ClientOp {
         subject: String,
         #[serde(default)]
         deliver: Deliver,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         durable: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         ack: bool,
     },
     Unsub {
@@ -89,15 +114,15 @@ pub enum ClientOp {
         #[serde(default)]
         id: Value,
         subject: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         data: Option<Value>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         data_b64: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         msg_id: Option<String>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         expect_last_subject_seq: Option<u64>,
     },
     Ping,
@@ -130,31 +155,84 @@ pub fn payload(
     }
 }
 
-pub fn info(server_id: &str, max_payload: u64, ping_secs: u64, stale_secs: u64) -> Value {
-    json!({
-        "op": "info",
-        "version": env!("CARGO_PKG_VERSION"),
-        "server_id": server_id,
-        "max_payload": max_payload,
-        "ping_interval": ping_secs,
-        "stale_timeout": stale_secs,
-    })
+/// A frame the server sends. The CLI reads these back.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum ServerFrame {
+    /// The first frame of every connection.
+    Info {
+        version: String,
+        server_id: String,
+        max_payload: u64,
+        ping_interval: u64,
+        stale_timeout: u64,
+    },
+    Msg {
+        sid: Value,
+        #[serde(flatten)]
+        message: Shown,
+        /// How often a durable subscription's message has been delivered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivered: Option<u64>,
+    },
+    Puback {
+        id: Value,
+        stream: Option<String>,
+        seq: Option<u64>,
+        duplicate: bool,
+    },
+    Pong,
+    Err {
+        /// The `pub` this answers, when it answers one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<Value>,
+        /// The subscription this ends or concerns.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sid: Option<Value>,
+        detail: String,
+    },
 }
 
-pub fn msg(sid: &Value, m: &Message) -> Value {
-    let mut out = Map::new();
-    out.insert("op".into(), json!("msg"));
-    out.insert("sid".into(), sid.clone());
-    out.extend(render::message(m));
-    Value::Object(out)
+pub fn info(server_id: &str, max_payload: u64, ping_secs: u64, stale_secs: u64) -> ServerFrame {
+    ServerFrame::Info {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        server_id: server_id.to_string(),
+        max_payload,
+        ping_interval: ping_secs,
+        stale_timeout: stale_secs,
+    }
 }
 
-pub fn err(detail: impl Into<String>) -> Value {
-    json!({ "op": "err", "detail": detail.into() })
+pub fn msg(sid: &Value, m: &Message) -> ServerFrame {
+    ServerFrame::Msg {
+        sid: sid.clone(),
+        message: Shown::from(m),
+        delivered: None,
+    }
 }
 
-pub fn err_for(id: &Value, detail: impl Into<String>) -> Value {
-    json!({ "op": "err", "id": id, "detail": detail.into() })
+pub fn err(detail: impl Into<String>) -> ServerFrame {
+    ServerFrame::Err {
+        id: None,
+        sid: None,
+        detail: detail.into(),
+    }
+}
+
+pub fn err_for(id: &Value, detail: impl Into<String>) -> ServerFrame {
+    ServerFrame::Err {
+        id: Some(id.clone()),
+        sid: None,
+        detail: detail.into(),
+    }
+}
+
+pub fn err_on(sid: &Value, detail: impl Into<String>) -> ServerFrame {
+    ServerFrame::Err {
+        id: None,
+        sid: Some(sid.clone()),
+        detail: detail.into(),
+    }
 }
 
 /// A text frame through the parsing and checks `on_text` applies before it

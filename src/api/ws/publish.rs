@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{protocol, Connection, Shared, TaskCount};
+use super::protocol::{self, ServerFrame};
+use super::{Connection, Shared, TaskCount};
 use crate::log::{PubAck, PublishOptions};
 
 /// A publish handed on in frame order, answered when it is stored.
@@ -69,7 +70,12 @@ async fn answer_publishes(shared: Arc<Shared>, mut in_flight: mpsc::Receiver<(Va
     while let Some((id, pending)) = in_flight.recv().await {
         let frame = match pending.await {
             Ok(ack) => {
-                json!({"op": "puback", "id": id, "stream": ack.stream, "seq": ack.seq, "duplicate": ack.duplicate})
+                ServerFrame::Puback {
+                    id: id.clone(),
+                    stream: ack.stream,
+                    seq: ack.seq,
+                    duplicate: ack.duplicate,
+                }
             }
             Err(e) => protocol::err_for(&id, e),
         };

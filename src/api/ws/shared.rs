@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::Utf8Bytes;
-use serde_json::Value;
 use tokio::sync::{mpsc, Notify};
+
+use super::protocol::ServerFrame;
 
 /// What the connection queues for its socket: a serialized frame and the
 /// bytes of budget it holds.
@@ -59,15 +60,16 @@ impl Shared {
         }
     }
 
-    fn frame(&self, frame: &Value) -> (Utf8Bytes, u32) {
-        let text = frame.to_string();
+    fn frame(&self, frame: &ServerFrame) -> (Utf8Bytes, u32) {
+        // Our own frames always serialize.
+        let text = serde_json::to_string(frame).unwrap_or_default();
         // A frame bigger than the whole budget takes all of it.
         let cost = text.len().clamp(1, self.budget_total) as u32;
         (Utf8Bytes::from(text), cost)
     }
 
     /// Queues a live frame; past the byte budget the connection is slow.
-    pub fn push(&self, frame: Value) -> bool {
+    pub fn push(&self, frame: ServerFrame) -> bool {
         let (text, cost) = self.frame(&frame);
         match self.budget.try_acquire_many(cost) {
             Ok(permit) => {
@@ -84,7 +86,7 @@ impl Shared {
     /// Queues a frame, waiting for room in the budget (history, durable
     /// deliveries, answers: paced by the socket, never dropped). False
     /// when the connection is gone.
-    pub async fn send_paced(&self, frame: Value) -> bool {
+    pub async fn send_paced(&self, frame: ServerFrame) -> bool {
         let (text, cost) = self.frame(&frame);
         match self.budget.acquire_many(cost).await {
             Ok(permit) => {

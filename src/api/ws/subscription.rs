@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use futures_util::FutureExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::protocol::{self, Job};
 use super::shared::Shared;
@@ -26,7 +26,7 @@ pub async fn run(streams: Streams, shared: Arc<Shared>, job: Job, live: Option<S
     };
     if let Err(detail) = result {
         tracing::debug!(sid = %job.sid, subject = %job.subject, %detail, "subscription ended");
-        shared.push(json!({"op": "err", "sid": job.sid, "detail": detail}));
+        shared.push(protocol::err_on(&job.sid, detail));
     }
 }
 
@@ -66,9 +66,10 @@ pub fn ack(streams: &Streams, shared: &Arc<Shared>, sid: &Value, seq: u64) {
             (a.stream.clone(), a.consumer.clone())
         });
     let Some((stream, consumer)) = target else {
-        shared.push(json!({"op": "err", "sid": sid, "detail": format!(
-            "sid {key} is not a durable subscription with ack: true"
-        )}));
+        shared.push(protocol::err_on(
+            sid,
+            format!("sid {key} is not a durable subscription with ack: true"),
+        ));
         return;
     };
     let (streams, shared, sid) = (streams.clone(), shared.clone(), sid.clone());
@@ -77,7 +78,7 @@ pub fn ack(streams: &Streams, shared: &Arc<Shared>, sid: &Value, seq: u64) {
             .ack(&stream, &consumer, seq, AckKind::Ack, None)
             .await
         {
-            shared.push(json!({"op": "err", "sid": sid, "detail": e.to_string()}));
+            shared.push(protocol::err_on(&sid, e.to_string()));
         }
     };
     // Settled here when storage answers at once (the embedded log), so

@@ -38,9 +38,10 @@ pub enum AckPolicy {
     All,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AckKind {
+    #[default]
     Ack,
     Nak,
     /// Work in progress: the consumer is still on it; restart the ack timer.
