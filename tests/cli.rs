@@ -268,6 +268,20 @@ fn tasks_from_add_to_done_and_their_errors() {
     let r = run(&s, &["task", "add", "only-an-id"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("Usage:"), "{}", r.stderr);
+    // A second add with the same dedup key adds nothing, and says so.
+    let first = ok(
+        &s,
+        &["task", "add", "d1", "Nightly", "--dedup-key", "nightly"],
+    );
+    assert!(first.starts_with("Added d1"), "{first}");
+    let second = ok(
+        &s,
+        &["task", "add", "d2", "Nightly", "--dedup-key", "nightly"],
+    );
+    assert!(
+        second.starts_with("Already there (same dedup key): d1"),
+        "{second}"
+    );
 }
 
 #[test]
@@ -521,11 +535,13 @@ fn streams_and_consumers() {
         &["stream", "add", "OTHER", "-s", "orders.eu"],
         "overlap",
     );
+    // A duration the CLI cannot read is named before anything is sent.
     fails(
         &s,
         &["stream", "add", "BAD", "-s", "x.>", "--max-age", "soon"],
-        "HTTP 4",
+        "--max-age \"soon\"",
     );
+    assert!(!ok(&s, &["stream", "ls"]).contains("BAD"));
     let table = ok(&s, &["stream", "ls"]);
     assert!(
         table

@@ -587,3 +587,43 @@ fn a_circle_through_super_and_a_child_module_is_found_and_tests_are_not_counted(
     ]);
     assert!(circles(&edges(&modules(&quiet))).is_empty());
 }
+
+/// `json!` uses outside tests per file of the surfaces (api, cli).
+fn json_macros(files: &BTreeMap<String, String>) -> Vec<(String, usize)> {
+    modules(files)
+        .into_iter()
+        .filter(|s| matches!(s.module.first().map(String::as_str), Some("api" | "cli")))
+        .map(|s| (name(&s.module), s.code.matches("json!").count()))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// The surfaces build their answers and requests from types (`ops`), not
+/// from `json!`: what the API sends and what the CLI reads back cannot
+/// drift apart. Free-form payloads may still need a few.
+#[test]
+fn the_surfaces_build_answers_from_types_not_json_macros() {
+    const ALLOWED: usize = 15;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = BTreeMap::new();
+    read_tree(&root, &root, &mut files);
+    let found = json_macros(&files);
+    let total: usize = found.iter().map(|(_, n)| n).sum();
+    assert!(
+        total <= ALLOWED,
+        "{total} json! outside tests in api and cli (at most {ALLOWED}): {found:?}"
+    );
+}
+
+#[test]
+fn json_macros_are_counted_in_surface_code_only() {
+    let files = tree(&[
+        ("lib.rs", "pub mod api;\npub mod coord;"),
+        (
+            "api/mod.rs",
+            "fn a() -> V { json!({\"x\": 1}) }\n#[cfg(test)]\nmod tests { fn t() { json!(1); } }",
+        ),
+        ("coord/mod.rs", "fn c() { json!(2); }"),
+    ]);
+    assert_eq!(json_macros(&files), vec![("api".to_string(), 1)]);
+}

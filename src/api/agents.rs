@@ -106,7 +106,6 @@ async fn list(
     ))
 }
 
-
 async fn list_v2(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -117,7 +116,6 @@ async fn list_v2(
         agents,
     }))
 }
-
 
 async fn remove(
     State(state): State<AppState>,
@@ -136,7 +134,6 @@ struct CleanupBody {
     #[serde(default)]
     keep_agents: Vec<String>,
 }
-
 
 async fn cleanup(
     State(state): State<AppState>,

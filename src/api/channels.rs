@@ -52,7 +52,6 @@ pub fn routes() -> Routes {
         )
 }
 
-
 fn message_model(model: Model) -> Model {
     model.required_strings(&["agent_id"]).required(&["content"])
 }
@@ -122,7 +121,6 @@ async fn list(
         read(&state, &channel, raw.as_deref(), true).await?,
     ))
 }
-
 
 async fn list_v2(
     State(state): State<AppState>,

@@ -189,7 +189,7 @@ async fn ack(
             Ok(axum::Json(Acked {
                 seq: Some(seq),
                 kind: Some(req.kind),
-                ..Acked::new()
+                ..Acked::succeeded()
             }))
         }
         (None, Some(seqs), None) => {
@@ -205,7 +205,7 @@ async fn ack(
                 kind: Some(req.kind),
                 done: Some(outcome.done),
                 not_pending: Some(outcome.not_pending),
-                ..Acked::new()
+                ..Acked::succeeded()
             }))
         }
         (None, None, Some(up_to)) => {
@@ -218,7 +218,7 @@ async fn ack(
             Ok(axum::Json(Acked {
                 up_to: Some(up_to),
                 acked: Some(acked as u64),
-                ..Acked::new()
+                ..Acked::succeeded()
             }))
         }
         _ => Err(ApiError::bad_request(

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::coord::CoordError;
 use crate::log::LogError;
@@ -65,10 +65,23 @@ impl IntoResponse for ApiError {
             } else {
                 self.fields
             };
-            return (self.status, Json(json!({ "detail": fields }))).into_response();
+            return (self.status, Json(Detail { detail: fields })).into_response();
         }
-        (self.status, Json(json!({ "detail": self.detail }))).into_response()
+        (
+            self.status,
+            Json(Detail {
+                detail: self.detail,
+            }),
+        )
+            .into_response()
     }
+}
+
+/// Every error's body: `{"detail": "what was wrong"}`, or for a 422 the
+/// list of field errors.
+#[derive(Debug, Serialize)]
+pub struct Detail<T> {
+    pub detail: T,
 }
 
 impl From<LogError> for ApiError {

@@ -3,11 +3,11 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::Json;
-use serde_json::{json, Value};
 
 use super::openapi::{get_op, Routes};
 use super::AppState;
 use crate::log::SyncPolicy;
+use crate::ops::health::{Health, Ready};
 
 pub fn routes() -> Routes {
     Routes::new("server")
@@ -27,7 +27,7 @@ pub fn routes() -> Routes {
 /// 200 once the store is open and background jobs run; 503 before that,
 /// once shutdown has begun, and while a NATS backend is out of reach, so a
 /// load balancer stops sending work.
-async fn ready(State(state): State<AppState>) -> Result<Json<Value>, super::ApiError> {
+async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, super::ApiError> {
     if !state.ready.load(std::sync::atomic::Ordering::Acquire) {
         return Err(super::ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -42,10 +42,13 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Value>, super::ApiE
             format!("not ready: {why}"),
         ));
     }
-    Ok(Json(json!({ "status": "ready" })))
+    Ok(Json(Ready {
+        status: "ready".into(),
+    }))
 }
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
+async fn health(State(state): State<AppState>) -> Json<Health> {
+    use std::sync::atomic::Ordering::Relaxed;
     let log = state.streams.log();
     let sync = match log.sync_policy() {
         SyncPolicy::Always => "always".to_string(),
@@ -53,31 +56,35 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
             format!("interval ({})", crate::log::duration::format_duration(d))
         }
     };
-    Json(json!({
-        "status": "healthy",
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_seconds": log.uptime().as_secs(),
-        "streams": log.stream_names().len(),
-        "store_bytes": log.size_on_disk(),
-        "format_version": crate::log::format_version(),
-        "sync": sync,
-        "subscribers": log.subscriber_count(),
-        "ws_connections": state.ws_stats.connections.load(std::sync::atomic::Ordering::Relaxed),
-        "ws_tasks": state.ws_stats.tasks.load(std::sync::atomic::Ordering::Relaxed),
-        "ws_slow_consumers": state.ws_stats.slow_consumers.load(std::sync::atomic::Ordering::Relaxed),
-        "live_delivered": log.fanout_totals().0,
-        "nats_connected": true,
-        "subject_prefix": state.coord.config().prefix,
-        "agent_stale_after_seconds": state.coord.config().agent_stale_after.as_secs_f64(),
-        "agent_dead_after_seconds": state.coord.config().agent_dead_after.as_secs_f64(),
-        "broker": state.streams.broker(),
-        "backend": state.streams.kind(),
-        // Where instances share a cluster, one reaps at a time.
-        "reaper": if state.coord.stats.reaping.load(std::sync::atomic::Ordering::Relaxed) { "this instance" } else { "another instance" },
-        "tasks": state.coord.task_counts(),
-        "slow_consumers": log.fanout_totals().1,
-        // Damaged state records skipped at start or on read; see the log
-        // for their subjects and sequences.
-        "state_records_skipped": state.coord.stats.skipped_records.load(std::sync::atomic::Ordering::Relaxed),
-    }))
+    let config = state.coord.config();
+    let (live_delivered, slow_consumers) = log.fanout_totals();
+    Json(Health {
+        status: "healthy".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime_seconds: log.uptime().as_secs(),
+        streams: log.stream_names().len(),
+        store_bytes: log.size_on_disk(),
+        format_version: crate::log::format_version(),
+        sync,
+        subscribers: log.subscriber_count(),
+        ws_connections: state.ws_stats.connections.load(Relaxed),
+        ws_tasks: state.ws_stats.tasks.load(Relaxed),
+        ws_slow_consumers: state.ws_stats.slow_consumers.load(Relaxed),
+        live_delivered,
+        nats_connected: true,
+        subject_prefix: config.prefix.clone(),
+        agent_stale_after_seconds: config.agent_stale_after.as_secs_f64(),
+        agent_dead_after_seconds: config.agent_dead_after.as_secs_f64(),
+        broker: state.streams.broker(),
+        backend: state.streams.kind().into(),
+        reaper: if state.coord.stats.reaping.load(Relaxed) {
+            "this instance"
+        } else {
+            "another instance"
+        }
+        .into(),
+        tasks: state.coord.task_counts(),
+        slow_consumers,
+        state_records_skipped: state.coord.stats.skipped_records.load(Relaxed),
+    })
 }

@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use axum::routing::{get, MethodRouter};
 use axum::Router;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::AppState;
 
@@ -191,128 +192,213 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// The document's fixed parts (info, tags, components); the version and
+/// `paths` are filled in from the build and the route table.
+const FRAME: &str = include_str!("openapi_frame.json");
+
+/// An operation as OpenAPI writes it.
+#[serde_with::skip_serializing_none]
+#[derive(Serialize)]
+struct Operation<'a> {
+    tags: [&'a str; 1],
+    summary: &'a str,
+    #[serde(rename = "operationId")]
+    operation_id: String,
+    description: Option<&'a str>,
+    parameters: Vec<Parameter<'a>>,
+    #[serde(rename = "requestBody")]
+    request_body: Option<RequestBody<'a>>,
+    responses: BTreeMap<String, Answer>,
+}
+
+#[derive(Serialize)]
+struct Parameter<'a> {
+    name: String,
+    #[serde(rename = "in")]
+    place: &'static str,
+    required: bool,
+    description: &'a str,
+    schema: Schema,
+}
+
+#[derive(Serialize)]
+struct RequestBody<'a> {
+    required: bool,
+    content: BTreeMap<&'static str, Media<'a>>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Serialize)]
+struct Answer {
+    description: String,
+    content: Option<BTreeMap<&'static str, Media<'static>>>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Serialize)]
+struct Media<'a> {
+    schema: Schema,
+    example: Option<Example<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Example<'a> {
+    Json(Value),
+    Text(&'a str),
+}
+
+/// The little of JSON Schema the operations need.
+#[serde_with::skip_serializing_none]
+#[derive(Serialize, Default)]
+struct Schema {
+    #[serde(rename = "type")]
+    kind: Option<&'static str>,
+    items: Option<Box<Schema>>,
+    #[serde(rename = "$ref")]
+    reference: Option<&'static str>,
+}
+
+impl Schema {
+    fn of(kind: &'static str) -> Schema {
+        Schema {
+            kind: Some(kind),
+            ..Schema::default()
+        }
+    }
+
+    fn named(reference: &'static str) -> Schema {
+        Schema {
+            reference: Some(reference),
+            ..Schema::default()
+        }
+    }
+}
+
+fn json_content(schema: Schema) -> BTreeMap<&'static str, Media<'static>> {
+    BTreeMap::from([(
+        "application/json",
+        Media {
+            schema,
+            example: None,
+        },
+    )])
+}
+
+fn operation<'a>(path: &'a str, tag: &'a str, op: &'a Op) -> Operation<'a> {
+    let string = || Schema::of("string");
+    let mut parameters: Vec<Parameter> = path_params(path)
+        .into_iter()
+        .map(|name| Parameter {
+            description: describe_path_param(&name),
+            name,
+            place: "path",
+            required: true,
+            schema: string(),
+        })
+        .collect();
+    let optional = |place| {
+        move |p: &'a Param| Parameter {
+            name: p.name.to_string(),
+            place,
+            required: false,
+            description: p.description,
+            schema: string(),
+        }
+    };
+    parameters.extend(op.query.iter().map(optional("query")));
+    parameters.extend(op.headers.iter().map(optional("header")));
+    let mut responses = BTreeMap::new();
+    // Every route answers 200 on success unless it documents its own
+    // success code (201); a 204 ("nothing this time") comes on top.
+    if !op.responses.iter().any(|(s, _)| matches!(s, 200 | 201)) {
+        let schema = if op.array {
+            Schema {
+                items: Some(Box::new(Schema::of("object"))),
+                ..Schema::of("array")
+            }
+        } else {
+            Schema::of("object")
+        };
+        responses.insert(
+            "200".to_string(),
+            Answer {
+                description: "OK".into(),
+                content: Some(json_content(schema)),
+            },
+        );
+    }
+    for (status, meaning) in &op.responses {
+        let schema = match status {
+            422 => Schema::named("#/components/schemas/ValidationError"),
+            400.. => Schema::named("#/components/schemas/Error"),
+            _ => Schema::of("object"),
+        };
+        responses.insert(
+            status.to_string(),
+            Answer {
+                description: format!("{}: {meaning}", reason(*status)),
+                content: (*status != 204).then(|| json_content(schema)),
+            },
+        );
+    }
+    responses.insert(
+        "4XX".into(),
+        Answer {
+            description: "Invalid input; the detail says what and why".into(),
+            content: Some(json_content(Schema::named("#/components/schemas/Error"))),
+        },
+    );
+    let request_body = op.body.map(|example| {
+        let media = match serde_json::from_str::<Value>(example) {
+            Ok(v) => ("application/json", Schema::of("object"), Example::Json(v)),
+            Err(_) => (
+                "application/octet-stream",
+                Schema::of("string"),
+                Example::Text(example),
+            ),
+        };
+        RequestBody {
+            required: false,
+            content: BTreeMap::from([(
+                media.0,
+                Media {
+                    schema: media.1,
+                    example: Some(media.2),
+                },
+            )]),
+        }
+    });
+    Operation {
+        tags: [tag],
+        summary: op.summary,
+        operation_id: format!(
+            "{}_{}",
+            op.method,
+            path.trim_matches('/')
+                .replace(['/', '{', '}', '*', '-', '.'], "_")
+        ),
+        description: op.description,
+        parameters,
+        request_body,
+        responses,
+    }
+}
+
 /// The OpenAPI 3.1 document for `table`.
 pub fn document(table: &[(String, &'static str, Op)]) -> Value {
-    let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut paths: BTreeMap<String, BTreeMap<&str, Operation>> = BTreeMap::new();
     for (path, tag, op) in table {
-        let mut parameters: Vec<Value> = path_params(path)
-            .into_iter()
-            .map(|name| {
-                let description = describe_path_param(&name);
-                json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}})
-            })
-            .collect();
-        parameters.extend(op.query.iter().map(|p| {
-            json!({"name": p.name, "in": "query", "required": false, "description": p.description, "schema": {"type": "string"}})
-        }));
-        parameters.extend(op.headers.iter().map(|p| {
-            json!({"name": p.name, "in": "header", "required": false, "description": p.description, "schema": {"type": "string"}})
-        }));
-        let mut responses = Map::new();
-        // Every route answers 200 on success unless it documents its own
-        // success code (201); a 204 ("nothing this time") comes on top.
-        if !op.responses.iter().any(|(s, _)| matches!(s, 200 | 201)) {
-            let schema = if op.array {
-                json!({"type": "array", "items": {"type": "object"}})
-            } else {
-                json!({"type": "object"})
-            };
-            responses.insert(
-                "200".into(),
-                json!({"description": "OK", "content": {"application/json": {"schema": schema}}}),
-            );
-        }
-        for (status, meaning) in &op.responses {
-            let content = if *status == 422 {
-                json!({"application/json": {"schema": {"$ref": "#/components/schemas/ValidationError"}}})
-            } else if *status >= 400 {
-                json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
-            } else {
-                json!({"application/json": {"schema": {"type": "object"}}})
-            };
-            let mut answer = json!({"description": format!("{}: {meaning}", reason(*status))});
-            if *status != 204 {
-                answer["content"] = content;
-            }
-            responses.insert(status.to_string(), answer);
-        }
-        responses.insert(
-            "4XX".into(),
-            json!({"description": "Invalid input; the detail says what and why", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
-        );
-        let mut operation = json!({
-            "tags": [tag],
-            "summary": op.summary,
-            "operationId": format!("{}_{}", op.method, path.trim_matches('/').replace(['/', '{', '}', '*', '-', '.'], "_")),
-            "parameters": parameters,
-            "responses": responses,
-        });
-        if let Some(d) = op.description {
-            operation["description"] = json!(d);
-        }
-        if let Some(example) = op.body {
-            let content = match serde_json::from_str::<Value>(example) {
-                Ok(v) => json!({"application/json": {"schema": {"type": "object"}, "example": v}}),
-                Err(_) => {
-                    json!({"application/octet-stream": {"schema": {"type": "string"}, "example": example}})
-                }
-            };
-            operation["requestBody"] = json!({"required": false, "content": content});
-        }
         paths
             .entry(openapi_path(path))
             .or_default()
-            .insert(op.method.to_string(), operation);
+            .insert(op.method, operation(path, tag, op));
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "hivelog",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Task queue, agent registry, message channels and a JetStream-style log for a team of software agents. Every error is a status code with {\"detail\": \"...\"}, except 422, whose detail is FastAPI's list of field errors. Live updates: GET /ws (WebSocket, see docs/websocket.md).",
-        },
-        "servers": [{"url": "/"}],
-        // No token unless the server runs with --token; then a bearer one.
-        "security": [{}, {"bearer": []}],
-        "tags": [
-            {"name": "tasks", "description": "The task queue: the replaced service's API plus claim-next, progress, release, cancel, history"},
-            {"name": "v2", "description": "Richer answers for new clients: envelopes with counts, totals and `next` cursors for paging, any channel name. The routes without /v2 answer exactly what the replaced service answered (bare arrays)."},
-            {"name": "agents", "description": "Agent registry and heartbeats"},
-            {"name": "messages", "description": "Message channels (coordination, errors, ...)"},
-            {"name": "streams", "description": "The log: streams and their configuration"},
-            {"name": "log messages", "description": "Publishing and reading stored messages"},
-            {"name": "consumers", "description": "Durable and ephemeral pull consumers"},
-            {"name": "server", "description": "Health, readiness, metrics, WebSocket, dashboard"},
-            {"name": "meta", "description": "This document"},
-        ],
-        "paths": paths,
-        "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["detail"],
-                    "properties": {"detail": {"type": "string", "description": "what was wrong, in words"}},
-                },
-                "ValidationError": {
-                    "type": "object",
-                    "required": ["detail"],
-                    "description": "422, as FastAPI answers it: one entry per problem",
-                    "properties": {"detail": {"type": "array", "items": {
-                        "type": "object",
-                        "required": ["loc", "msg", "type"],
-                        "properties": {
-                            "loc": {"type": "array", "items": {"type": "string"}, "description": "where: [\"body\", \"title\"], [\"query\", \"limit\"]"},
-                            "msg": {"type": "string"},
-                            "type": {"type": "string", "description": "missing, enum, int_parsing, string_too_long, ..."},
-                        },
-                    }}},
-                }
-            },
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "Only when the server runs with --token (HIVELOG_TOKEN)"}
-            }
-        },
-    })
+    // The frame is part of the build; a test reads it.
+    let mut doc: Value = serde_json::from_str(FRAME).unwrap_or_default();
+    doc["info"]["version"] = Value::from(env!("CARGO_PKG_VERSION"));
+    doc["paths"] = serde_json::to_value(paths).unwrap_or_default();
+    doc
 }
 
 #[cfg(test)]

@@ -9,10 +9,10 @@ use super::openapi::{get_op, post_op, Routes};
 use super::validation::QueryParams;
 use super::{ApiError, AppState};
 use crate::coord::reservations::{ReserveRequest, MAX_GLOBS};
+use crate::log::duration::parse_duration;
 use crate::ops::reservations::{
     Check, Checked, Held, Listing, Release, Released, Reserve, Reserved, Waiting,
 };
-use crate::log::duration::parse_duration;
 
 /// Most paths one check looks at.
 const MAX_CHECK: usize = 10_000;

@@ -115,7 +115,6 @@ async fn remove(
     }))
 }
 
-
 async fn purge(
     State(state): State<AppState>,
     Path(name): Path<String>,

@@ -7,11 +7,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::AppState;
 use crate::log::PublishOptions;
+use crate::ops::health::SysMetrics;
 
 pub const SUBJECT: &str = "$SYS.metrics";
 
@@ -67,28 +67,27 @@ pub fn start(
                 state.streams.log().published_total(),
                 state.streams.log().fanout_totals().0,
             );
-            let report = json!({
-                "cpu_percent": (cpu_percent * 10.0).round() / 10.0,
-                "rss_bytes": kib_field("/proc/self/status", "VmRSS:").unwrap_or(0) * 1024,
-                "memory_total_bytes": kib_field("/proc/meminfo", "MemTotal:").unwrap_or(0) * 1024,
-                "memory_available_bytes": kib_field("/proc/meminfo", "MemAvailable:").unwrap_or(0) * 1024,
-                "msgs_in_per_sec": ((msgs_in.saturating_sub(last_in)) as f64 / secs).round(),
-                "msgs_out_per_sec": ((msgs_out.saturating_sub(last_out)) as f64 / secs).round(),
-                "ws_connections": state.ws_stats.connections.load(Ordering::Relaxed),
-                "subscribers": state.streams.log().subscriber_count(),
-                "store_bytes": state.streams.log().size_on_disk(),
-                "uptime_seconds": state.streams.log().uptime().as_secs(),
-                // The board's counts, so a dashboard never counts a
-                // truncated list itself.
-                "tasks": state.coord.task_counts(),
-            });
+            let report = SysMetrics {
+                cpu_percent: (cpu_percent * 10.0).round() / 10.0,
+                rss_bytes: kib_field("/proc/self/status", "VmRSS:").unwrap_or(0) * 1024,
+                memory_total_bytes: kib_field("/proc/meminfo", "MemTotal:").unwrap_or(0) * 1024,
+                memory_available_bytes: kib_field("/proc/meminfo", "MemAvailable:").unwrap_or(0)
+                    * 1024,
+                msgs_in_per_sec: ((msgs_in.saturating_sub(last_in)) as f64 / secs).round(),
+                msgs_out_per_sec: ((msgs_out.saturating_sub(last_out)) as f64 / secs).round(),
+                ws_connections: state.ws_stats.connections.load(Ordering::Relaxed),
+                subscribers: state.streams.log().subscriber_count(),
+                store_bytes: state.streams.log().size_on_disk(),
+                uptime_seconds: state.streams.log().uptime().as_secs(),
+                tasks: state.coord.task_counts(),
+            };
             (last_at, last_cpu, last_in, last_out) = (Instant::now(), cpu, msgs_in, msgs_out);
             if let Err(e) = state
                 .streams
                 .log()
                 .publish(
                     SUBJECT,
-                    report.to_string().into_bytes(),
+                    serde_json::to_vec(&report).unwrap_or_default(),
                     PublishOptions::default(),
                 )
                 .await

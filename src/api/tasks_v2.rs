@@ -67,7 +67,6 @@ pub fn routes() -> Routes {
         )
 }
 
-
 fn bad_query(name: &str, msg: &str, input: &str) -> ApiError {
     let mut e = FieldError::new(&["query", name], "value_error", msg);
     e.input = Some(input.into());

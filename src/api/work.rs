@@ -14,12 +14,12 @@ use serde_json::Value;
 use super::extract::{Json, OptionalJson, Path};
 use super::openapi::{get_op, post_op, Routes};
 use super::tasks::written;
-use crate::ops::tasks::TaskWritten;
 use super::validation::QueryParams;
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
 use crate::coord::inbox::MAX_PEEK;
 use crate::coord::{Finish, Pause};
 use crate::log::duration::parse_duration;
+use crate::ops::tasks::TaskWritten;
 use crate::ops::work::{Approval, Approved, InboxAck, InboxAcked, InboxPage, SetPause};
 
 pub fn routes() -> Routes {

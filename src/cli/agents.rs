@@ -10,6 +10,7 @@ use super::pubsub::follow;
 use crate::api::ws::protocol::{ClientOp, Deliver};
 use crate::coord::channels::{ChannelMessage, MessageInput};
 use crate::ops::agents::AgentList;
+use crate::ops::health::Health;
 use crate::ops::messages::{MessageList, Payload, Posted, Shown};
 
 #[derive(Debug, Args)]
@@ -145,9 +146,8 @@ pub async fn msg(client: &Client, out: Out, cmd: MsgCmd) -> Result<(), CliError>
                 out.line(&format!("No messages on {channel} yet"));
             }
             if live {
-                let health = client.get(&["health"], &[]).await?;
-                let prefix = health["subject_prefix"].as_str().unwrap_or("mjwork");
-                let subject = format!("{prefix}.{channel}");
+                let health: Health = client.get_as(&["health"], &[]).await?;
+                let subject = format!("{}.{channel}", health.subject_prefix);
                 // Continue right after the last message shown (by its
                 // sequence in the stream), so none posted meanwhile is missed.
                 let deliver = match messages.last().and_then(|m| m.sequence) {

@@ -1,14 +1,14 @@
 //! `hivelog consumer …`: a stream's pull consumers, as `nats consumer`
 //! would show them, and fetching from one from a terminal.
 
-use clap::{Args, Subcommand};
 use super::client::{typed, CliError, Client};
-use super::output::{cell, shown, text, tinted, Out, Table, Tone};
+use super::output::{cell, shown, tinted, Out, Table, Tone};
 use super::pubsub::payload_text;
 use super::streams::{done, parse_word};
 use crate::log::duration::{format_duration, parse_duration};
 use crate::log::{AckPolicy, ConsumerConfig, DeliverPolicy};
 use crate::ops::consumers::{AckRequest, Consumer, Consumers, Fetched};
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum ConsumerCmd {
@@ -153,17 +153,13 @@ pub async fn consumer(client: &Client, out: Out, cmd: ConsumerCmd) -> Result<(),
                 config.ack_wait = parse_duration(wait)
                     .map_err(|e| CliError::input(format!("--ack-wait {wait:?}: {e}")))?;
             }
-            let answer = client
-                .post(&["api", "streams", &args.stream, "consumers"], &config)
+            let answer: Consumer = client
+                .post_as(&["api", "streams", &args.stream, "consumers"], &config)
                 .await?;
             done(
                 &out,
                 &answer,
-                &format!(
-                    "Consumer {} on {} is ready",
-                    text(&answer, "name"),
-                    args.stream
-                ),
+                &format!("Consumer {} on {} is ready", answer.name, args.stream),
             );
         }
         ConsumerCmd::Rm { stream, name } => {

@@ -170,6 +170,7 @@ fn parse_tasks(value: Value) -> Result<Vec<(String, Value)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn import_files_are_checked_before_anything_is_sent() {

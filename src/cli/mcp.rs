@@ -18,7 +18,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, ServiceExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::client::{Body, CliError, Client};
 use super::Conn;
@@ -70,7 +70,12 @@ impl Forward {
     }
 
     async fn forward(&self, request: &CallToolRequestParams) -> Result<Value, ErrorData> {
-        let rpc = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": request});
+        let rpc = ToolCall {
+            jsonrpc: "2.0",
+            id: 1,
+            method: "tools/call",
+            params: request,
+        };
         let mut headers = vec![
             ("accept", "application/json, text/event-stream"),
             ("mcp-protocol-version", FORWARD_PROTOCOL),
@@ -84,7 +89,7 @@ impl Forward {
                 reqwest::Method::POST,
                 &["mcp"],
                 &[],
-                Some(Body::Json(rpc)),
+                Some(Body::json(&rpc).map_err(|e| self.trouble(e))?),
                 &headers,
             )
             .await
@@ -140,6 +145,15 @@ impl Forward {
             );
         }
     }
+}
+
+/// The one JSON-RPC request this bridge sends.
+#[derive(serde::Serialize)]
+struct ToolCall<'a> {
+    jsonrpc: &'static str,
+    id: u32,
+    method: &'static str,
+    params: &'a CallToolRequestParams,
 }
 
 impl ServerHandler for Forward {

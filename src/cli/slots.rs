@@ -2,11 +2,11 @@
 //! e.g. `hivelog slot acquire build --agent me --wait 5m && make; hivelog
 //! slot release build --agent me`.
 
-use clap::Subcommand;
 use super::client::{typed, Body, CliError, Client};
 use super::output::{cell, shown, tinted, Out, Table, Tone};
 use crate::coord::slots::Slot;
 use crate::ops::slots::{Acquire, Acquired, ReleaseSlot, SetSlot, SlotReleased, Slots};
+use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum SlotCmd {
@@ -121,10 +121,7 @@ pub async fn run(client: &Client, out: Out, cmd: SlotCmd) -> Result<(), CliError
             if out.json {
                 out.json(&answer);
             } else {
-                out.line(&format!(
-                    "Released {} permits of {name}",
-                    answer.released
-                ));
+                out.line(&format!("Released {} permits of {name}", answer.released));
             }
         }
     }

@@ -3,17 +3,28 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
-
 use super::agents::health_tone;
 use super::client::{CliError, Client};
-use super::output::{bytes, num, seconds, text, Out, Tone};
+use super::output::{bytes, seconds, shown, Out, Tone};
+use crate::ops::agents::AgentList;
+use crate::ops::health::Health;
+use crate::ops::streams::{Stream, Streams};
+
+/// What `status --json` prints.
+#[derive(serde::Serialize)]
+struct Status<'a> {
+    server: &'a str,
+    health: &'a Health,
+    streams: &'a [Stream],
+    agents_by_health: &'a BTreeMap<String, u64>,
+    agents_needing_approval: &'a [String],
+}
 
 pub async fn run(client: &Client, out: Out) -> Result<(), CliError> {
-    let health = client.get(&["health"], &[]).await?;
-    let streams = client.get(&["api", "streams"], &[]).await?;
-    let agents = client
-        .get(
+    let health: Health = client.get_as(&["health"], &[]).await?;
+    let streams: Streams = client.get_as(&["api", "streams"], &[]).await?;
+    let agents: AgentList = client
+        .get_as(
             &["api", "v2", "agents"],
             &[("include_stale", "true".into())],
         )
@@ -22,26 +33,33 @@ pub async fn run(client: &Client, out: Out) -> Result<(), CliError> {
         .map(|h| (h.to_string(), 0))
         .into();
     let mut approvals = Vec::new();
-    for a in agents["agents"].as_array().into_iter().flatten() {
-        *by_health.entry(text(a, "health")).or_default() += 1;
-        if a["needs_approval"] == json!(true) {
-            approvals.push(text(a, "agent_id"));
+    for a in &agents.agents {
+        *by_health.entry(shown(&a.health)).or_default() += 1;
+        if a.agent.needs_approval {
+            approvals.push(a.agent.agent_id.clone());
         }
     }
+    let server = client.url(&[]);
+    let server = server.as_str().trim_end_matches('/');
     if out.json {
-        out.json(&json!({
-            "server": client.url(&[]).as_str().trim_end_matches('/'),
-            "health": health,
-            "streams": streams["streams"],
-            "agents_by_health": by_health,
-            "agents_needing_approval": approvals,
-        }));
+        out.json(&Status {
+            server,
+            health: &health,
+            streams: &streams.streams,
+            agents_by_health: &by_health,
+            agents_needing_approval: &approvals,
+        });
         return Ok(());
     }
-    let tasks = &health["tasks"];
-    let task_line = ["available", "claimed", "completed", "failed"]
-        .map(|s| format!("{} {s}", num(tasks, s)))
-        .join(" · ");
+    let tasks = &health.tasks;
+    let task_line = [
+        (tasks.available, "available"),
+        (tasks.claimed, "claimed"),
+        (tasks.completed, "completed"),
+        (tasks.failed, "failed"),
+    ]
+    .map(|(n, s)| format!("{n} {s}"))
+    .join(" · ");
     let mut order: Vec<&String> = Vec::new();
     for h in ["active", "stale", "dead"] {
         order.extend(by_health.keys().filter(|k| *k == h));
@@ -63,22 +81,15 @@ pub async fn run(client: &Client, out: Out) -> Result<(), CliError> {
         .collect::<Vec<_>>()
         .join(" · ");
     let mut fields = vec![
-        (
-            "server",
-            format!(
-                "{} ({})",
-                client.url(&[]).as_str().trim_end_matches('/'),
-                text(&health, "status")
-            ),
-        ),
-        ("version", text(&health, "version")),
-        ("uptime", seconds(num(&health, "uptime_seconds"))),
+        ("server", format!("{server} ({})", health.status)),
+        ("version", health.version.clone()),
+        ("uptime", seconds(health.uptime_seconds)),
         (
             "store",
             format!(
                 "{} on disk, sync {}",
-                bytes(num(&health, "store_bytes")),
-                text(&health, "sync")
+                bytes(health.store_bytes),
+                health.sync
             ),
         ),
         ("agents", agent_line),
@@ -87,8 +98,7 @@ pub async fn run(client: &Client, out: Out) -> Result<(), CliError> {
             "live",
             format!(
                 "{} WebSocket connections, {} subscribers",
-                num(&health, "ws_connections"),
-                num(&health, "subscribers")
+                health.ws_connections, health.subscribers
             ),
         ),
     ];
@@ -100,6 +110,6 @@ pub async fn run(client: &Client, out: Out) -> Result<(), CliError> {
     }
     out.fields(&fields);
     out.line("");
-    super::streams::print_streams(&out, &super::client::typed(streams)?);
+    super::streams::print_streams(&out, &streams);
     Ok(())
 }

@@ -134,7 +134,12 @@ pub async fn stream(client: &Client, out: Out, cmd: StreamCmd) -> Result<(), Cli
                 max_bytes: args.max_bytes,
                 max_msgs_per_subject: args.max_msgs_per_subject,
                 max_msg_size: args.max_msg_size.unwrap_or(DEFAULT_MAX_MSG_SIZE),
-                discard: args.discard.as_deref().map(parse_word).transpose()?.unwrap_or_default(),
+                discard: args
+                    .discard
+                    .as_deref()
+                    .map(parse_word)
+                    .transpose()?
+                    .unwrap_or_default(),
                 duplicate_window: duration("duplicate-window", args.duplicate_window)?,
                 description: args.description,
             };

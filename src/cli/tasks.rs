@@ -245,7 +245,15 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
             step(client, &out, &id, "complete", &body, "Failed").await?;
         }
         TaskCmd::Release { id, agent } => {
-            step(client, &out, &id, "release", &AgentStep::by(agent), "Released").await?;
+            step(
+                client,
+                &out,
+                &id,
+                "release",
+                &AgentStep::by(agent),
+                "Released",
+            )
+            .await?;
         }
         TaskCmd::Cancel { id, agent, reason } => {
             let body = AgentStep {

@@ -1,11 +1,11 @@
 //! Commands around the work agents do together: file reservations (and
 //! the check a git pre-commit hook runs) and the pause switch.
 
-use clap::Subcommand;
 use super::client::{CliError, Client};
 use super::output::{ago, cell, shown, tinted, Out, Table, Tone};
 use crate::ops::reservations::{Check, Checked, Listing, Release, Released, Reserve, Reserved};
 use crate::ops::work::SetPause;
+use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
 pub enum ReservationsCmd {
@@ -87,7 +87,9 @@ pub async fn reservations(client: &Client, out: Out, cmd: ReservationsCmd) -> Re
         }
         ReservationsCmd::Ls { agent } => {
             let query: Vec<(&str, String)> = agent.map(|a| ("agent", a)).into_iter().collect();
-            let answer: Listing = client.get_as(&["api", "v2", "reservations"], &query).await?;
+            let answer: Listing = client
+                .get_as(&["api", "v2", "reservations"], &query)
+                .await?;
             if out.json {
                 out.json(&answer);
                 return Ok(());

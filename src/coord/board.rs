@@ -6,7 +6,7 @@
 use std::cmp::Reverse;
 use std::ops::Bound;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::task::{Priority, Task, TaskStatus};
 use super::time::Timestamp;
@@ -79,7 +79,7 @@ impl Filter {
 }
 
 /// Task counts by status and by board column.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskCounts {
     pub total: usize,
     /// Every available task, blocked or not (the status count).

@@ -2,16 +2,10 @@
 //! one type each, which the API renders and the CLI reads back: a field
 //! renamed here breaks the CLI at compile time, not at run time.
 
-use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 
+use super::messages::{rfc3339, Shown};
 use crate::log::{AckKind, ConsumerConfig, ConsumerInfo, SequenceInfo};
-
-/// A time in nanoseconds since the epoch as RFC 3339 (null when unknown).
-pub fn rfc3339(ns: i64) -> Option<String> {
-    (ns != 0)
-        .then(|| DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true))
-}
 
 /// A consumer: its configuration and position.
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,7 +67,7 @@ pub struct Fetched {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct FetchedMessage {
     #[serde(flatten)]
-    pub message: super::messages::Shown,
+    pub message: Shown,
     pub delivered: u64,
     pub consumer_seq: u64,
 }
@@ -122,7 +116,7 @@ pub struct Acked {
 
 impl Acked {
     /// A success with no form's fields yet.
-    pub fn new() -> Self {
+    pub fn succeeded() -> Self {
         Acked {
             success: true,
             seq: None,
@@ -134,4 +128,3 @@ impl Acked {
         }
     }
 }
-

@@ -4,13 +4,20 @@
 //! renders and the CLI reads back.
 
 use base64::Engine;
+use chrono::{DateTime, SecondsFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::consumers::rfc3339;
 use crate::coord::channels::ChannelMessage;
 use crate::coord::time::ClientTime;
 use crate::log::{Headers, Message};
+
+/// A time in nanoseconds since the epoch as RFC 3339 with nanoseconds,
+/// as JetStream reports times (null when unknown).
+pub fn rfc3339(ns: i64) -> Option<String> {
+    (ns != 0)
+        .then(|| DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::Nanos, true))
+}
 
 /// A payload as answers show it: the parsed JSON value when it is valid
 /// JSON, else the text when it is UTF-8, else base64.

@@ -10,8 +10,12 @@
 //! A new operation: a file here, a line in `operations!` below, and its
 //! documentation.
 //!
-//! Answers of other routes that the CLI reads back live here too, one
-//! type each (`consumers.rs`, `streams.rs`), so the API and the CLI share them.
+//! The requests and answers of the other routes live here too, one type
+//! each, by concept (`tasks`, `agents`, `messages`, `consumers`,
+//! `streams`, `reservations`, `slots`, `work`, `health`): the API takes
+//! and renders them, and the CLI sends and reads back the same types, so
+//! a field renamed on one side breaks the other at compile time.
+//! `tests/answers.rs` holds each answer equal to the server's JSON.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,17 +35,18 @@ mod claim_next;
 mod complete;
 pub mod consumers;
 mod handoff;
+pub mod health;
 mod inbox;
 pub mod messages;
 mod parse;
 mod progress;
-mod reserve;
 pub mod reservations;
+mod reserve;
 mod send_message;
 mod shapes;
-pub mod tasks;
 pub mod slots;
 pub mod streams;
+pub mod tasks;
 pub mod work;
 
 pub use parse::parse;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::consumers::rfc3339;
+use super::messages::rfc3339;
 use crate::log::{StreamConfig, StreamInfo};
 
 /// A stream: its configuration and what it holds.

@@ -25,7 +25,8 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body::Frame;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 /// One tool call on its way through the server.
@@ -160,8 +161,27 @@ const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
 const INVALID_PARAMS: i64 = -32602;
 
+/// A JSON-RPC error answer; `id` is null when the request's could not be
+/// read.
+#[derive(Serialize)]
+struct RpcError {
+    jsonrpc: &'static str,
+    id: Value,
+    error: RpcErrorBody,
+}
+
+#[derive(Serialize)]
+struct RpcErrorBody {
+    code: i64,
+    message: String,
+}
+
 fn rpc_error(status: StatusCode, id: Value, code: i64, message: String) -> Response {
-    let body = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
+    let body = RpcError {
+        jsonrpc: "2.0",
+        id,
+        error: RpcErrorBody { code, message },
+    };
     (status, axum::Json(body)).into_response()
 }
 

@@ -2,7 +2,6 @@
 //! `ping`, …) read from the socket and turned into tasks or answers on the
 //! connection's queue, and the count of bad frames that closes it.
 
-
 use super::protocol::{self, ClientOp, ServerFrame};
 use super::{subscription, Connection, TaskCount, MAX_PROTOCOL_ERRORS};
 use crate::api::auth::Role;

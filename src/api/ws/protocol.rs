@@ -282,6 +282,62 @@ pub struct Job {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn what_the_cli_sends_reads_back_as_sent() {
+        for deliver in [
+            Deliver::New,
+            Deliver::All,
+            Deliver::Last,
+            Deliver::LastPerSubject,
+            Deliver::StartSeq(7),
+            Deliver::StartTime("2026-11-25T10:00:00Z".into()),
+        ] {
+            let sub = ClientOp::Sub {
+                sid: json!(1),
+                subject: "a.>".into(),
+                deliver: deliver.clone(),
+                durable: Some("d".into()),
+                ack: true,
+            };
+            let text = serde_json::to_string(&sub).unwrap();
+            match serde_json::from_str::<ClientOp>(&text).unwrap() {
+                ClientOp::Sub {
+                    deliver: back,
+                    durable,
+                    ack,
+                    ..
+                } => {
+                    assert_eq!(back, deliver, "{text}");
+                    assert_eq!(durable.as_deref(), Some("d"));
+                    assert!(ack);
+                }
+                other => panic!("{text} read back as {other:?}"),
+            }
+        }
+        // Left out, not null: the server refuses unknown fields, and a
+        // plain subscription sends only what it sets.
+        let plain = ClientOp::Sub {
+            sid: json!("s"),
+            subject: "a".into(),
+            deliver: Deliver::New,
+            durable: None,
+            ack: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&plain).unwrap(),
+            json!({"op": "sub", "sid": "s", "subject": "a", "deliver": "new"})
+        );
+        let ack = ClientOp::Ack {
+            sid: json!(1),
+            seq: 3,
+        };
+        assert_eq!(
+            serde_json::to_value(&ack).unwrap(),
+            json!({"op": "ack", "sid": 1, "seq": 3})
+        );
+    }
 
     #[test]
     fn parses_every_op_and_refuses_unknown_ones() {

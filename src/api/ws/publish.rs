@@ -69,14 +69,12 @@ impl Connection {
 async fn answer_publishes(shared: Arc<Shared>, mut in_flight: mpsc::Receiver<(Value, InFlight)>) {
     while let Some((id, pending)) = in_flight.recv().await {
         let frame = match pending.await {
-            Ok(ack) => {
-                ServerFrame::Puback {
-                    id: id.clone(),
-                    stream: ack.stream,
-                    seq: ack.seq,
-                    duplicate: ack.duplicate,
-                }
-            }
+            Ok(ack) => ServerFrame::Puback {
+                id: id.clone(),
+                stream: ack.stream,
+                seq: ack.seq,
+                duplicate: ack.duplicate,
+            },
             Err(e) => protocol::err_for(&id, e),
         };
         // Paced by the socket: an answer is never dropped as "slow".

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::coord::task::{Task, TaskInput};
+use crate::ops::tasks::{AgentStep, CompleteStep, TaskStep};
 use anyhow::Context;
 use async_nats::jetstream::consumer;
 use futures_util::StreamExt;
-use serde_json::{json, Value};
 
 use super::workloads::{lock, run_tag, sample, Lat, Sample, Target, AGENTS, PAYLOAD};
 
@@ -30,11 +31,11 @@ impl Target {
             "list available tasks: {}",
             r.status()
         );
-        let waiting: Vec<Value> = r.json().await?;
+        let waiting: Vec<Task> = r.json().await?;
         match waiting.first() {
             Some(t) => anyhow::bail!(
-                "the claim workload would take and complete the tasks waiting on {base} (first: {}); run it against a server of its own (leave out --hivelog) or skip it with --workload",
-                t["task_id"]
+                "the claim workload would take and complete the tasks waiting on {base} (first: {:?}); run it against a server of its own (leave out --hivelog) or skip it with --workload",
+                t.task_id
             ),
             None => Ok(()),
         }
@@ -50,12 +51,19 @@ impl Target {
                 for i in (w..size).step_by(AGENTS) {
                     match self {
                         Target::Hivelog { .. } => {
-                            let body = json!({"task_id": format!("bench-{tag}-{round}-{i}"), "title": "bench", "description": ""});
+                            let body = TaskInput {
+                                task_id: Some(format!("bench-{tag}-{round}-{i}").into()),
+                                title: Some("bench".into()),
+                                description: Some(String::new()),
+                                ..TaskInput::default()
+                            };
                             let r = self.post("/api/tasks", &body).await?;
                             anyhow::ensure!(r.status().is_success(), "add task: {}", r.status());
                         }
                         Target::Nats { js, .. } => {
-                            js.publish(format!("benchq.{tag}.{round}"), vec![b'x'; PAYLOAD].into()).await?.await?;
+                            js.publish(format!("benchq.{tag}.{round}"), vec![b'x'; PAYLOAD].into())
+                                .await?
+                                .await?;
                         }
                     }
                 }
@@ -93,22 +101,40 @@ impl Target {
                                 let mut one = c.fetch().max_messages(1).messages().await?;
                                 match one.next().await {
                                     Some(m) => {
-                                        m.map_err(|e| anyhow::anyhow!("{e}"))?.double_ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                                        m.map_err(|e| anyhow::anyhow!("{e}"))?
+                                            .double_ack()
+                                            .await
+                                            .map_err(|e| anyhow::anyhow!("{e}"))?;
                                         true
                                     }
                                     None => false,
                                 }
                             }
                             _ => {
-                                let r = self.post("/api/tasks/claim-next", &json!({"agent_id": me})).await?;
+                                let r = self
+                                    .post("/api/tasks/claim-next", &AgentStep::by(me.as_str()))
+                                    .await?;
                                 if r.status().as_u16() == 204 {
                                     false
                                 } else {
-                                    let task: Value = r.json().await?;
-                                    let id = task["task_id"].as_str().context("claim-next without a task")?;
-                                    let done = json!({"agent_id": me, "success": true, "result": null, "error": null});
-                                    let r = self.post(&format!("/api/tasks/{id}/complete"), &done).await?;
-                                    anyhow::ensure!(r.status().is_success(), "complete: {}", r.status());
+                                    let step: TaskStep =
+                                        r.json().await.context("claim-next without a task")?;
+                                    let id = step.task_id;
+                                    let done = CompleteStep {
+                                        agent_id: Some(me.clone()),
+                                        success: true,
+                                        result: None,
+                                        error: None,
+                                        fencing_token: None,
+                                    };
+                                    let r = self
+                                        .post(&format!("/api/tasks/{id}/complete"), &done)
+                                        .await?;
+                                    anyhow::ensure!(
+                                        r.status().is_success(),
+                                        "complete: {}",
+                                        r.status()
+                                    );
                                     true
                                 }
                             }

@@ -10,12 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::workloads::{Sample, Target};
+use crate::api::ws::protocol::{ClientOp, Deliver};
 
 /// How long to wait for an answer, and for the last deliveries once the
 /// publisher stops.
@@ -46,9 +47,16 @@ pub fn number_of(text: &str) -> Option<usize> {
 /// handled in order, so the pong says the subscription is in place.
 pub async fn ws_subscriber(base: &str, subject: &str) -> anyhow::Result<Ws> {
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(base)).await?;
-    let sub = json!({"op": "sub", "sid": 1, "subject": subject});
-    ws.send(WsMessage::text(sub.to_string())).await?;
-    ws.send(WsMessage::text(json!({"op": "ping"}).to_string()))
+    let sub = ClientOp::Sub {
+        sid: Value::from(1),
+        subject: subject.to_string(),
+        deliver: Deliver::New,
+        durable: None,
+        ack: false,
+    };
+    ws.send(WsMessage::text(serde_json::to_string(&sub)?))
+        .await?;
+    ws.send(WsMessage::text(serde_json::to_string(&ClientOp::Ping)?))
         .await?;
     tokio::time::timeout(PATIENCE, async {
         while let Some(frame) = ws.next().await {
@@ -211,10 +219,18 @@ impl Target {
                 loop {
                     while unanswered < window && Instant::now() < until {
                         let i = sent.at.len() + 1;
-                        let op =
-                            json!({"op": "pub", "id": i, "subject": subject, "text": numbered(i)});
+                        let op = ClientOp::Pub {
+                            id: Value::from(i),
+                            subject: subject.to_string(),
+                            data: None,
+                            text: Some(numbered(i)),
+                            data_b64: None,
+                            msg_id: None,
+                            expect_last_subject_seq: None,
+                        };
                         sent.at.push(Instant::now());
-                        sink.feed(WsMessage::text(op.to_string())).await?;
+                        sink.feed(WsMessage::text(serde_json::to_string(&op)?))
+                            .await?;
                         unanswered += 1;
                     }
                     sink.flush().await?;

@@ -13,7 +13,11 @@ mod workloads;
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cli::output::shown;
 
 use workloads::{Params, Sample, Target, Workload};
 
@@ -148,13 +152,25 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     bar.finish_and_clear();
-    let mut durability = json!({
-        "hivelog": if args.hivelog.is_some() { "as the running server is configured".to_string() } else if args.sync == "always" { "--sync always: every ack after its fsync".to_string() } else { "--sync interval: acked before fsync (flushed every 100 ms)".to_string() },
-        "nats-server": if args.nats.is_some() { "as the running server is configured" } else { "its default: acked once written, fsync'd every 2 minutes (sync_interval)" },
-    });
-    if let Some(d) = durability.as_object_mut() {
-        d.retain(|name, _| sides.iter().any(|s| s.name == name));
-    }
+    let hivelog_durability = if args.hivelog.is_some() {
+        "as the running server is configured"
+    } else if args.sync == "always" {
+        "--sync always: every ack after its fsync"
+    } else {
+        "--sync interval: acked before fsync (flushed every 100 ms)"
+    };
+    let nats_durability = if args.nats.is_some() {
+        "as the running server is configured"
+    } else {
+        "its default: acked once written, fsync'd every 2 minutes (sync_interval)"
+    };
+    let durability = [
+        ("hivelog", hivelog_durability),
+        ("nats-server", nats_durability),
+    ]
+    .into_iter()
+    .filter(|(name, _)| sides.iter().any(|s| s.name == *name))
+    .collect();
     let report = report(&workloads, &sides, &results, durability);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -232,112 +248,162 @@ fn median(v: &[f64]) -> Option<f64> {
     v.get(v.len() / 2).copied()
 }
 
+/// What `hivelog bench --json` prints.
+#[derive(Debug, Serialize)]
+struct Report {
+    workloads: Vec<Row>,
+    /// How each side acknowledges a write.
+    durability: BTreeMap<&'static str, &'static str>,
+}
+
+/// One workload's medians on each side that ran it.
+#[derive(Debug, Serialize)]
+struct Row {
+    workload: Workload,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hivelog: Option<Figures>,
+    #[serde(rename = "nats-server", skip_serializing_if = "Option::is_none")]
+    nats_server: Option<Figures>,
+    /// Higher is better for hivelog: its throughput over nats-server's,
+    /// or, at a fixed rate, nats-server's p99 over hivelog's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f64>,
+}
+
+impl Row {
+    fn side(&self, name: &str) -> Option<&Figures> {
+        match name {
+            "hivelog" => self.hivelog.as_ref(),
+            _ => self.nats_server.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Figures {
+    ops_per_s: Option<f64>,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    p999_ms: Option<f64>,
+    server_cpu_s: Option<f64>,
+    server_peak_rss_mib: Option<f64>,
+    rounds: Vec<f64>,
+    lost: u64,
+    deliveries: u64,
+}
+
 fn report(
     workloads: &[Workload],
     sides: &[Side],
     results: &[Vec<Results>],
-    durability: Value,
-) -> Value {
-    let rows: Vec<Value> = workloads
+    durability: BTreeMap<&'static str, &'static str>,
+) -> Report {
+    let rows = workloads
         .iter()
         .zip(results)
         .map(|(w, per_side)| {
-            let mut row = json!({"workload": w});
+            let mut row = Row {
+                workload: *w,
+                hivelog: None,
+                nats_server: None,
+                ratio: None,
+            };
             for (side, r) in sides.iter().zip(per_side) {
-                row[side.name] = json!({
-                    "ops_per_s": median(&r.ops_per_s),
-                    "p50_ms": median(&r.p50_ms),
-                    "p99_ms": median(&r.p99_ms),
-                    "p999_ms": median(&r.p999_ms),
-                    "server_cpu_s": median(&r.cpu_s),
-                    "server_peak_rss_mib": (r.rss_kib > 0).then(|| r.rss_kib as f64 / 1024.0),
-                    "rounds": r.ops_per_s,
-                    "lost": r.lost,
-                    "deliveries": r.deliveries,
-                });
+                let figures = Figures {
+                    ops_per_s: median(&r.ops_per_s),
+                    p50_ms: median(&r.p50_ms),
+                    p99_ms: median(&r.p99_ms),
+                    p999_ms: median(&r.p999_ms),
+                    server_cpu_s: median(&r.cpu_s),
+                    server_peak_rss_mib: (r.rss_kib > 0).then(|| r.rss_kib as f64 / 1024.0),
+                    rounds: r.ops_per_s.clone(),
+                    lost: r.lost,
+                    deliveries: r.deliveries,
+                };
+                match side.name {
+                    "hivelog" => row.hivelog = Some(figures),
+                    _ => row.nats_server = Some(figures),
+                }
             }
             if let [a, b] = per_side.as_slice() {
-                // Higher is better for hivelog: throughput over nats-server's,
-                // or, at a fixed rate, nats-server's p99 over hivelog's.
                 let (x, y) = if *w == Workload::Latency {
                     (median(&b.p99_ms), median(&a.p99_ms))
                 } else {
                     (median(&a.ops_per_s), median(&b.ops_per_s))
                 };
                 if let (Some(x), Some(y)) = (x, y) {
-                    row["ratio"] = json!(x / y.max(1e-9));
+                    row.ratio = Some(x / y.max(1e-9));
                 }
             }
             row
         })
         .collect();
-    json!({"workloads": rows, "durability": durability})
+    Report {
+        workloads: rows,
+        durability,
+    }
 }
 
-fn print_table(report: &Value) {
-    let cell = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64);
+fn print_table(report: &Report) {
     println!(
         "{:<11} {:>24}   {:>24}   {:>7}",
         "workload", "hivelog ops/s (p99 ms)", "nats-server ops/s (p99)", "ratio"
     );
-    for row in report["workloads"].as_array().into_iter().flatten() {
-        let side = |name: &str| match (cell(&row[name], "ops_per_s"), cell(&row[name], "p99_ms")) {
-            (Some(ops), Some(p99)) => format!("{ops:>12.0} ({p99:>7.2})"),
+    let name_of = |w: &Workload| shown(w);
+    for row in &report.workloads {
+        let side = |name: &str| match row.side(name).map(|f| (f.ops_per_s, f.p99_ms)) {
+            Some((Some(ops), Some(p99))) => format!("{ops:>12.0} ({p99:>7.2})"),
             _ => "-".to_string(),
         };
-        let ratio = row["ratio"]
-            .as_f64()
-            .map_or("-".to_string(), |r| format!("{r:.2}x"));
+        let ratio = row.ratio.map_or("-".to_string(), |r| format!("{r:.2}x"));
         println!(
             "{:<11} {:>24}   {:>24}   {:>7}",
-            row["workload"].as_str().unwrap_or("?"),
+            name_of(&row.workload),
             side("hivelog"),
             side("nats-server"),
             ratio
         );
     }
-    for row in report["workloads"].as_array().into_iter().flatten() {
-        if row["workload"] != "latency" {
+    for row in &report.workloads {
+        if row.workload != Workload::Latency {
             continue;
         }
         for name in ["hivelog", "nats-server"] {
-            let ms = |k: &str| cell(&row[name], k).map_or("-".to_string(), |v| format!("{v:.2}"));
-            if row[name].is_object() {
+            if let Some(f) = row.side(name) {
+                let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
                 println!(
                     "latency at {} msgs/s, {name}: p50 {} ms, p99 {} ms, p99.9 {} ms",
                     latency::RATE_PER_S,
-                    ms("p50_ms"),
-                    ms("p99_ms"),
-                    ms("p999_ms")
+                    ms(f.p50_ms),
+                    ms(f.p99_ms),
+                    ms(f.p999_ms)
                 );
             }
         }
     }
-    for row in report["workloads"].as_array().into_iter().flatten() {
+    for row in &report.workloads {
         for name in ["hivelog", "nats-server"] {
-            if let Some(lost) = row[name]["lost"].as_u64().filter(|n| *n > 0) {
+            if let Some(f) = row.side(name).filter(|f| f.lost > 0) {
                 println!(
-                    "{}, {name}: {lost} of {} deliveries lost (a subscriber fell behind the publisher)",
-                    row["workload"].as_str().unwrap_or("?"),
-                    row[name]["deliveries"].as_u64().unwrap_or(0)
+                    "{}, {name}: {} of {} deliveries lost (a subscriber fell behind the publisher)",
+                    name_of(&row.workload),
+                    f.lost,
+                    f.deliveries
                 );
             }
         }
     }
     for name in ["hivelog", "nats-server"] {
-        let rows = report["workloads"].as_array().into_iter().flatten();
-        let cpu: f64 = rows
-            .clone()
-            .filter_map(|r| cell(&r[name], "server_cpu_s"))
-            .sum();
-        let rss = rows
-            .filter_map(|r| cell(&r[name], "server_peak_rss_mib"))
+        let sides = report.workloads.iter().filter_map(|r| r.side(name));
+        let cpu: f64 = sides.clone().filter_map(|f| f.server_cpu_s).sum();
+        let rss = sides
+            .filter_map(|f| f.server_peak_rss_mib)
             .fold(0.0, f64::max);
         if rss > 0.0 {
             println!("{name}: server CPU {cpu:.1} s over the medians' runs, peak RSS {rss:.0} MiB");
         }
     }
-    for (name, how) in report["durability"].as_object().into_iter().flatten() {
-        println!("durability, {name}: {}", how.as_str().unwrap_or_default());
+    for (name, how) in &report.durability {
+        println!("durability, {name}: {how}");
     }
 }

@@ -5,10 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::log::ConsumerConfig;
+use crate::ops::consumers::{AckRequest, Fetched};
 use anyhow::Context;
 use async_nats::jetstream::{self, consumer, stream};
 use futures_util::StreamExt;
-use serde_json::{json, Value};
 
 pub(super) const PAYLOAD: usize = 256;
 pub(super) const AGENTS: usize = 16;
@@ -89,7 +90,7 @@ impl Target {
             base: base.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
         };
-        let body = json!({"name": "BENCH", "subjects": ["bench.>"]});
+        let body = crate::log::StreamConfig::new("BENCH", &["bench.>"]);
         let resp = t.post("/api/streams", &body).await?;
         anyhow::ensure!(
             resp.status().is_success() || resp.status().as_u16() == 409,
@@ -124,7 +125,11 @@ impl Target {
         })
     }
 
-    pub(super) async fn post(&self, path: &str, body: &Value) -> anyhow::Result<reqwest::Response> {
+    pub(super) async fn post(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> anyhow::Result<reqwest::Response> {
         let Target::Hivelog { base, http } = self else {
             anyhow::bail!("not hivelog");
         };
@@ -210,7 +215,11 @@ impl Target {
         let consumers = "/api/streams/BENCH/consumers";
         let nats_consumer = match self {
             Target::Hivelog { .. } => {
-                let config = json!({"durable_name": name, "filter_subject": subject});
+                let config = ConsumerConfig {
+                    durable_name: Some(name.clone()),
+                    filter_subjects: vec![subject.clone()],
+                    ..ConsumerConfig::default()
+                };
                 let r = self.post(consumers, &config).await?;
                 anyhow::ensure!(r.status().is_success(), "create consumer: {}", r.status());
                 None
@@ -236,19 +245,20 @@ impl Target {
                     // Waits for the first (with --sync interval a message is readable
                     // once flushed), then takes what is there.
                     let next = format!("{consumers}/{name}/next?batch=100&expires=2s");
-                    let got: Value = self.post(&next, &Value::Null).await?.json().await?;
-                    let seqs: Vec<u64> = got["messages"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|m| m["seq"].as_u64())
-                        .collect();
-                    if !seqs.is_empty() {
+                    let got: Fetched = self.post(&next, &()).await?.json().await?;
+                    let seqs: Vec<u64> =
+                        got.messages.iter().filter_map(|m| m.message.seq).collect();
+                    let n = seqs.len();
+                    if n > 0 {
                         let ack = format!("{consumers}/{name}/ack");
-                        let r = self.post(&ack, &json!({"seqs": seqs})).await?;
+                        let body = AckRequest {
+                            seqs: Some(seqs),
+                            ..AckRequest::default()
+                        };
+                        let r = self.post(&ack, &body).await?;
                         anyhow::ensure!(r.status().is_success(), "ack: {}", r.status());
                     }
-                    seqs.len()
+                    n
                 }
                 Some(c) => {
                     let mut batch = c.fetch().max_messages(100).messages().await?;

@@ -6,7 +6,7 @@
 //! An entry already as wanted stays where it is, so a second run with the
 //! same arguments changes nothing.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::super::client::CliError;
 
@@ -40,12 +40,43 @@ fn object<'a>(
 }
 
 /// `mcpServers.hivelog = entry`, keeping the other servers.
-pub fn with_server(mut doc: Value, entry: Value) -> Result<Value, CliError> {
+pub fn with_server(mut doc: Value, entry: &McpServer) -> Result<Value, CliError> {
+    let entry = serde_json::to_value(entry)
+        .map_err(|e| CliError::input(format!("cannot write the MCP entry: {e}")))?;
     let servers = object(&mut doc, "the MCP config")?
         .entry("mcpServers")
-        .or_insert_with(|| json!({}));
+        .or_insert_with(empty);
     object(servers, "mcpServers")?.insert("hivelog".into(), entry);
     Ok(doc)
+}
+
+/// An empty JSON object, for a key a harness's file does not have yet.
+pub fn empty() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// Our entry in a JSON MCP config (`mcpServers.hivelog`).
+#[derive(serde::Serialize)]
+pub struct McpServer<'a> {
+    pub command: &'a str,
+    pub args: [&'a str; 3],
+    pub env: std::collections::BTreeMap<&'a str, String>,
+}
+
+/// A hook as Claude Code and Codex group them, and as Cursor lists them.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum Hook<'a> {
+    Grouped { hooks: [Command<'a>; 1] },
+    Flat { command: &'a str },
+}
+
+#[derive(serde::Serialize)]
+struct Command<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    command: &'a str,
+    timeout: u32,
 }
 
 /// Where a hooks file keeps a hook's command: Claude Code and Codex nest
@@ -59,12 +90,17 @@ pub enum HookShape {
 
 impl HookShape {
     fn entry(self, command: &str) -> Value {
-        match self {
-            HookShape::Grouped => {
-                json!({"hooks": [{"type": "command", "command": command, "timeout": 10}]})
-            }
-            HookShape::Flat => json!({"command": command}),
-        }
+        let hook = match self {
+            HookShape::Grouped => Hook::Grouped {
+                hooks: [Command {
+                    kind: "command",
+                    command,
+                    timeout: 10,
+                }],
+            },
+            HookShape::Flat => Hook::Flat { command },
+        };
+        serde_json::to_value(hook).unwrap_or_default()
     }
 
     /// `list` without the hooks setup wrote (a group left empty goes too).
@@ -103,7 +139,7 @@ pub fn with_hooks(
 ) -> Result<Value, CliError> {
     let hooks = object(&mut doc, "the hooks file")?
         .entry("hooks")
-        .or_insert_with(|| json!({}));
+        .or_insert_with(empty);
     let hooks = object(hooks, "hooks")?;
     let wanted = shape.entry(command);
     let names: Vec<String> = hooks.keys().cloned().collect();
@@ -196,6 +232,7 @@ pub fn with_codex_server(text: &str, server: toml_edit::Table) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn our_hook_commands_are_told_from_others() {

@@ -27,12 +27,13 @@ mod merge;
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::client::CliError;
 use super::Conn;
 use merge::{
-    with_block, with_codex_server, with_hooks, with_server, HookShape, MARK_BEGIN, MARK_END,
+    with_block, with_codex_server, with_hooks, with_server, HookShape, McpServer, MARK_BEGIN,
+    MARK_END,
 };
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -147,7 +148,7 @@ fn read_json(path: &Path) -> Result<Value, CliError> {
                 path.display()
             ))
         }),
-        _ => Ok(json!({})),
+        _ => Ok(merge::empty()),
     }
 }
 
@@ -193,13 +194,12 @@ fn pretty(value: &Value) -> String {
 
 /// A JSON MCP config (`.mcp.json`, `.cursor/mcp.json`) with our server.
 fn mcp_json(path: PathBuf, t: &Target, hivelog: &str) -> Result<Write, CliError> {
-    let env: serde_json::Map<String, Value> = t
-        .env()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v)))
-        .collect();
-    let entry = json!({"command": hivelog, "args": ["mcp", "--agent", t.agent], "env": env});
-    let doc = with_server(read_json(&path)?, entry)?;
+    let entry = McpServer {
+        command: hivelog,
+        args: ["mcp", "--agent", t.agent],
+        env: t.env().into_iter().collect(),
+    };
+    let doc = with_server(read_json(&path)?, &entry)?;
     Ok((path, pretty(&doc)))
 }
 
@@ -226,7 +226,7 @@ fn hooks_json(
     let mut doc = read_json(&path)?;
     if let (HookShape::Flat, Some(o)) = (shape, doc.as_object_mut()) {
         // Cursor's hooks file carries its format's version.
-        o.entry("version").or_insert(json!(1));
+        o.entry("version").or_insert(Value::from(1));
     }
     let doc = with_hooks(doc, shape, events, command)?;
     Ok((path, pretty(&doc)))
