@@ -154,6 +154,10 @@ pub struct Task {
     pub files: Vec<String>,
     #[serde(default)]
     pub handoff: Option<Box<Handoff>>,
+    /// What the client set that the queue only carries (`task/details.rs`).
+    /// Before `extra`, which takes the fields it does not claim.
+    #[serde(flatten)]
+    pub details: Details,
     /// Fields clients sent that hivelog does not interpret; kept and
     /// returned as they came.
     #[serde(flatten)]
@@ -207,6 +211,8 @@ pub struct TaskInput {
     pub fencing_token: Option<Value>,
     #[serde(default)]
     pub handoff: Option<Value>,
+    #[serde(flatten)]
+    pub details: DetailsInput,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -267,6 +273,7 @@ impl TaskInput {
 
     pub fn validate(&self) -> Result<(), CoordError> {
         let id = self.id()?;
+        Details::check_input(&self.details)?;
         let too_long = |field: &str, max: usize| {
             CoordError::Invalid(format!("{field} is longer than {max} characters"))
         };
@@ -388,9 +395,13 @@ pub(crate) fn sample_task(
         dedup_key: None,
         files: Vec::new(),
         handoff: None,
+        details: Details::default(),
         extra: Map::new(),
     }
 }
+
+mod details;
+pub use details::{Details, DetailsInput};
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use super::board::{Column, Cursor, Filter, Page, TaskCounts};
-use super::task::{token, Task, TaskInput, TaskStatus};
+use super::task::{token, Details, Task, TaskInput, TaskStatus};
 use super::time::Timestamp;
 use super::view::TaskView;
 use super::{lock, CoordError, Coordinator, TASK_STATE};
@@ -314,6 +314,11 @@ impl<P: LogPort> Coordinator<P> {
             dedup_key: input.dedup_key.clone(),
             files: input.files.clone().unwrap_or_default(),
             handoff: None,
+            details: {
+                let mut d = Details::default();
+                d.merge(&input.details);
+                d
+            },
             extra: input.extra.clone(),
         }
     }
@@ -355,6 +360,7 @@ impl<P: LogPort> Coordinator<P> {
         if let Some(v) = &input.dedup_key {
             t.dedup_key = Some(v.clone());
         }
+        t.details.merge(&input.details);
         merge_extra(&mut t.extra, &input.extra);
         let now = self.clock.now();
         match input.status {

@@ -9,15 +9,20 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::coord::clock::Clock;
+use crate::coord::task::Details;
 use crate::coord::view::TaskView;
 
-/// Bumped whenever the compact form changes; a snapshot of another version is
-/// ignored (the view is rebuilt from the records and a new one written).
-const FORMAT: u32 = 2;
+/// Bumped whenever the compact form's own fields change (a task's
+/// details change the layout by themselves: `Details::layout`); a snapshot
+/// of another version or layout is ignored (the view is rebuilt from the
+/// records and a new one written).
+const FORMAT: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     format: u32,
+    /// `Details::layout()` of the build that wrote it.
+    details: u32,
     /// Every task record up to this sequence is reflected in `tasks`.
     state_seq: u64,
     tasks: u64,
@@ -35,6 +40,7 @@ pub(super) fn encode(view: &TaskView, state_seq: u64) -> Result<Vec<u8>, String>
     let records: Vec<u8> = view.records().flatten().copied().collect();
     let header = Header {
         format: FORMAT,
+        details: Details::layout(),
         state_seq,
         tasks: view.len() as u64,
         crc: crc32fast::hash(&records),
@@ -54,6 +60,9 @@ pub(super) fn decode(bytes: &[u8], clock: Arc<dyn Clock>) -> Result<(TaskView, u
             "format {} (this build reads {FORMAT})",
             header.format
         ));
+    }
+    if header.details != Details::layout() {
+        return Err("written with other task details than this build's".into());
     }
     let records = bytes.get(at..).ok_or("truncated")?;
     if crc32fast::hash(records) != header.crc {
@@ -124,18 +133,26 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode(&longer, clock()).is_err());
-        let mut other = bincode::serde::encode_to_vec(
-            Header {
-                format: FORMAT + 1,
-                state_seq: 1,
-                tasks: 0,
-                crc: 0,
-            },
-            config(),
-        )
-        .unwrap();
+        let header = |format, details| {
+            bincode::serde::encode_to_vec(
+                Header {
+                    format,
+                    details,
+                    state_seq: 1,
+                    tasks: 0,
+                    crc: 0,
+                },
+                config(),
+            )
+            .unwrap()
+        };
+        let mut other = header(FORMAT + 1, Details::layout());
         other.extend_from_slice(&bytes[3..]);
         assert!(decode(&other, clock()).err().unwrap().contains("format"));
+        // Written by a build whose tasks had other details.
+        let mut other = header(FORMAT, Details::layout().wrapping_add(1));
+        other.extend_from_slice(&bytes[3..]);
+        assert!(decode(&other, clock()).err().unwrap().contains("details"));
         // Damage that still decodes as a record (the client's extra JSON
         // no longer parses): a start reads no JSON, so only the checksum
         // keeps the task from going missing later.

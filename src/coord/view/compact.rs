@@ -10,7 +10,7 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::coord::task::{Handoff, Priority, Progress, Task, TaskStatus};
+use crate::coord::task::{Details, Handoff, Priority, Progress, Task, TaskStatus};
 use crate::coord::time::{ClientTime, Timestamp};
 
 /// A task's compact form: times as microseconds since the epoch and
@@ -51,6 +51,8 @@ struct SnapTask<'a> {
     dedup_key: Option<Cow<'a, str>>,
     files: Cow<'a, [String]>,
     handoff: Option<(Cow<'a, str>, Cow<'a, str>, i64)>,
+    /// Carried whole: a detail added to the task needs no edit here.
+    details: Cow<'a, Details>,
     /// `extra` as JSON, empty when there is none.
     #[serde(borrow)]
     extra: Cow<'a, str>,
@@ -122,6 +124,7 @@ impl<'a> SnapTask<'a> {
                     micros(h.at),
                 )
             }),
+            details: Cow::Borrowed(&t.details),
             extra: if t.extra.is_empty() {
                 Cow::Borrowed("")
             } else {
@@ -186,6 +189,7 @@ impl<'a> SnapTask<'a> {
                 })),
                 None => None,
             },
+            details: self.details.into_owned(),
             extra,
         };
         Ok((task, self.seq))
