@@ -1,14 +1,23 @@
-//! `GET /metrics`: Prometheus text exposition, every metric `hivelog_…`.
-//! Everything is read from counters the layers already keep, at scrape time.
+//! `GET /metrics`: Prometheus text exposition (0.0.4), every metric
+//! `hivelog_…`, encoded by `prometheus-client`. Everything is read from
+//! counters the layers already keep, at scrape time (a `Collector`), so
+//! no metric is updated on a hot path for the sake of metrics.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    prometheus_text, DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric,
+};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
 use super::AppState;
 use crate::api::openapi::{get_op, Routes};
@@ -41,289 +50,276 @@ pub async fn count_requests(State(state): State<AppState>, req: Request, next: N
     resp
 }
 
-struct Out(String);
-
-impl Out {
-    fn head(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    }
-
-    fn line(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
-        let labels: Vec<String> = labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-            .collect();
-        if labels.is_empty() {
-            let _ = writeln!(self.0, "{name} {value}");
-        } else {
-            let _ = writeln!(self.0, "{name}{{{}}} {value}", labels.join(","));
-        }
-    }
-
-    fn one(&mut self, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
-        self.head(name, kind, help);
-        self.line(name, &[], value);
-    }
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut o = Out(String::new());
-    let log = state.streams.log();
-    let streams = log.streams();
-
-    o.head(
-        "hivelog_stream_messages_in_total",
-        "counter",
-        "Messages appended to each stream (its last sequence).",
-    );
-    for s in &streams {
-        o.line(
-            "hivelog_stream_messages_in_total",
-            &[("stream", &s.config.name)],
-            s.state.last_seq,
-        );
-    }
-    o.head(
-        "hivelog_stream_messages",
-        "gauge",
-        "Messages stored in each stream.",
-    );
-    for s in &streams {
-        o.line(
-            "hivelog_stream_messages",
-            &[("stream", &s.config.name)],
-            s.state.messages,
-        );
-    }
-    o.head(
-        "hivelog_stream_bytes",
-        "gauge",
-        "Bytes stored in each stream.",
-    );
-    for s in &streams {
-        o.line(
-            "hivelog_stream_bytes",
-            &[("stream", &s.config.name)],
-            s.state.bytes,
-        );
-    }
-    o.head(
-        "hivelog_consumer_pending_messages",
-        "gauge",
-        "Messages a consumer has not been given yet.",
-    );
-    let mut consumers = Vec::new();
-    for s in &streams {
-        for c in log.consumers(&s.config.name).unwrap_or_default() {
-            consumers.push(c);
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape(state)));
+    let mut text = String::new();
+    match prometheus_text::encode(&mut text, &registry) {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, prometheus_text::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not encode the metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
-    for c in &consumers {
-        o.line(
+}
+
+/// One scrape: the server's counters, read as they are now.
+struct Scrape(AppState);
+
+impl std::fmt::Debug for Scrape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scrape")
+    }
+}
+
+/// Writes metrics into a scrape. A counter's name is given without its
+/// `_total`, which the encoder appends.
+struct Out<'a>(DescriptorEncoder<'a>);
+
+type Fmt = Result<(), std::fmt::Error>;
+
+impl Out<'_> {
+    fn counter<N: EncodeCounterValue>(&mut self, name: &str, help: &str, value: N) -> Fmt {
+        let metric = ConstCounter::new(value);
+        metric.encode(
+            self.0
+                .encode_descriptor(name, help, None, MetricType::Counter)?,
+        )
+    }
+
+    fn gauge<N: EncodeGaugeValue>(&mut self, name: &str, help: &str, value: N) -> Fmt {
+        let metric = ConstGauge::new(value);
+        metric.encode(
+            self.0
+                .encode_descriptor(name, help, None, MetricType::Gauge)?,
+        )
+    }
+
+    /// One metric with a value per label set.
+    fn family<'l>(
+        &mut self,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        values: impl IntoIterator<Item = (Vec<(&'l str, String)>, u64)>,
+    ) -> Fmt {
+        let mut family = self.0.encode_descriptor(name, help, None, kind)?;
+        for (labels, value) in values {
+            let metric = family.encode_family(&labels)?;
+            match kind {
+                MetricType::Counter => ConstCounter::new(value).encode(metric)?,
+                _ => ConstGauge::new(value).encode(metric)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Collector for Scrape {
+    fn encode(&self, encoder: DescriptorEncoder) -> Fmt {
+        let state = &self.0;
+        let mut o = Out(encoder);
+        let log = state.streams.log();
+        let streams = log.streams();
+        let per_stream = |f: fn(&crate::log::StreamInfo) -> u64| {
+            streams
+                .iter()
+                .map(move |s| (vec![("stream", s.config.name.clone())], f(s)))
+        };
+        o.family(
+            "hivelog_stream_messages_in",
+            "Messages appended to each stream (its last sequence).",
+            MetricType::Counter,
+            per_stream(|s| s.state.last_seq),
+        )?;
+        o.family(
+            "hivelog_stream_messages",
+            "Messages stored in each stream.",
+            MetricType::Gauge,
+            per_stream(|s| s.state.messages),
+        )?;
+        o.family(
+            "hivelog_stream_bytes",
+            "Bytes stored in each stream.",
+            MetricType::Gauge,
+            per_stream(|s| s.state.bytes),
+        )?;
+        let consumers: Vec<_> = streams
+            .iter()
+            .flat_map(|s| log.consumers(&s.config.name).unwrap_or_default())
+            .collect();
+        let per_consumer = |f: fn(&crate::log::ConsumerInfo) -> u64| {
+            consumers.iter().map(move |c| {
+                let labels = vec![
+                    ("stream", c.stream_name.clone()),
+                    ("consumer", c.name.clone()),
+                ];
+                (labels, f(c))
+            })
+        };
+        o.family(
             "hivelog_consumer_pending_messages",
-            &[("stream", &c.stream_name), ("consumer", &c.name)],
-            c.num_pending,
-        );
-    }
-    o.head(
-        "hivelog_consumer_ack_pending_messages",
-        "gauge",
-        "Messages delivered to a consumer and not acknowledged.",
-    );
-    for c in &consumers {
-        o.line(
+            "Messages a consumer has not been given yet.",
+            MetricType::Gauge,
+            per_consumer(|c| c.num_pending),
+        )?;
+        o.family(
             "hivelog_consumer_ack_pending_messages",
-            &[("stream", &c.stream_name), ("consumer", &c.name)],
-            c.num_ack_pending,
-        );
-    }
-    o.head(
-        "hivelog_consumer_delivered_total",
-        "counter",
-        "Deliveries from each stream through each consumer, redeliveries included (messages out per stream).",
-    );
-    for c in &consumers {
-        o.line(
-            "hivelog_consumer_delivered_total",
-            &[("stream", &c.stream_name), ("consumer", &c.name)],
-            c.delivered.consumer_seq,
-        );
-    }
-    o.one(
-        "hivelog_messages_published_total",
-        "counter",
-        "Messages published, stored or not.",
-        log.published_total(),
-    );
-    let (delivered, slow) = log.fanout_totals();
-    o.one(
-        "hivelog_messages_delivered_total",
-        "counter",
-        "Messages handed to live subscribers.",
-        delivered,
-    );
-    o.one(
-        "hivelog_slow_subscribers_total",
-        "counter",
-        "Live subscribers cut off for being slow.",
-        slow,
-    );
-    o.one(
-        "hivelog_store_bytes",
-        "gauge",
-        "Size of the data directory's store on disk.",
-        log.size_on_disk(),
-    );
-    if let Some(free) = log.disk_free() {
-        o.one(
-            "hivelog_disk_free_bytes",
-            "gauge",
-            "Free space on the data directory's disk (new messages are refused under --min-free-disk-mb).",
-            free,
-        );
-    }
+            "Messages delivered to a consumer and not acknowledged.",
+            MetricType::Gauge,
+            per_consumer(|c| c.num_ack_pending),
+        )?;
+        o.family(
+            "hivelog_consumer_delivered",
+            "Deliveries from each stream through each consumer, redeliveries included (messages out per stream).",
+            MetricType::Counter,
+            per_consumer(|c| c.delivered.consumer_seq),
+        )?;
+        o.counter(
+            "hivelog_messages_published",
+            "Messages published, stored or not.",
+            log.published_total(),
+        )?;
+        let (delivered, slow) = log.fanout_totals();
+        o.counter(
+            "hivelog_messages_delivered",
+            "Messages handed to live subscribers.",
+            delivered,
+        )?;
+        o.counter(
+            "hivelog_slow_subscribers",
+            "Live subscribers cut off for being slow.",
+            slow,
+        )?;
+        o.gauge(
+            "hivelog_store_bytes",
+            "Size of the data directory's store on disk.",
+            log.size_on_disk(),
+        )?;
+        if let Some(free) = log.disk_free() {
+            o.gauge(
+                "hivelog_disk_free_bytes",
+                "Free space on the data directory's disk (new messages are refused under --min-free-disk-mb).",
+                free,
+            )?;
+        }
+        let (buckets, count, sum) = log.publish_latency().snapshot();
+        o.0.encode_descriptor(
+            "hivelog_publish_duration_seconds",
+            "Time to answer a stored publish (durable under --sync always).",
+            None,
+            MetricType::Histogram,
+        )?
+        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(sum, count, &buckets, None)?;
 
-    let (buckets, count, sum) = log.publish_latency().snapshot();
-    o.head(
-        "hivelog_publish_duration_seconds",
-        "histogram",
-        "Time to answer a stored publish (durable under --sync always).",
-    );
-    for (le, n) in buckets {
-        o.line(
-            "hivelog_publish_duration_seconds_bucket",
-            &[("le", &le.to_string())],
-            n,
-        );
-    }
-    o.line(
-        "hivelog_publish_duration_seconds_bucket",
-        &[("le", "+Inf")],
-        count,
-    );
-    o.line("hivelog_publish_duration_seconds_sum", &[], sum);
-    o.line("hivelog_publish_duration_seconds_count", &[], count);
+        let commit = log.commit_stats();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        o.counter(
+            "hivelog_fsyncs",
+            "Flushes to disk made by group commit.",
+            load(&commit.flushes),
+        )?;
+        o.counter(
+            "hivelog_fsync_writes",
+            "Writes answered after a group-commit flush (writes per fsync = this / fsyncs).",
+            load(&commit.writes),
+        )?;
+        o.gauge(
+            "hivelog_fsync_largest_batch",
+            "The most writes one flush answered.",
+            load(&commit.largest_batch),
+        )?;
+        o.counter(
+            "hivelog_fsync_seconds",
+            "Time spent in group-commit flushes.",
+            load(&commit.flush_micros) as f64 / 1e6,
+        )?;
 
-    let commit = log.commit_stats();
-    let flushes = commit.flushes.load(Ordering::Relaxed);
-    o.one(
-        "hivelog_fsyncs_total",
-        "counter",
-        "Flushes to disk made by group commit.",
-        flushes,
-    );
-    o.one(
-        "hivelog_fsync_writes_total",
-        "counter",
-        "Writes answered after a group-commit flush (writes per fsync = this / fsyncs).",
-        commit.writes.load(Ordering::Relaxed),
-    );
-    o.one(
-        "hivelog_fsync_largest_batch",
-        "gauge",
-        "The most writes one flush answered.",
-        commit.largest_batch.load(Ordering::Relaxed),
-    );
-    o.one(
-        "hivelog_fsync_seconds_total",
-        "counter",
-        "Time spent in group-commit flushes.",
-        commit.flush_micros.load(Ordering::Relaxed) as f64 / 1e6,
-    );
+        o.gauge(
+            "hivelog_ws_connections",
+            "Open WebSocket connections.",
+            state.ws_stats.connections.load(Ordering::Relaxed),
+        )?;
+        o.gauge(
+            "hivelog_http_requests_in_flight",
+            "HTTP requests being answered.",
+            state.http.in_flight.load(Ordering::Relaxed),
+        )?;
+        o.family(
+            "hivelog_http_responses",
+            "HTTP answers by status class.",
+            MetricType::Counter,
+            state
+                .http
+                .by_class
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (vec![("class", format!("{}xx", i + 1))], load(c))),
+        )?;
 
-    o.one(
-        "hivelog_ws_connections",
-        "gauge",
-        "Open WebSocket connections.",
-        state.ws_stats.connections.load(Ordering::Relaxed),
-    );
-    o.one(
-        "hivelog_http_requests_in_flight",
-        "gauge",
-        "HTTP requests being answered.",
-        state.http.in_flight.load(Ordering::Relaxed),
-    );
-    o.head(
-        "hivelog_http_responses_total",
-        "counter",
-        "HTTP answers by status class.",
-    );
-    for (i, n) in state.http.by_class.iter().enumerate() {
-        o.line(
-            "hivelog_http_responses_total",
-            &[("class", &format!("{}xx", i + 1))],
-            n.load(Ordering::Relaxed),
-        );
+        let counts = state.coord.task_counts();
+        o.family(
+            "hivelog_tasks",
+            "Tasks by status.",
+            MetricType::Gauge,
+            [
+                ("available", counts.available),
+                ("claimed", counts.claimed),
+                ("completed", counts.completed),
+                ("failed", counts.failed),
+            ]
+            .map(|(status, count)| (vec![("status", status.to_string())], count as u64)),
+        )?;
+        o.family(
+            "hivelog_agents",
+            "Agents by health.",
+            MetricType::Gauge,
+            state
+                .coord
+                .agent_health_counts()
+                .into_iter()
+                .map(|(health, count)| {
+                    let word = serde_json::to_value(health)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    (vec![("health", word)], count as u64)
+                }),
+        )?;
+        let stats = &state.coord.stats;
+        o.counter(
+            "hivelog_state_records_skipped",
+            "Coordination state records that did not decode and were skipped (the previous good version stayed in force).",
+            load(&stats.skipped_records),
+        )?;
+        o.counter(
+            "hivelog_claims_won",
+            "Claims granted.",
+            load(&stats.claims_won),
+        )?;
+        o.counter(
+            "hivelog_claims_lost",
+            "Claims refused because the task was taken or not available.",
+            load(&stats.claims_lost),
+        )?;
+        o.counter(
+            "hivelog_grants_given_back",
+            "Grants undone, without spending an attempt, because their caller left before the answer.",
+            load(&stats.grants_given_back),
+        )?;
+        o.counter(
+            "hivelog_leases_expired",
+            "Claimed tasks returned because their lease expired.",
+            load(&stats.leases_expired),
+        )?;
+        o.counter(
+            "hivelog_dead_agent_releases",
+            "Claimed tasks returned because their agent stopped heartbeating.",
+            load(&stats.dead_agent_releases),
+        )
     }
-
-    o.head("hivelog_tasks", "gauge", "Tasks by status.");
-    let counts = state.coord.task_counts();
-    for (status, n) in [
-        ("available", counts.available),
-        ("claimed", counts.claimed),
-        ("completed", counts.completed),
-        ("failed", counts.failed),
-    ] {
-        o.line("hivelog_tasks", &[("status", status)], n);
-    }
-    o.head("hivelog_agents", "gauge", "Agents by health.");
-    for (health, n) in state.coord.agent_health_counts() {
-        let h = serde_json::to_value(health)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        o.line("hivelog_agents", &[("health", &h)], n);
-    }
-    let stats = &state.coord.stats;
-    o.one(
-        "hivelog_state_records_skipped_total",
-        "counter",
-        "Coordination state records that did not decode and were skipped (the previous good version stayed in force).",
-        stats.skipped_records.load(Ordering::Relaxed),
-    );
-    o.one(
-        "hivelog_claims_won_total",
-        "counter",
-        "Claims granted.",
-        stats.claims_won.load(Ordering::Relaxed),
-    );
-    o.one(
-        "hivelog_claims_lost_total",
-        "counter",
-        "Claims refused because the task was taken or not available.",
-        stats.claims_lost.load(Ordering::Relaxed),
-    );
-    o.one(
-        "hivelog_grants_given_back_total",
-        "counter",
-        "Grants undone, without spending an attempt, because their caller left before the answer.",
-        stats.grants_given_back.load(Ordering::Relaxed),
-    );
-    o.one(
-        "hivelog_leases_expired_total",
-        "counter",
-        "Claimed tasks returned because their lease expired.",
-        stats.leases_expired.load(Ordering::Relaxed),
-    );
-    o.one(
-        "hivelog_dead_agent_releases_total",
-        "counter",
-        "Claimed tasks returned because their agent stopped heartbeating.",
-        stats.dead_agent_releases.load(Ordering::Relaxed),
-    );
-
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        o.0,
-    )
-        .into_response()
 }
