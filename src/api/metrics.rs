@@ -121,205 +121,231 @@ impl Out<'_> {
 
 impl Collector for Scrape {
     fn encode(&self, encoder: DescriptorEncoder) -> Fmt {
-        let state = &self.0;
         let mut o = Out(encoder);
-        let log = state.streams.log();
-        let streams = log.streams();
-        let per_stream = |f: fn(&crate::log::StreamInfo) -> u64| {
-            streams
-                .iter()
-                .map(move |s| (vec![("stream", s.config.name.clone())], f(s)))
-        };
-        o.family(
-            "hivelog_stream_messages_in",
-            "Messages appended to each stream (its last sequence).",
-            MetricType::Counter,
-            per_stream(|s| s.state.last_seq),
-        )?;
-        o.family(
-            "hivelog_stream_messages",
-            "Messages stored in each stream.",
-            MetricType::Gauge,
-            per_stream(|s| s.state.messages),
-        )?;
-        o.family(
-            "hivelog_stream_bytes",
-            "Bytes stored in each stream.",
-            MetricType::Gauge,
-            per_stream(|s| s.state.bytes),
-        )?;
-        let consumers: Vec<_> = streams
-            .iter()
-            .flat_map(|s| log.consumers(&s.config.name).unwrap_or_default())
-            .collect();
-        let per_consumer = |f: fn(&crate::log::ConsumerInfo) -> u64| {
-            consumers.iter().map(move |c| {
-                let labels = vec![
-                    ("stream", c.stream_name.clone()),
-                    ("consumer", c.name.clone()),
-                ];
-                (labels, f(c))
-            })
-        };
-        o.family(
-            "hivelog_consumer_pending_messages",
-            "Messages a consumer has not been given yet.",
-            MetricType::Gauge,
-            per_consumer(|c| c.num_pending),
-        )?;
-        o.family(
-            "hivelog_consumer_ack_pending_messages",
-            "Messages delivered to a consumer and not acknowledged.",
-            MetricType::Gauge,
-            per_consumer(|c| c.num_ack_pending),
-        )?;
-        o.family(
-            "hivelog_consumer_delivered",
-            "Deliveries from each stream through each consumer, redeliveries included (messages out per stream).",
-            MetricType::Counter,
-            per_consumer(|c| c.delivered.consumer_seq),
-        )?;
-        o.counter(
-            "hivelog_messages_published",
-            "Messages published, stored or not.",
-            log.published_total(),
-        )?;
-        let (delivered, slow) = log.fanout_totals();
-        o.counter(
-            "hivelog_messages_delivered",
-            "Messages handed to live subscribers.",
-            delivered,
-        )?;
-        o.counter(
-            "hivelog_slow_subscribers",
-            "Live subscribers cut off for being slow.",
-            slow,
-        )?;
-        o.gauge(
-            "hivelog_store_bytes",
-            "Size of the data directory's store on disk.",
-            log.size_on_disk(),
-        )?;
-        if let Some(free) = log.disk_free() {
-            o.gauge(
-                "hivelog_disk_free_bytes",
-                "Free space on the data directory's disk (new messages are refused under --min-free-disk-mb).",
-                free,
-            )?;
-        }
-        let (buckets, count, sum) = log.publish_latency().snapshot();
-        o.0.encode_descriptor(
-            "hivelog_publish_duration_seconds",
-            "Time to answer a stored publish (durable under --sync always).",
-            None,
-            MetricType::Histogram,
-        )?
-        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(sum, count, &buckets, None)?;
-
-        let commit = log.commit_stats();
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        o.counter(
-            "hivelog_fsyncs",
-            "Flushes to disk made by group commit.",
-            load(&commit.flushes),
-        )?;
-        o.counter(
-            "hivelog_fsync_writes",
-            "Writes answered after a group-commit flush (writes per fsync = this / fsyncs).",
-            load(&commit.writes),
-        )?;
-        o.gauge(
-            "hivelog_fsync_largest_batch",
-            "The most writes one flush answered.",
-            load(&commit.largest_batch),
-        )?;
-        o.counter(
-            "hivelog_fsync_seconds",
-            "Time spent in group-commit flushes.",
-            load(&commit.flush_micros) as f64 / 1e6,
-        )?;
-
-        o.gauge(
-            "hivelog_ws_connections",
-            "Open WebSocket connections.",
-            state.ws_stats.connections.load(Ordering::Relaxed),
-        )?;
-        o.gauge(
-            "hivelog_http_requests_in_flight",
-            "HTTP requests being answered.",
-            state.http.in_flight.load(Ordering::Relaxed),
-        )?;
-        o.family(
-            "hivelog_http_responses",
-            "HTTP answers by status class.",
-            MetricType::Counter,
-            state
-                .http
-                .by_class
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (vec![("class", format!("{}xx", i + 1))], load(c))),
-        )?;
-
-        let counts = state.coord.task_counts();
-        o.family(
-            "hivelog_tasks",
-            "Tasks by status.",
-            MetricType::Gauge,
-            [
-                ("available", counts.available),
-                ("claimed", counts.claimed),
-                ("completed", counts.completed),
-                ("failed", counts.failed),
-            ]
-            .map(|(status, count)| (vec![("status", status.to_string())], count as u64)),
-        )?;
-        o.family(
-            "hivelog_agents",
-            "Agents by health.",
-            MetricType::Gauge,
-            state
-                .coord
-                .agent_health_counts()
-                .into_iter()
-                .map(|(health, count)| {
-                    let word = serde_json::to_value(health)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    (vec![("health", word)], count as u64)
-                }),
-        )?;
-        let stats = &state.coord.stats;
-        o.counter(
-            "hivelog_state_records_skipped",
-            "Coordination state records that did not decode and were skipped (the previous good version stayed in force).",
-            load(&stats.skipped_records),
-        )?;
-        o.counter(
-            "hivelog_claims_won",
-            "Claims granted.",
-            load(&stats.claims_won),
-        )?;
-        o.counter(
-            "hivelog_claims_lost",
-            "Claims refused because the task was taken or not available.",
-            load(&stats.claims_lost),
-        )?;
-        o.counter(
-            "hivelog_grants_given_back",
-            "Grants undone, without spending an attempt, because their caller left before the answer.",
-            load(&stats.grants_given_back),
-        )?;
-        o.counter(
-            "hivelog_leases_expired",
-            "Claimed tasks returned because their lease expired.",
-            load(&stats.leases_expired),
-        )?;
-        o.counter(
-            "hivelog_dead_agent_releases",
-            "Claimed tasks returned because their agent stopped heartbeating.",
-            load(&stats.dead_agent_releases),
-        )
+        streams(&mut o, &self.0)?;
+        log(&mut o, &self.0)?;
+        surfaces(&mut o, &self.0)?;
+        coordination(&mut o, &self.0)
     }
+}
+
+/// Each stream and consumer: what it holds, has taken in and handed out.
+fn streams(o: &mut Out, state: &AppState) -> Fmt {
+    let log = state.streams.log();
+    let streams = log.streams();
+    let per_stream = |f: fn(&crate::log::StreamInfo) -> u64| {
+        streams
+            .iter()
+            .map(move |s| (vec![("stream", s.config.name.clone())], f(s)))
+    };
+    o.family(
+        "hivelog_stream_messages_in",
+        "Messages appended to each stream (its last sequence).",
+        MetricType::Counter,
+        per_stream(|s| s.state.last_seq),
+    )?;
+    o.family(
+        "hivelog_stream_messages",
+        "Messages stored in each stream.",
+        MetricType::Gauge,
+        per_stream(|s| s.state.messages),
+    )?;
+    o.family(
+        "hivelog_stream_bytes",
+        "Bytes stored in each stream.",
+        MetricType::Gauge,
+        per_stream(|s| s.state.bytes),
+    )?;
+    let consumers: Vec<_> = streams
+        .iter()
+        .flat_map(|s| log.consumers(&s.config.name).unwrap_or_default())
+        .collect();
+    let per_consumer = |f: fn(&crate::log::ConsumerInfo) -> u64| {
+        consumers.iter().map(move |c| {
+            let labels = vec![
+                ("stream", c.stream_name.clone()),
+                ("consumer", c.name.clone()),
+            ];
+            (labels, f(c))
+        })
+    };
+    o.family(
+        "hivelog_consumer_pending_messages",
+        "Messages a consumer has not been given yet.",
+        MetricType::Gauge,
+        per_consumer(|c| c.num_pending),
+    )?;
+    o.family(
+        "hivelog_consumer_ack_pending_messages",
+        "Messages delivered to a consumer and not acknowledged.",
+        MetricType::Gauge,
+        per_consumer(|c| c.num_ack_pending),
+    )?;
+    o.family(
+        "hivelog_consumer_delivered",
+        "Deliveries from each stream through each consumer, redeliveries included (messages out per stream).",
+        MetricType::Counter,
+        per_consumer(|c| c.delivered.consumer_seq),
+    )?;
+    Ok(())
+}
+
+/// The log as a whole: messages in and out, the store, publish latency
+/// and group commit.
+fn log(o: &mut Out, state: &AppState) -> Fmt {
+    let log = state.streams.log();
+    o.counter(
+        "hivelog_messages_published",
+        "Messages published, stored or not.",
+        log.published_total(),
+    )?;
+    let (delivered, slow) = log.fanout_totals();
+    o.counter(
+        "hivelog_messages_delivered",
+        "Messages handed to live subscribers.",
+        delivered,
+    )?;
+    o.counter(
+        "hivelog_slow_subscribers",
+        "Live subscribers cut off for being slow.",
+        slow,
+    )?;
+    o.gauge(
+        "hivelog_store_bytes",
+        "Size of the data directory's store on disk.",
+        log.size_on_disk(),
+    )?;
+    if let Some(free) = log.disk_free() {
+        o.gauge(
+            "hivelog_disk_free_bytes",
+            "Free space on the data directory's disk (new messages are refused under --min-free-disk-mb).",
+            free,
+        )?;
+    }
+    let (buckets, count, sum) = log.publish_latency().snapshot();
+    o.0.encode_descriptor(
+        "hivelog_publish_duration_seconds",
+        "Time to answer a stored publish (durable under --sync always).",
+        None,
+        MetricType::Histogram,
+    )?
+    .encode_histogram::<prometheus_client::encoding::NoLabelSet>(sum, count, &buckets, None)?;
+
+    let commit = log.commit_stats();
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    o.counter(
+        "hivelog_fsyncs",
+        "Flushes to disk made by group commit.",
+        load(&commit.flushes),
+    )?;
+    o.counter(
+        "hivelog_fsync_writes",
+        "Writes answered after a group-commit flush (writes per fsync = this / fsyncs).",
+        load(&commit.writes),
+    )?;
+    o.gauge(
+        "hivelog_fsync_largest_batch",
+        "The most writes one flush answered.",
+        load(&commit.largest_batch),
+    )?;
+    o.counter(
+        "hivelog_fsync_seconds",
+        "Time spent in group-commit flushes.",
+        load(&commit.flush_micros) as f64 / 1e6,
+    )?;
+
+    Ok(())
+}
+
+/// Connections and requests.
+fn surfaces(o: &mut Out, state: &AppState) -> Fmt {
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    o.gauge(
+        "hivelog_ws_connections",
+        "Open WebSocket connections.",
+        state.ws_stats.connections.load(Ordering::Relaxed),
+    )?;
+    o.gauge(
+        "hivelog_http_requests_in_flight",
+        "HTTP requests being answered.",
+        state.http.in_flight.load(Ordering::Relaxed),
+    )?;
+    o.family(
+        "hivelog_http_responses",
+        "HTTP answers by status class.",
+        MetricType::Counter,
+        state
+            .http
+            .by_class
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (vec![("class", format!("{}xx", i + 1))], load(c))),
+    )?;
+
+    Ok(())
+}
+
+/// Tasks, agents and what the coordinator did.
+fn coordination(o: &mut Out, state: &AppState) -> Fmt {
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let counts = state.coord.task_counts();
+    o.family(
+        "hivelog_tasks",
+        "Tasks by status.",
+        MetricType::Gauge,
+        [
+            ("available", counts.available),
+            ("claimed", counts.claimed),
+            ("completed", counts.completed),
+            ("failed", counts.failed),
+        ]
+        .map(|(status, count)| (vec![("status", status.to_string())], count as u64)),
+    )?;
+    o.family(
+        "hivelog_agents",
+        "Agents by health.",
+        MetricType::Gauge,
+        state
+            .coord
+            .agent_health_counts()
+            .into_iter()
+            .map(|(health, count)| {
+                let word = serde_json::to_value(health)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                (vec![("health", word)], count as u64)
+            }),
+    )?;
+    let stats = &state.coord.stats;
+    o.counter(
+        "hivelog_state_records_skipped",
+        "Coordination state records that did not decode and were skipped (the previous good version stayed in force).",
+        load(&stats.skipped_records),
+    )?;
+    o.counter(
+        "hivelog_claims_won",
+        "Claims granted.",
+        load(&stats.claims_won),
+    )?;
+    o.counter(
+        "hivelog_claims_lost",
+        "Claims refused because the task was taken or not available.",
+        load(&stats.claims_lost),
+    )?;
+    o.counter(
+        "hivelog_grants_given_back",
+        "Grants undone, without spending an attempt, because their caller left before the answer.",
+        load(&stats.grants_given_back),
+    )?;
+    o.counter(
+        "hivelog_leases_expired",
+        "Claimed tasks returned because their lease expired.",
+        load(&stats.leases_expired),
+    )?;
+    o.counter(
+        "hivelog_dead_agent_releases",
+        "Claimed tasks returned because their agent stopped heartbeating.",
+        load(&stats.dead_agent_releases),
+    )
 }
