@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-
 use tokio_util::sync::CancellationToken;
 
 use super::PRECISE_HEADER;
