@@ -127,7 +127,7 @@ pub async fn run(client: &Client, out: Out, cmd: TaskCmd) -> Result<(), CliError
             };
             // v2 takes partial updates and says whether the task is new.
             let answer: TaskWritten = client.post_as(&["api", "v2", "tasks"], &task).await?;
-            let verb = if answer.deduplicated == Some(true) {
+            let verb = if answer.deduplicated {
                 "Already there (same dedup key):"
             } else if !answer.created {
                 "Updated"
@@ -340,7 +340,7 @@ fn status_cell(task: &Task) -> (String, Option<Tone>) {
 
 /// What `task show --json` prints.
 #[derive(serde::Serialize)]
-struct Shown<'a> {
+struct ShowJson<'a> {
     task: &'a Task,
     history: &'a [crate::ops::tasks::TaskVersion],
 }
@@ -349,7 +349,7 @@ async fn show(client: &Client, out: Out, id: &str) -> Result<(), CliError> {
     let task: Task = client.get_as(&["api", "tasks", id], &[]).await?;
     let history: TaskHistory = client.get_as(&["api", "tasks", id, "history"], &[]).await?;
     if out.json {
-        out.json(&Shown {
+        out.json(&ShowJson {
             task: &task,
             history: &history.versions,
         });

@@ -14,7 +14,10 @@ pub struct Ready {
 }
 
 /// `GET /health`: liveness plus what an operator wants at a glance.
-#[derive(Debug, Serialize, Deserialize)]
+/// Read with defaults for what is missing, so `hivelog status` still
+/// shows a server of an older version.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Health {
     pub status: String,
     pub version: String,
@@ -62,4 +65,19 @@ pub struct SysMetrics {
     /// The board's counts, so a dashboard never counts a truncated list
     /// itself.
     pub tasks: TaskCounts,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_servers_health_still_reads() {
+        let old =
+            serde_json::json!({"status": "healthy", "version": "0.0.9", "nats_connected": true});
+        let h: Health = serde_json::from_value(old).unwrap();
+        assert_eq!(h.status, "healthy");
+        assert_eq!(h.state_records_skipped, 0);
+        assert_eq!(h.tasks.available, 0);
+    }
 }

@@ -32,10 +32,10 @@ pub struct TaskWritten {
     pub timestamp: ClientTime,
     /// True when the task did not exist before.
     pub created: bool,
-    /// Set (true) when a dedup key matched a task already there and
-    /// nothing was added.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deduplicated: Option<bool>,
+    /// True when a dedup key matched a task already there and nothing was
+    /// added; left out otherwise, and always on the compatible route.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deduplicated: bool,
     pub task: Task,
 }
 
@@ -49,7 +49,7 @@ impl TaskWritten {
             stream,
             timestamp: w.at.into(),
             created: w.created,
-            deduplicated: w.deduplicated.then_some(true),
+            deduplicated: w.deduplicated,
             task: w.task,
         }
     }
@@ -57,7 +57,7 @@ impl TaskWritten {
     /// As the compatible routes answer it.
     pub fn compat(mut self) -> Self {
         self.task = compat(self.task);
-        self.deduplicated = None;
+        self.deduplicated = false;
         self
     }
 }
