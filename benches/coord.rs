@@ -120,7 +120,7 @@ async fn fill(dir: &std::path::Path, n: usize) {
                     json!({"task_id": format!("task-{i}"), "title": "bench", "priority": priority}),
                 )
                 .expect("input");
-                coord.post_task(input).await.expect("post");
+                coord.tasks().post(input).await.expect("post");
                 i += 16;
             }
         }));

@@ -94,7 +94,7 @@ async fn race(instances: &[Instance], tasks: usize, run: &str) -> Row {
                     json!({"task_id": format!("{run}-{i}"), "title": "bench"}),
                 )
                 .expect("input");
-                coord.post_task(input).await.expect("post");
+                coord.tasks().post(input).await.expect("post");
                 i += 16;
             }
         }));
@@ -104,7 +104,7 @@ async fn race(instances: &[Instance], tasks: usize, run: &str) -> Row {
     }
     for i in instances {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while i.coord.task_counts().available < tasks {
+        while i.coord.tasks().counts().available < tasks {
             assert!(Instant::now() < deadline, "an instance never saw the tasks");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -67,7 +67,7 @@ async fn register(
         .length("agent_id", 1, 50)
         .length("description", 0, 200)
         .parse()?;
-    let agent = state.coord.register(input).await?;
+    let agent = state.coord.agents().register(input).await?;
     Ok(axum::Json(Registered {
         success: true,
         agent_id: agent.agent.agent_id.clone(),
@@ -83,7 +83,7 @@ async fn heartbeat(
         .required_strings(&["agent_id"])
         .required_one_of("status", &AGENT_STATUSES)
         .parse()?;
-    let agent = state.coord.heartbeat(input).await?;
+    let agent = state.coord.agents().heartbeat(input).await?;
     Ok(axum::Json(Beat {
         success: true,
         agent_id: agent.agent.agent_id,
@@ -102,7 +102,7 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Vec<AgentView>>, ApiError> {
     Ok(axum::Json(
-        state.coord.agents(include_stale(raw.as_deref())?),
+        state.coord.agents().list(include_stale(raw.as_deref())?),
     ))
 }
 
@@ -110,7 +110,7 @@ async fn list_v2(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<AgentList>, ApiError> {
-    let agents = state.coord.agents(include_stale(raw.as_deref())?);
+    let agents = state.coord.agents().list(include_stale(raw.as_deref())?);
     Ok(axum::Json(AgentList {
         count: agents.len(),
         agents,
@@ -121,7 +121,7 @@ async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Removed>, ApiError> {
-    let removed = state.coord.remove_agent(&id).await?;
+    let removed = state.coord.agents().remove(&id).await?;
     Ok(axum::Json(Removed {
         success: true,
         agent_id: id,
@@ -140,7 +140,7 @@ async fn cleanup(
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<CleanedUp>, ApiError> {
     let body: CleanupBody = model.parse()?;
-    let removed = state.coord.cleanup_agents(&body.keep_agents).await?;
+    let removed = state.coord.agents().cleanup(&body.keep_agents).await?;
     Ok(axum::Json(CleanedUp {
         success: true,
         removed_count: removed.len(),

@@ -57,7 +57,7 @@ fn message_model(model: Model) -> Model {
 }
 
 async fn store(state: &AppState, input: MessageInput) -> Result<axum::Json<Posted>, ApiError> {
-    let m = state.coord.post_message(input).await?;
+    let m = state.coord.channels().post(input).await?;
     Ok(axum::Json(Posted {
         success: true,
         sequence: m.sequence,
@@ -102,6 +102,7 @@ async fn read(
         .min(MAX_LIMIT) as usize;
     Ok(state
         .coord
+        .channels()
         .messages(channel, limit, q.get("mention"), messages_only)
         .await?)
 }

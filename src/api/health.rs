@@ -83,7 +83,7 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
             "another instance"
         }
         .into(),
-        tasks: state.coord.task_counts(),
+        tasks: state.coord.tasks().counts(),
         slow_consumers,
         state_records_skipped: state.coord.stats.skipped_records.load(Relaxed),
     })

@@ -288,7 +288,7 @@ fn surfaces(o: &mut Out, state: &AppState) -> Fmt {
 /// Tasks, agents and what the coordinator did.
 fn coordination(o: &mut Out, state: &AppState) -> Fmt {
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let counts = state.coord.task_counts();
+    let counts = state.coord.tasks().counts();
     o.family(
         "hivelog_tasks",
         "Tasks by status.",
@@ -307,7 +307,8 @@ fn coordination(o: &mut Out, state: &AppState) -> Fmt {
         MetricType::Gauge,
         state
             .coord
-            .agent_health_counts()
+            .agents()
+            .health_counts()
             .into_iter()
             .map(|(health, count)| {
                 let word = serde_json::to_value(health)

@@ -52,9 +52,10 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Listing>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
-    let list = state.coord.reservations(q.get("agent"));
+    let list = state.coord.reservations().list(q.get("agent"));
     let waiting = state
         .coord
+        .reservations()
         .waiting_on_files(1_000)
         .into_iter()
         .map(|(task_id, conflicts)| Waiting { task_id, conflicts })
@@ -79,6 +80,7 @@ async fn reserve(
     }
     let held = state
         .coord
+        .reservations()
         .reserve(ReserveRequest {
             agent: body.agent_id,
             globs: body.globs,
@@ -98,7 +100,11 @@ async fn release(
     if body.globs.len() > MAX_GLOBS {
         return Err(ApiError::bad_request(format!("at most {MAX_GLOBS} globs")));
     }
-    let gone = state.coord.unreserve(&body.agent_id, &body.globs).await?;
+    let gone = state
+        .coord
+        .reservations()
+        .release(&body.agent_id, &body.globs)
+        .await?;
     Ok(axum::Json(Released {
         released: gone.len(),
         reservations: gone,
@@ -118,7 +124,8 @@ async fn check(
         .filter_map(|p| {
             let holders = state
                 .coord
-                .reservations_covering(p, body.agent_id.as_deref());
+                .reservations()
+                .covering(p, body.agent_id.as_deref());
             (!holders.is_empty()).then(|| Held {
                 path: p.clone(),
                 holders,

@@ -47,7 +47,7 @@ pub fn routes() -> Routes {
 }
 
 async fn list(State(state): State<AppState>) -> Result<axum::Json<Slots>, ApiError> {
-    let slots = state.coord.slots().await?;
+    let slots = state.coord.slots().list().await?;
     Ok(axum::Json(Slots { slots }))
 }
 
@@ -56,7 +56,9 @@ async fn set(
     Path(name): Path<String>,
     Json(body): Json<SetSlot>,
 ) -> Result<axum::Json<Slot>, ApiError> {
-    Ok(axum::Json(state.coord.set_slot(&name, body.permits).await?))
+    Ok(axum::Json(
+        state.coord.slots().set(&name, body.permits).await?,
+    ))
 }
 
 fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, ApiError> {
@@ -84,7 +86,8 @@ async fn acquire(
     }
     let (permit, slot) = state
         .coord
-        .acquire_slot(&name, &body.agent_id, ttl, wait, body.permits)
+        .slots()
+        .acquire(&name, &body.agent_id, ttl, wait, body.permits)
         .await?;
     Ok(axum::Json(Acquired {
         permit,
@@ -101,7 +104,8 @@ async fn release(
 ) -> Result<axum::Json<SlotReleased>, ApiError> {
     let ended = state
         .coord
-        .release_slot(&name, &body.agent_id, body.permit_id.as_deref())
+        .slots()
+        .release(&name, &body.agent_id, body.permit_id.as_deref())
         .await?;
     Ok(axum::Json(SlotReleased { released: ended }))
 }

@@ -135,10 +135,15 @@ async fn list(
     let status = q.one_of("status", &STATUSES)?;
     let limit = limit(&q, MAX_LIMIT)?;
     let status = status.as_deref().and_then(parse_status);
-    let mut tasks = state.coord.list_tasks(status, limit);
+    let mut tasks = state.coord.tasks().list(status, limit);
     if status == Some(TaskStatus::Failed) {
         // Tasks waiting for a human read as failed here.
-        tasks.extend(state.coord.list_tasks(Some(TaskStatus::NeedsHuman), limit));
+        tasks.extend(
+            state
+                .coord
+                .tasks()
+                .list(Some(TaskStatus::NeedsHuman), limit),
+        );
         tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at.at()));
         tasks.truncate(limit);
     }
@@ -155,7 +160,7 @@ async fn available(
         // Old agents claim what this lists; while paused they find nothing.
         return Ok(axum::Json(Vec::new()));
     }
-    Ok(axum::Json(state.coord.available_tasks(limit)))
+    Ok(axum::Json(state.coord.tasks().available(limit)))
 }
 
 async fn create(
@@ -169,7 +174,7 @@ async fn create(
         .object_or_null("result")
         .parse()?;
     let sent_created_at = input.created_at.clone();
-    let w = state.coord.post_task(input).await?;
+    let w = state.coord.tasks().post(input).await?;
     let mut answer = written(&state, w).compat();
     // The replaced service answered `"timestamp": task.created_at`: the
     // client's own time when it sent one, so an old client that records
@@ -184,7 +189,7 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Task>, ApiError> {
-    Ok(axum::Json(compat(state.coord.get_task(&id)?)))
+    Ok(axum::Json(compat(state.coord.tasks().get(&id)?)))
 }
 
 async fn history(
@@ -193,6 +198,7 @@ async fn history(
 ) -> Result<axum::Json<TaskHistory>, ApiError> {
     let versions = state
         .coord
+        .tasks()
         .history(&id)
         .await?
         .into_iter()

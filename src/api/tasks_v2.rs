@@ -113,7 +113,8 @@ async fn list(
     };
     let page = state
         .coord
-        .task_page(column, after.as_ref(), limit, &filter);
+        .tasks()
+        .page(column, after.as_ref(), limit, &filter);
     Ok(axum::Json(TaskPage {
         count: page.tasks.len(),
         tasks: page.tasks,
@@ -128,12 +129,12 @@ async fn events(
 ) -> Result<axum::Json<TaskEvents>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let limit = q.positive_int("limit")?.unwrap_or(40).min(1_000) as usize;
-    let events = state.coord.recent_task_events(limit).await?;
+    let events = state.coord.tasks().recent_events(limit).await?;
     Ok(axum::Json(TaskEvents { events }))
 }
 
 async fn counts(State(state): State<AppState>) -> axum::Json<TaskCounts> {
-    axum::Json(state.coord.task_counts())
+    axum::Json(state.coord.tasks().counts())
 }
 
 async fn create(
@@ -145,6 +146,6 @@ async fn create(
         .optional_one_of("status", &STATUSES)
         .object_or_null("result")
         .parse()?;
-    let w = state.coord.post_task(input).await?;
+    let w = state.coord.tasks().post(input).await?;
     Ok(axum::Json(written(&state, w)))
 }

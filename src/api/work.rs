@@ -132,7 +132,11 @@ async fn complete(
         retry: body.retry.unwrap_or(true),
         fence: body.fencing_token,
     };
-    let w = state.coord.complete(&id, &body.agent_id, finish).await?;
+    let w = state
+        .coord
+        .tasks()
+        .complete(&id, &body.agent_id, finish)
+        .await?;
     Ok(axum::Json(written(&state, w)))
 }
 
@@ -156,6 +160,7 @@ async fn snooze(
         parse_duration(&body.delay).map_err(|e| ApiError::bad_request(format!("delay: {e}")))?;
     let w = state
         .coord
+        .tasks()
         .snooze(&id, &body.agent_id, delay, body.note, body.fencing_token)
         .await?;
     Ok(axum::Json(written(&state, w)))
@@ -179,6 +184,7 @@ async fn handoff(
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
     let w = state
         .coord
+        .tasks()
         .handoff(
             &id,
             &body.agent_id,
@@ -194,7 +200,7 @@ async fn retry(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
-    let w = state.coord.retry(&id).await?;
+    let w = state.coord.tasks().retry(&id).await?;
     Ok(axum::Json(written(&state, w)))
 }
 
@@ -226,6 +232,7 @@ async fn approval(
 ) -> Result<axum::Json<Approved>, ApiError> {
     let view = state
         .coord
+        .agents()
         .answer_approval(&agent, body.approved, body.note, body.by)
         .await?;
     Ok(axum::Json(Approved { agent: view }))
@@ -241,9 +248,9 @@ async fn inbox(
     let wait = parse_wait(q.get("wait"))?;
     let after = q.non_negative_int("after")?.unwrap_or(0);
     let mut items = if wait.is_zero() {
-        state.coord.inbox_after(&agent, after, limit).await?
+        state.coord.inbox().after(&agent, after, limit).await?
     } else {
-        state.coord.wait_inbox(&agent, after, wait).await?
+        state.coord.inbox().wait(&agent, after, wait).await?
     };
     items.truncate(limit);
     Ok(axum::Json(InboxPage {
@@ -258,7 +265,7 @@ async fn ack_inbox(
     Path(agent): Path<String>,
     OptionalJson(body): OptionalJson<InboxAck>,
 ) -> Result<axum::Json<InboxAcked>, ApiError> {
-    let floor = state.coord.ack_inbox(&agent, body.up_to).await?;
+    let floor = state.coord.inbox().ack(&agent, body.up_to).await?;
     Ok(axum::Json(InboxAcked {
         agent_id: agent,
         acked: floor,

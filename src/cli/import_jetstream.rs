@@ -96,7 +96,7 @@ pub async fn import_jetstream(args: ImportJetStreamArgs) -> anyhow::Result<()> {
 
     let mut report = Report::default();
     let copied_through = if copy {
-        coord.import_position(&args.stream).await?
+        coord.tasks().import_position(&args.stream).await?
     } else {
         0
     };
@@ -158,7 +158,10 @@ pub async fn import_jetstream(args: ImportJetStreamArgs) -> anyhow::Result<()> {
             last_seq = seq;
             // An interrupted import goes on from here next time.
             if report.read % 1000 == 0 {
-                coord.set_import_position(&args.stream, last_seq).await?;
+                coord
+                    .tasks()
+                    .set_import_position(&args.stream, last_seq)
+                    .await?;
             }
         }
         if subject != tasks_subject {
@@ -180,13 +183,16 @@ pub async fn import_jetstream(args: ImportJetStreamArgs) -> anyhow::Result<()> {
         }
     }
     if last_seq > copied_through {
-        coord.set_import_position(&args.stream, last_seq).await?;
+        coord
+            .tasks()
+            .set_import_position(&args.stream, last_seq)
+            .await?;
     }
     for id in order {
         let Some(version) = newest.remove(&id) else {
             continue;
         };
-        match coord.import_task(&version).await {
+        match coord.tasks().import(&version).await {
             Ok((Imported::Created, mapped)) => {
                 report.created += 1;
                 if let Some(m) = mapped {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::facets::Agents;
 use super::task::{token, validate_id};
 use super::{lock, CoordError, Coordinator, AGENT_STATE};
 use crate::streams::LogPort;
@@ -41,27 +42,16 @@ impl<P: LogPort> Coordinator<P> {
         format!("{AGENT_STATE}.{}", token(id))
     }
 
-    pub fn health(&self, agent: &Agent) -> Health {
-        let age = self.clock.since(agent.seen());
-        if age <= self.config.agent_stale_after {
-            Health::Active
-        } else if age <= self.config.agent_dead_after {
-            Health::Stale
-        } else {
-            Health::Dead
-        }
-    }
-
     fn view_of(&self, agent: &Agent) -> AgentView {
         AgentView {
             agent: agent.clone(),
-            health: self.health(agent),
+            health: self.agents().health(agent),
             seconds_since_heartbeat: self.clock.since(agent.seen()).as_secs(),
         }
     }
 
     pub(super) fn agent_capabilities(&self, id: &str) -> Vec<String> {
-        lock(&self.agents)
+        lock(&self.agent_records)
             .get(id)
             .map(|r| r.agent.capabilities.clone())
             .unwrap_or_default()
@@ -70,13 +60,13 @@ impl<P: LogPort> Coordinator<P> {
     /// True when the agent has been silent past `--agent-dead-after` by
     /// the monotonic clock (for the reaper).
     pub(super) fn is_dead(&self, id: &str) -> Option<bool> {
-        lock(&self.agents).get(id).map(|r| {
+        lock(&self.agent_records).get(id).map(|r| {
             self.clock.instant().saturating_duration_since(r.heard) > self.config.agent_dead_after
         })
     }
 
     pub(super) fn agent(&self, id: &str) -> Option<Agent> {
-        lock(&self.agents).get(id).map(|r| r.agent.clone())
+        lock(&self.agent_records).get(id).map(|r| r.agent.clone())
     }
 
     /// Stores the agent's record and, given one, its heartbeat on the
@@ -89,11 +79,11 @@ impl<P: LogPort> Coordinator<P> {
         let heard = self.clock.instant_of(agent.seen());
         let Some(beat) = beat else {
             let seq = self.port.append(&record, payload, None).await?;
-            apply_agent(&self.agents, agent, seq, heard);
+            apply_agent(&self.agent_records, agent, seq, heard);
             return Ok(());
         };
         let subject = self.subject(&format!("heartbeat.{}", token(&agent.agent_id)));
-        let agents = self.agents.clone();
+        let agents = self.agent_records.clone();
         let on_stored = Box::new(move |seq| apply_agent(&agents, agent, seq, heard));
         let (_, copied) = self
             .port
@@ -104,9 +94,22 @@ impl<P: LogPort> Coordinator<P> {
         }
         Ok(())
     }
+}
+
+impl<P: LogPort> Agents<'_, P> {
+    pub fn health(self, agent: &Agent) -> Health {
+        let age = self.c.clock.since(agent.seen());
+        if age <= self.c.config.agent_stale_after {
+            Health::Active
+        } else if age <= self.c.config.agent_dead_after {
+            Health::Stale
+        } else {
+            Health::Dead
+        }
+    }
 
     /// Registers an agent, or updates its description and capabilities.
-    pub async fn register(&self, input: RegisterInput) -> Result<AgentView, CoordError> {
+    pub async fn register(self, input: RegisterInput) -> Result<AgentView, CoordError> {
         check_agent_id(&input.agent_id)?;
         if input
             .description
@@ -123,8 +126,8 @@ impl<P: LogPort> Coordinator<P> {
                 "capabilities: at most 256 names of 1 to 64 characters".into(),
             ));
         }
-        let now = self.clock.now();
-        let agent = match self.agent(&input.agent_id) {
+        let now = self.c.clock.now();
+        let agent = match self.c.agent(&input.agent_id) {
             Some(mut a) => {
                 a.description = input.description;
                 a.capabilities = caps;
@@ -137,8 +140,8 @@ impl<P: LogPort> Coordinator<P> {
                 ..Agent::new(input.agent_id, now)
             },
         };
-        let view = self.view_of(&agent);
-        self.store_agent(agent, None).await?;
+        let view = self.c.view_of(&agent);
+        self.c.store_agent(agent, None).await?;
         Ok(view)
     }
 
@@ -146,10 +149,11 @@ impl<P: LogPort> Coordinator<P> {
     /// `current_task` or `needs_approval` becomes null/false). An agent that
     /// never registered is registered by its first heartbeat. A heartbeat
     /// naming a task the agent holds renews that task's lease.
-    pub async fn heartbeat(&self, input: HeartbeatInput) -> Result<AgentView, CoordError> {
+    pub async fn heartbeat(self, input: HeartbeatInput) -> Result<AgentView, CoordError> {
         check_agent_id(&input.agent_id)?;
-        let now = self.clock.now();
+        let now = self.c.clock.now();
         let mut agent = self
+            .c
             .agent(&input.agent_id)
             .unwrap_or_else(|| Agent::new(input.agent_id.clone(), now));
         agent.status = input.status.unwrap_or_default();
@@ -160,30 +164,34 @@ impl<P: LogPort> Coordinator<P> {
         agent.last_heartbeat = Some(input.timestamp.unwrap_or_else(|| now.into()));
         agent.last_seen = Some(now);
         if let Some(task) = &agent.current_task {
-            lock(&self.tasks).renew_lease(task, &agent.agent_id, now.plus(self.config.task_lease));
+            lock(&self.c.task_view).renew_lease(
+                task,
+                &agent.agent_id,
+                now.plus(self.c.config.task_lease),
+            );
         }
-        let view = self.view_of(&agent);
+        let view = self.c.view_of(&agent);
         let beat = serde_json::to_vec(&view).map_err(|e| CoordError::Corrupt(e.to_string()))?;
-        self.store_agent(agent, Some(beat)).await?;
+        self.c.store_agent(agent, Some(beat)).await?;
         Ok(view)
     }
 
     /// An agent that calls a tool (MCP) is alive: the call counts as a
     /// heartbeat that keeps what the agent last reported. Stored at most
     /// every few seconds, so a burst of calls is one write.
-    pub async fn touch(&self, id: &str, current_task: Option<&str>) -> Result<(), CoordError> {
+    pub async fn touch(self, id: &str, current_task: Option<&str>) -> Result<(), CoordError> {
         check_agent_id(id)?;
-        let now = self.clock.now();
+        let now = self.c.clock.now();
         if let Some(task) = current_task {
-            lock(&self.tasks).renew_lease(task, id, now.plus(self.config.task_lease));
+            lock(&self.c.task_view).renew_lease(task, id, now.plus(self.c.config.task_lease));
         }
         let agent = {
-            let mut agents = lock(&self.agents);
+            let mut agents = lock(&self.c.agent_records);
             match agents.get_mut(id) {
                 // Recently stored: keep the news in memory; the next store
                 // (at most TOUCH_EVERY later) carries it.
-                Some(r) if self.clock.since(r.agent.seen()) < TOUCH_EVERY => {
-                    r.heard = self.clock.instant();
+                Some(r) if self.c.clock.since(r.agent.seen()) < TOUCH_EVERY => {
+                    r.heard = self.c.clock.instant();
                     if let Some(task) = current_task {
                         r.agent.current_task = Some(task.to_string());
                         r.agent.status = AgentStatus::Busy;
@@ -201,19 +209,20 @@ impl<P: LogPort> Coordinator<P> {
         }
         agent.last_heartbeat = Some(now.into());
         agent.last_seen = Some(now);
-        self.store_agent(agent, None).await
+        self.c.store_agent(agent, None).await
     }
 
     /// A person answers an agent's approval request: the answer goes to
     /// the agent's inbox and the request is cleared from its record.
     pub async fn answer_approval(
-        &self,
+        self,
         id: &str,
         approved: bool,
         note: Option<String>,
         by: Option<String>,
     ) -> Result<AgentView, CoordError> {
         let mut agent = self
+            .c
             .agent(id)
             .ok_or_else(|| CoordError::AgentNotFound(id.to_string()))?;
         if note.as_ref().is_some_and(|n| n.chars().count() > 10_000) {
@@ -237,13 +246,13 @@ impl<P: LogPort> Coordinator<P> {
             text,
             task_id: agent.current_task.clone(),
             channel: None,
-            at: self.clock.now(),
+            at: self.c.clock.now(),
         };
-        self.deliver(id, item).await?;
+        self.c.inbox().deliver(id, item).await?;
         agent.needs_approval = false;
         agent.approval_message = None;
-        let view = self.view_of(&agent);
-        self.store_agent(agent, None).await?;
+        let view = self.c.view_of(&agent);
+        self.c.store_agent(agent, None).await?;
         Ok(view)
     }
 
@@ -251,16 +260,16 @@ impl<P: LogPort> Coordinator<P> {
     /// `last_heartbeat` is within the stale threshold of now (an agent
     /// that registered but never sent a heartbeat is not listed), as the
     /// replaced service filtered them.
-    pub fn agents(&self, include_stale: bool) -> Vec<AgentView> {
+    pub fn list(self, include_stale: bool) -> Vec<AgentView> {
         let fresh = |a: &Agent| {
             a.last_heartbeat
                 .as_ref()
-                .is_some_and(|t| self.clock.since(t.at()) <= self.config.agent_stale_after)
+                .is_some_and(|t| self.c.clock.since(t.at()) <= self.c.config.agent_stale_after)
         };
-        let mut out: Vec<AgentView> = lock(&self.agents)
+        let mut out: Vec<AgentView> = lock(&self.c.agent_records)
             .values()
             .filter(|r| include_stale || fresh(&r.agent))
-            .map(|r| self.view_of(&r.agent))
+            .map(|r| self.c.view_of(&r.agent))
             .collect();
         out.sort_by(|a, b| a.agent.agent_id.cmp(&b.agent.agent_id));
         out
@@ -268,29 +277,36 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Removes an agent. Tasks it held return to the queue through the
     /// reaper, as for a dead agent.
-    pub async fn remove_agent(&self, id: &str) -> Result<AgentView, CoordError> {
+    pub async fn remove(self, id: &str) -> Result<AgentView, CoordError> {
         let agent = self
+            .c
             .agent(id)
             .ok_or_else(|| CoordError::AgentNotFound(id.to_string()))?;
-        self.port
-            .append(&Self::agent_subject(id), b"null".to_vec(), None)
+        self.c
+            .port
+            .append(&Coordinator::<P>::agent_subject(id), b"null".to_vec(), None)
             .await?;
-        lock(&self.agents).remove(id);
+        lock(&self.c.agent_records).remove(id);
         // A removed agent holds no files; its tasks come back through the
         // reaper (as an unregistered owner's), its permits with their TTL.
         let owner = id.to_string();
-        if let Err(e) = self.release_reservations(|r| r.agent_id == owner).await {
+        if let Err(e) = self
+            .c
+            .reservations()
+            .release_where(|r| r.agent_id == owner)
+            .await
+        {
             tracing::warn!(agent = %id, error = %e, "could not release a removed agent's reservations");
         }
-        Ok(self.view_of(&agent))
+        Ok(self.c.view_of(&agent))
     }
 
     /// Removes every agent not in `keep`; returns the ids removed.
-    pub async fn cleanup_agents(&self, keep: &[String]) -> Result<Vec<String>, CoordError> {
-        let ids: Vec<String> = lock(&self.agents).keys().cloned().collect();
+    pub async fn cleanup(self, keep: &[String]) -> Result<Vec<String>, CoordError> {
+        let ids: Vec<String> = lock(&self.c.agent_records).keys().cloned().collect();
         let mut removed = Vec::new();
         for id in ids.into_iter().filter(|id| !keep.contains(id)) {
-            match self.remove_agent(&id).await {
+            match self.remove(&id).await {
                 Ok(_) => removed.push(id),
                 // Removed by someone else meanwhile: not ours to report.
                 Err(CoordError::AgentNotFound(_)) => {}
@@ -301,9 +317,9 @@ impl<P: LogPort> Coordinator<P> {
         Ok(removed)
     }
 
-    pub fn agent_health_counts(&self) -> [(Health, usize); 3] {
+    pub fn health_counts(self) -> [(Health, usize); 3] {
         let mut counts = [(Health::Active, 0), (Health::Stale, 0), (Health::Dead, 0)];
-        for r in lock(&self.agents).values() {
+        for r in lock(&self.c.agent_records).values() {
             let h = self.health(&r.agent);
             if let Some(c) = counts.iter_mut().find(|(k, _)| *k == h) {
                 c.1 += 1;

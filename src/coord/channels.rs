@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::facets::Channels;
 use super::inbox::InboxItem;
 use super::time::ClientTime;
 use super::{CoordError, Coordinator};
@@ -139,14 +140,16 @@ impl<P: LogPort> Coordinator<P> {
                 at: self.clock.now(),
             };
             // Mentions of names that are not valid agent ids are skipped.
-            if let Err(e) = self.deliver(agent, item).await {
+            if let Err(e) = self.inbox().deliver(agent, item).await {
                 tracing::debug!(%agent, error = %e, "message not copied to an inbox");
             }
         }
     }
+}
 
+impl<P: LogPort> Channels<'_, P> {
     /// Posts a message; returns it with its sequence.
-    pub async fn post_message(&self, input: MessageInput) -> Result<ChannelMessage, CoordError> {
+    pub async fn post(self, input: MessageInput) -> Result<ChannelMessage, CoordError> {
         let agent_id = input
             .agent_id
             .filter(|a| !a.is_empty())
@@ -174,17 +177,18 @@ impl<P: LogPort> Coordinator<P> {
             channel: channel.clone(),
             mentions: mentions(&text),
             content,
-            timestamp: Some(input.timestamp.unwrap_or_else(|| self.clock.now().into())),
+            timestamp: Some(input.timestamp.unwrap_or_else(|| self.c.clock.now().into())),
             extra: input.extra,
         };
         let payload =
             serde_json::to_vec(&message).map_err(|e| CoordError::Corrupt(e.to_string()))?;
         let seq = self
+            .c
             .port
-            .append(&self.subject(&channel), payload, None)
+            .append(&self.c.subject(&channel), payload, None)
             .await?;
         message.sequence = Some(seq);
-        self.deliver_message(&message, &text).await;
+        self.c.deliver_message(&message, &text).await;
         Ok(message)
     }
 
@@ -195,7 +199,7 @@ impl<P: LogPort> Coordinator<P> {
     /// then it is skipped, as the replaced service skipped what did not
     /// parse as a message.
     pub async fn messages(
-        &self,
+        self,
         channel: &str,
         limit: usize,
         mention: Option<&str>,
@@ -208,14 +212,14 @@ impl<P: LogPort> Coordinator<P> {
                 Err(e)
             }
         })?;
-        let subject = self.subject(channel);
+        let subject = self.c.subject(channel);
         let filtered = mention.is_some() || messages_only;
         // A plain read looks back exactly `limit` records. A filtered one
         // first does too (on most channels every record is a message), and
         // only when that falls short looks further back.
         let mut window = if mention.is_some() { SCAN_BACK } else { limit };
         loop {
-            let records = self.port.tail(&subject, window).await?;
+            let records = self.c.port.tail(&subject, window).await?;
             let complete = records.len() < window || window >= SCAN_BACK || !filtered;
             let mut out: Vec<ChannelMessage> = records
                 .into_iter()

@@ -94,7 +94,7 @@ impl<P: LogPort> Coordinator<P> {
             let Ok(task) = serde_json::from_slice::<Task>(&r.payload) else {
                 return;
             };
-            if lock(&self.tasks).apply(task, r.seq) {
+            if lock(&self.task_view).apply(task, r.seq) {
                 self.claimable.notify_waiters();
             }
         } else if prefix == AGENT_STATE {
@@ -103,7 +103,7 @@ impl<P: LogPort> Coordinator<P> {
             };
             // The subject carries the id encoded; a live record names it.
             let tok = &r.subject[AGENT_STATE.len() + 1..];
-            let mut agents = lock(&self.agents);
+            let mut agents = lock(&self.agent_records);
             let id = match &agent {
                 Some(a) => a.agent_id.clone(),
                 None => match agents.keys().find(|id| token(id) == tok) {
@@ -135,7 +135,7 @@ impl<P: LogPort> Coordinator<P> {
                 Ok(Some(res)) => self.load_reservation(res),
                 Ok(None) => {
                     let id = &r.subject[RESERVATION_STATE.len() + 1..];
-                    lock(&self.reservations).remove(id);
+                    lock(&self.held).remove(id);
                 }
                 Err(_) => {}
             }
@@ -187,36 +187,42 @@ mod tests {
         let _fb = b.start_follower(stopped);
 
         let input = serde_json::from_value(json!({"task_id": "t", "title": "T"})).unwrap();
-        a.post_task(input).await.unwrap();
-        eventually("b sees the task", || b.get_task("t").is_ok()).await;
+        a.tasks().post(input).await.unwrap();
+        eventually("b sees the task", || b.tasks().get("t").is_ok()).await;
         // b grants it; a learns, and cannot grant it again.
         let w = b
+            .tasks()
             .claim_next("worker", None, Duration::ZERO, &Default::default())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(w.task.task_id, "t");
         eventually("a sees the claim", || {
-            a.get_task("t")
+            a.tasks()
+                .get("t")
                 .is_ok_and(|t| t.status == TaskStatus::Claimed)
         })
         .await;
         assert!(a
+            .tasks()
             .claim_next("other", None, Duration::ZERO, &Default::default())
             .await
             .unwrap()
             .is_none());
         let hb = serde_json::from_value(json!({"agent_id": "worker"})).unwrap();
-        a.heartbeat(hb).await.unwrap();
+        a.agents().heartbeat(hb).await.unwrap();
         eventually("b sees the agent", || {
-            b.agents(true).iter().any(|v| v.agent.agent_id == "worker")
+            b.agents()
+                .list(true)
+                .iter()
+                .any(|v| v.agent.agent_id == "worker")
         })
         .await;
-        a.remove_agent("worker").await.unwrap();
-        eventually("b sees it removed", || b.agents(true).is_empty()).await;
+        a.agents().remove("worker").await.unwrap();
+        eventually("b sees it removed", || b.agents().list(true).is_empty()).await;
         b.set_paused(true, None, None).await.unwrap();
         eventually("a sees the pause", || a.is_paused()).await;
-        let err = a.claim("t", "x").await.unwrap_err();
+        let err = a.tasks().claim("t", "x").await.unwrap_err();
         assert!(matches!(err, CoordError::Paused), "{err}");
     }
 

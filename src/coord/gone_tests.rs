@@ -26,7 +26,8 @@ async fn a_waiter_that_left_claims_nothing<P: LogPort>(port: P) {
     let waiter = {
         let (c, gone) = (c.clone(), gone.clone());
         tokio::spawn(async move {
-            c.claim_next("orph", None, Duration::from_secs(30), &gone)
+            c.tasks()
+                .claim_next("orph", None, Duration::from_secs(30), &gone)
                 .await
         })
     };
@@ -38,14 +39,17 @@ async fn a_waiter_that_left_claims_nothing<P: LogPort>(port: P) {
         .unwrap();
     assert!(matches!(answer, Ok(None)), "{answer:?}");
     add(&c, json!({"task_id": "t", "title": "T"})).await;
-    let t = c.get_task("t").unwrap();
+    let t = c.tasks().get("t").unwrap();
     assert_eq!((t.status, t.owner), (TaskStatus::Available, None));
     // A caller already gone when it asks gets nothing either.
     let left = CancellationToken::new();
     left.cancel();
-    let answer = c.claim_next("orph", None, Duration::ZERO, &left).await;
+    let answer = c
+        .tasks()
+        .claim_next("orph", None, Duration::ZERO, &left)
+        .await;
     assert!(matches!(answer, Ok(None)), "{answer:?}");
-    assert_eq!(c.get_task("t").unwrap().status, TaskStatus::Available);
+    assert_eq!(c.tasks().get("t").unwrap().status, TaskStatus::Available);
 }
 
 on_both_ports!(
@@ -63,13 +67,14 @@ async fn a_grant_given_back_spends_no_attempt_and_holds_nothing<P: LogPort>(port
     .await;
     beat(&c, "a").await;
     let w = c
+        .tasks()
         .claim_next("a", None, Duration::ZERO, &CancellationToken::new())
         .await
         .unwrap()
         .expect("granted");
-    assert_eq!(c.reservations(None).len(), 1, "its files are held");
-    c.give_back(&w.task, GONE_BEFORE_ANSWER).await;
-    let t = c.get_task("t").unwrap();
+    assert_eq!(c.reservations().list(None).len(), 1, "its files are held");
+    c.tasks().give_back(&w.task, GONE_BEFORE_ANSWER).await;
+    let t = c.tasks().get("t").unwrap();
     assert_eq!((t.status, t.owner.clone()), (TaskStatus::Available, None));
     assert_eq!(t.attempts, 0, "no attempt spent");
     assert!(
@@ -79,13 +84,16 @@ async fn a_grant_given_back_spends_no_attempt_and_holds_nothing<P: LogPort>(port
             .contains(GONE_BEFORE_ANSWER),
         "{t:?}"
     );
-    assert!(c.reservations(None).is_empty(), "nothing held for it");
+    assert!(
+        c.reservations().list(None).is_empty(),
+        "nothing held for it"
+    );
     // The next grant is a new one, fenced above the one given back.
     let (_, token) = next(&c, "b").await.unwrap();
     assert!(token > w.task.fencing_token);
     // Giving back a grant that is no longer current changes nothing.
-    c.give_back(&w.task, GONE_BEFORE_ANSWER).await;
-    let t = c.get_task("t").unwrap();
+    c.tasks().give_back(&w.task, GONE_BEFORE_ANSWER).await;
+    let t = c.tasks().get("t").unwrap();
     assert_eq!(
         (t.status, t.owner.as_deref()),
         (TaskStatus::Claimed, Some("b"))
@@ -102,11 +110,13 @@ async fn a_paused_claim_next_says_so_even_with_nothing_to_grant<P: LogPort>(port
     let (c, _clock) = open_on(port).await;
     c.set_paused(true, None, None).await.unwrap();
     let answer = c
+        .tasks()
         .claim_next("a", None, Duration::ZERO, &CancellationToken::new())
         .await;
     assert!(matches!(answer, Err(CoordError::Paused)), "{answer:?}");
     c.set_paused(false, None, None).await.unwrap();
     let answer = c
+        .tasks()
         .claim_next("a", None, Duration::ZERO, &CancellationToken::new())
         .await;
     assert!(matches!(answer, Ok(None)), "{answer:?}");

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::agents::RegisterInput;
+use super::facets::Tasks;
 use super::task::{token, validate_id, Priority, TaskInput, TaskStatus};
 use super::time::Timestamp;
 use super::{lock, CoordError, Coordinator};
@@ -54,27 +55,6 @@ fn map_priority(old: &Value) -> Option<PriorityMapped> {
 }
 
 impl<P: LogPort> Coordinator<P> {
-    /// Creates the task that `old` (one version as the old stack published
-    /// it) describes, unless a task with its id exists. A priority hivelog
-    /// does not know is mapped (see `map_priority`), kept as sent in
-    /// `original_priority`, and returned so the import can list it.
-    pub async fn import_task(
-        &self,
-        old: &Value,
-    ) -> Result<(Imported, Option<PriorityMapped>), CoordError> {
-        let mut old = old.clone();
-        let mapped = old.get("priority").and_then(map_priority);
-        if let (Some(m), Some(fields)) = (&mapped, old.as_object_mut()) {
-            fields.insert(
-                "priority".into(),
-                serde_json::to_value(m.to).unwrap_or_default(),
-            );
-            fields.insert(ORIGINAL_PRIORITY.into(), Value::String(m.from.clone()));
-        }
-        let outcome = self.import_version(&old).await?;
-        Ok((outcome, mapped.filter(|_| outcome == Imported::Created)))
-    }
-
     async fn import_version(&self, old: &Value) -> Result<Imported, CoordError> {
         let mut input: TaskInput = serde_json::from_value(old.clone())
             .map_err(|e| CoordError::Invalid(format!("not a task: {e}")))?;
@@ -86,7 +66,7 @@ impl<P: LogPort> Coordinator<P> {
         if input.title.is_none() {
             return Err(CoordError::Invalid(format!("task {id} has no title")));
         }
-        if lock(&self.tasks).get(&id).is_some() {
+        if lock(&self.task_view).get(&id).is_some() {
             return Ok(Imported::Kept);
         }
         input.status = Some(status);
@@ -128,13 +108,14 @@ impl<P: LogPort> Coordinator<P> {
             .filter(|_| task.status == TaskStatus::Claimed)
         {
             if self.agent(&owner).is_none() {
-                self.register(RegisterInput {
-                    agent_id: owner,
-                    description: Some("imported: held a claim on the replaced stack".into()),
-                    capabilities: None,
-                    extra: Default::default(),
-                })
-                .await?;
+                self.agents()
+                    .register(RegisterInput {
+                        agent_id: owner,
+                        description: Some("imported: held a claim on the replaced stack".into()),
+                        capabilities: None,
+                        extra: Default::default(),
+                    })
+                    .await?;
             }
         }
         match self.write_task(task, 0).await {
@@ -149,16 +130,39 @@ impl<P: LogPort> Coordinator<P> {
     }
 }
 
+impl<P: LogPort> Tasks<'_, P> {
+    /// Creates the task that `old` (one version as the old stack published
+    /// it) describes, unless a task with its id exists. A priority hivelog
+    /// does not know is mapped (see `map_priority`), kept as sent in
+    /// `original_priority`, and returned so the import can list it.
+    pub async fn import(
+        self,
+        old: &Value,
+    ) -> Result<(Imported, Option<PriorityMapped>), CoordError> {
+        let mut old = old.clone();
+        let mapped = old.get("priority").and_then(map_priority);
+        if let (Some(m), Some(fields)) = (&mapped, old.as_object_mut()) {
+            fields.insert(
+                "priority".into(),
+                serde_json::to_value(m.to).unwrap_or_default(),
+            );
+            fields.insert(ORIGINAL_PRIORITY.into(), Value::String(m.from.clone()));
+        }
+        let outcome = self.c.import_version(&old).await?;
+        Ok((outcome, mapped.filter(|_| outcome == Imported::Created)))
+    }
+}
+
 /// How far an import copied a source stream's messages, so running it
 /// again copies only what came after.
 const IMPORT_STATE: &str = "hivelog.state.import";
 
-impl<P: LogPort> Coordinator<P> {
+impl<P: LogPort> Tasks<'_, P> {
     /// The last sequence of source stream `stream` whose message was copied
     /// (0: none yet).
-    pub async fn import_position(&self, stream: &str) -> Result<u64, CoordError> {
+    pub async fn import_position(self, stream: &str) -> Result<u64, CoordError> {
         let subject = format!("{IMPORT_STATE}.{}", token(stream));
-        let Some(r) = self.port.last(&subject).await? else {
+        let Some(r) = self.c.port.last(&subject).await? else {
             return Ok(0);
         };
         Ok(serde_json::from_slice::<Value>(&r.payload)
@@ -168,10 +172,11 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     /// Records that source stream `stream` is copied through `seq`.
-    pub async fn set_import_position(&self, stream: &str, seq: u64) -> Result<(), CoordError> {
+    pub async fn set_import_position(self, stream: &str, seq: u64) -> Result<(), CoordError> {
         let subject = format!("{IMPORT_STATE}.{}", token(stream));
         let record = serde_json::json!({"stream": stream, "copied_through": seq});
-        self.port
+        self.c
+            .port
             .append(&subject, record.to_string().into_bytes(), None)
             .await?;
         Ok(())

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::facets::Inbox;
 use super::task::{token, validate_id};
 use super::time::Timestamp;
 use super::{CoordError, Coordinator, INBOX_ACK_STATE, INBOX_STATE};
@@ -49,18 +50,6 @@ impl<P: LogPort> Coordinator<P> {
         format!("{INBOX_ACK_STATE}.{}", token(agent))
     }
 
-    /// Puts an item in `agent`'s inbox and wakes whoever waits on it.
-    pub async fn deliver(&self, agent: &str, item: InboxItem) -> Result<u64, CoordError> {
-        validate_id("agent_id", agent, 128)?;
-        let payload = serde_json::to_vec(&item).map_err(|e| CoordError::Corrupt(e.to_string()))?;
-        let seq = self
-            .port
-            .append(&Self::inbox_subject(agent), payload, None)
-            .await?;
-        self.inbox_changed.notify_waiters();
-        Ok(seq)
-    }
-
     async fn floor(&self, agent: &str) -> Result<(Floor, u64), CoordError> {
         let loaded = self.load::<Floor>(&Self::floor_subject(agent)).await?;
         Ok((loaded.value.unwrap_or_default(), loaded.last_seq))
@@ -71,14 +60,14 @@ impl<P: LogPort> Coordinator<P> {
     /// not announced: every agent's claim-next finds them anyway, and an
     /// item per agent per task would bury the inbox.
     pub(super) async fn announce_ready(&self, task: &super::task::Task) {
-        let fit: Vec<String> = super::lock(&self.agents)
+        let fit: Vec<String> = super::lock(&self.agent_records)
             .values()
             .filter(|r| {
                 task.capabilities
                     .iter()
                     .all(|c| r.agent.capabilities.contains(c))
             })
-            .filter(|r| self.health(&r.agent) != super::agents::Health::Dead)
+            .filter(|r| self.agents().health(&r.agent) != super::agents::Health::Dead)
             .map(|r| r.agent.agent_id.clone())
             .take(MAX_ANNOUNCE)
             .collect();
@@ -97,39 +86,55 @@ impl<P: LogPort> Coordinator<P> {
                 channel: None,
                 at: self.clock.now(),
             };
-            if let Err(e) = self.deliver(&agent, item).await {
+            if let Err(e) = self.inbox().deliver(&agent, item).await {
                 tracing::warn!(%agent, error = %e, "could not announce a claimable task");
             }
         }
     }
+}
+
+impl<P: LogPort> Inbox<'_, P> {
+    /// Puts an item in `agent`'s inbox and wakes whoever waits on it.
+    pub async fn deliver(self, agent: &str, item: InboxItem) -> Result<u64, CoordError> {
+        validate_id("agent_id", agent, 128)?;
+        let payload = serde_json::to_vec(&item).map_err(|e| CoordError::Corrupt(e.to_string()))?;
+        let seq = self
+            .c
+            .port
+            .append(&Coordinator::<P>::inbox_subject(agent), payload, None)
+            .await?;
+        self.c.inbox_changed.notify_waiters();
+        Ok(seq)
+    }
 
     /// Unacked items, oldest first, without consuming them.
-    pub async fn inbox(&self, agent: &str, limit: usize) -> Result<Vec<InboxItem>, CoordError> {
-        self.inbox_after(agent, 0, limit).await
+    pub async fn read(self, agent: &str, limit: usize) -> Result<Vec<InboxItem>, CoordError> {
+        self.after(agent, 0, limit).await
     }
 
     /// Unacked items after sequence `after` (what a reader already saw),
     /// oldest first, without consuming them.
-    pub async fn inbox_after(
-        &self,
+    pub async fn after(
+        self,
         agent: &str,
         after: u64,
         limit: usize,
     ) -> Result<Vec<InboxItem>, CoordError> {
         validate_id("agent_id", agent, 128)?;
-        let subject = Self::inbox_subject(agent);
+        let subject = Coordinator::<P>::inbox_subject(agent);
         let mut after = after;
         if after > 0 {
             // A position beyond anything this inbox ever held was read
             // from another store (a server started afresh at the same
             // address): it says nothing here.
-            let newest = self.port.last(&subject).await?.map_or(0, |r| r.seq);
+            let newest = self.c.port.last(&subject).await?.map_or(0, |r| r.seq);
             if after > newest {
                 after = 0;
             }
         }
-        let (floor, _) = self.floor(agent).await?;
+        let (floor, _) = self.c.floor(agent).await?;
         let records = self
+            .c
             .port
             .scan(
                 &subject,
@@ -149,15 +154,16 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Acks everything up to `up_to` (or all there is, with `None`);
     /// returns the new floor.
-    pub async fn ack_inbox(&self, agent: &str, up_to: Option<u64>) -> Result<u64, CoordError> {
+    pub async fn ack(self, agent: &str, up_to: Option<u64>) -> Result<u64, CoordError> {
         validate_id("agent_id", agent, 128)?;
         for _ in 0..16 {
-            let (floor, expect) = self.floor(agent).await?;
+            let (floor, expect) = self.c.floor(agent).await?;
             let newest = match up_to {
                 Some(n) => n,
                 None => self
+                    .c
                     .port
-                    .last(&Self::inbox_subject(agent))
+                    .last(&Coordinator::<P>::inbox_subject(agent))
                     .await?
                     .map_or(0, |r| r.seq),
             };
@@ -167,8 +173,13 @@ impl<P: LogPort> Coordinator<P> {
             let payload = serde_json::to_vec(&Floor { acked: newest })
                 .map_err(|e| CoordError::Corrupt(e.to_string()))?;
             match self
+                .c
                 .port
-                .append(&Self::floor_subject(agent), payload, Some(expect))
+                .append(
+                    &Coordinator::<P>::floor_subject(agent),
+                    payload,
+                    Some(expect),
+                )
                 .await
             {
                 Ok(_) => return Ok(newest),
@@ -181,16 +192,16 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Waits up to `timeout` for the inbox to hold something; returns what
     /// it holds (empty when the time ran out).
-    pub async fn wait_inbox(
-        &self,
+    pub async fn wait(
+        self,
         agent: &str,
         after: u64,
         timeout: Duration,
     ) -> Result<Vec<InboxItem>, CoordError> {
         let give_up = tokio::time::Instant::now() + timeout;
         loop {
-            let woken = self.inbox_changed.notified();
-            let items = self.inbox_after(agent, after, MAX_PEEK).await?;
+            let woken = self.c.inbox_changed.notified();
+            let items = self.after(agent, after, MAX_PEEK).await?;
             if !items.is_empty() || tokio::time::Instant::now() >= give_up {
                 return Ok(items);
             }

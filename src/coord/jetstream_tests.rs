@@ -74,12 +74,12 @@ async fn two_instances_never_grant_one_task_twice() {
         let id = format!("t{round}");
         let input =
             || serde_json::from_value(serde_json::json!({"task_id": id, "title": "T"})).unwrap();
-        one.post_task(input()).await.unwrap();
+        one.tasks().post(input()).await.unwrap();
         // The second instance learns of it by writing it too (its first
         // attempt conflicts and reloads); now each holds a view in
         // which the task is free, one of them already stale.
-        two.post_task(input()).await.unwrap();
-        let (a, b) = tokio::join!(one.claim(&id, "a"), two.claim(&id, "b"));
+        two.tasks().post(input()).await.unwrap();
+        let (a, b) = tokio::join!(one.tasks().claim(&id, "a"), two.tasks().claim(&id, "b"));
         let won = [a.is_ok(), b.is_ok()];
         assert_eq!(
             won.iter().filter(|w| **w).count(),

@@ -68,16 +68,17 @@ macro_rules! on_both_ports {
 
 pub(super) async fn add<P: LogPort>(c: &Coord<P>, v: Value) {
     let input: TaskInput = serde_json::from_value(v).unwrap();
-    c.post_task(input).await.unwrap();
+    c.tasks().post(input).await.unwrap();
 }
 
 pub(super) async fn beat<P: LogPort>(c: &Coord<P>, agent: &str) {
     let input: HeartbeatInput = serde_json::from_value(json!({"agent_id": agent})).unwrap();
-    c.heartbeat(input).await.unwrap();
+    c.agents().heartbeat(input).await.unwrap();
 }
 
 pub(super) async fn next<P: LogPort>(c: &Coord<P>, agent: &str) -> Option<(String, u64)> {
-    c.claim_next(agent, None, Duration::ZERO, &Default::default())
+    c.tasks()
+        .claim_next(agent, None, Duration::ZERO, &Default::default())
         .await
         .unwrap()
         .map(|w| (w.task.task_id, w.task.fencing_token))
@@ -94,7 +95,7 @@ fn done(fence: u64) -> Finish {
 }
 
 fn status<P: LogPort>(c: &Coord<P>, id: &str) -> TaskStatus {
-    c.get_task(id).unwrap().status
+    c.tasks().get(id).unwrap().status
 }
 
 on_both_ports!(
@@ -127,7 +128,7 @@ async fn an_expired_lease_returns_the_task_after_its_backoff_and_fences_the_old_
 
     clock.advance(Duration::from_secs(4));
     assert_eq!(c.reap().await, 1, "the lease ended at 60 s");
-    let t = c.get_task("t").unwrap();
+    let t = c.tasks().get("t").unwrap();
     assert_eq!((t.status, t.attempts), (TaskStatus::Available, 1));
     assert_eq!(next(&c, "b").await, None, "backoff: not granted at once");
 
@@ -136,7 +137,7 @@ async fn an_expired_lease_returns_the_task_after_its_backoff_and_fences_the_old_
     let (_, second) = next(&c, "b").await.unwrap();
     assert!(second > first);
     // The old holder, with its token, cannot finish what is no longer its.
-    let err = c.complete("t", "a", done(first)).await.unwrap_err();
+    let err = c.tasks().complete("t", "a", done(first)).await.unwrap_err();
     assert!(
         matches!(
             err,
@@ -144,7 +145,7 @@ async fn an_expired_lease_returns_the_task_after_its_backoff_and_fences_the_old_
         ),
         "{err}"
     );
-    c.complete("t", "b", done(second)).await.unwrap();
+    c.tasks().complete("t", "b", done(second)).await.unwrap();
     assert_eq!(status(&c, "t"), TaskStatus::Completed);
 }
 
@@ -168,7 +169,7 @@ async fn a_dead_agents_task_comes_back_exactly_once<P: LogPort>(port: P) {
     clock.advance(Duration::from_secs(15));
     assert_eq!(c.reap().await, 1, "a has been silent for 45 s");
     assert_eq!(c.reap().await, 0, "released once");
-    let t = c.get_task("t").unwrap();
+    let t = c.tasks().get("t").unwrap();
     assert_eq!(
         (t.status, t.attempts, t.owner),
         (TaskStatus::Available, 1, None)
@@ -203,10 +204,10 @@ async fn every_attempt_spent_doubles_the_wait_then_a_human_is_needed<P: LogPort>
             error: Some("broke".into()),
             ..done(fence)
         };
-        c.complete("t", "a", failed).await.unwrap();
+        c.tasks().complete("t", "a", failed).await.unwrap();
     }
     assert_eq!(waits, vec![0, 10, 20]);
-    let t = c.get_task("t").unwrap();
+    let t = c.tasks().get("t").unwrap();
     assert_eq!((t.status, t.attempts), (TaskStatus::NeedsHuman, 3));
     clock.advance(Duration::from_secs(3600));
     c.reap().await;
@@ -215,7 +216,7 @@ async fn every_attempt_spent_doubles_the_wait_then_a_human_is_needed<P: LogPort>
         None,
         "a task that needs a human is not granted"
     );
-    c.retry("t").await.unwrap();
+    c.tasks().retry("t").await.unwrap();
     assert!(next(&c, "a").await.is_some());
 }
 
@@ -259,9 +260,9 @@ async fn dependencies_hold_a_task_until_they_complete<P: LogPort>(port: P) {
     let (id, fence) = next(&c, "x").await.unwrap();
     assert_eq!(id, "a", "b waits for a despite its priority");
     assert_eq!(next(&c, "y").await, None);
-    let err = c.claim("b", "y").await.unwrap_err();
+    let err = c.tasks().claim("b", "y").await.unwrap_err();
     assert!(matches!(err, CoordError::Blocked(_)), "{err}");
-    c.complete("a", "x", done(fence)).await.unwrap();
+    c.tasks().complete("a", "x", done(fence)).await.unwrap();
     assert_eq!(next(&c, "y").await.map(|(id, _)| id).as_deref(), Some("b"));
 }
 
@@ -275,14 +276,14 @@ async fn storage_that_refuses_writes_changes_nothing_and_says_why() {
     add(&c, json!({"task_id": "t", "title": "T"})).await;
     c.port
         .fail_writes(Some(crate::streams::PortError::Full("disk full".into())));
-    let err = c.claim("t", "a").await.unwrap_err();
+    let err = c.tasks().claim("t", "a").await.unwrap_err();
     assert!(
         matches!(err, CoordError::Storage(crate::streams::PortError::Full(_))),
         "{err}"
     );
     assert_eq!(status(&c, "t"), TaskStatus::Available);
     c.port.fail_writes(None);
-    assert!(c.claim("t", "a").await.is_ok());
+    assert!(c.tasks().claim("t", "a").await.is_ok());
 }
 
 #[derive(Debug, Clone)]
@@ -335,14 +336,14 @@ proptest! {
                     }
                     Op::Complete(a) => {
                         if let Some((id, token)) = held[a as usize].take() {
-                            if c.complete(&id, &format!("a{a}"), done(token)).await.is_ok() {
+                            if c.tasks().complete(&id, &format!("a{a}"), done(token)).await.is_ok() {
                                 completed.insert(id);
                             }
                         }
                     }
                     Op::Release(a) => {
                         if let Some((id, token)) = held[a as usize].take() {
-                            let _ = c.release(&id, &format!("a{a}"), Some(token)).await;
+                            let _ = c.tasks().release(&id, &format!("a{a}"), Some(token)).await;
                         }
                     }
                     Op::Beat(a) => beat(&c, &format!("a{a}")).await,
@@ -352,7 +353,7 @@ proptest! {
                     }
                 }
                 for i in 0..3 {
-                    let t = c.get_task(&format!("t{i}")).unwrap();
+                    let t = c.tasks().get(&format!("t{i}")).unwrap();
                     if t.status == TaskStatus::Claimed {
                         prop_assert!(t.owner.is_some(), "{:?}", t);
                     }

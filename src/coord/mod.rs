@@ -19,6 +19,7 @@ pub mod channels;
 mod claims;
 pub mod clock;
 mod control;
+mod facets;
 mod follow;
 pub mod glob;
 mod held;
@@ -41,6 +42,8 @@ mod view;
 #[macro_use]
 mod lifecycle_tests;
 #[cfg(test)]
+mod facet_tests;
+#[cfg(test)]
 mod gone_tests;
 #[cfg(test)]
 mod jetstream_tests;
@@ -59,6 +62,7 @@ use view::TaskView;
 
 pub use claims::GONE_BEFORE_ANSWER;
 pub use control::Pause;
+pub use facets::{Agents, Channels, Inbox, Reservations, Slots, Tasks};
 pub use import::Imported;
 pub use transitions::Finish;
 
@@ -191,35 +195,49 @@ pub struct CoordStats {
     pub reaping: std::sync::atomic::AtomicBool,
 }
 
+/// The one shared state of coordination. Its operations are reached
+/// through the facets (`facets.rs`: `tasks()`, `agents()`,
+/// `reservations()`, `inbox()`, `slots()`, `channels()`); the fields are
+/// grouped by the facet that owns them.
 pub struct Coordinator<P: LogPort> {
     pub stats: CoordStats,
     port: P,
     clock: Arc<dyn Clock>,
     config: CoordConfig,
-    /// Shared with the hook that applies a stored change before its copy
-    /// becomes visible (tasks.rs, agents.rs).
-    tasks: Arc<Mutex<TaskView>>,
-    agents: Arc<Mutex<HashMap<String, AgentRecord>>>,
-    /// Woken when a task may have become claimable (long-polling claim-next).
-    claimable: Notify,
-    reservations: Mutex<held::HeldSet>,
-    /// Serializes reservation changes (check + write).
-    reservation_lock: tokio::sync::Mutex<()>,
-    /// Serializes creating tasks that carry a dedup key.
-    dedup_lock: tokio::sync::Mutex<()>,
-    pause: Mutex<control::Pause>,
-    /// Woken when any inbox gets an item (`hivelog wait`).
-    inbox_changed: Notify,
-    /// Woken when a slot changes (waiting acquirers look again).
-    slot_changed: Notify,
+    /// This instance's name as a lease holder (reaper.rs).
+    instance: String,
     /// The newest state record this instance has applied or loaded past
     /// (follow.rs watches from there).
     followed: std::sync::atomic::AtomicU64,
-    /// This instance's name as a lease holder (reaper.rs).
-    instance: String,
+    pause: Mutex<control::Pause>,
+
+    // Tasks.
+    /// Shared with the hook that applies a stored change before its copy
+    /// becomes visible (tasks.rs).
+    task_view: Arc<Mutex<TaskView>>,
+    /// Woken when a task may have become claimable (long-polling claim-next).
+    claimable: Notify,
+    /// Serializes creating tasks that carry a dedup key.
+    dedup_lock: tokio::sync::Mutex<()>,
     /// Task writes against snapshots (snapshot.rs).
     snapshot_barrier: snapshot::SnapshotBarrier,
     snapshot: snapshot::SnapshotState,
+
+    // Agents (shared with the apply hook, as the task view is).
+    agent_records: Arc<Mutex<HashMap<String, AgentRecord>>>,
+
+    // Reservations.
+    held: Mutex<held::HeldSet>,
+    /// Serializes reservation changes (check + write).
+    reservation_lock: tokio::sync::Mutex<()>,
+
+    // Inbox.
+    /// Woken when any inbox gets an item (`hivelog wait`).
+    inbox_changed: Notify,
+
+    // Slots.
+    /// Woken when a slot changes (waiting acquirers look again).
+    slot_changed: Notify,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -245,10 +263,10 @@ impl<P: LogPort> Coordinator<P> {
             port,
             clock: clock.clone(),
             config,
-            tasks: Arc::new(Mutex::new(TaskView::new(clock.clone()))),
-            agents: Arc::new(Mutex::new(HashMap::new())),
+            task_view: Arc::new(Mutex::new(TaskView::new(clock.clone()))),
+            agent_records: Arc::new(Mutex::new(HashMap::new())),
             claimable: Notify::new(),
-            reservations: Mutex::new(held::HeldSet::default()),
+            held: Mutex::new(held::HeldSet::default()),
             reservation_lock: tokio::sync::Mutex::new(()),
             dedup_lock: tokio::sync::Mutex::new(()),
             pause: Mutex::new(control::Pause::default()),
@@ -335,8 +353,8 @@ impl<P: LogPort> Coordinator<P> {
                 .load(std::sync::atomic::Ordering::Relaxed),
             "coordination state loaded"
         );
-        *lock(&coord.tasks) = view;
-        *lock(&coord.agents) = agents;
+        *lock(&coord.task_view) = view;
+        *lock(&coord.agent_records) = agents;
         Ok(Arc::new(coord))
     }
 

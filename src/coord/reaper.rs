@@ -61,7 +61,7 @@ impl<P: LogPort> Coordinator<P> {
 
     /// One pass: returns how many tasks were requeued or failed.
     pub async fn reap(&self) -> usize {
-        if super::lock(&self.tasks).promote_due(self.clock.now()) > 0 {
+        if super::lock(&self.task_view).promote_due(self.clock.now()) > 0 {
             self.claimable.notify_waiters();
         }
         let ended = self
@@ -71,14 +71,14 @@ impl<P: LogPort> Coordinator<P> {
             tracing::info!(ended, "file reservations expired or lost their agent");
         }
         self.expire_permits().await;
-        let claimed = super::lock(&self.tasks).claimed();
+        let claimed = super::lock(&self.task_view).claimed();
         let mono = self.clock.instant();
         let mut released = 0;
         for task in claimed {
             let Some(owner) = task.owner.clone() else {
                 continue;
             };
-            let lease_expired = super::lock(&self.tasks).lease_expired(&task.task_id, mono);
+            let lease_expired = super::lock(&self.task_view).lease_expired(&task.task_id, mono);
             let reason = if lease_expired {
                 Some(format!("lease of {owner} expired"))
             } else {

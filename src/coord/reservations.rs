@@ -10,6 +10,7 @@
 //! released, when their TTL runs out, when the task they were taken for is
 //! finished or handed back, or when their agent is declared dead.
 
+use super::facets::Reservations;
 use super::glob::Glob;
 use super::held::Held;
 pub use super::reservation::{Conflict, Reservation, ReserveRequest};
@@ -75,7 +76,7 @@ impl<P: LogPort> Coordinator<P> {
     fn live(&self, r: &Reservation, now: Timestamp) -> bool {
         r.expires_at > now
             || r.task_id.as_ref().is_some_and(|t| {
-                lock(&self.tasks).get(t).is_some_and(|e| {
+                lock(&self.task_view).get(t).is_some_and(|e| {
                     e.task.status == super::task::TaskStatus::Claimed
                         && e.task.owner.as_deref() == Some(r.agent_id.as_str())
                 })
@@ -83,12 +84,12 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     pub(super) fn load_reservation(&self, r: Reservation) {
-        lock(&self.reservations).insert(r);
+        lock(&self.held).insert(r);
     }
 
     /// Held reservations whose globs could overlap any of `globs`.
     fn candidates(&self, globs: &[Glob]) -> Vec<std::sync::Arc<Held>> {
-        let set = lock(&self.reservations);
+        let set = lock(&self.held);
         let mut out: Vec<std::sync::Arc<Held>> = Vec::new();
         for g in globs {
             for h in set.candidates_for_glob(g) {
@@ -98,62 +99,6 @@ impl<P: LogPort> Coordinator<P> {
             }
         }
         out
-    }
-
-    /// Active reservations, optionally of one agent, oldest first.
-    pub fn reservations(&self, agent: Option<&str>) -> Vec<Reservation> {
-        let now = self.clock.now();
-        let all: Vec<Reservation> = lock(&self.reservations)
-            .all()
-            .filter(|h| agent.is_none_or(|a| a == h.r.agent_id))
-            .map(|h| h.r.clone())
-            .collect();
-        let mut out: Vec<Reservation> = all.into_iter().filter(|r| self.live(r, now)).collect();
-        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        out
-    }
-
-    /// Which active reservations cover `path`, except `agent`'s own.
-    pub fn reservations_covering(&self, path: &str, agent: Option<&str>) -> Vec<Reservation> {
-        let now = self.clock.now();
-        let path = path.strip_prefix("./").unwrap_or(path);
-        let covering: Vec<Reservation> = lock(&self.reservations)
-            .candidates_for_path(path)
-            .into_iter()
-            .filter(|h| agent != Some(h.r.agent_id.as_str()) && h.glob.matches(path))
-            .map(|h| h.r.clone())
-            .collect();
-        covering.into_iter().filter(|r| self.live(r, now)).collect()
-    }
-
-    /// Claimable tasks that no one can be granted now because another
-    /// agent holds their files (the first `scan` claimable tasks looked at).
-    pub fn waiting_on_files(&self, scan: usize) -> Vec<(String, Vec<Conflict>)> {
-        let wanted: Vec<(String, Vec<String>)> = lock(&self.tasks)
-            .claimable()
-            .take(scan)
-            .filter(|e| !e.task.files.is_empty())
-            .map(|e| (e.task.task_id.clone(), e.task.files.clone()))
-            .collect();
-        if wanted.is_empty() {
-            return Vec::new();
-        }
-        let now = self.clock.now();
-        wanted
-            .into_iter()
-            .filter_map(|(id, files)| {
-                let globs: Vec<Glob> = files.iter().filter_map(|f| Glob::parse(f).ok()).collect();
-                let held = self.candidates(&globs);
-                let found = conflicts(held.iter(), |r| self.live(r, now), "", &globs, true);
-                (!found.is_empty()).then_some((id, found))
-            })
-            .collect()
-    }
-
-    /// Takes (or renews) every glob, or none of them when any conflicts.
-    pub async fn reserve(&self, req: ReserveRequest) -> Result<Vec<Reservation>, CoordError> {
-        let _serial = self.reservation_lock.lock().await;
-        self.reserve_locked(req).await
     }
 
     /// `reserve` for a caller that already holds `reservation_lock`.
@@ -185,7 +130,7 @@ impl<P: LogPort> Coordinator<P> {
         if !found.is_empty() {
             return Err(CoordError::Reserved(found));
         }
-        if self.reservations(Some(&req.agent)).len() + globs.len() > MAX_PER_AGENT {
+        if self.reservations().list(Some(&req.agent)).len() + globs.len() > MAX_PER_AGENT {
             return Err(CoordError::Invalid(format!(
                 "an agent may hold at most {MAX_PER_AGENT} reservations"
             )));
@@ -193,7 +138,7 @@ impl<P: LogPort> Coordinator<P> {
         let mut out = Vec::new();
         for g in globs {
             let id = reservation_id(&req.agent, g.as_str());
-            let created_at = lock(&self.reservations)
+            let created_at = lock(&self.held)
                 .get(&id)
                 .filter(|h| h.r.expires_at > now)
                 .map_or(now, |h| h.r.created_at);
@@ -221,50 +166,17 @@ impl<P: LogPort> Coordinator<P> {
         match r {
             Some(r) => self.load_reservation(r.clone()),
             None => {
-                lock(&self.reservations).remove(id);
+                lock(&self.held).remove(id);
             }
         }
         Ok(())
     }
 
-    /// Releases the reservations that `which` picks; returns them.
-    pub async fn release_reservations(
-        &self,
-        which: impl Fn(&Reservation) -> bool,
-    ) -> Result<Vec<Reservation>, CoordError> {
-        let _serial = self.reservation_lock.lock().await;
-        let gone: Vec<Reservation> = lock(&self.reservations)
-            .all()
-            .filter(|h| which(&h.r))
-            .map(|h| h.r.clone())
-            .collect();
-        for r in &gone {
-            self.store_reservation(&r.id, None).await?;
-        }
-        Ok(gone)
-    }
-
-    /// An agent lets go of some globs (or, with none named, all it holds).
-    pub async fn unreserve(
-        &self,
-        agent: &str,
-        globs: &[String],
-    ) -> Result<Vec<Reservation>, CoordError> {
-        let names: Vec<String> = globs
-            .iter()
-            .map(|g| Glob::parse(g).map(|g| g.as_str().to_string()))
-            .collect::<Result<_, _>>()
-            .map_err(CoordError::Invalid)?;
-        self.release_reservations(|r| {
-            r.agent_id == agent && (names.is_empty() || names.contains(&r.glob))
-        })
-        .await
-    }
-
     /// Ends the reservations taken for a task's claim.
     pub(super) async fn release_task_reservations(&self, task_id: &str) {
         if let Err(e) = self
-            .release_reservations(|r| r.task_id.as_deref() == Some(task_id))
+            .reservations()
+            .release_where(|r| r.task_id.as_deref() == Some(task_id))
             .await
         {
             tracing::warn!(task = %task_id, error = %e, "could not release the task's file reservations");
@@ -276,7 +188,8 @@ impl<P: LogPort> Coordinator<P> {
     pub(super) async fn expire_reservations(&self, gone: impl Fn(&str) -> bool) -> usize {
         let now = self.clock.now();
         match self
-            .release_reservations(|r| !self.live(r, now) || gone(&r.agent_id))
+            .reservations()
+            .release_where(|r| !self.live(r, now) || gone(&r.agent_id))
             .await
         {
             Ok(ended) => ended.len(),
@@ -285,6 +198,101 @@ impl<P: LogPort> Coordinator<P> {
                 0
             }
         }
+    }
+}
+
+impl<P: LogPort> Reservations<'_, P> {
+    /// Active reservations, optionally of one agent, oldest first.
+    pub fn list(self, agent: Option<&str>) -> Vec<Reservation> {
+        let now = self.c.clock.now();
+        let all: Vec<Reservation> = lock(&self.c.held)
+            .all()
+            .filter(|h| agent.is_none_or(|a| a == h.r.agent_id))
+            .map(|h| h.r.clone())
+            .collect();
+        let mut out: Vec<Reservation> = all.into_iter().filter(|r| self.c.live(r, now)).collect();
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        out
+    }
+
+    /// Which active reservations cover `path`, except `agent`'s own.
+    pub fn covering(self, path: &str, agent: Option<&str>) -> Vec<Reservation> {
+        let now = self.c.clock.now();
+        let path = path.strip_prefix("./").unwrap_or(path);
+        let covering: Vec<Reservation> = lock(&self.c.held)
+            .candidates_for_path(path)
+            .into_iter()
+            .filter(|h| agent != Some(h.r.agent_id.as_str()) && h.glob.matches(path))
+            .map(|h| h.r.clone())
+            .collect();
+        covering
+            .into_iter()
+            .filter(|r| self.c.live(r, now))
+            .collect()
+    }
+
+    /// Claimable tasks that no one can be granted now because another
+    /// agent holds their files (the first `scan` claimable tasks looked at).
+    pub fn waiting_on_files(self, scan: usize) -> Vec<(String, Vec<Conflict>)> {
+        let wanted: Vec<(String, Vec<String>)> = lock(&self.c.task_view)
+            .claimable()
+            .take(scan)
+            .filter(|e| !e.task.files.is_empty())
+            .map(|e| (e.task.task_id.clone(), e.task.files.clone()))
+            .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let now = self.c.clock.now();
+        wanted
+            .into_iter()
+            .filter_map(|(id, files)| {
+                let globs: Vec<Glob> = files.iter().filter_map(|f| Glob::parse(f).ok()).collect();
+                let held = self.c.candidates(&globs);
+                let found = conflicts(held.iter(), |r| self.c.live(r, now), "", &globs, true);
+                (!found.is_empty()).then_some((id, found))
+            })
+            .collect()
+    }
+
+    /// Takes (or renews) every glob, or none of them when any conflicts.
+    pub async fn reserve(self, req: ReserveRequest) -> Result<Vec<Reservation>, CoordError> {
+        let _serial = self.c.reservation_lock.lock().await;
+        self.c.reserve_locked(req).await
+    }
+
+    /// Releases the reservations that `which` picks; returns them.
+    pub async fn release_where(
+        self,
+        which: impl Fn(&Reservation) -> bool,
+    ) -> Result<Vec<Reservation>, CoordError> {
+        let _serial = self.c.reservation_lock.lock().await;
+        let gone: Vec<Reservation> = lock(&self.c.held)
+            .all()
+            .filter(|h| which(&h.r))
+            .map(|h| h.r.clone())
+            .collect();
+        for r in &gone {
+            self.c.store_reservation(&r.id, None).await?;
+        }
+        Ok(gone)
+    }
+
+    /// An agent lets go of some globs (or, with none named, all it holds).
+    pub async fn release(
+        self,
+        agent: &str,
+        globs: &[String],
+    ) -> Result<Vec<Reservation>, CoordError> {
+        let names: Vec<String> = globs
+            .iter()
+            .map(|g| Glob::parse(g).map(|g| g.as_str().to_string()))
+            .collect::<Result<_, _>>()
+            .map_err(CoordError::Invalid)?;
+        self.c
+            .reservations()
+            .release_where(|r| r.agent_id == agent && (names.is_empty() || names.contains(&r.glob)))
+            .await
     }
 }
 

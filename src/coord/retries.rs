@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
+use super::facets::Tasks;
 use super::inbox::InboxItem;
 use super::task::validate_id;
 use super::tasks::Written;
 use super::transitions;
-use super::{CoordError, Coordinator};
+use super::CoordError;
 use crate::streams::LogPort;
 
 /// Longest note a handoff or snooze keeps.
@@ -25,11 +26,11 @@ fn check_note(note: &Option<String>) -> Result<(), CoordError> {
     Ok(())
 }
 
-impl<P: LogPort> Coordinator<P> {
+impl<P: LogPort> Tasks<'_, P> {
     /// The holder puts the task back until `delay` has passed, without
     /// spending an attempt.
     pub async fn snooze(
-        &self,
+        self,
         id: &str,
         agent: &str,
         delay: Duration,
@@ -38,18 +39,19 @@ impl<P: LogPort> Coordinator<P> {
     ) -> Result<Written, CoordError> {
         check_note(&note)?;
         let w = self
+            .c
             .change_task(id, |t, _| {
-                transitions::snooze(t, agent, fence, delay, note.as_deref(), self.clock.now())
+                transitions::snooze(t, agent, fence, delay, note.as_deref(), self.c.clock.now())
             })
             .await?;
-        self.release_task_reservations(id).await;
+        self.c.release_task_reservations(id).await;
         Ok(w)
     }
 
     /// The holder gives the task back with a note for whoever takes it
     /// next (and, with `to`, in that agent's inbox); no attempt is spent.
     pub async fn handoff(
-        &self,
+        self,
         id: &str,
         agent: &str,
         note: String,
@@ -61,11 +63,12 @@ impl<P: LogPort> Coordinator<P> {
         }
         check_note(&Some(note.clone()))?;
         let w = self
+            .c
             .change_task(id, |t, _| {
-                transitions::handoff(t, agent, fence, &note, self.clock.now())
+                transitions::handoff(t, agent, fence, &note, self.c.clock.now())
             })
             .await?;
-        self.release_task_reservations(id).await;
+        self.c.release_task_reservations(id).await;
         if let Some(to) = to {
             let item = InboxItem {
                 seq: 0,
@@ -74,17 +77,18 @@ impl<P: LogPort> Coordinator<P> {
                 text: note,
                 task_id: Some(id.to_string()),
                 channel: None,
-                at: self.clock.now(),
+                at: self.c.clock.now(),
             };
-            self.deliver(to, item).await?;
+            self.c.inbox().deliver(to, item).await?;
         }
         Ok(w)
     }
 
     /// A person sends a task that needs a human (or failed) back to the
     /// queue with fresh attempts.
-    pub async fn retry(&self, id: &str) -> Result<Written, CoordError> {
-        self.change_task(id, |t, _| transitions::retry(t, self.clock.now()))
+    pub async fn retry(self, id: &str) -> Result<Written, CoordError> {
+        self.c
+            .change_task(id, |t, _| transitions::retry(t, self.c.clock.now()))
             .await
     }
 }

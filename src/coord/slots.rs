@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::facets::Slots;
 use super::task::{token, validate_id};
 use super::time::Timestamp;
 use super::{CoordError, Coordinator, SLOT_STATE};
@@ -92,33 +93,61 @@ impl<P: LogPort> Coordinator<P> {
         |agent| self.is_dead(agent) == Some(true)
     }
 
+    /// Drops expired permits and those of dead agents from stored slots,
+    /// for the reaper, so waiters are woken and listings are exact.
+    pub(super) async fn expire_permits(&self) {
+        let names: Vec<String> = match self.slots().list().await {
+            Ok(list) => list.into_iter().map(|s| s.name).collect(),
+            Err(_) => return,
+        };
+        let gone = self.dead();
+        for name in names {
+            let result = self
+                .change_slot(&name, |slot| {
+                    let Some(mut s) = slot else {
+                        return Ok((None, ()));
+                    };
+                    let changed = s.prune(self.clock.now(), &gone);
+                    Ok((changed.then_some(s), ()))
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(slot = %name, error = %e, "could not expire slot permits");
+            }
+        }
+    }
+}
+
+impl<P: LogPort> Slots<'_, P> {
     /// Creates a slot or changes its size (holders beyond a smaller size
     /// keep their permits until they end).
-    pub async fn set_slot(&self, name: &str, permits: u32) -> Result<Slot, CoordError> {
+    pub async fn set(self, name: &str, permits: u32) -> Result<Slot, CoordError> {
         check_name(name)?;
         if permits == 0 || permits > MAX_PERMITS {
             return Err(CoordError::Invalid(format!(
                 "permits must be between 1 and {MAX_PERMITS}"
             )));
         }
-        self.change_slot(name, |slot| {
-            let mut s = slot.unwrap_or(Slot {
-                name: name.to_string(),
-                permits,
-                holders: Vec::new(),
-            });
-            s.permits = permits;
-            Ok((Some(s.clone()), s))
-        })
-        .await
+        self.c
+            .change_slot(name, |slot| {
+                let mut s = slot.unwrap_or(Slot {
+                    name: name.to_string(),
+                    permits,
+                    holders: Vec::new(),
+                });
+                s.permits = permits;
+                Ok((Some(s.clone()), s))
+            })
+            .await
     }
 
     /// Every slot with its holders in force.
-    pub async fn slots(&self) -> Result<Vec<Slot>, CoordError> {
-        let now = self.clock.now();
-        let gone = self.dead();
+    pub async fn list(self) -> Result<Vec<Slot>, CoordError> {
+        let now = self.c.clock.now();
+        let gone = self.c.dead();
         let mut out = Vec::new();
         for r in self
+            .c
             .port
             .last_per_subject(&format!("{SLOT_STATE}.*"))
             .await?
@@ -134,8 +163,8 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Takes a permit; with `wait`, waits that long for one to free up.
     /// `create` sizes a slot that does not exist yet.
-    pub async fn acquire_slot(
-        &self,
+    pub async fn acquire(
+        self,
         name: &str,
         agent: &str,
         ttl: Duration,
@@ -150,12 +179,12 @@ impl<P: LogPort> Coordinator<P> {
             )));
         }
         let give_up = tokio::time::Instant::now() + wait;
-        let gone = self.dead();
+        let gone = self.c.dead();
         loop {
-            let woken = self.slot_changed.notified();
-            let got = self
+            let woken = self.c.slot_changed.notified();
+            let got = self.c
                 .change_slot(name, |slot| {
-                    let now = self.clock.now();
+                    let now = self.c.clock.now();
                     let mut s = match (slot, create) {
                         (Some(s), _) => s,
                         (None, Some(permits)) => Slot {
@@ -187,13 +216,13 @@ impl<P: LogPort> Coordinator<P> {
                 return Ok(granted);
             }
             if tokio::time::Instant::now() >= give_up {
-                let (slot, _) = self.load_slot(name).await?;
+                let (slot, _) = self.c.load_slot(name).await?;
                 let mut slot = slot.unwrap_or(Slot {
                     name: name.to_string(),
                     permits: 0,
                     holders: Vec::new(),
                 });
-                slot.prune(self.clock.now(), &gone);
+                slot.prune(self.c.clock.now(), &gone);
                 return Err(CoordError::SlotFull(slot));
             }
             // Expiry frees a permit without a write; look again at least
@@ -207,47 +236,24 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Gives back `agent`'s permit `permit` (or all its permits on the
     /// slot); answers how many ended.
-    pub async fn release_slot(
-        &self,
+    pub async fn release(
+        self,
         name: &str,
         agent: &str,
         permit: Option<&str>,
     ) -> Result<usize, CoordError> {
         check_name(name)?;
-        self.change_slot(name, |slot| {
-            let Some(mut s) = slot else {
-                return Ok((None, 0));
-            };
-            let before = s.holders.len();
-            s.holders
-                .retain(|p| p.agent_id != agent || permit.is_some_and(|id| id != p.id));
-            let ended = before - s.holders.len();
-            Ok(((ended > 0).then_some(s), ended))
-        })
-        .await
-    }
-
-    /// Drops expired permits and those of dead agents from stored slots,
-    /// for the reaper, so waiters are woken and listings are exact.
-    pub(super) async fn expire_permits(&self) {
-        let names: Vec<String> = match self.slots().await {
-            Ok(list) => list.into_iter().map(|s| s.name).collect(),
-            Err(_) => return,
-        };
-        let gone = self.dead();
-        for name in names {
-            let result = self
-                .change_slot(&name, |slot| {
-                    let Some(mut s) = slot else {
-                        return Ok((None, ()));
-                    };
-                    let changed = s.prune(self.clock.now(), &gone);
-                    Ok((changed.then_some(s), ()))
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::warn!(slot = %name, error = %e, "could not expire slot permits");
-            }
-        }
+        self.c
+            .change_slot(name, |slot| {
+                let Some(mut s) = slot else {
+                    return Ok((None, 0));
+                };
+                let before = s.holders.len();
+                s.holders
+                    .retain(|p| p.agent_id != agent || permit.is_some_and(|id| id != p.id));
+                let ended = before - s.holders.len();
+                Ok(((ended > 0).then_some(s), ended))
+            })
+            .await
     }
 }

@@ -144,7 +144,7 @@ impl<P: LogPort> Coordinator<P> {
         let (bytes, state_seq) = {
             let _quiet = self.snapshot_barrier.write().await;
             let head = self.port.head(super::STATE_SUBJECTS).await?;
-            let view = lock(&self.tasks);
+            let view = lock(&self.task_view);
             (encode(&view, head).map_err(CoordError::Corrupt)?, head)
         };
         let held = started.elapsed();

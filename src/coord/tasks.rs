@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value};
 
 use super::board::{Column, Cursor, Filter, Page, TaskCounts};
+use super::facets::Tasks;
 use super::task::{token, Details, Task, TaskInput, TaskStatus};
 use super::time::Timestamp;
 use super::view::TaskView;
@@ -49,55 +50,6 @@ impl<P: LogPort> Coordinator<P> {
         t
     }
 
-    pub fn get_task(&self, id: &str) -> Result<Task, CoordError> {
-        let view = lock(&self.tasks);
-        let e = view.get(id).ok_or(CoordError::TaskNotFound)?;
-        Ok(Self::render(&view, &e.task))
-    }
-
-    /// Current tasks, newest first, one entry per task.
-    pub fn list_tasks(&self, status: Option<TaskStatus>, limit: usize) -> Vec<Task> {
-        let view = lock(&self.tasks);
-        view.newest(status)
-            .take(limit)
-            .map(|e| Self::render(&view, &e.task))
-            .collect()
-    }
-
-    /// Tasks an agent may claim now, in the order claim-next hands them out.
-    pub fn available_tasks(&self, limit: usize) -> Vec<Task> {
-        let view = lock(&self.tasks);
-        view.claimable()
-            .take(limit)
-            .map(|e| Self::render(&view, &e.task))
-            .collect()
-    }
-
-    /// Counts per status and per board column, for health and dashboards.
-    pub fn task_counts(&self) -> TaskCounts {
-        lock(&self.tasks).counts()
-    }
-
-    /// One page of a board column (see [`Column`]), narrowed by `filter`.
-    pub fn task_page(
-        &self,
-        column: Column,
-        after: Option<&Cursor>,
-        limit: usize,
-        filter: &Filter,
-    ) -> Page {
-        let view = lock(&self.tasks);
-        let (entries, total, next) = view.page(column, after, limit, filter);
-        Page {
-            tasks: entries
-                .into_iter()
-                .map(|e| Self::render(&view, &e.task))
-                .collect(),
-            total,
-            next,
-        }
-    }
-
     /// Appends `task` as the version after `expect`, then publishes it on
     /// `<prefix>.tasks` for history readers.
     pub(super) async fn write_task(&self, task: Task, expect: u64) -> Result<Written, PortError> {
@@ -106,7 +58,7 @@ impl<P: LogPort> Coordinator<P> {
         // The copy for history readers goes with the record, so one flush
         // stores both and copies keep the records' order. Rendering reads
         // only the task's dependencies, so it is the same before the apply.
-        let rendered = Self::render(&lock(&self.tasks), &task);
+        let rendered = Self::render(&lock(&self.task_view), &task);
         let history = serde_json::to_vec(&rendered).unwrap_or_default();
         // The view takes the change once it is stored and before the copy
         // can be read, so a reader told of it (a subscriber to the tasks
@@ -114,7 +66,7 @@ impl<P: LogPort> Coordinator<P> {
         // claimable by it come back through `ready`.
         let ready = Arc::new(Mutex::new(None));
         let on_stored = {
-            let (view, ready, task) = (self.tasks.clone(), ready.clone(), task.clone());
+            let (view, ready, task) = (self.task_view.clone(), ready.clone(), task.clone());
             Box::new(move |seq| *lock(&ready) = Some(Self::apply_task(&view, task, seq)))
         };
         // From the append to the apply, no snapshot may be taken (see
@@ -132,7 +84,7 @@ impl<P: LogPort> Coordinator<P> {
             .await?;
         let applied = lock(&ready).take();
         // Every backend runs the hook before answering; in case one did not.
-        let ready = applied.unwrap_or_else(|| Self::apply_task(&self.tasks, task, seq));
+        let ready = applied.unwrap_or_else(|| Self::apply_task(&self.task_view, task, seq));
         drop(barrier);
         self.claimable.notify_waiters();
         for t in ready {
@@ -178,7 +130,7 @@ impl<P: LogPort> Coordinator<P> {
     pub(super) async fn refresh(&self, id: &str) -> Result<u64, CoordError> {
         let loaded = self.load::<Task>(&Self::task_subject(id)).await?;
         if let Some(task) = loaded.value {
-            lock(&self.tasks).apply(task, loaded.last_seq);
+            lock(&self.task_view).apply(task, loaded.last_seq);
         }
         Ok(loaded.last_seq)
     }
@@ -191,7 +143,7 @@ impl<P: LogPort> Coordinator<P> {
     {
         for _ in 0..MAX_RETRIES {
             let (task, seq) = {
-                let view = lock(&self.tasks);
+                let view = lock(&self.task_view);
                 let e = view.get(id).ok_or(CoordError::TaskNotFound)?;
                 (next(&e.task, &view)?, e.seq)
             };
@@ -199,78 +151,6 @@ impl<P: LogPort> Coordinator<P> {
                 Ok(w) => return Ok(w),
                 Err(PortError::Conflict { .. }) => {
                     self.refresh(id).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(CoordError::Busy(format!("task {id}")))
-    }
-
-    /// Creates a task, or updates an existing one's editable fields. A task
-    /// that an agent holds is never changed this way.
-    pub async fn post_task(&self, input: TaskInput) -> Result<Written, CoordError> {
-        input.validate()?;
-        let id = input.id()?;
-        let deps = input.dependencies();
-        // Held across the check and the write, so of two concurrent adds
-        // with one key exactly one creates a task.
-        let _dedup = match &input.dedup_key {
-            Some(_) => Some(self.dedup_lock.lock().await),
-            None => None,
-        };
-        if let Some(key) = &input.dedup_key {
-            let view = lock(&self.tasks);
-            if let Some(e) = view.by_dedup_key(key).filter(|e| e.task.task_id != id) {
-                return Ok(Written {
-                    task: Self::render(&view, &e.task),
-                    history_seq: None,
-                    at: e.task.updated_at,
-                    created: false,
-                    deduplicated: true,
-                });
-            }
-        }
-        // Set when the subject holds records but none is readable: a new
-        // task then replaces them.
-        let mut unreadable_last = None;
-        for _ in 0..MAX_RETRIES {
-            let (task, expect, queued_again) = {
-                let view = lock(&self.tasks);
-                if let Some(cycle) = view.cycle_with(&id, &deps) {
-                    return Err(CoordError::Cycle(cycle));
-                }
-                match view.get(&id) {
-                    None if input.title.is_none() => {
-                        return Err(CoordError::Invalid(
-                            "title is required for a new task".into(),
-                        ))
-                    }
-                    None => (
-                        self.new_task(&id, &input, deps.clone()),
-                        unreadable_last.unwrap_or(0),
-                        false,
-                    ),
-                    Some(e) => {
-                        let next = self.updated_task(&e.task, &input, deps.clone())?;
-                        let again = e.task.status != TaskStatus::Available
-                            && next.status == TaskStatus::Available;
-                        (next, e.seq, again)
-                    }
-                }
-            };
-            match self.write_task(task, expect).await {
-                Ok(w) => {
-                    if queued_again {
-                        // Nothing stays held for a task queued again.
-                        self.release_task_reservations(&id).await;
-                    }
-                    return Ok(w);
-                }
-                Err(PortError::Conflict { .. }) => {
-                    let last = self.refresh(&id).await?;
-                    if lock(&self.tasks).get(&id).is_none() {
-                        unreadable_last = Some(last);
-                    }
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -394,13 +274,137 @@ impl<P: LogPort> Coordinator<P> {
         t.updated_at = now;
         Ok(t)
     }
+}
+
+impl<P: LogPort> Tasks<'_, P> {
+    pub fn get(self, id: &str) -> Result<Task, CoordError> {
+        let view = lock(&self.c.task_view);
+        let e = view.get(id).ok_or(CoordError::TaskNotFound)?;
+        Ok(Coordinator::<P>::render(&view, &e.task))
+    }
+
+    /// Current tasks, newest first, one entry per task.
+    pub fn list(self, status: Option<TaskStatus>, limit: usize) -> Vec<Task> {
+        let view = lock(&self.c.task_view);
+        view.newest(status)
+            .take(limit)
+            .map(|e| Coordinator::<P>::render(&view, &e.task))
+            .collect()
+    }
+
+    /// Tasks an agent may claim now, in the order claim-next hands them out.
+    pub fn available(self, limit: usize) -> Vec<Task> {
+        let view = lock(&self.c.task_view);
+        view.claimable()
+            .take(limit)
+            .map(|e| Coordinator::<P>::render(&view, &e.task))
+            .collect()
+    }
+
+    /// Counts per status and per board column, for health and dashboards.
+    pub fn counts(self) -> TaskCounts {
+        lock(&self.c.task_view).counts()
+    }
+
+    /// One page of a board column (see [`Column`]), narrowed by `filter`.
+    pub fn page(
+        self,
+        column: Column,
+        after: Option<&Cursor>,
+        limit: usize,
+        filter: &Filter,
+    ) -> Page {
+        let view = lock(&self.c.task_view);
+        let (entries, total, next) = view.page(column, after, limit, filter);
+        Page {
+            tasks: entries
+                .into_iter()
+                .map(|e| Coordinator::<P>::render(&view, &e.task))
+                .collect(),
+            total,
+            next,
+        }
+    }
+
+    /// Creates a task, or updates an existing one's editable fields. A task
+    /// that an agent holds is never changed this way.
+    pub async fn post(self, input: TaskInput) -> Result<Written, CoordError> {
+        input.validate()?;
+        let id = input.id()?;
+        let deps = input.dependencies();
+        // Held across the check and the write, so of two concurrent adds
+        // with one key exactly one creates a task.
+        let _dedup = match &input.dedup_key {
+            Some(_) => Some(self.c.dedup_lock.lock().await),
+            None => None,
+        };
+        if let Some(key) = &input.dedup_key {
+            let view = lock(&self.c.task_view);
+            if let Some(e) = view.by_dedup_key(key).filter(|e| e.task.task_id != id) {
+                return Ok(Written {
+                    task: Coordinator::<P>::render(&view, &e.task),
+                    history_seq: None,
+                    at: e.task.updated_at,
+                    created: false,
+                    deduplicated: true,
+                });
+            }
+        }
+        // Set when the subject holds records but none is readable: a new
+        // task then replaces them.
+        let mut unreadable_last = None;
+        for _ in 0..MAX_RETRIES {
+            let (task, expect, queued_again) = {
+                let view = lock(&self.c.task_view);
+                if let Some(cycle) = view.cycle_with(&id, &deps) {
+                    return Err(CoordError::Cycle(cycle));
+                }
+                match view.get(&id) {
+                    None if input.title.is_none() => {
+                        return Err(CoordError::Invalid(
+                            "title is required for a new task".into(),
+                        ))
+                    }
+                    None => (
+                        self.c.new_task(&id, &input, deps.clone()),
+                        unreadable_last.unwrap_or(0),
+                        false,
+                    ),
+                    Some(e) => {
+                        let next = self.c.updated_task(&e.task, &input, deps.clone())?;
+                        let again = e.task.status != TaskStatus::Available
+                            && next.status == TaskStatus::Available;
+                        (next, e.seq, again)
+                    }
+                }
+            };
+            match self.c.write_task(task, expect).await {
+                Ok(w) => {
+                    if queued_again {
+                        // Nothing stays held for a task queued again.
+                        self.c.release_task_reservations(&id).await;
+                    }
+                    return Ok(w);
+                }
+                Err(PortError::Conflict { .. }) => {
+                    let last = self.c.refresh(&id).await?;
+                    if lock(&self.c.task_view).get(&id).is_none() {
+                        unreadable_last = Some(last);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoordError::Busy(format!("task {id}")))
+    }
 
     /// The newest `limit` task versions published for history readers,
     /// oldest first (the dashboard's recent events).
-    pub async fn recent_task_events(&self, limit: usize) -> Result<Vec<Task>, CoordError> {
+    pub async fn recent_events(self, limit: usize) -> Result<Vec<Task>, CoordError> {
         Ok(self
+            .c
             .port
-            .tail(&self.subject("tasks"), limit)
+            .tail(&self.c.subject("tasks"), limit)
             .await?
             .into_iter()
             .filter_map(|r| serde_json::from_slice(&r.payload).ok())
@@ -408,10 +412,11 @@ impl<P: LogPort> Coordinator<P> {
     }
 
     /// Every stored version of a task, oldest first, with its sequence.
-    pub async fn history(&self, id: &str) -> Result<Vec<(u64, Task)>, CoordError> {
+    pub async fn history(self, id: &str) -> Result<Vec<(u64, Task)>, CoordError> {
         let records = self
+            .c
             .port
-            .scan(&Self::task_subject(id), 1, MAX_HISTORY)
+            .scan(&Coordinator::<P>::task_subject(id), 1, MAX_HISTORY)
             .await?;
         if records.is_empty() {
             return Err(CoordError::TaskNotFound);

@@ -64,7 +64,7 @@ impl Operation for AddTask {
                 .map(|d| Timestamp::now().plus(Duration::from_secs(d))),
             ..TaskInput::default()
         };
-        let w = ctx.coord.post_task(input).await?;
+        let w = ctx.coord.tasks().post(input).await?;
         Ok(Added {
             task_id: w.task.task_id,
             status: w.task.status,

@@ -58,6 +58,7 @@ impl Operation for ClaimNext {
         let (coord, agent) = (&ctx.coord, &ctx.agent);
         let wait = Duration::from_secs(self.wait_seconds.unwrap_or(0));
         let claimed = coord
+            .tasks()
             .claim_next(agent, self.capabilities, wait, &ctx.gone)
             .await;
         let (granted, paused) = match claimed {
@@ -70,9 +71,13 @@ impl Operation for ClaimNext {
             Err(e) => return Err(e.into()),
         };
         if let Some(t) = &granted {
-            let _ = coord.touch(agent, Some(&t.task_id)).await;
+            let _ = coord.agents().touch(agent, Some(&t.task_id)).await;
         }
-        let inbox = coord.inbox(agent, BRIEF_INBOX).await.unwrap_or_default();
+        let inbox = coord
+            .inbox()
+            .read(agent, BRIEF_INBOX)
+            .await
+            .unwrap_or_default();
         Ok(Claimed {
             task: granted.as_ref().map(BriefTask::from),
             handoff: granted.as_ref().map(|t| t.handoff.clone()),
@@ -90,6 +95,6 @@ fn give_back(ctx: &Ctx, task: &Task) -> Undo {
     // this runtime.
     let runtime = tokio::runtime::Handle::current();
     Box::new(move || {
-        runtime.spawn(async move { coord.give_back(&task, GONE_BEFORE_ANSWER).await });
+        runtime.spawn(async move { coord.tasks().give_back(&task, GONE_BEFORE_ANSWER).await });
     })
 }

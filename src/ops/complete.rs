@@ -39,7 +39,11 @@ impl Operation for Complete {
             retry: true,
             fence: Some(self.fencing_token),
         };
-        let w = ctx.coord.complete(&self.task_id, &ctx.agent, how).await?;
+        let w = ctx
+            .coord
+            .tasks()
+            .complete(&self.task_id, &ctx.agent, how)
+            .await?;
         Ok(ShortTask::from(&w.task))
     }
 }

@@ -40,11 +40,13 @@ impl Operation for Handoff {
             Some(delay) => {
                 let delay = Duration::from_secs(delay);
                 coord
+                    .tasks()
                     .snooze(id, agent, delay, Some(self.note), fence)
                     .await?
             }
             None => {
                 coord
+                    .tasks()
                     .handoff(id, agent, self.note, self.to.as_deref(), fence)
                     .await?
             }

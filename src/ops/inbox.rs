@@ -35,10 +35,10 @@ impl Operation for Inbox {
 
     async fn apply(self, ctx: &Ctx) -> Result<Unread, OpError> {
         let ack = self.ack.unwrap_or(false);
-        let items = ctx.coord.inbox(&ctx.agent, MAX_PEEK).await?;
+        let items = ctx.coord.inbox().read(&ctx.agent, MAX_PEEK).await?;
         let last = items.last().map(|i| i.seq);
         if let (true, Some(last)) = (ack, last) {
-            ctx.coord.ack_inbox(&ctx.agent, Some(last)).await?;
+            ctx.coord.inbox().ack(&ctx.agent, Some(last)).await?;
         }
         Ok(Unread {
             items,

@@ -39,6 +39,7 @@ impl Operation for Progress {
         let fence = Some(self.fencing_token);
         let w = ctx
             .coord
+            .tasks()
             .progress(
                 &self.task_id,
                 &ctx.agent,

@@ -50,7 +50,7 @@ impl Operation for Reserve {
         let coord = &ctx.coord;
         let globs = self.globs.unwrap_or_default();
         if self.release.unwrap_or(false) {
-            let gone = coord.unreserve(&ctx.agent, &globs).await?;
+            let gone = coord.reservations().release(&ctx.agent, &globs).await?;
             return Ok(Reserved::Released {
                 released: gone.into_iter().map(|r| r.glob).collect(),
             });
@@ -67,7 +67,7 @@ impl Operation for Reserve {
             task_id: None,
             reason: None,
         };
-        let held = coord.reserve(request).await?;
+        let held = coord.reservations().reserve(request).await?;
         Ok(Reserved::Reserved {
             reserved: held
                 .into_iter()

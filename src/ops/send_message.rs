@@ -49,7 +49,7 @@ impl Operation for SendMessage {
             timestamp: None,
             extra,
         };
-        let m = ctx.coord.post_message(input).await?;
+        let m = ctx.coord.channels().post(input).await?;
         Ok(Sent {
             sequence: m.sequence,
             mentions: m.mentions,

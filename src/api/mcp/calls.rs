@@ -73,7 +73,7 @@ impl Hive {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<String, ErrorData> {
         let agent = Self::agent(named, ctx)?;
-        match self.state.coord.touch(&agent, None).await {
+        match self.state.coord.agents().touch(&agent, None).await {
             Ok(()) => Ok(agent),
             Err(CoordError::Invalid(msg)) => Err(ErrorData::invalid_params(msg, None)),
             Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),

@@ -62,6 +62,7 @@ pub(super) async fn claim(
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord
+        .tasks()
         .claim(&id, &agent)
         .await
         .map_err(|e| precise(&headers, e, &agent))?;
@@ -99,6 +100,7 @@ pub(super) async fn claim_next(
         let (coord, agent) = (state.coord.clone(), agent.clone());
         tokio::spawn(async move {
             coord
+                .tasks()
                 .claim_next(&agent, body.capabilities, wait, &gone)
                 .await
         })
@@ -124,6 +126,7 @@ pub(super) async fn complete(
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord
+        .tasks()
         .complete(
             &id,
             &agent,
@@ -146,7 +149,11 @@ pub(super) async fn release(
     OptionalJson(body): OptionalJson<AgentStep>,
 ) -> Result<axum::Json<TaskStep>, ApiError> {
     let agent = body.agent_id.unwrap_or_default();
-    let w = state.coord.release(&id, &agent, body.fencing_token).await?;
+    let w = state
+        .coord
+        .tasks()
+        .release(&id, &agent, body.fencing_token)
+        .await?;
     Ok(answer(w, &agent))
 }
 
@@ -157,6 +164,7 @@ pub(super) async fn cancel(
 ) -> Result<axum::Json<TaskStep>, ApiError> {
     let w = state
         .coord
+        .tasks()
         .cancel(&id, body.agent_id.as_deref(), body.reason)
         .await?;
     let agent = body.agent_id.unwrap_or_default();
@@ -182,6 +190,7 @@ pub(super) async fn progress(
     let agent = body.agent_id.unwrap_or_default();
     let w = state
         .coord
+        .tasks()
         .progress(&id, &agent, body.note, body.percent, body.fencing_token)
         .await?;
     Ok(answer(w, &agent))
