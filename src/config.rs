@@ -274,6 +274,7 @@ impl ServeConfig {
 
     pub fn coord_config(&self) -> CoordConfig {
         CoordConfig {
+            project: crate::coord::project::DEFAULT_PROJECT.to_string(),
             prefix: self.subject_prefix.clone(),
             history_stream: crate::streams::HISTORY_STREAM.to_string(),
             task_lease: self.task_lease,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use super::facets::Agents;
 use super::task::{token, validate_id};
-use super::{lock, CoordError, Coordinator, AGENT_STATE};
+use super::{lock, CoordError, Coordinator};
 use crate::streams::LogPort;
 
 pub use super::agent::{
@@ -38,8 +38,8 @@ fn check_agent_id(id: &str) -> Result<(), CoordError> {
 }
 
 impl<P: LogPort> Coordinator<P> {
-    fn agent_subject(id: &str) -> String {
-        format!("{AGENT_STATE}.{}", token(id))
+    fn agent_subject(&self, id: &str) -> String {
+        format!("{}.{}", self.subjects.agent, token(id))
     }
 
     fn view_of(&self, agent: &Agent) -> AgentView {
@@ -75,7 +75,7 @@ impl<P: LogPort> Coordinator<P> {
     /// read the heartbeat).
     async fn store_agent(&self, agent: Agent, beat: Option<Vec<u8>>) -> Result<(), CoordError> {
         let payload = serde_json::to_vec(&agent).map_err(|e| CoordError::Corrupt(e.to_string()))?;
-        let record = Self::agent_subject(&agent.agent_id);
+        let record = self.agent_subject(&agent.agent_id);
         let heard = self.clock.instant_of(agent.seen());
         let Some(beat) = beat else {
             let seq = self.port.append(&record, payload, None).await?;
@@ -284,7 +284,7 @@ impl<P: LogPort> Agents<'_, P> {
             .ok_or_else(|| CoordError::AgentNotFound(id.to_string()))?;
         self.c
             .port
-            .append(&Coordinator::<P>::agent_subject(id), b"null".to_vec(), None)
+            .append(&self.c.agent_subject(id), b"null".to_vec(), None)
             .await?;
         lock(&self.c.agent_records).remove(id);
         // A removed agent holds no files; its tasks come back through the

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
-use super::{lock, CoordError, Coordinator, CONTROL_STATE};
+use super::{lock, CoordError, Coordinator};
 use crate::streams::LogPort;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -18,13 +18,13 @@ pub struct Pause {
     pub since: Option<Timestamp>,
 }
 
-fn pause_subject() -> String {
-    format!("{CONTROL_STATE}.pause")
-}
-
 impl<P: LogPort> Coordinator<P> {
+    fn pause_subject(&self) -> String {
+        format!("{}.pause", self.subjects.control)
+    }
+
     pub(super) async fn load_pause(&self) -> Result<(), CoordError> {
-        if let Some(p) = self.load::<Pause>(&pause_subject()).await?.value {
+        if let Some(p) = self.load::<Pause>(&self.pause_subject()).await?.value {
             *lock(&self.pause) = p;
         }
         Ok(())
@@ -52,7 +52,9 @@ impl<P: LogPort> Coordinator<P> {
             since: Some(self.clock.now()),
         };
         let payload = serde_json::to_vec(&state).map_err(|e| CoordError::Corrupt(e.to_string()))?;
-        self.port.append(&pause_subject(), payload, None).await?;
+        self.port
+            .append(&self.pause_subject(), payload, None)
+            .await?;
         *lock(&self.pause) = state.clone();
         if !paused {
             // Waiting claim-next callers look again.

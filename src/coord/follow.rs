@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use super::agents::{Agent, AgentRecord};
 use super::reservations::Reservation;
 use super::task::{token, Task};
-use super::{lock, Coordinator, AGENT_STATE, CONTROL_STATE, RESERVATION_STATE, TASK_STATE};
+use super::{lock, Coordinator};
 use crate::streams::{LogPort, Record};
 
 /// How long a watch may stay quiet while the stream is ahead of it.
@@ -32,7 +32,7 @@ impl<P: LogPort> Coordinator<P> {
         tokio::spawn(async move {
             loop {
                 let after = coord.followed.load(Ordering::Acquire);
-                let mut watch = match coord.port.watch(super::STATE_SUBJECTS, after).await {
+                let mut watch = match coord.port.watch(&coord.subjects.all(), after).await {
                     Ok(w) => w,
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot follow the state stream; trying again");
@@ -67,7 +67,7 @@ impl<P: LogPort> Coordinator<P> {
                                 continue;
                             }
                             let followed = coord.followed.load(Ordering::Acquire);
-                            if coord.port.head(super::STATE_SUBJECTS).await.is_ok_and(|head| head > followed) {
+                            if coord.port.head(&coord.subjects.all()).await.is_ok_and(|head| head > followed) {
                                 tracing::warn!(followed, "the state watch stalled; following again");
                                 break;
                             }
@@ -82,27 +82,23 @@ impl<P: LogPort> Coordinator<P> {
     /// One record another instance (or this one) stored.
     pub(super) fn apply_record(&self, r: &Record) {
         self.followed.fetch_max(r.seq, Ordering::AcqRel);
-        let Some((kind, _)) = r
-            .subject
-            .strip_prefix("hivelog.state.")
-            .and_then(|rest| rest.split_once('.'))
-        else {
+        // Another project's record (the default project's watch sees them).
+        let Some((kind, rest)) = self.subjects.kind_of(&r.subject) else {
             return;
         };
-        let prefix = format!("hivelog.state.{kind}");
-        if prefix == TASK_STATE {
+        if kind == "task" {
             let Ok(task) = serde_json::from_slice::<Task>(&r.payload) else {
                 return;
             };
             if lock(&self.task_view).apply(task, r.seq) {
                 self.claimable.notify_waiters();
             }
-        } else if prefix == AGENT_STATE {
+        } else if kind == "agent" {
             let Ok(agent) = serde_json::from_slice::<Option<Agent>>(&r.payload) else {
                 return;
             };
             // The subject carries the id encoded; a live record names it.
-            let tok = &r.subject[AGENT_STATE.len() + 1..];
+            let tok = rest;
             let mut agents = lock(&self.agent_records);
             let id = match &agent {
                 Some(a) => a.agent_id.clone(),
@@ -130,16 +126,15 @@ impl<P: LogPort> Coordinator<P> {
                     agents.remove(&id);
                 }
             }
-        } else if prefix == RESERVATION_STATE {
+        } else if kind == "reservation" {
             match serde_json::from_slice::<Option<Reservation>>(&r.payload) {
                 Ok(Some(res)) => self.load_reservation(res),
                 Ok(None) => {
-                    let id = &r.subject[RESERVATION_STATE.len() + 1..];
-                    lock(&self.held).remove(id);
+                    lock(&self.held).remove(rest);
                 }
                 Err(_) => {}
             }
-        } else if prefix == CONTROL_STATE {
+        } else if kind == "control" {
             if let Ok(p) = serde_json::from_slice(&r.payload) {
                 *lock(&self.pause) = p;
                 self.claimable.notify_waiters();

@@ -153,15 +153,11 @@ impl<P: LogPort> Tasks<'_, P> {
     }
 }
 
-/// How far an import copied a source stream's messages, so running it
-/// again copies only what came after.
-const IMPORT_STATE: &str = "hivelog.state.import";
-
 impl<P: LogPort> Tasks<'_, P> {
     /// The last sequence of source stream `stream` whose message was copied
     /// (0: none yet).
     pub async fn import_position(self, stream: &str) -> Result<u64, CoordError> {
-        let subject = format!("{IMPORT_STATE}.{}", token(stream));
+        let subject = format!("{}.{}", self.c.subjects.import, token(stream));
         let Some(r) = self.c.port.last(&subject).await? else {
             return Ok(0);
         };
@@ -173,7 +169,7 @@ impl<P: LogPort> Tasks<'_, P> {
 
     /// Records that source stream `stream` is copied through `seq`.
     pub async fn set_import_position(self, stream: &str, seq: u64) -> Result<(), CoordError> {
-        let subject = format!("{IMPORT_STATE}.{}", token(stream));
+        let subject = format!("{}.{}", self.c.subjects.import, token(stream));
         let record = serde_json::json!({"stream": stream, "copied_through": seq});
         self.c
             .port

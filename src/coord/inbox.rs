@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::facets::Inbox;
 use super::task::{token, validate_id};
 use super::time::Timestamp;
-use super::{CoordError, Coordinator, INBOX_ACK_STATE, INBOX_STATE};
+use super::{CoordError, Coordinator};
 use crate::streams::LogPort;
 
 /// Most entries one peek returns.
@@ -42,16 +42,16 @@ struct Floor {
 }
 
 impl<P: LogPort> Coordinator<P> {
-    fn inbox_subject(agent: &str) -> String {
-        format!("{INBOX_STATE}.{}", token(agent))
+    fn inbox_subject(&self, agent: &str) -> String {
+        format!("{}.{}", self.subjects.inbox, token(agent))
     }
 
-    fn floor_subject(agent: &str) -> String {
-        format!("{INBOX_ACK_STATE}.{}", token(agent))
+    fn floor_subject(&self, agent: &str) -> String {
+        format!("{}.{}", self.subjects.inbox_ack, token(agent))
     }
 
     async fn floor(&self, agent: &str) -> Result<(Floor, u64), CoordError> {
-        let loaded = self.load::<Floor>(&Self::floor_subject(agent)).await?;
+        let loaded = self.load::<Floor>(&self.floor_subject(agent)).await?;
         Ok((loaded.value.unwrap_or_default(), loaded.last_seq))
     }
 
@@ -101,7 +101,7 @@ impl<P: LogPort> Inbox<'_, P> {
         let seq = self
             .c
             .port
-            .append(&Coordinator::<P>::inbox_subject(agent), payload, None)
+            .append(&self.c.inbox_subject(agent), payload, None)
             .await?;
         self.c.inbox_changed.notify_waiters();
         Ok(seq)
@@ -121,7 +121,7 @@ impl<P: LogPort> Inbox<'_, P> {
         limit: usize,
     ) -> Result<Vec<InboxItem>, CoordError> {
         validate_id("agent_id", agent, 128)?;
-        let subject = Coordinator::<P>::inbox_subject(agent);
+        let subject = self.c.inbox_subject(agent);
         let mut after = after;
         if after > 0 {
             // A position beyond anything this inbox ever held was read
@@ -163,7 +163,7 @@ impl<P: LogPort> Inbox<'_, P> {
                 None => self
                     .c
                     .port
-                    .last(&Coordinator::<P>::inbox_subject(agent))
+                    .last(&self.c.inbox_subject(agent))
                     .await?
                     .map_or(0, |r| r.seq),
             };
@@ -175,11 +175,7 @@ impl<P: LogPort> Inbox<'_, P> {
             match self
                 .c
                 .port
-                .append(
-                    &Coordinator::<P>::floor_subject(agent),
-                    payload,
-                    Some(expect),
-                )
+                .append(&self.c.floor_subject(agent), payload, Some(expect))
                 .await
             {
                 Ok(_) => return Ok(newest),

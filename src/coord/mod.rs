@@ -26,6 +26,7 @@ mod held;
 pub mod import;
 pub mod inbox;
 mod load;
+pub mod project;
 mod reaper;
 mod reservation;
 pub mod reservations;
@@ -47,6 +48,8 @@ mod facet_tests;
 mod gone_tests;
 #[cfg(test)]
 mod jetstream_tests;
+#[cfg(test)]
+mod project_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -67,16 +70,11 @@ pub use import::Imported;
 pub use transitions::Finish;
 
 pub use crate::streams::STATE_SUBJECTS;
-const TASK_STATE: &str = "hivelog.state.task";
-const AGENT_STATE: &str = "hivelog.state.agent";
-const RESERVATION_STATE: &str = "hivelog.state.reservation";
-const CONTROL_STATE: &str = "hivelog.state.control";
-const SLOT_STATE: &str = "hivelog.state.slot";
-const INBOX_STATE: &str = "hivelog.state.inbox";
-const INBOX_ACK_STATE: &str = "hivelog.state.inbox_ack";
 
 #[derive(Debug, Clone)]
 pub struct CoordConfig {
+    /// The project this coordinator serves (`project.rs`).
+    pub project: String,
     /// Subject prefix of the compatible subjects (`mjwork`).
     pub prefix: String,
     /// Name reported as `stream` in answers (the history stream).
@@ -97,6 +95,7 @@ pub struct CoordConfig {
 impl Default for CoordConfig {
     fn default() -> Self {
         CoordConfig {
+            project: project::DEFAULT_PROJECT.into(),
             prefix: "mjwork".into(),
             history_stream: "MJ_ONLINE_WORK".into(),
             task_lease: Duration::from_secs(2 * 3600),
@@ -204,6 +203,8 @@ pub struct Coordinator<P: LogPort> {
     port: P,
     clock: Arc<dyn Clock>,
     config: CoordConfig,
+    /// Where this project's records live.
+    subjects: project::Subjects,
     /// This instance's name as a lease holder (reaper.rs).
     instance: String,
     /// The newest state record this instance has applied or loaded past
@@ -258,7 +259,9 @@ impl<P: LogPort> Coordinator<P> {
         config: CoordConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, CoordError> {
+        project::validate_project(&config.project)?;
         let coord = Coordinator {
+            subjects: project::Subjects::of(&config.project),
             stats: CoordStats::default(),
             port,
             clock: clock.clone(),
@@ -285,7 +288,7 @@ impl<P: LogPort> Coordinator<P> {
         };
         // Read before loading: whatever is stored after this is watched
         // for (and re-applying what loading saw changes nothing).
-        let head = coord.port.head(STATE_SUBJECTS).await?;
+        let head = coord.port.head(&coord.subjects.all()).await?;
         coord
             .followed
             .store(head, std::sync::atomic::Ordering::Release);
@@ -295,7 +298,7 @@ impl<P: LogPort> Coordinator<P> {
                 let mut view = TaskView::new(clock);
                 for r in coord
                     .port
-                    .last_per_subject(&format!("{TASK_STATE}.*"))
+                    .last_per_subject(&format!("{}.*", coord.subjects.task))
                     .await?
                 {
                     let loaded = coord.decode_or_fall_back::<Task>(&r).await?;
@@ -309,7 +312,7 @@ impl<P: LogPort> Coordinator<P> {
         let mut agents = HashMap::new();
         for r in coord
             .port
-            .last_per_subject(&format!("{AGENT_STATE}.*"))
+            .last_per_subject(&format!("{}.*", coord.subjects.agent))
             .await?
         {
             // `null` is a removed agent.
@@ -333,7 +336,7 @@ impl<P: LogPort> Coordinator<P> {
         }
         for r in coord
             .port
-            .last_per_subject(&format!("{RESERVATION_STATE}.*"))
+            .last_per_subject(&format!("{}.*", coord.subjects.reservation))
             .await?
         {
             let loaded = coord

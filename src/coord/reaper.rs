@@ -42,7 +42,13 @@ impl<P: LogPort> Coordinator<P> {
     /// Whether this instance holds (or now takes) the reaper's lease.
     pub async fn leads_reaping(&self) -> bool {
         let ttl = (self.config.agent_dead_after / 2).max(std::time::Duration::from_secs(1));
-        let leads = match self.port.lead("reaper", &self.instance, ttl).await {
+        // One reaper per project (the default project's keeps its name).
+        let name = if self.config.project == super::project::DEFAULT_PROJECT {
+            "reaper".to_string()
+        } else {
+            format!("reaper-{}", self.config.project)
+        };
+        let leads = match self.port.lead(&name, &self.instance, ttl).await {
             Ok(leads) => leads,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot tell who reaps; not reaping this round");

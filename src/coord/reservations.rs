@@ -16,7 +16,7 @@ use super::held::Held;
 pub use super::reservation::{Conflict, Reservation, ReserveRequest};
 use super::task::validate_id;
 use super::time::Timestamp;
-use super::{lock, CoordError, Coordinator, RESERVATION_STATE};
+use super::{lock, CoordError, Coordinator};
 use crate::streams::LogPort;
 
 /// Most globs in one request, and most active reservations per agent.
@@ -66,8 +66,8 @@ pub(super) fn conflicts<'a>(
 }
 
 impl<P: LogPort> Coordinator<P> {
-    fn reservation_subject(id: &str) -> String {
-        format!("{RESERVATION_STATE}.{id}")
+    fn reservation_subject(&self, id: &str) -> String {
+        format!("{}.{id}", self.subjects.reservation)
     }
 
     /// In force: not expired, or taken for a task its agent still holds
@@ -161,7 +161,7 @@ impl<P: LogPort> Coordinator<P> {
     async fn store_reservation(&self, id: &str, r: Option<&Reservation>) -> Result<(), CoordError> {
         let payload = serde_json::to_vec(&r).map_err(|e| CoordError::Corrupt(e.to_string()))?;
         self.port
-            .append(&Self::reservation_subject(id), payload, None)
+            .append(&self.reservation_subject(id), payload, None)
             .await?;
         match r {
             Some(r) => self.load_reservation(r.clone()),

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::facets::Slots;
 use super::task::{token, validate_id};
 use super::time::Timestamp;
-use super::{CoordError, Coordinator, SLOT_STATE};
+use super::{CoordError, Coordinator};
 use crate::streams::{LogPort, PortError};
 
 pub const MAX_PERMITS: u32 = 10_000;
@@ -48,12 +48,12 @@ fn check_name(name: &str) -> Result<(), CoordError> {
 }
 
 impl<P: LogPort> Coordinator<P> {
-    fn slot_subject(name: &str) -> String {
-        format!("{SLOT_STATE}.{}", token(name))
+    fn slot_subject(&self, name: &str) -> String {
+        format!("{}.{}", self.subjects.slot, token(name))
     }
 
     async fn load_slot(&self, name: &str) -> Result<(Option<Slot>, u64), CoordError> {
-        let loaded = self.load::<Slot>(&Self::slot_subject(name)).await?;
+        let loaded = self.load::<Slot>(&self.slot_subject(name)).await?;
         Ok((loaded.value, loaded.last_seq))
     }
 
@@ -75,7 +75,7 @@ impl<P: LogPort> Coordinator<P> {
                 serde_json::to_vec(&next).map_err(|e| CoordError::Corrupt(e.to_string()))?;
             match self
                 .port
-                .append(&Self::slot_subject(name), payload, Some(seq))
+                .append(&self.slot_subject(name), payload, Some(seq))
                 .await
             {
                 Ok(_) => {
@@ -149,7 +149,7 @@ impl<P: LogPort> Slots<'_, P> {
         for r in self
             .c
             .port
-            .last_per_subject(&format!("{SLOT_STATE}.*"))
+            .last_per_subject(&format!("{}.*", self.c.subjects.slot))
             .await?
         {
             if let Ok(Some(mut s)) = serde_json::from_slice::<Option<Slot>>(&r.payload) {

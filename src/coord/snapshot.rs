@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 
 use super::task::Task;
 use super::view::TaskView;
-use super::{lock, CoordError, Coordinator, TASK_STATE};
+use super::{lock, CoordError, Coordinator};
 use crate::streams::{LogPort, Record};
 use format::{decode, encode};
 
@@ -47,12 +47,22 @@ pub(super) struct SnapshotState {
 }
 
 impl<P: LogPort> Coordinator<P> {
+    /// The port keeps one snapshot, the default project's; another
+    /// project loads from its records (a project's board is small next to
+    /// what snapshots are for).
+    fn keeps_snapshots(&self) -> bool {
+        self.config.project == super::project::DEFAULT_PROJECT
+    }
+
     /// Builds the task view from the snapshot and the task records stored
     /// after it; `None` when there is no usable snapshot.
     pub(super) async fn view_from_snapshot(
         &self,
         head: u64,
     ) -> Result<Option<TaskView>, CoordError> {
+        if !self.keeps_snapshots() {
+            return Ok(None);
+        }
         let started = Instant::now();
         let bytes = match self.port.load_snapshot().await {
             Ok(Some(bytes)) => bytes,
@@ -94,7 +104,7 @@ impl<P: LogPort> Coordinator<P> {
         // decoded (nor counted as skipped).
         let mut newest: HashMap<String, Record> = HashMap::new();
         if state_seq < head {
-            let mut watch = self.port.watch(super::STATE_SUBJECTS, state_seq).await?;
+            let mut watch = self.port.watch(&self.subjects.all(), state_seq).await?;
             loop {
                 let r = match tokio::time::timeout(TAIL_WAIT, watch.next()).await {
                     Ok(Some(next)) => next?,
@@ -107,8 +117,10 @@ impl<P: LogPort> Coordinator<P> {
                     break;
                 }
                 let at_head = r.seq == head;
-                if r.subject.starts_with(TASK_STATE)
-                    && r.subject.as_bytes().get(TASK_STATE.len()) == Some(&b'.')
+                if self
+                    .subjects
+                    .kind_of(&r.subject)
+                    .is_some_and(|(kind, _)| kind == "task")
                 {
                     newest.insert(r.subject.clone(), r);
                 }
@@ -140,10 +152,13 @@ impl<P: LogPort> Coordinator<P> {
     /// Writes a snapshot of the task view (the port decides where; a port
     /// that keeps none ignores it). Returns the state sequence it reflects.
     pub async fn write_snapshot(&self) -> Result<u64, CoordError> {
+        if !self.keeps_snapshots() {
+            return Ok(0);
+        }
         let started = Instant::now();
         let (bytes, state_seq) = {
             let _quiet = self.snapshot_barrier.write().await;
-            let head = self.port.head(super::STATE_SUBJECTS).await?;
+            let head = self.port.head(&self.subjects.all()).await?;
             let view = lock(&self.task_view);
             (encode(&view, head).map_err(CoordError::Corrupt)?, head)
         };
@@ -163,7 +178,7 @@ impl<P: LogPort> Coordinator<P> {
 
     /// Writes a snapshot when enough has been stored since the last one.
     async fn snapshot_if_due(&self) {
-        let head = match self.port.head(super::STATE_SUBJECTS).await {
+        let head = match self.port.head(&self.subjects.all()).await {
             Ok(h) => h,
             Err(_) => return,
         };
@@ -193,7 +208,7 @@ impl<P: LogPort> Coordinator<P> {
                     _ = shutdown.changed() => break,
                 }
             }
-            let head = coord.port.head(super::STATE_SUBJECTS).await.unwrap_or(0);
+            let head = coord.port.head(&coord.subjects.all()).await.unwrap_or(0);
             if head != coord.snapshot.at_seq.load(Ordering::Acquire) {
                 if let Err(e) = coord.write_snapshot().await {
                     tracing::warn!(error = %e, "cannot write the coordination snapshot at shutdown");

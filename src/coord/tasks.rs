@@ -14,7 +14,7 @@ use super::facets::Tasks;
 use super::task::{token, Details, Task, TaskInput, TaskStatus};
 use super::time::Timestamp;
 use super::view::TaskView;
-use super::{lock, CoordError, Coordinator, TASK_STATE};
+use super::{lock, CoordError, Coordinator};
 use crate::streams::{LogPort, PortError};
 
 /// Attempts at one change before giving up under extreme contention.
@@ -37,8 +37,8 @@ pub struct Written {
 }
 
 impl<P: LogPort> Coordinator<P> {
-    fn task_subject(id: &str) -> String {
-        format!("{TASK_STATE}.{}", token(id))
+    fn task_subject(&self, id: &str) -> String {
+        format!("{}.{}", self.subjects.task, token(id))
     }
 
     /// A task as answered: `blocked_by` lists the unmet dependencies and
@@ -75,7 +75,7 @@ impl<P: LogPort> Coordinator<P> {
         let (seq, copied) = self
             .port
             .append_with_copy(
-                &Self::task_subject(&task.task_id),
+                &self.task_subject(&task.task_id),
                 stored,
                 Some(expect),
                 (&self.subject("tasks"), history),
@@ -128,7 +128,7 @@ impl<P: LogPort> Coordinator<P> {
     /// Re-reads a task's newest readable version into the view; returns
     /// the sequence the next write must expect.
     pub(super) async fn refresh(&self, id: &str) -> Result<u64, CoordError> {
-        let loaded = self.load::<Task>(&Self::task_subject(id)).await?;
+        let loaded = self.load::<Task>(&self.task_subject(id)).await?;
         if let Some(task) = loaded.value {
             lock(&self.task_view).apply(task, loaded.last_seq);
         }
@@ -416,7 +416,7 @@ impl<P: LogPort> Tasks<'_, P> {
         let records = self
             .c
             .port
-            .scan(&Coordinator::<P>::task_subject(id), 1, MAX_HISTORY)
+            .scan(&self.c.task_subject(id), 1, MAX_HISTORY)
             .await?;
         if records.is_empty() {
             return Err(CoordError::TaskNotFound);
