@@ -98,11 +98,10 @@ impl<P: LogPort> Coordinator<P> {
                 return;
             };
             // The subject carries the id encoded; a live record names it.
-            let tok = rest;
             let mut agents = lock(&self.agent_records);
             let id = match &agent {
                 Some(a) => a.agent_id.clone(),
-                None => match agents.keys().find(|id| token(id) == tok) {
+                None => match agents.keys().find(|id| token(id) == rest) {
                     Some(id) => id.clone(),
                     None => return,
                 },
