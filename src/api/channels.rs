@@ -88,7 +88,7 @@ async fn post_message_v2(
 }
 
 /// A channel's newest messages; `messages_only` as the compatible route
-/// reads them (see `Coordinator::messages`).
+/// reads them (see `coord.channels().messages`).
 async fn read(
     state: &AppState,
     channel: &str,
