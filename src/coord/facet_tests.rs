@@ -15,7 +15,7 @@ use super::time::Timestamp;
 use super::CoordError;
 use crate::streams::MemoryPort;
 
-fn register(id: &str) -> RegisterInput {
+pub(super) fn register(id: &str) -> RegisterInput {
     RegisterInput {
         agent_id: id.into(),
         description: None,
@@ -24,7 +24,7 @@ fn register(id: &str) -> RegisterInput {
     }
 }
 
-fn note(text: &str) -> InboxItem {
+pub(super) fn note(text: &str) -> InboxItem {
     InboxItem {
         seq: 0,
         kind: "message".into(),
@@ -36,7 +36,7 @@ fn note(text: &str) -> InboxItem {
     }
 }
 
-fn reserve(agent: &str, glob: &str, exclusive: bool) -> ReserveRequest {
+pub(super) fn reserve(agent: &str, glob: &str, exclusive: bool) -> ReserveRequest {
     ReserveRequest {
         agent: agent.into(),
         globs: vec![glob.into()],

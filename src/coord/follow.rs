@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 use super::agents::{Agent, AgentRecord};
+use super::project::Kind;
 use super::reservations::Reservation;
 use super::task::{token, Task};
 use super::{lock, Coordinator};
@@ -86,14 +87,14 @@ impl<P: LogPort> Coordinator<P> {
         let Some((kind, rest)) = self.subjects.kind_of(&r.subject) else {
             return;
         };
-        if kind == "task" {
+        if kind == Kind::Task {
             let Ok(task) = serde_json::from_slice::<Task>(&r.payload) else {
                 return;
             };
             if lock(&self.task_view).apply(task, r.seq) {
                 self.claimable.notify_waiters();
             }
-        } else if kind == "agent" {
+        } else if kind == Kind::Agent {
             let Ok(agent) = serde_json::from_slice::<Option<Agent>>(&r.payload) else {
                 return;
             };
@@ -125,7 +126,7 @@ impl<P: LogPort> Coordinator<P> {
                     agents.remove(&id);
                 }
             }
-        } else if kind == "reservation" {
+        } else if kind == Kind::Reservation {
             match serde_json::from_slice::<Option<Reservation>>(&r.payload) {
                 Ok(Some(res)) => self.load_reservation(res),
                 Ok(None) => {
@@ -133,7 +134,7 @@ impl<P: LogPort> Coordinator<P> {
                 }
                 Err(_) => {}
             }
-        } else if kind == "control" {
+        } else if kind == Kind::Control {
             if let Ok(p) = serde_json::from_slice(&r.payload) {
                 *lock(&self.pause) = p;
                 self.claimable.notify_waiters();

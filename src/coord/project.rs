@@ -42,8 +42,47 @@ pub fn validate_project(name: &str) -> Result<(), CoordError> {
     }
 }
 
+/// What a state record holds: the token after its project's root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Task,
+    Agent,
+    Reservation,
+    Control,
+    Slot,
+    Inbox,
+    InboxAck,
+    Import,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] = [
+        Kind::Task,
+        Kind::Agent,
+        Kind::Reservation,
+        Kind::Control,
+        Kind::Slot,
+        Kind::Inbox,
+        Kind::InboxAck,
+        Kind::Import,
+    ];
+
+    pub fn token(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::Agent => "agent",
+            Kind::Reservation => "reservation",
+            Kind::Control => "control",
+            Kind::Slot => "slot",
+            Kind::Inbox => "inbox",
+            Kind::InboxAck => "inbox_ack",
+            Kind::Import => "import",
+        }
+    }
+}
+
 /// The state subjects of one project: each field is the prefix its records
-/// extend with `.<token>`.
+/// extend with `.<token>` (kept built: every write names one).
 #[derive(Debug, Clone)]
 pub(crate) struct Subjects {
     /// What the project's state subjects start with (no trailing dot).
@@ -65,16 +104,16 @@ impl Subjects {
         } else {
             format!("hivelog.state.p.{project}")
         };
-        let kind = |k: &str| format!("{root}.{k}");
+        let of = |k: Kind| format!("{root}.{}", k.token());
         Subjects {
-            task: kind("task"),
-            agent: kind("agent"),
-            reservation: kind("reservation"),
-            control: kind("control"),
-            slot: kind("slot"),
-            inbox: kind("inbox"),
-            inbox_ack: kind("inbox_ack"),
-            import: kind("import"),
+            task: of(Kind::Task),
+            agent: of(Kind::Agent),
+            reservation: of(Kind::Reservation),
+            control: of(Kind::Control),
+            slot: of(Kind::Slot),
+            inbox: of(Kind::Inbox),
+            inbox_ack: of(Kind::InboxAck),
+            import: of(Kind::Import),
             root,
         }
     }
@@ -86,13 +125,16 @@ impl Subjects {
         format!("{}.>", self.root)
     }
 
-    /// The kind (`task`, `agent`, …) and the rest of one of this project's
-    /// subjects; `None` for another project's.
-    pub fn kind_of<'s>(&self, subject: &'s str) -> Option<(&'s str, &'s str)> {
+    /// The kind and the rest (the record's id token) of one of this
+    /// project's subjects; `None` for another project's (whose token after
+    /// the default root is `p`, no kind) and for anything else stored there.
+    pub fn kind_of<'s>(&self, subject: &'s str) -> Option<(Kind, &'s str)> {
         let rest = subject
             .strip_prefix(self.root.as_str())?
             .strip_prefix('.')?;
-        rest.split_once('.').filter(|(kind, _)| *kind != "p")
+        let (token, id) = rest.split_once('.')?;
+        let kind = Kind::ALL.into_iter().find(|k| k.token() == token)?;
+        Some((kind, id))
     }
 }
 
@@ -148,10 +190,10 @@ mod tests {
         fn a_subject_belongs_to_exactly_one_project(
             a in prop_oneof![Just(DEFAULT_PROJECT.to_string()), "[a-z0-9][a-z0-9_-]{0,8}"],
             b in prop_oneof![Just(DEFAULT_PROJECT.to_string()), "[a-z0-9][a-z0-9_-]{0,8}"],
-            kind in prop::sample::select(vec!["task", "agent", "reservation", "control", "slot", "inbox", "inbox_ack", "import"]),
+            kind in prop::sample::select(Kind::ALL.to_vec()),
             id in "[a-z0-9_-]{1,8}",
         ) {
-            let subject = format!("{}.{kind}.{id}", Subjects::of(&a).root);
+            let subject = format!("{}.{}.{id}", Subjects::of(&a).root, kind.token());
             prop_assert_eq!(Subjects::of(&a).kind_of(&subject), Some((kind, id.as_str())));
             if a != b {
                 prop_assert_eq!(Subjects::of(&b).kind_of(&subject), None);

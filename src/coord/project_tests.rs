@@ -6,15 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Map};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::agent::RegisterInput;
 use super::clock::ManualClock;
-use super::inbox::InboxItem;
-use super::reservation::ReserveRequest;
+use super::facet_tests::{note, register, reserve};
 use super::task::TaskInput;
-use super::time::Timestamp;
 use super::{CoordConfig, CoordError, Coordinator};
 use crate::streams::{JetStreamPort, LogPort, MemoryPort};
 
@@ -34,17 +31,6 @@ fn gone() -> CancellationToken {
 
 fn task(id: &str, title: &str) -> TaskInput {
     serde_json::from_value(json!({"task_id": id, "title": title})).unwrap()
-}
-
-fn reserve(agent: &str, glob: &str) -> ReserveRequest {
-    ReserveRequest {
-        agent: agent.into(),
-        globs: vec![glob.into()],
-        exclusive: true,
-        ttl: Duration::from_secs(600),
-        task_id: None,
-        reason: None,
-    }
 }
 
 async fn two_projects_have_the_same_task_id_and_claim_only_their_own<P: LogPort>(port: P) {
@@ -85,18 +71,18 @@ async fn a_reservation_in_one_project_never_refuses_an_agent_in_another<P: LogPo
     let port = Arc::new(port);
     let a = open(&port, "repo-a").await;
     a.reservations()
-        .reserve(reserve("claude-a", "src/**"))
+        .reserve(reserve("claude-a", "src/**", true))
         .await
         .unwrap();
     // B opens after A reserved, so it loads whatever the store says B holds.
     let b = open(&port, "repo-b").await;
     b.reservations()
-        .reserve(reserve("claude-b", "src/main.rs"))
+        .reserve(reserve("claude-b", "src/main.rs", true))
         .await
         .unwrap();
     assert!(matches!(
         a.reservations()
-            .reserve(reserve("other-a", "src/main.rs"))
+            .reserve(reserve("other-a", "src/main.rs", true))
             .await,
         Err(CoordError::Reserved(_))
     ));
@@ -110,25 +96,11 @@ async fn a_reservation_in_one_project_never_refuses_an_agent_in_another<P: LogPo
 async fn agents_inboxes_and_pause_stay_in_their_project<P: LogPort>(port: P) {
     let port = Arc::new(port);
     let a = open(&port, "repo-a").await;
-    a.agents()
-        .register(RegisterInput {
-            agent_id: "claude-a".into(),
-            description: None,
-            capabilities: None,
-            extra: Map::new(),
-        })
+    a.agents().register(register("claude-a")).await.unwrap();
+    a.inbox()
+        .deliver("claude-a", note("for A's claude"))
         .await
         .unwrap();
-    let note = InboxItem {
-        seq: 0,
-        kind: "message".into(),
-        from: Some("lead".into()),
-        text: "for A's claude".into(),
-        task_id: None,
-        channel: None,
-        at: Timestamp::now(),
-    };
-    a.inbox().deliver("claude-a", note).await.unwrap();
     assert_eq!(a.agents().list(true).len(), 1);
     assert_eq!(a.inbox().read("claude-a", 10).await.unwrap().len(), 1);
     let b = open(&port, "repo-b").await;
@@ -164,7 +136,7 @@ async fn each_project_loads_only_its_own_records_after_a_restart<P: LogPort>(por
         p.tasks().post(task("t1", "repo-b's")).await.unwrap();
         p.tasks().post(task("t2", "repo-b's too")).await.unwrap();
         p.reservations()
-            .reserve(reserve("claude-b", "docs/**"))
+            .reserve(reserve("claude-b", "docs/**", true))
             .await
             .unwrap();
     }
@@ -237,7 +209,7 @@ async fn instances_of_a_project_follow_each_other_and_the_default_project_passes
     ];
     one.tasks().post(task("t", "B's")).await.unwrap();
     one.reservations()
-        .reserve(reserve("claude-b", "src/**"))
+        .reserve(reserve("claude-b", "src/**", true))
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);

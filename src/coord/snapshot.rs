@@ -120,7 +120,7 @@ impl<P: LogPort> Coordinator<P> {
                 if self
                     .subjects
                     .kind_of(&r.subject)
-                    .is_some_and(|(kind, _)| kind == "task")
+                    .is_some_and(|(kind, _)| kind == super::project::Kind::Task)
                 {
                     newest.insert(r.subject.clone(), r);
                 }
