@@ -168,6 +168,10 @@ pub struct ServeConfig {
     #[arg(long, env = "HIVELOG_RESERVATION_TTL", default_value = "1h", value_parser = parse_duration)]
     pub reservation_ttl: Duration,
 
+    /// How many projects (repositories) this server serves; each is named by the requests that use it (header X-Hivelog-Project).
+    #[arg(long, env = "HIVELOG_MAX_PROJECTS", default_value_t = crate::coord::projects::DEFAULT_MAX_PROJECTS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    pub max_projects: usize,
+
     /// How often leases and agent liveness are checked.
     #[arg(long, env = "HIVELOG_REAP_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub reap_interval: Duration,

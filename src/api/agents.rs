@@ -1,13 +1,14 @@
 //! `/api/agents`: registration, heartbeats, listing with health, removal.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 
 use super::extract::Path;
 use super::openapi::{delete_op, get_op, post_op, Routes};
 use super::validation::{ModelBody, QueryParams};
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::api::project::Project;
 use crate::coord::agents::{AgentView, HeartbeatInput, RegisterInput};
 use crate::ops::agents::{AgentList, Beat, CleanedUp, Registered, Removed};
 
@@ -59,7 +60,7 @@ pub fn routes() -> Routes {
 const AGENT_STATUSES: [&str; 4] = ["active", "idle", "busy", "offline"];
 
 async fn register(
-    State(state): State<AppState>,
+    Project(coord): Project,
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<Registered>, ApiError> {
     let input: RegisterInput = model
@@ -67,7 +68,7 @@ async fn register(
         .length("agent_id", 1, 50)
         .length("description", 0, 200)
         .parse()?;
-    let agent = state.coord.agents().register(input).await?;
+    let agent = coord.agents().register(input).await?;
     Ok(axum::Json(Registered {
         success: true,
         agent_id: agent.agent.agent_id.clone(),
@@ -76,14 +77,14 @@ async fn register(
 }
 
 async fn heartbeat(
-    State(state): State<AppState>,
+    Project(coord): Project,
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<Beat>, ApiError> {
     let input: HeartbeatInput = model
         .required_strings(&["agent_id"])
         .required_one_of("status", &AGENT_STATUSES)
         .parse()?;
-    let agent = state.coord.agents().heartbeat(input).await?;
+    let agent = coord.agents().heartbeat(input).await?;
     Ok(axum::Json(Beat {
         success: true,
         agent_id: agent.agent.agent_id,
@@ -98,19 +99,19 @@ fn include_stale(raw: Option<&str>) -> Result<bool, ApiError> {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    Project(coord): Project,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Vec<AgentView>>, ApiError> {
     Ok(axum::Json(
-        state.coord.agents().list(include_stale(raw.as_deref())?),
+        coord.agents().list(include_stale(raw.as_deref())?),
     ))
 }
 
 async fn list_v2(
-    State(state): State<AppState>,
+    Project(coord): Project,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<AgentList>, ApiError> {
-    let agents = state.coord.agents().list(include_stale(raw.as_deref())?);
+    let agents = coord.agents().list(include_stale(raw.as_deref())?);
     Ok(axum::Json(AgentList {
         count: agents.len(),
         agents,
@@ -118,10 +119,10 @@ async fn list_v2(
 }
 
 async fn remove(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Removed>, ApiError> {
-    let removed = state.coord.agents().remove(&id).await?;
+    let removed = coord.agents().remove(&id).await?;
     Ok(axum::Json(Removed {
         success: true,
         agent_id: id,
@@ -136,11 +137,11 @@ struct CleanupBody {
 }
 
 async fn cleanup(
-    State(state): State<AppState>,
+    Project(coord): Project,
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<CleanedUp>, ApiError> {
     let body: CleanupBody = model.parse()?;
-    let removed = state.coord.agents().cleanup(&body.keep_agents).await?;
+    let removed = coord.agents().cleanup(&body.keep_agents).await?;
     Ok(axum::Json(CleanedUp {
         success: true,
         removed_count: removed.len(),

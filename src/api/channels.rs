@@ -2,15 +2,18 @@
 //! replaced service's four channels and answer bare arrays; `/api/v2`
 //! takes any channel name and answers with a count.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::routing::{get, post};
 
 use super::extract::Path;
 use super::openapi::{get_op, post_op, Routes};
 use super::validation::{bad_path, Model, ModelBody, QueryParams};
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::api::project::Project;
 use crate::coord::channels::{ChannelMessage, MessageInput};
+use crate::coord::Coordinator;
 use crate::ops::messages::{MessageList, Posted};
+use crate::streams::Backend;
 
 const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 10_000;
@@ -56,41 +59,44 @@ fn message_model(model: Model) -> Model {
     model.required_strings(&["agent_id"]).required(&["content"])
 }
 
-async fn store(state: &AppState, input: MessageInput) -> Result<axum::Json<Posted>, ApiError> {
-    let m = state.coord.channels().post(input).await?;
+async fn store(
+    coord: &Coordinator<Backend>,
+    input: MessageInput,
+) -> Result<axum::Json<Posted>, ApiError> {
+    let m = coord.channels().post(input).await?;
     Ok(axum::Json(Posted {
         success: true,
         sequence: m.sequence,
-        stream: state.coord.config().history_stream.clone(),
+        stream: coord.config().history_stream.clone(),
         timestamp: m.timestamp.clone(),
         message: m,
     }))
 }
 
 async fn post_message(
-    State(state): State<AppState>,
+    Project(coord): Project,
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<Posted>, ApiError> {
     let input = message_model(model)
         .required_one_of("channel", &CHANNELS)
         .parse()?;
-    store(&state, input).await
+    store(&coord, input).await
 }
 
 async fn post_message_v2(
-    State(state): State<AppState>,
+    Project(coord): Project,
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<Posted>, ApiError> {
     let input = message_model(model)
         .required_strings(&["channel"])
         .parse()?;
-    store(&state, input).await
+    store(&coord, input).await
 }
 
 /// A channel's newest messages; `messages_only` as the compatible route
 /// reads them (see `coord.channels().messages`).
 async fn read(
-    state: &AppState,
+    coord: &Coordinator<Backend>,
     channel: &str,
     raw: Option<&str>,
     messages_only: bool,
@@ -100,15 +106,14 @@ async fn read(
         .positive_int("limit")?
         .unwrap_or(DEFAULT_LIMIT)
         .min(MAX_LIMIT) as usize;
-    Ok(state
-        .coord
+    Ok(coord
         .channels()
         .messages(channel, limit, q.get("mention"), messages_only)
         .await?)
 }
 
 async fn list(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(channel): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Vec<ChannelMessage>>, ApiError> {
@@ -119,16 +124,16 @@ async fn list(
     // the task versions on `tasks` are not shown to them, as the replaced
     // service did not.
     Ok(axum::Json(
-        read(&state, &channel, raw.as_deref(), true).await?,
+        read(&coord, &channel, raw.as_deref(), true).await?,
     ))
 }
 
 async fn list_v2(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(channel): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<MessageList>, ApiError> {
-    let messages = read(&state, &channel, raw.as_deref(), false).await?;
+    let messages = read(&coord, &channel, raw.as_deref(), false).await?;
     Ok(axum::Json(MessageList {
         channel,
         count: messages.len(),

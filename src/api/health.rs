@@ -6,6 +6,7 @@ use axum::Json;
 
 use super::openapi::{get_op, Routes};
 use super::AppState;
+use crate::api::project::Project;
 use crate::log::SyncPolicy;
 use crate::ops::health::{Health, Ready};
 
@@ -47,7 +48,7 @@ async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, super::ApiE
     }))
 }
 
-async fn health(State(state): State<AppState>) -> Json<Health> {
+async fn health(State(state): State<AppState>, Project(coord): Project) -> Json<Health> {
     use std::sync::atomic::Ordering::Relaxed;
     let log = state.streams.log();
     let sync = match log.sync_policy() {
@@ -56,7 +57,7 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
             format!("interval ({})", crate::log::duration::format_duration(d))
         }
     };
-    let config = state.coord.config();
+    let config = coord.config();
     let (live_delivered, slow_consumers) = log.fanout_totals();
     Json(Health {
         status: "healthy".into(),
@@ -77,14 +78,14 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
         agent_dead_after_seconds: config.agent_dead_after.as_secs_f64(),
         broker: state.streams.broker(),
         backend: state.streams.kind().into(),
-        reaper: if state.coord.stats.reaping.load(Relaxed) {
+        reaper: if coord.stats.reaping.load(Relaxed) {
             "this instance"
         } else {
             "another instance"
         }
         .into(),
-        tasks: state.coord.tasks().counts(),
+        tasks: coord.tasks().counts(),
         slow_consumers,
-        state_records_skipped: state.coord.stats.skipped_records.load(Relaxed),
+        state_records_skipped: coord.stats.skipped_records.load(Relaxed),
     })
 }

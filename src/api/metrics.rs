@@ -285,68 +285,100 @@ fn surfaces(o: &mut Out, state: &AppState) -> Fmt {
     Ok(())
 }
 
-/// Tasks, agents and what the coordinator did.
+/// Projects named on their own in `project` labels; the rest are summed
+/// under `_other`, so a server with many projects keeps a bounded number
+/// of series.
+pub const LABELED_PROJECTS: usize = 32;
+
+/// The `project` label of the `i`th project (by name, default first).
+fn project_label(i: usize, name: &str) -> String {
+    if i < LABELED_PROJECTS {
+        name.to_string()
+    } else {
+        "_other".to_string()
+    }
+}
+
+/// Tasks, agents and what the coordinators did (summed over projects).
 fn coordination(o: &mut Out, state: &AppState) -> Fmt {
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let counts = state.coord.tasks().counts();
-    o.family(
-        "hivelog_tasks",
-        "Tasks by status.",
-        MetricType::Gauge,
-        [
+    let projects = state.projects.list();
+    let mut tasks: std::collections::BTreeMap<(String, &str), u64> = Default::default();
+    let mut agents: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for (i, (info, coord)) in projects.iter().enumerate() {
+        let label = project_label(i, &info.name);
+        let counts = coord.tasks().counts();
+        for (status, count) in [
             ("available", counts.available),
             ("claimed", counts.claimed),
             ("completed", counts.completed),
             ("failed", counts.failed),
-        ]
-        .map(|(status, count)| (vec![("status", status.to_string())], count as u64)),
+        ] {
+            *tasks.entry((label.clone(), status)).or_default() += count as u64;
+        }
+        for (health, count) in coord.agents().health_counts() {
+            let word = serde_json::to_value(health)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            *agents.entry((label.clone(), word)).or_default() += count as u64;
+        }
+    }
+    o.family(
+        "hivelog_tasks",
+        "Tasks by project and status.",
+        MetricType::Gauge,
+        tasks.into_iter().map(|((project, status), count)| {
+            (
+                vec![("project", project), ("status", status.to_string())],
+                count,
+            )
+        }),
     )?;
     o.family(
         "hivelog_agents",
-        "Agents by health.",
+        "Agents by project and health.",
         MetricType::Gauge,
-        state
-            .coord
-            .agents()
-            .health_counts()
-            .into_iter()
-            .map(|(health, count)| {
-                let word = serde_json::to_value(health)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                (vec![("health", word)], count as u64)
-            }),
+        agents.into_iter().map(|((project, health), count)| {
+            (vec![("project", project), ("health", health)], count)
+        }),
     )?;
-    let stats = &state.coord.stats;
+    o.gauge(
+        "hivelog_projects",
+        "Projects this server serves (the default one included).",
+        projects.len() as u64,
+    )?;
+    let sum = |f: fn(&crate::coord::CoordStats) -> &AtomicU64| -> u64 {
+        projects.iter().map(|(_, c)| load(f(&c.stats))).sum()
+    };
     o.counter(
         "hivelog_state_records_skipped",
         "Coordination state records that did not decode and were skipped (the previous good version stayed in force).",
-        load(&stats.skipped_records),
+        sum(|s| &s.skipped_records),
     )?;
     o.counter(
         "hivelog_claims_won",
         "Claims granted.",
-        load(&stats.claims_won),
+        sum(|s| &s.claims_won),
     )?;
     o.counter(
         "hivelog_claims_lost",
         "Claims refused because the task was taken or not available.",
-        load(&stats.claims_lost),
+        sum(|s| &s.claims_lost),
     )?;
     o.counter(
         "hivelog_grants_given_back",
         "Grants undone, without spending an attempt, because their caller left before the answer.",
-        load(&stats.grants_given_back),
+        sum(|s| &s.grants_given_back),
     )?;
     o.counter(
         "hivelog_leases_expired",
         "Claimed tasks returned because their lease expired.",
-        load(&stats.leases_expired),
+        sum(|s| &s.leases_expired),
     )?;
     o.counter(
         "hivelog_dead_agent_releases",
         "Claimed tasks returned because their agent stopped heartbeating.",
-        load(&stats.dead_agent_releases),
+        sum(|s| &s.dead_agent_releases),
     )
 }

@@ -19,6 +19,8 @@ mod messages;
 pub mod metrics;
 pub mod openapi;
 mod origin;
+pub mod project;
+mod projects;
 pub mod render;
 mod reservations;
 mod slots;
@@ -44,7 +46,7 @@ use tower_http::LatencyUnit;
 
 use std::sync::Arc;
 
-use crate::coord::Coordinator;
+use crate::coord::{Coordinator, Projects};
 use crate::log::{Log, MAX_MSG_SIZE_CAP};
 use crate::streams::Backend;
 pub use error::ApiError;
@@ -68,7 +70,9 @@ impl std::ops::Deref for AppState {
 pub struct AppStateInner {
     /// Every stream, message and consumer call: the one face of storage.
     pub streams: crate::streams::Streams,
-    pub coord: Arc<Coordinator<Backend>>,
+    /// Every project's coordination; a request reaches its own through
+    /// the `project::Project` extractor.
+    pub projects: Arc<Projects<Backend>>,
     pub ws: ws::WsConfig,
     pub ws_stats: Arc<ws::WsStats>,
     /// One session at a time per durable subscription (ws/gate.rs).
@@ -92,17 +96,23 @@ pub struct AppStateInner {
 }
 
 impl AppState {
+    /// A state serving the default project only until a request names
+    /// another (tests, tools).
     pub fn new(log: Log, coord: Arc<Coordinator<Backend>>, ws: ws::WsConfig) -> Self {
+        Self::serving(log, Arc::new(Projects::around(coord)), ws)
+    }
+
+    pub fn serving(log: Log, projects: Arc<Projects<Backend>>, ws: ws::WsConfig) -> Self {
         let server_id = format!(
             "{:016x}",
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64)
         );
-        let streams = crate::streams::Streams::new(log, coord.port().clone());
+        let streams = crate::streams::Streams::new(log, projects.default_project().port().clone());
         AppState(Arc::new(AppStateInner {
             streams,
-            coord,
+            projects,
             ws,
             ws_stats: Arc::default(),
             ws_gates: Arc::default(),
@@ -171,6 +181,7 @@ pub fn router(state: AppState) -> Router {
         .merge(work::routes())
         .merge(reservations::routes())
         .merge(slots::routes())
+        .merge(projects::routes())
         .merge(mcp::routes(&state))
         .merge(agents::routes())
         .merge(channels::routes())

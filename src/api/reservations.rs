@@ -1,13 +1,14 @@
 //! `/api/v2/reservations`: advisory leases on path globs (see
 //! `coord::reservations`), and the check a git hook runs before a commit.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::routing::{get, post};
 
 use super::extract::Json;
 use super::openapi::{get_op, post_op, Routes};
 use super::validation::QueryParams;
-use super::{ApiError, AppState};
+use super::ApiError;
+use crate::api::project::Project;
 use crate::coord::reservations::{ReserveRequest, MAX_GLOBS};
 use crate::log::duration::parse_duration;
 use crate::ops::reservations::{
@@ -48,13 +49,12 @@ pub fn routes() -> Routes {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    Project(coord): Project,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Listing>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
-    let list = state.coord.reservations().list(q.get("agent"));
-    let waiting = state
-        .coord
+    let list = coord.reservations().list(q.get("agent"));
+    let waiting = coord
         .reservations()
         .waiting_on_files(1_000)
         .into_iter()
@@ -68,18 +68,17 @@ async fn list(
 }
 
 async fn reserve(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Json(body): Json<Reserve>,
 ) -> Result<axum::Json<Reserved>, ApiError> {
     let ttl = match body.ttl.as_deref() {
         Some(t) => parse_duration(t).map_err(|e| ApiError::bad_request(format!("ttl: {e}")))?,
-        None => state.coord.config().reservation_ttl,
+        None => coord.config().reservation_ttl,
     };
     if body.reason.as_ref().is_some_and(|r| r.len() > 1_000) {
         return Err(ApiError::bad_request("reason is longer than 1,000 bytes"));
     }
-    let held = state
-        .coord
+    let held = coord
         .reservations()
         .reserve(ReserveRequest {
             agent: body.agent_id,
@@ -94,14 +93,13 @@ async fn reserve(
 }
 
 async fn release(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Json(body): Json<Release>,
 ) -> Result<axum::Json<Released>, ApiError> {
     if body.globs.len() > MAX_GLOBS {
         return Err(ApiError::bad_request(format!("at most {MAX_GLOBS} globs")));
     }
-    let gone = state
-        .coord
+    let gone = coord
         .reservations()
         .release(&body.agent_id, &body.globs)
         .await?;
@@ -112,7 +110,7 @@ async fn release(
 }
 
 async fn check(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Json(body): Json<Check>,
 ) -> Result<axum::Json<Checked>, ApiError> {
     if body.paths.len() > MAX_CHECK {
@@ -122,10 +120,7 @@ async fn check(
         .paths
         .iter()
         .filter_map(|p| {
-            let holders = state
-                .coord
-                .reservations()
-                .covering(p, body.agent_id.as_deref());
+            let holders = coord.reservations().covering(p, body.agent_id.as_deref());
             (!holders.is_empty()).then(|| Held {
                 path: p.clone(),
                 holders,

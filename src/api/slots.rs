@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::routing::{get, post, put};
 
 use super::extract::{Json, Path};
 use super::openapi::{get_op, post_op, put_op, Routes};
-use super::{ApiError, AppState, MAX_FETCH_WAIT};
+use super::{ApiError, MAX_FETCH_WAIT};
+use crate::api::project::Project;
 use crate::coord::slots::Slot;
 use crate::log::duration::parse_duration;
 use crate::ops::slots::{Acquire, Acquired, ReleaseSlot, SetSlot, SlotReleased, Slots};
@@ -46,19 +46,17 @@ pub fn routes() -> Routes {
         )
 }
 
-async fn list(State(state): State<AppState>) -> Result<axum::Json<Slots>, ApiError> {
-    let slots = state.coord.slots().list().await?;
+async fn list(Project(coord): Project) -> Result<axum::Json<Slots>, ApiError> {
+    let slots = coord.slots().list().await?;
     Ok(axum::Json(Slots { slots }))
 }
 
 async fn set(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(name): Path<String>,
     Json(body): Json<SetSlot>,
 ) -> Result<axum::Json<Slot>, ApiError> {
-    Ok(axum::Json(
-        state.coord.slots().set(&name, body.permits).await?,
-    ))
+    Ok(axum::Json(coord.slots().set(&name, body.permits).await?))
 }
 
 fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, ApiError> {
@@ -69,7 +67,7 @@ fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duratio
 }
 
 async fn acquire(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(name): Path<String>,
     Json(body): Json<Acquire>,
 ) -> Result<axum::Json<Acquired>, ApiError> {
@@ -84,8 +82,7 @@ async fn acquire(
             MAX_FETCH_WAIT.as_secs()
         )));
     }
-    let (permit, slot) = state
-        .coord
+    let (permit, slot) = coord
         .slots()
         .acquire(&name, &body.agent_id, ttl, wait, body.permits)
         .await?;
@@ -98,12 +95,11 @@ async fn acquire(
 }
 
 async fn release(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(name): Path<String>,
     Json(body): Json<ReleaseSlot>,
 ) -> Result<axum::Json<SlotReleased>, ApiError> {
-    let ended = state
-        .coord
+    let ended = coord
         .slots()
         .release(&name, &body.agent_id, body.permit_id.as_deref())
         .await?;

@@ -79,7 +79,7 @@ pub fn start(
                 subscribers: state.streams.log().subscriber_count(),
                 store_bytes: state.streams.log().size_on_disk(),
                 uptime_seconds: state.streams.log().uptime().as_secs(),
-                tasks: state.coord.tasks().counts(),
+                tasks: state.projects.default_project().tasks().counts(),
             };
             (last_at, last_cpu, last_in, last_out) = (Instant::now(), cpu, msgs_in, msgs_out);
             if let Err(e) = state

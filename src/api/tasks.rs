@@ -13,6 +13,7 @@ use super::extract::Path;
 use super::openapi::{get_op, post_op, Routes};
 use super::validation::{ModelBody, QueryParams};
 use super::{ApiError, AppState};
+use crate::api::project::Project;
 use crate::coord::task::{Priority, Task, TaskInput, TaskStatus};
 use crate::coord::tasks::Written;
 use crate::ops::tasks::{compat, TaskHistory, TaskVersion, TaskWritten};
@@ -128,22 +129,17 @@ pub fn parse_status(name: &str) -> Option<TaskStatus> {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    Project(coord): Project,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Vec<Task>>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let status = q.one_of("status", &STATUSES)?;
     let limit = limit(&q, MAX_LIMIT)?;
     let status = status.as_deref().and_then(parse_status);
-    let mut tasks = state.coord.tasks().list(status, limit);
+    let mut tasks = coord.tasks().list(status, limit);
     if status == Some(TaskStatus::Failed) {
         // Tasks waiting for a human read as failed here.
-        tasks.extend(
-            state
-                .coord
-                .tasks()
-                .list(Some(TaskStatus::NeedsHuman), limit),
-        );
+        tasks.extend(coord.tasks().list(Some(TaskStatus::NeedsHuman), limit));
         tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at.at()));
         tasks.truncate(limit);
     }
@@ -151,20 +147,21 @@ async fn list(
 }
 
 async fn available(
-    State(state): State<AppState>,
+    Project(coord): Project,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Vec<Task>>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let limit = limit(&q, DEFAULT_AVAILABLE)?;
-    if state.coord.is_paused() {
+    if coord.is_paused() {
         // Old agents claim what this lists; while paused they find nothing.
         return Ok(axum::Json(Vec::new()));
     }
-    Ok(axum::Json(state.coord.tasks().available(limit)))
+    Ok(axum::Json(coord.tasks().available(limit)))
 }
 
 async fn create(
     State(state): State<AppState>,
+    Project(coord): Project,
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
     let input: TaskInput = model
@@ -174,7 +171,7 @@ async fn create(
         .object_or_null("result")
         .parse()?;
     let sent_created_at = input.created_at.clone();
-    let w = state.coord.tasks().post(input).await?;
+    let w = coord.tasks().post(input).await?;
     let mut answer = written(&state, w).compat();
     // The replaced service answered `"timestamp": task.created_at`: the
     // client's own time when it sent one, so an old client that records
@@ -186,18 +183,17 @@ async fn create(
 }
 
 async fn show(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Task>, ApiError> {
-    Ok(axum::Json(compat(state.coord.tasks().get(&id)?)))
+    Ok(axum::Json(compat(coord.tasks().get(&id)?)))
 }
 
 async fn history(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
 ) -> Result<axum::Json<TaskHistory>, ApiError> {
-    let versions = state
-        .coord
+    let versions = coord
         .tasks()
         .history(&id)
         .await?
@@ -212,5 +208,13 @@ async fn history(
 
 /// How a task write is answered, naming the stream its copy went to.
 pub fn written(state: &AppState, w: Written) -> TaskWritten {
-    TaskWritten::new(w, state.coord.config().history_stream.clone())
+    TaskWritten::new(
+        w,
+        state
+            .projects
+            .default_project()
+            .config()
+            .history_stream
+            .clone(),
+    )
 }

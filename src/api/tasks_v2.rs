@@ -8,6 +8,7 @@ use axum::routing::get;
 
 use super::openapi::{get_op, post_op, Routes};
 use super::tasks::{parse_status, written, STATUSES};
+use crate::api::project::Project;
 use crate::ops::tasks::{TaskEvents, TaskPage, TaskWritten};
 
 /// The statuses of the new routes: the old four and `needs_human`.
@@ -74,7 +75,7 @@ fn bad_query(name: &str, msg: &str, input: &str) -> ApiError {
 }
 
 async fn list(
-    State(state): State<AppState>,
+    Project(coord): Project,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<TaskPage>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
@@ -111,10 +112,7 @@ async fn list(
             .filter(|t| !t.is_empty())
             .map(String::from),
     };
-    let page = state
-        .coord
-        .tasks()
-        .page(column, after.as_ref(), limit, &filter);
+    let page = coord.tasks().page(column, after.as_ref(), limit, &filter);
     Ok(axum::Json(TaskPage {
         count: page.tasks.len(),
         tasks: page.tasks,
@@ -124,21 +122,22 @@ async fn list(
 }
 
 async fn events(
-    State(state): State<AppState>,
+    Project(coord): Project,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<TaskEvents>, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let limit = q.positive_int("limit")?.unwrap_or(40).min(1_000) as usize;
-    let events = state.coord.tasks().recent_events(limit).await?;
+    let events = coord.tasks().recent_events(limit).await?;
     Ok(axum::Json(TaskEvents { events }))
 }
 
-async fn counts(State(state): State<AppState>) -> axum::Json<TaskCounts> {
-    axum::Json(state.coord.tasks().counts())
+async fn counts(Project(coord): Project) -> axum::Json<TaskCounts> {
+    axum::Json(coord.tasks().counts())
 }
 
 async fn create(
     State(state): State<AppState>,
+    Project(coord): Project,
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
     let input: TaskInput = model
@@ -146,6 +145,6 @@ async fn create(
         .optional_one_of("status", &STATUSES)
         .object_or_null("result")
         .parse()?;
-    let w = state.coord.tasks().post(input).await?;
+    let w = coord.tasks().post(input).await?;
     Ok(axum::Json(written(&state, w)))
 }

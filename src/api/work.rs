@@ -16,6 +16,7 @@ use super::openapi::{get_op, post_op, Routes};
 use super::tasks::written;
 use super::validation::QueryParams;
 use super::{ApiError, AppState, MAX_FETCH_WAIT};
+use crate::api::project::Project;
 use crate::coord::inbox::MAX_PEEK;
 use crate::coord::{Finish, Pause};
 use crate::log::duration::parse_duration;
@@ -121,6 +122,7 @@ struct CompleteBody {
 
 async fn complete(
     State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
     Json(body): Json<CompleteBody>,
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
@@ -132,11 +134,7 @@ async fn complete(
         retry: body.retry.unwrap_or(true),
         fence: body.fencing_token,
     };
-    let w = state
-        .coord
-        .tasks()
-        .complete(&id, &body.agent_id, finish)
-        .await?;
+    let w = coord.tasks().complete(&id, &body.agent_id, finish).await?;
     Ok(axum::Json(written(&state, w)))
 }
 
@@ -153,13 +151,13 @@ struct SnoozeBody {
 
 async fn snooze(
     State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
     Json(body): Json<SnoozeBody>,
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
     let delay =
         parse_duration(&body.delay).map_err(|e| ApiError::bad_request(format!("delay: {e}")))?;
-    let w = state
-        .coord
+    let w = coord
         .tasks()
         .snooze(&id, &body.agent_id, delay, body.note, body.fencing_token)
         .await?;
@@ -179,11 +177,11 @@ struct HandoffBody {
 
 async fn handoff(
     State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
     Json(body): Json<HandoffBody>,
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
-    let w = state
-        .coord
+    let w = coord
         .tasks()
         .handoff(
             &id,
@@ -198,40 +196,43 @@ async fn handoff(
 
 async fn retry(
     State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
 ) -> Result<axum::Json<TaskWritten>, ApiError> {
-    let w = state.coord.tasks().retry(&id).await?;
+    let w = coord.tasks().retry(&id).await?;
     Ok(axum::Json(written(&state, w)))
 }
 
-async fn pause_state(State(state): State<AppState>) -> axum::Json<Pause> {
-    axum::Json(state.coord.pause_state())
+async fn pause_state(Project(coord): Project) -> axum::Json<Pause> {
+    axum::Json(coord.pause_state())
 }
 
-async fn set_pause(
-    State(state): State<AppState>,
-    Json(body): Json<SetPause>,
-) -> Result<axum::Json<Pause>, ApiError> {
+/// A pause request's sizes (either switch).
+pub(super) fn check_pause(body: &SetPause) -> Result<(), ApiError> {
     if body.reason.as_ref().is_some_and(|r| r.len() > 1_000)
         || body.by.as_ref().is_some_and(|b| b.len() > 128)
     {
         return Err(ApiError::bad_request("by or reason is too long"));
     }
+    Ok(())
+}
+
+async fn set_pause(
+    Project(coord): Project,
+    Json(body): Json<SetPause>,
+) -> Result<axum::Json<Pause>, ApiError> {
+    check_pause(&body)?;
     Ok(axum::Json(
-        state
-            .coord
-            .set_paused(body.paused, body.by, body.reason)
-            .await?,
+        coord.set_paused(body.paused, body.by, body.reason).await?,
     ))
 }
 
 async fn approval(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(agent): Path<String>,
     Json(body): Json<Approval>,
 ) -> Result<axum::Json<Approved>, ApiError> {
-    let view = state
-        .coord
+    let view = coord
         .agents()
         .answer_approval(&agent, body.approved, body.note, body.by)
         .await?;
@@ -239,7 +240,7 @@ async fn approval(
 }
 
 async fn inbox(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(agent): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<InboxPage>, ApiError> {
@@ -248,9 +249,9 @@ async fn inbox(
     let wait = parse_wait(q.get("wait"))?;
     let after = q.non_negative_int("after")?.unwrap_or(0);
     let mut items = if wait.is_zero() {
-        state.coord.inbox().after(&agent, after, limit).await?
+        coord.inbox().after(&agent, after, limit).await?
     } else {
-        state.coord.inbox().wait(&agent, after, wait).await?
+        coord.inbox().wait(&agent, after, wait).await?
     };
     items.truncate(limit);
     Ok(axum::Json(InboxPage {
@@ -261,11 +262,11 @@ async fn inbox(
 }
 
 async fn ack_inbox(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(agent): Path<String>,
     OptionalJson(body): OptionalJson<InboxAck>,
 ) -> Result<axum::Json<InboxAcked>, ApiError> {
-    let floor = state.coord.inbox().ack(&agent, body.up_to).await?;
+    let floor = coord.inbox().ack(&agent, body.up_to).await?;
     Ok(axum::Json(InboxAcked {
         agent_id: agent,
         acked: floor,

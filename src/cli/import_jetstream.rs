@@ -19,6 +19,7 @@ use crate::coord::import::{PriorityMapped, ORIGINAL_PRIORITY};
 use crate::coord::{CoordConfig, Coordinator, Imported};
 use crate::log::{Log, LogOptions, Message};
 use crate::streams::generic::StreamError;
+use crate::streams::LogPort;
 use crate::streams::{PortError, HISTORY_STREAM};
 
 #[derive(Debug, clap::Args)]

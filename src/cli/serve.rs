@@ -10,8 +10,9 @@ use tokio::sync::watch;
 
 use crate::api::{self, AppState};
 use crate::config::ServeConfig;
-use crate::coord::Coordinator;
+use crate::coord::{Coordinator, Projects};
 use crate::log::Log;
+use crate::streams::LogPort;
 
 /// SIGHUP reads the tokens file and the TLS certificate again (rotation
 /// without a restart).
@@ -105,20 +106,22 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
     let port = super::backend::open(&config.store, &log, &config.subject_prefix).await?;
     let coord = load(port, &config).await?;
+    let projects =
+        std::sync::Arc::new(Projects::around(coord.clone()).with_max(config.max_projects));
+    let opened = projects
+        .load()
+        .await
+        .context("cannot open the recorded projects")?;
+    if opened > 0 {
+        tracing::info!(projects = opened + 1, "projects opened");
+    }
 
     let (stop_jobs, jobs_stopped) = watch::channel(false);
     let sweeper = log.start_sweeper(config.sweep_interval, jobs_stopped.clone());
-    let reaper = coord.start_reaper(jobs_stopped.clone());
-    // Instances sharing a NATS store keep in step with each other.
+    // Every project's reaper; a follower where instances share a NATS
+    // store, snapshots for fast starts where they do not.
+    projects.start_jobs(jobs_stopped.clone());
     let mut shared_jobs = Vec::new();
-    // Instances sharing a NATS store each build their view from it; the
-    // embedded store keeps a snapshot beside it for fast starts.
-    if !coord.port().is_shared() {
-        shared_jobs.push(("snapshots", coord.start_snapshots(jobs_stopped.clone())));
-    }
-    if coord.port().is_shared() {
-        shared_jobs.push(("follower", coord.start_follower(jobs_stopped.clone())));
-    }
     let streams = crate::streams::Streams::new(log.clone(), coord.port().clone());
     if let Some(relay) = streams.start_relay(&config.subject_prefix, jobs_stopped.clone()) {
         shared_jobs.push(("relay", relay));
@@ -131,7 +134,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         eprintln!("\n  WARNING: hivelog listens on {addr} without a token. Anyone on this network can read\n  and change every task, agent and stream. Give --token or --tokens-file (and --require-token).\n");
     }
     let reload = tokio::spawn(reload_on_sighup(tokens.clone(), cert));
-    let state = AppState::new(log.clone(), coord, config.ws_config())
+    let state = AppState::serving(log.clone(), projects.clone(), config.ws_config())
         .with_tokens(tokens)
         .with_limits(config.limits())
         .with_cors_origins(config.cors_origins.clone())
@@ -183,18 +186,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // In-flight requests have finished; stop background jobs, then make
     // everything durable before exiting.
     let _ = stop_jobs.send(true);
-    for (name, job) in [
-        ("sweeper", sweeper),
-        ("reaper", reaper),
-        ("metrics", metrics),
-    ]
-    .into_iter()
-    .chain(shared_jobs)
+    for (name, job) in [("sweeper", sweeper), ("metrics", metrics)]
+        .into_iter()
+        .chain(shared_jobs)
     {
         if let Err(e) = job.await {
             tracing::warn!(error = %e, "{name} ended abnormally");
         }
     }
+    projects.jobs_ended().await;
     reload.abort();
     log.close().context("final flush failed")?;
     tracing::info!("shut down cleanly");

@@ -136,8 +136,7 @@ impl<P: LogPort> Coordinator<P> {
             }
         } else if kind == Kind::Control {
             if let Ok(p) = serde_json::from_slice(&r.payload) {
-                *lock(&self.pause) = p;
-                self.claimable.notify_waiters();
+                self.apply_switch(rest, p);
             }
         }
     }

@@ -27,6 +27,7 @@ pub mod import;
 pub mod inbox;
 mod load;
 pub mod project;
+pub mod projects;
 mod reaper;
 mod reservation;
 pub mod reservations;
@@ -67,6 +68,7 @@ pub use claims::GONE_BEFORE_ANSWER;
 pub use control::Pause;
 pub use facets::{Agents, Channels, Inbox, Reservations, Slots, Tasks};
 pub use import::Imported;
+pub use projects::{ProjectInfo, Projects};
 pub use transitions::Finish;
 
 pub use crate::streams::STATE_SUBJECTS;
@@ -211,6 +213,8 @@ pub struct Coordinator<P: LogPort> {
     /// (follow.rs watches from there).
     followed: std::sync::atomic::AtomicU64,
     pause: Mutex<control::Pause>,
+    /// Shared by every project's coordinator in one server (control.rs).
+    machine: Arc<control::Machine>,
 
     // Tasks.
     /// Shared with the hook that applies a stored change before its copy
@@ -259,6 +263,17 @@ impl<P: LogPort> Coordinator<P> {
         config: CoordConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, CoordError> {
+        Self::open_in(port, config, clock, Arc::default()).await
+    }
+
+    /// As `open_with_clock`, sharing `machine` with the other projects of
+    /// one server (`projects.rs`).
+    pub(crate) async fn open_in(
+        port: P,
+        config: CoordConfig,
+        clock: Arc<dyn Clock>,
+        machine: Arc<control::Machine>,
+    ) -> Result<Arc<Self>, CoordError> {
         project::validate_project(&config.project)?;
         let coord = Coordinator {
             subjects: project::Subjects::of(&config.project),
@@ -273,6 +288,7 @@ impl<P: LogPort> Coordinator<P> {
             reservation_lock: tokio::sync::Mutex::new(()),
             dedup_lock: tokio::sync::Mutex::new(()),
             pause: Mutex::new(control::Pause::default()),
+            machine,
             inbox_changed: Notify::new(),
             slot_changed: Notify::new(),
             followed: std::sync::atomic::AtomicU64::new(0),

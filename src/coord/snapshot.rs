@@ -50,7 +50,7 @@ impl<P: LogPort> Coordinator<P> {
     /// The port keeps one snapshot, the default project's; another
     /// project loads from its records (a project's board is small next to
     /// what snapshots are for).
-    fn keeps_snapshots(&self) -> bool {
+    pub(super) fn keeps_snapshots(&self) -> bool {
         self.config.project == super::project::DEFAULT_PROJECT
     }
 

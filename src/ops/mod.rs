@@ -40,6 +40,7 @@ mod inbox;
 pub mod messages;
 mod parse;
 mod progress;
+pub mod projects;
 pub mod reservations;
 mod reserve;
 mod send_message;

@@ -19,15 +19,13 @@ impl Backend {
             Backend::JetStream(_) => "jetstream",
         }
     }
-
-    /// Whether other instances may write to the same store (they are then
-    /// followed, and jobs that must run once take a lease).
-    pub fn is_shared(&self) -> bool {
-        matches!(self, Backend::JetStream(_))
-    }
 }
 
 impl LogPort for Backend {
+    fn is_shared(&self) -> bool {
+        matches!(self, Backend::JetStream(_))
+    }
+
     async fn append(
         &self,
         subject: &str,

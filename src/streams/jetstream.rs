@@ -244,6 +244,10 @@ impl JetStreamPort {
 }
 
 impl LogPort for JetStreamPort {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     async fn append(
         &self,
         subject: &str,

@@ -151,6 +151,12 @@ pub trait LogPort: Send + Sync + 'static {
         after: u64,
     ) -> impl Future<Output = Result<Watch, PortError>> + Send;
 
+    /// Whether other instances may write to the same store (they are then
+    /// followed, and jobs that must run once take a lease).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// Takes or renews the lease `name` for `holder`: true while `holder`
     /// has it. A lease not renewed for `ttl` may be taken by another
     /// holder; so jobs that must run once (the reaper) run on one
@@ -222,6 +228,10 @@ impl<P: LogPort> LogPort for std::sync::Arc<P> {
 
     async fn head(&self, filter: &str) -> Result<u64, PortError> {
         (**self).head(filter).await
+    }
+
+    fn is_shared(&self) -> bool {
+        (**self).is_shared()
     }
 
     async fn watch(&self, filter: &str, after: u64) -> Result<Watch, PortError> {

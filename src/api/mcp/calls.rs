@@ -14,8 +14,9 @@ use rmcp::RoleServer;
 
 use super::front::Call;
 use super::{Hive, AGENT_HEADER};
-use crate::coord::CoordError;
+use crate::coord::{CoordError, Coordinator};
 use crate::ops::{self, Ctx, OpError, Operation, Visit};
+use crate::streams::Backend;
 
 type Answer = Result<CallToolResponse, ErrorData>;
 
@@ -66,14 +67,29 @@ impl Hive {
             })
     }
 
+    /// The project the call names (`X-Hivelog-Project` on the request
+    /// that carried it), else the default one.
+    async fn project(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<Arc<Coordinator<Backend>>, ErrorData> {
+        match ctx.extensions.get::<axum::http::request::Parts>() {
+            Some(parts) => crate::api::project::of_request(parts, &self.state)
+                .await
+                .map_err(|e| ErrorData::invalid_params(e.detail, None)),
+            None => Ok(self.state.projects.default_project().clone()),
+        }
+    }
+
     /// The agent, after counting the call as a sign of its life.
     async fn caller(
         &self,
+        coord: &Coordinator<Backend>,
         named: Option<&str>,
         ctx: &RequestContext<RoleServer>,
     ) -> Result<String, ErrorData> {
         let agent = Self::agent(named, ctx)?;
-        match self.state.coord.agents().touch(&agent, None).await {
+        match coord.agents().touch(&agent, None).await {
             Ok(()) => Ok(agent),
             Err(CoordError::Invalid(msg)) => Err(ErrorData::invalid_params(msg, None)),
             Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
@@ -112,14 +128,15 @@ impl Hive {
             Ok(r) => r,
             Err(e) => return finish::<()>(Err(e)),
         };
-        let agent = self.caller(request.agent_id(), ctx).await?;
+        let coord = self.project(ctx).await?;
+        let agent = self.caller(&coord, request.agent_id(), ctx).await?;
         let call = call_of(ctx);
         let on_grant = call.clone().map(|call| {
             Box::new(move |undo: ops::Undo| call.undo_unless_delivered(undo))
                 as Box<dyn Fn(ops::Undo) + Send + Sync>
         });
         let op_ctx = Ctx {
-            coord: self.state.coord.clone(),
+            coord,
             agent,
             // The front door's token fires when the client hangs up or
             // cancels; without it, the SDK's own.

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::PRECISE_HEADER;
 use crate::api::extract::{Json, OptionalJson, Path, Query};
+use crate::api::project::Project;
 use crate::api::validation::ModelBody;
-use crate::api::{ApiError, AppState, MAX_FETCH_WAIT};
+use crate::api::{ApiError, MAX_FETCH_WAIT};
 use crate::coord::tasks::Written;
 use crate::coord::{CoordError, Finish};
 use crate::log::duration::parse_duration;
@@ -54,14 +54,13 @@ fn precise(headers: &HeaderMap, e: CoordError, agent: &str) -> ApiError {
 }
 
 pub(super) async fn claim(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson<AgentStep>,
 ) -> Result<axum::Json<TaskStep>, ApiError> {
     let agent = body.agent_id.unwrap_or_default();
-    let w = state
-        .coord
+    let w = coord
         .tasks()
         .claim(&id, &agent)
         .await
@@ -75,7 +74,7 @@ pub(super) struct WaitQuery {
 }
 
 pub(super) async fn claim_next(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Query(q): Query<WaitQuery>,
     OptionalJson(body): OptionalJson<AgentStep>,
 ) -> Result<Response, ApiError> {
@@ -97,7 +96,7 @@ pub(super) async fn claim_next(
     let gone = CancellationToken::new();
     let _left = gone.clone().drop_guard();
     let claim = {
-        let (coord, agent) = (state.coord.clone(), agent.clone());
+        let (coord, agent) = (coord.clone(), agent.clone());
         tokio::spawn(async move {
             coord
                 .tasks()
@@ -118,14 +117,13 @@ pub(super) async fn claim_next(
 }
 
 pub(super) async fn complete(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
     ModelBody(model): ModelBody,
 ) -> Result<axum::Json<TaskStep>, ApiError> {
     let body: CompleteStep = model.object_or_null("result").parse()?;
     let agent = body.agent_id.unwrap_or_default();
-    let w = state
-        .coord
+    let w = coord
         .tasks()
         .complete(
             &id,
@@ -144,13 +142,12 @@ pub(super) async fn complete(
 }
 
 pub(super) async fn release(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<AgentStep>,
 ) -> Result<axum::Json<TaskStep>, ApiError> {
     let agent = body.agent_id.unwrap_or_default();
-    let w = state
-        .coord
+    let w = coord
         .tasks()
         .release(&id, &agent, body.fencing_token)
         .await?;
@@ -158,12 +155,11 @@ pub(super) async fn release(
 }
 
 pub(super) async fn cancel(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<AgentStep>,
 ) -> Result<axum::Json<TaskStep>, ApiError> {
-    let w = state
-        .coord
+    let w = coord
         .tasks()
         .cancel(&id, body.agent_id.as_deref(), body.reason)
         .await?;
@@ -183,13 +179,12 @@ pub(super) struct ProgressBody {
 }
 
 pub(super) async fn progress(
-    State(state): State<AppState>,
+    Project(coord): Project,
     Path(id): Path<String>,
     Json(body): Json<ProgressBody>,
 ) -> Result<axum::Json<TaskStep>, ApiError> {
     let agent = body.agent_id.unwrap_or_default();
-    let w = state
-        .coord
+    let w = coord
         .tasks()
         .progress(&id, &agent, body.note, body.percent, body.fencing_token)
         .await?;
