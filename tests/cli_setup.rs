@@ -413,7 +413,13 @@ async fn with_a_token_what_setup_writes_authenticates_and_holds_no_secret() {
     );
     assert_eq!(mode & 0o777, 0o600, "only the user reads it");
 
-    // Each harness's hook, run as the harness runs it, gets in.
+    // Each harness's hook, run as the harness runs it, gets in, and reads
+    // the project setup derived (which the MCP config names too).
+    let derived = json_file(&project.join(".mcp.json"))["mcpServers"]["hivelog"]["env"]
+        ["HIVELOG_PROJECT"]
+        .as_str()
+        .expect("the MCP config names the project")
+        .to_string();
     for (file, event) in [
         (".claude/settings.json", "UserPromptSubmit"),
         (".codex/hooks.json", "SessionStart"),
@@ -423,6 +429,7 @@ async fn with_a_token_what_setup_writes_authenticates_and_holds_no_secret() {
         let posted = client()
             .post(server.url("/api/messages"))
             .bearer_auth("s3cret")
+            .header("X-Hivelog-Project", &derived)
             .json(&note);
         assert_eq!(send(posted).await.0, 200);
         let hooks = our_hooks(&json_file(&project.join(file)));

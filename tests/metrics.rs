@@ -118,8 +118,14 @@ async fn metrics_parse_and_move_with_work() {
     let after = scrape(&server).await;
     assert_eq!(after["hivelog_claims_won_total"], 1.0);
     assert_eq!(after["hivelog_claims_lost_total"], 1.0);
-    assert_eq!(after["hivelog_tasks{project=\"default\",status=\"claimed\"}"], 1.0);
-    assert_eq!(after["hivelog_agents{project=\"default\",health=\"active\"}"], 1.0);
+    assert_eq!(
+        after["hivelog_tasks{project=\"default\",status=\"claimed\"}"],
+        1.0
+    );
+    assert_eq!(
+        after["hivelog_agents{project=\"default\",health=\"active\"}"],
+        1.0
+    );
     assert!(
         after["hivelog_messages_published_total"]
             >= before["hivelog_messages_published_total"] + 3.0

@@ -27,6 +27,9 @@ pub struct Client {
     http: reqwest::Client,
     base: Url,
     token: Option<String>,
+    /// Headers every request carries: the project (and the repository it
+    /// was derived from).
+    scope: Vec<(&'static str, String)>,
     /// For an https:// server: also used by the WebSocket client.
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
@@ -77,8 +80,32 @@ impl Client {
             http,
             base,
             token: token.filter(|t| !t.is_empty()),
+            scope: Vec::new(),
             tls,
         })
+    }
+
+    /// Every request names `project` (none: the server's default one)
+    /// and the repository it was derived from.
+    pub fn in_project(mut self, project: Option<&str>, repository: Option<&str>) -> Self {
+        self.scope.clear();
+        if let Some(p) = project.filter(|p| !p.is_empty()) {
+            self.scope
+                .push((crate::api::project::PROJECT_HEADER, p.to_string()));
+        }
+        if let Some(r) = repository.filter(|r| !r.is_empty()) {
+            self.scope
+                .push((crate::api::project::REPOSITORY_HEADER, r.to_string()));
+        }
+        self
+    }
+
+    /// The project requests name, if any.
+    pub fn project(&self) -> Option<&str> {
+        self.scope
+            .iter()
+            .find(|(h, _)| *h == crate::api::project::PROJECT_HEADER)
+            .map(|(_, p)| p.as_str())
     }
 
     pub fn token(&self) -> Option<&str> {
@@ -168,6 +195,9 @@ impl Client {
         headers: &[(&str, &str)],
     ) -> Result<Answer, CliError> {
         let mut request = self.http.request(method, self.url(segments));
+        for (name, value) in &self.scope {
+            request = request.header(*name, value);
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

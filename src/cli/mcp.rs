@@ -41,7 +41,13 @@ struct Forward {
     server: String,
     agent: Option<String>,
     has_token: bool,
+    /// The worktree the harness runs the bridge in: absolute paths an
+    /// agent names inside it are sent relative to its root (`paths.rs`).
+    worktree: Option<std::path::PathBuf>,
 }
+
+/// The arguments of each tool that name files.
+const PATH_ARGUMENTS: [(&str, &str); 2] = [("reserve", "globs"), ("add_task", "files")];
 
 impl Forward {
     /// What went wrong reaching the server, as an MCP error an agent (and
@@ -69,7 +75,29 @@ impl Forward {
         ErrorData::internal_error(message, None)
     }
 
+    /// The call with its file arguments relative to the repository root.
+    fn rooted(&self, request: &CallToolRequestParams) -> Option<CallToolRequestParams> {
+        let worktree = self.worktree.as_deref()?;
+        let (_, field) = PATH_ARGUMENTS
+            .iter()
+            .find(|(tool, _)| *tool == request.name)?;
+        let mut request = request.clone();
+        let paths = request
+            .arguments
+            .as_mut()?
+            .get_mut(*field)?
+            .as_array_mut()?;
+        for p in paths.iter_mut() {
+            if let Some(text) = p.as_str() {
+                *p = Value::String(super::paths::relative_to_root(worktree, None, text));
+            }
+        }
+        Some(request)
+    }
+
     async fn forward(&self, request: &CallToolRequestParams) -> Result<Value, ErrorData> {
+        let rooted = self.rooted(request);
+        let request = rooted.as_ref().unwrap_or(request);
         let rpc = ToolCall {
             jsonrpc: "2.0",
             id: 1,
@@ -218,6 +246,7 @@ pub async fn run(conn: &Conn, args: McpArgs) -> Result<(), CliError> {
         client,
         server: conn.server.trim_end_matches('/').to_string(),
         agent: args.agent,
+        worktree: super::paths::here().map(|(top, _)| top),
     };
     let server = forward
         .serve(rmcp::transport::stdio())

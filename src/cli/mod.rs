@@ -13,6 +13,8 @@ mod inbox;
 mod mcp;
 mod migrate;
 mod output;
+mod paths;
+mod projects;
 mod pubsub;
 mod serve;
 mod setup;
@@ -73,6 +75,18 @@ pub struct Conn {
     /// A PEM certificate to trust besides the system's, for an https:// server with a self-signed or private-CA certificate.
     #[arg(long, global = true, env = "HIVELOG_CA_CERT", value_name = "FILE")]
     ca_cert: Option<std::path::PathBuf>,
+    /// The project (one repository: its tasks, agents, reservations and messages) this command is about. Without it: the one `hivelog setup` recorded for the git repository you are in (`git config hivelog.project`), else the server's default project.
+    #[arg(long, global = true, env = "HIVELOG_PROJECT", value_name = "NAME")]
+    project: Option<String>,
+    /// The repository the project was derived from, recorded with a new project (`hivelog projects` shows it).
+    #[arg(
+        long,
+        global = true,
+        env = "HIVELOG_REPOSITORY",
+        value_name = "REPO",
+        hide = true
+    )]
+    repository: Option<String>,
     /// Print the server's JSON instead of tables (for scripts).
     #[arg(long, global = true)]
     json: bool,
@@ -109,13 +123,22 @@ enum Command {
     /// Named counting semaphores (e.g. `build` with 2 permits): ls, set, acquire, release.
     #[command(subcommand)]
     Slot(slots::SlotCmd),
-    /// Stop granting tasks to every agent until `hivelog resume`.
+    /// Stop granting tasks to every agent of the project until `hivelog resume` (--all: in every project).
     Pause {
         #[arg(long)]
         reason: Option<String>,
+        /// The machine's switch: every project at once.
+        #[arg(long)]
+        all: bool,
     },
-    /// Grant tasks again after `hivelog pause`.
-    Resume,
+    /// Grant tasks again after `hivelog pause` (--all: undo `pause --all`).
+    Resume {
+        /// The machine's switch.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Every project (repository) the server serves: its repository, agents and tasks by status.
+    Projects,
     /// Block until something new arrives in an agent's inbox; print one line per item (exit 0; 1 on timeout, 3 when the server is unreachable).
     Wait(inbox::WaitArgs),
     /// Print an agent's unread inbox (messages that mention it, handoffs to it); for harness hooks.
@@ -165,14 +188,22 @@ impl Conn {
         }
     }
 
+    /// The project this command is about: `--project`/HIVELOG_PROJECT,
+    /// else the one `hivelog setup` recorded for the repository the
+    /// command runs in, else none (the server's default project).
+    fn project(&self) -> Option<String> {
+        self.project.clone().or_else(paths::configured_project)
+    }
+
     /// A client of the server this command talks to.
     fn client(&self) -> Result<Client, CliError> {
-        Client::new(
+        Ok(Client::new(
             &self.server,
             self.server_origin,
             self.token()?,
             self.ca_cert.as_deref(),
-        )
+        )?
+        .in_project(self.project().as_deref(), self.repository.as_deref()))
     }
 }
 
@@ -319,8 +350,9 @@ async fn dispatch(client: &Client, out: Out, command: Command) -> Result<(), Cli
             inbox::inbox(client, out, &agent, ack, format).await
         }
         Command::Setup(_) => Ok(()),
-        Command::Pause { reason } => work::set_paused(client, out, true, reason).await,
-        Command::Resume => work::set_paused(client, out, false, None).await,
+        Command::Pause { reason, all } => work::set_paused(client, out, true, reason, all).await,
+        Command::Resume { all } => work::set_paused(client, out, false, None, all).await,
+        Command::Projects => projects::list(client, out).await,
         Command::Wait(args) => inbox::wait(client, out, args).await,
     }
 }

@@ -11,7 +11,7 @@ use clap::Subcommand;
 pub enum ReservationsCmd {
     /// Exit 1 (naming the holder) when another agent holds any of these paths; for a pre-commit hook.
     Check {
-        /// Paths relative to the project root (e.g. from `git diff --cached --name-only`).
+        /// Paths in this worktree: relative to the directory the command runs in (a git hook runs at the root, so `git diff --cached --name-only` fits), or absolute.
         #[arg(required = true)]
         paths: Vec<String>,
         /// Your own reservations do not count.
@@ -48,6 +48,7 @@ pub enum ReservationsCmd {
 pub async fn reservations(client: &Client, out: Out, cmd: ReservationsCmd) -> Result<(), CliError> {
     match cmd {
         ReservationsCmd::Check { paths, agent } => {
+            let paths = super::paths::from_here(paths);
             let answer: Checked = client
                 .post_as(
                     &["api", "v2", "reservations", "check"],
@@ -130,7 +131,7 @@ pub async fn reservations(client: &Client, out: Out, cmd: ReservationsCmd) -> Re
                     &["api", "v2", "reservations"],
                     &Reserve {
                         agent_id: agent,
-                        globs,
+                        globs: super::paths::from_here(globs),
                         exclusive: Some(!shared),
                         ttl,
                         reason,
@@ -157,7 +158,7 @@ pub async fn reservations(client: &Client, out: Out, cmd: ReservationsCmd) -> Re
                     &["api", "v2", "reservations", "release"],
                     &Release {
                         agent_id: agent,
-                        globs,
+                        globs: super::paths::from_here(globs),
                     },
                 )
                 .await?;
@@ -177,17 +178,33 @@ pub async fn set_paused(
     out: Out,
     paused: bool,
     reason: Option<String>,
+    machine: bool,
 ) -> Result<(), CliError> {
     let by = std::env::var("USER").ok();
-    let answer = client
-        .post(&["api", "v2", "pause"], &SetPause { paused, by, reason })
-        .await?;
+    let route: &[&str] = if machine {
+        &["api", "v2", "pause", "machine"]
+    } else {
+        &["api", "v2", "pause"]
+    };
+    let answer = client.post(route, &SetPause { paused, by, reason }).await?;
+    let scope = match (machine, client.project()) {
+        (true, _) => "in every project".to_string(),
+        (false, Some(p)) => format!("in project {p}"),
+        (false, None) => "in the default project".to_string(),
+    };
     if out.json {
         out.json(&answer);
     } else if paused {
-        out.line("Paused: no task is granted until `hivelog resume`.");
+        let resume = if machine {
+            "hivelog resume --all"
+        } else {
+            "hivelog resume"
+        };
+        out.line(&format!(
+            "Paused {scope}: no task is granted until `{resume}`."
+        ));
     } else {
-        out.line("Resumed: tasks are granted again.");
+        out.line(&format!("Resumed {scope}: tasks are granted again."));
     }
     Ok(())
 }

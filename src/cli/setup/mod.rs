@@ -24,6 +24,7 @@
 //!   `followup_message` is sent as the next prompt), `.cursor/rules/*.mdc`.
 
 mod merge;
+pub mod repo;
 
 use std::path::{Path, PathBuf};
 
@@ -69,7 +70,7 @@ impl Harness {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Run it again (another --agent, --server or binary) and it replaces what it wrote before, and nothing else.\n\nAgainst a server with a token: pass --token (or set HIVELOG_TOKEN). The token is saved outside the project ($XDG_CONFIG_HOME/hivelog/tokens/, else ~/.config/..., mode 0600) and the files setup writes name that file, never the token itself; or name a file of your own with --token-file."
+    after_help = "The project (tasks, agents, reservations and messages of one repository) is derived from git: every worktree of a repository gets the same one, any other repository another; --project NAME chooses it instead.\n\nRun it again (another --agent, --server or binary) and it replaces what it wrote before, and nothing else.\n\nAgainst a server with a token: pass --token (or set HIVELOG_TOKEN). The token is saved outside the project ($XDG_CONFIG_HOME/hivelog/tokens/, else ~/.config/..., mode 0600) and the files setup writes name that file, never the token itself; or name a file of your own with --token-file."
 )]
 pub struct SetupArgs {
     #[arg(value_enum)]
@@ -77,9 +78,10 @@ pub struct SetupArgs {
     /// The project to set up (default: the current directory).
     #[arg(long, value_name = "PROJECT")]
     dir: Option<PathBuf>,
-    /// The agent name the harness works as (default: <harness>-<project directory name>).
+    /// The agent name the harness works as (default: <harness>-<worktree directory name>-<hash>, unique per worktree and repository).
     #[arg(long, value_name = "AGENT_ID")]
     agent: Option<String>,
+
     /// Print what would be written instead of writing it.
     #[arg(long)]
     dry_run: bool,
@@ -156,6 +158,8 @@ fn read_json(path: &Path) -> Result<Value, CliError> {
 struct Target<'a> {
     agent: &'a str,
     server: &'a str,
+    project: &'a str,
+    repository: &'a str,
     /// The file holding the token, when the server wants one.
     token_file: Option<&'a str>,
 }
@@ -163,7 +167,11 @@ struct Target<'a> {
 impl Target<'_> {
     /// The environment `hivelog mcp` runs with.
     fn env(&self) -> Vec<(&'static str, String)> {
-        let mut env = vec![("HIVELOG_SERVER", self.server.to_string())];
+        let mut env = vec![
+            ("HIVELOG_SERVER", self.server.to_string()),
+            ("HIVELOG_PROJECT", self.project.to_string()),
+            ("HIVELOG_REPOSITORY", self.repository.to_string()),
+        ];
         if let Some(f) = self.token_file {
             env.push(("HIVELOG_TOKEN_FILE", f.to_string()));
         }
@@ -175,6 +183,8 @@ impl Target<'_> {
             shell_word(hivelog),
             "--server".into(),
             shell_word(self.server),
+            "--project".into(),
+            shell_word(self.project),
         ];
         if let Some(f) = self.token_file {
             words.extend(["--token-file".into(), shell_word(f)]);
@@ -275,24 +285,22 @@ fn plan(harness: Harness, dir: &Path, t: &Target) -> Result<Vec<Write>, CliError
     })
 }
 
-/// The default agent name: the harness and the project directory's name.
-fn default_agent(harness: Harness, dir: &Path) -> String {
-    let project = dir
-        .canonicalize()
-        .ok()
-        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "project".into());
-    let clean: String = project
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("{}-{clean}", harness.name())
+/// The default agent name: the harness, the worktree's directory name and
+/// a hash of the repository and the worktree, so two worktrees (or two
+/// repositories whose directories share a name) never get the same one.
+fn default_agent(harness: Harness, repo: &repo::Repo) -> String {
+    let readable = repo
+        .worktree
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let identity = format!("{}\0{}", repo.repository, repo.worktree.display());
+    let max = 50 - harness.name().len() - 1;
+    format!(
+        "{}-{}",
+        harness.name(),
+        repo::named(&readable, &identity, max)
+    )
 }
 
 pub fn run(conn: &Conn, args: SetupArgs) -> Result<(), CliError> {
@@ -307,15 +315,27 @@ pub fn run(conn: &Conn, args: SetupArgs) -> Result<(), CliError> {
             dir.display()
         )));
     }
+    let repo = repo::of(&dir);
+    // `--project` (or HIVELOG_PROJECT) overrides what git says; a run
+    // before may have recorded one.
+    let project = conn
+        .project
+        .clone()
+        .or_else(|| super::paths::configured_project_in(&dir))
+        .unwrap_or_else(|| repo.project.clone());
+    crate::coord::project::validate_project(&project)
+        .map_err(|e| CliError::input(format!("--project: {e}")))?;
     let agent = args
         .agent
-        .unwrap_or_else(|| default_agent(args.harness, &dir));
+        .unwrap_or_else(|| default_agent(args.harness, &repo));
     crate::coord::task::validate_id("--agent", &agent, 50)
         .map_err(|e| CliError::input(e.to_string()))?;
     let token_file = token::file_for(conn, &dir, args.dry_run)?;
     let target = Target {
         agent: &agent,
         server: &conn.server,
+        project: &project,
+        repository: &repo.repository,
         token_file: token_file.as_deref(),
     };
     let writes = plan(args.harness, &dir, &target)?;
@@ -348,10 +368,17 @@ pub fn run(conn: &Conn, args: SetupArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
         println!("wrote      {}", path.display());
     }
+    if !args.dry_run && repo.in_git {
+        // Every worktree of the repository reads it (the CLI, the
+        // pre-commit check).
+        repo::record_project(&dir, &project)?;
+        println!("recorded   git config hivelog.project {project}");
+    }
     if !args.dry_run {
         println!(
-            "{} will work as agent {agent} against {}; start the server with `hivelog serve`.",
+            "{} will work as agent {agent} in project {project} ({}) against {}; start the server with `hivelog serve`.",
             args.harness.name(),
+            repo.repository,
             conn.server
         );
         println!("{}", args.harness.next_step(&dir));
