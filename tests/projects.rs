@@ -329,3 +329,72 @@ async fn metrics_label_tasks_by_project() {
     );
     assert!(text.contains("hivelog_projects 2"), "{text}");
 }
+
+#[tokio::test]
+async fn a_machine_slot_is_shared_by_every_project_and_a_project_slot_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let put = |project: &str, name: &str, body: Value| {
+        client()
+            .put(server.url(&format!("/api/v2/slots/{name}")))
+            .header(HEADER, project)
+            .json(&body)
+    };
+    let acquire = |project: &str, name: &str, agent: &str| {
+        post(
+            &server,
+            Some(project),
+            &format!("/api/v2/slots/{name}/acquire"),
+            json!({"agent_id": agent}),
+        )
+    };
+    let (status, slot) = send(put("a", "build", json!({"permits": 1, "scope": "machine"}))).await;
+    assert_eq!(status, 200, "{slot}");
+    assert_eq!(slot["scope"], "machine");
+    let (status, lint) = send(put("a", "lint", json!({"permits": 1}))).await;
+    assert_eq!((status, &lint["scope"]), (200, &json!("project")), "{lint}");
+
+    // b takes the machine's only build permit; a then finds it full.
+    let (status, got) = send(acquire("b", "build", "agent-b")).await;
+    assert_eq!(status, 200, "{got}");
+    let full = send(acquire("a", "build", "agent-a")).await;
+    assert_error(&full, 409, "by agent-b");
+    // a's lint slot is a's: b has none of that name, a has its permit free.
+    assert_error(
+        &send(acquire("b", "lint", "agent-b")).await,
+        422,
+        "no slot named lint",
+    );
+    assert_eq!(send(acquire("a", "lint", "agent-a")).await.0, 200);
+
+    // Listings: each project sees its own and the machine's.
+    let names = |body: &Value| -> Vec<String> {
+        body["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}:{}",
+                    s["name"].as_str().unwrap(),
+                    s["scope"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let (_, in_a) = send(get(&server, Some("a"), "/api/v2/slots")).await;
+    assert_eq!(names(&in_a), ["build:machine", "lint:project"]);
+    let (_, in_b) = send(get(&server, Some("b"), "/api/v2/slots")).await;
+    assert_eq!(names(&in_b), ["build:machine"]);
+
+    // Released from b's side, a can take it.
+    let (status, _) = send(post(
+        &server,
+        Some("b"),
+        "/api/v2/slots/build/release",
+        json!({"agent_id": "agent-b"}),
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(send(acquire("a", "build", "agent-a")).await.0, 200);
+}

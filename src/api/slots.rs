@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::routing::{get, post, put};
 
 use super::extract::{Json, Path};
 use super::openapi::{get_op, post_op, put_op, Routes};
-use super::{ApiError, MAX_FETCH_WAIT};
+use super::{ApiError, AppState, MAX_FETCH_WAIT};
 use crate::api::project::Project;
 use crate::coord::slots::Slot;
 use crate::log::duration::parse_duration;
@@ -27,7 +28,8 @@ pub fn routes() -> Routes {
             "/api/v2/slots/{name}",
             put(set),
             vec![put_op("Create a slot or change its size")
-                .body(r#"{"permits":2}"#)
+                .about("scope: project (the default for a new slot) or machine — one slot every project acquires from, e.g. a build slot guarding the machine's CPUs.")
+                .body(r#"{"permits":2,"scope":"machine"}"#)
                 .answers(422, "permits out of range")],
         )
         .route(
@@ -46,17 +48,24 @@ pub fn routes() -> Routes {
         )
 }
 
-async fn list(Project(coord): Project) -> Result<axum::Json<Slots>, ApiError> {
-    let slots = coord.slots().list().await?;
+async fn list(
+    State(state): State<AppState>,
+    Project(coord): Project,
+) -> Result<axum::Json<Slots>, ApiError> {
+    let slots = state.projects.slots_of(&coord).await?;
     Ok(axum::Json(Slots { slots }))
 }
 
 async fn set(
+    State(state): State<AppState>,
     Project(coord): Project,
     Path(name): Path<String>,
     Json(body): Json<SetSlot>,
 ) -> Result<axum::Json<Slot>, ApiError> {
-    Ok(axum::Json(coord.slots().set(&name, body.permits).await?))
+    let home = state.projects.slot_home(&coord, &name, body.scope).await?;
+    Ok(axum::Json(
+        home.slots().set(&name, body.permits, body.scope).await?,
+    ))
 }
 
 fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, ApiError> {
@@ -67,6 +76,7 @@ fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duratio
 }
 
 async fn acquire(
+    State(state): State<AppState>,
     Project(coord): Project,
     Path(name): Path<String>,
     Json(body): Json<Acquire>,
@@ -82,7 +92,8 @@ async fn acquire(
             MAX_FETCH_WAIT.as_secs()
         )));
     }
-    let (permit, slot) = coord
+    let home = state.projects.slot_home(&coord, &name, None).await?;
+    let (permit, slot) = home
         .slots()
         .acquire(&name, &body.agent_id, ttl, wait, body.permits)
         .await?;
@@ -95,11 +106,13 @@ async fn acquire(
 }
 
 async fn release(
+    State(state): State<AppState>,
     Project(coord): Project,
     Path(name): Path<String>,
     Json(body): Json<ReleaseSlot>,
 ) -> Result<axum::Json<SlotReleased>, ApiError> {
-    let ended = coord
+    let home = state.projects.slot_home(&coord, &name, None).await?;
+    let ended = home
         .slots()
         .release(&name, &body.agent_id, body.permit_id.as_deref())
         .await?;

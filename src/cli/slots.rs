@@ -4,7 +4,7 @@
 
 use super::client::{typed, Body, CliError, Client};
 use super::output::{cell, shown, tinted, Out, Table, Tone};
-use crate::coord::slots::Slot;
+use crate::coord::slots::{Slot, SlotScope};
 use crate::ops::slots::{Acquire, Acquired, ReleaseSlot, SetSlot, SlotReleased, Slots};
 use clap::Subcommand;
 
@@ -13,7 +13,16 @@ pub enum SlotCmd {
     /// Every slot with its size and holders.
     Ls,
     /// Create a slot or change its size.
-    Set { name: String, permits: u32 },
+    Set {
+        name: String,
+        permits: u32,
+        /// One slot for every project on the server (e.g. a build slot guarding the machine's CPUs); a new slot is its project's otherwise.
+        #[arg(long, conflicts_with = "project_only")]
+        machine: bool,
+        /// Make it this project's alone again.
+        #[arg(long = "project-only")]
+        project_only: bool,
+    },
     /// Take a permit (exit 1 when the slot is still full after --wait).
     Acquire {
         name: String,
@@ -60,14 +69,24 @@ pub async fn run(client: &Client, out: Out, cmd: SlotCmd) -> Result<(), CliError
             }
             table.print(&out);
         }
-        SlotCmd::Set { name, permits } => {
+        SlotCmd::Set {
+            name,
+            permits,
+            machine,
+            project_only,
+        } => {
+            let scope = match (machine, project_only) {
+                (true, _) => Some(SlotScope::Machine),
+                (_, true) => Some(SlotScope::Project),
+                _ => None,
+            };
             let slot: Slot = typed(
                 client
                     .call(
                         reqwest::Method::PUT,
                         &["api", "v2", "slots", &name],
                         &[],
-                        Some(Body::json(&SetSlot { permits })?),
+                        Some(Body::json(&SetSlot { permits, scope })?),
                         &[],
                     )
                     .await?
@@ -76,7 +95,11 @@ pub async fn run(client: &Client, out: Out, cmd: SlotCmd) -> Result<(), CliError
             if out.json {
                 out.json(&slot);
             } else {
-                out.line(&format!("Slot {name}: {} permits", slot.permits));
+                let whose = match slot.scope {
+                    SlotScope::Machine => "shared by every project",
+                    SlotScope::Project => "this project's",
+                };
+                out.line(&format!("Slot {name}: {} permits, {whose}", slot.permits));
             }
         }
         SlotCmd::Acquire {

@@ -142,7 +142,7 @@ async fn a_slot_never_grants_more_permits_than_it_has() {
     let (coord, clock) = open_on(MemoryPort::new()).await;
     let slots = coord.slots();
     let ttl = Duration::from_secs(60);
-    slots.set("build", 2).await.unwrap();
+    slots.set("build", 2, None).await.unwrap();
     let (a, _) = slots
         .acquire("build", "a1", ttl, Duration::ZERO, None)
         .await

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::clock::Clock;
 use super::control::Machine;
 use super::project::{validate_project, DEFAULT_PROJECT};
+use super::slots::{Slot, SlotScope};
 use super::time::Timestamp;
 use super::{lock, CoordConfig, CoordError, Coordinator, Pause};
 use crate::streams::LogPort;
@@ -257,6 +258,51 @@ impl<P: LogPort + Clone> Projects<P> {
             c.wake_claimers();
         }
         Ok(state)
+    }
+}
+
+impl<P: LogPort + Clone> Projects<P> {
+    /// Where the slot `name` asked for in `asked`'s project lives: the
+    /// default project's, when it is a machine slot; else the project's
+    /// own. `scope` is what a caller setting the slot asks for.
+    pub async fn slot_home(
+        &self,
+        asked: &Arc<Coordinator<P>>,
+        name: &str,
+        scope: Option<SlotScope>,
+    ) -> Result<Arc<Coordinator<P>>, CoordError> {
+        if scope == Some(SlotScope::Machine) {
+            return Ok(self.default.clone());
+        }
+        if Arc::ptr_eq(asked, &self.default) || scope == Some(SlotScope::Project) {
+            return Ok(asked.clone());
+        }
+        let (slot, _) = self.default.load_slot(name).await?;
+        Ok(match slot {
+            Some(s) if s.scope == SlotScope::Machine => self.default.clone(),
+            _ => asked.clone(),
+        })
+    }
+
+    /// The slots `project`'s agents can acquire: its own and the
+    /// machine's.
+    pub async fn slots_of(&self, project: &Arc<Coordinator<P>>) -> Result<Vec<Slot>, CoordError> {
+        let mut slots = project.slots().list().await?;
+        if !Arc::ptr_eq(project, &self.default) {
+            let machine = self.default.slots().list().await?;
+            slots.retain(|s| {
+                !machine
+                    .iter()
+                    .any(|m| m.scope == SlotScope::Machine && m.name == s.name)
+            });
+            slots.extend(
+                machine
+                    .into_iter()
+                    .filter(|m| m.scope == SlotScope::Machine),
+            );
+            slots.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Ok(slots)
     }
 }
 

@@ -5,6 +5,12 @@
 //! concurrent acquirers can never be granted more permits than there are.
 //! A permit ends when released, when its TTL runs out, or when its agent
 //! is declared dead.
+//!
+//! A slot belongs to its project, or, when it says `scope: machine`, to
+//! the machine: then it is kept by the default project and every project
+//! acquires from the same one (a `build` slot guarding the machine's CPUs;
+//! `projects.rs` routes to it). A machine slot's permits end by release
+//! or TTL; the death of an agent of another project is not seen there.
 
 use std::time::Duration;
 
@@ -26,11 +32,25 @@ pub struct Permit {
     pub expires_at: Timestamp,
 }
 
+/// Whom a slot's permits are shared by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlotScope {
+    /// The agents of its project.
+    #[default]
+    Project,
+    /// Every project on the server.
+    Machine,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Slot {
     pub name: String,
     pub permits: u32,
     pub holders: Vec<Permit>,
+    /// Slots written before scopes existed are their project's.
+    #[serde(default)]
+    pub scope: SlotScope,
 }
 
 impl Slot {
@@ -52,7 +72,7 @@ impl<P: LogPort> Coordinator<P> {
         format!("{}.{}", self.subjects.slot, token(name))
     }
 
-    async fn load_slot(&self, name: &str) -> Result<(Option<Slot>, u64), CoordError> {
+    pub(super) async fn load_slot(&self, name: &str) -> Result<(Option<Slot>, u64), CoordError> {
         let loaded = self.load::<Slot>(&self.slot_subject(name)).await?;
         Ok((loaded.value, loaded.last_seq))
     }
@@ -120,8 +140,13 @@ impl<P: LogPort> Coordinator<P> {
 
 impl<P: LogPort> Slots<'_, P> {
     /// Creates a slot or changes its size (holders beyond a smaller size
-    /// keep their permits until they end).
-    pub async fn set(self, name: &str, permits: u32) -> Result<Slot, CoordError> {
+    /// keep their permits until they end) and, when given, its scope.
+    pub async fn set(
+        self,
+        name: &str,
+        permits: u32,
+        scope: Option<SlotScope>,
+    ) -> Result<Slot, CoordError> {
         check_name(name)?;
         if permits == 0 || permits > MAX_PERMITS {
             return Err(CoordError::Invalid(format!(
@@ -134,8 +159,12 @@ impl<P: LogPort> Slots<'_, P> {
                     name: name.to_string(),
                     permits,
                     holders: Vec::new(),
+                    scope: SlotScope::Project,
                 });
                 s.permits = permits;
+                if let Some(scope) = scope {
+                    s.scope = scope;
+                }
                 Ok((Some(s.clone()), s))
             })
             .await
@@ -191,6 +220,7 @@ impl<P: LogPort> Slots<'_, P> {
                             name: name.to_string(),
                             permits,
                             holders: Vec::new(),
+                            scope: SlotScope::Project,
                         },
                         (None, None) => {
                             return Err(CoordError::Invalid(format!(
@@ -221,6 +251,7 @@ impl<P: LogPort> Slots<'_, P> {
                     name: name.to_string(),
                     permits: 0,
                     holders: Vec::new(),
+                    scope: SlotScope::Project,
                 });
                 slot.prune(self.c.clock.now(), &gone);
                 return Err(CoordError::SlotFull(slot));

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::coord::slots::{Permit, Slot};
+use crate::coord::slots::{Permit, Slot, SlotScope};
 
 /// `GET /api/v2/slots`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -17,6 +17,11 @@ pub struct Slots {
 #[serde(deny_unknown_fields)]
 pub struct SetSlot {
     pub permits: u32,
+    /// `machine`: one slot every project shares (kept once, on the
+    /// server); `project` (what a new slot is unless told): this
+    /// project's alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<SlotScope>,
 }
 
 /// `POST /api/v2/slots/{name}/acquire`.
