@@ -539,3 +539,56 @@ async fn claim_races_on_a_replicated_cluster_never_grant_twice() {
     let (b, _db) = instance_on(&cluster.url, &[]);
     claim_race(&a, &b, "r3", 60, 20, 0).await;
 }
+
+/// A project named on one instance is listed and served by the other,
+/// which follows its records (tasks, pause) like the default project's.
+#[tokio::test]
+async fn a_project_named_on_one_instance_is_served_by_the_other() {
+    let Some(nats) = nats::start("a_project_named_on_one_instance_is_served_by_the_other") else {
+        return;
+    };
+    let (a, _da) = instance(&nats);
+    let (b, _db) = instance(&nats);
+    let c = client();
+    let (status, body) = send(
+        c.post(a.url("/api/tasks"))
+            .header("X-Hivelog-Project", "repo-x")
+            .header("X-Hivelog-Repository", "github.com/me/x")
+            .json(&json!({"task_id": "t", "title": "x's", "description": ""})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("b lists repo-x with its task", async || {
+        let (_, list) = send(c.get(b.url("/api/v2/projects"))).await;
+        list["projects"].as_array().is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p["name"] == "repo-x"
+                    && p["repository"] == "github.com/me/x"
+                    && p["tasks"]["available"] == 1
+            })
+        })
+    })
+    .await;
+    // b follows the project: a pause set on a stops grants on b.
+    let (status, _) = send(
+        c.post(a.url("/api/v2/pause"))
+            .header("X-Hivelog-Project", "repo-x")
+            .json(&json!({"paused": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    eventually("b sees repo-x paused", async || {
+        let (_, p) = send(
+            c.get(b.url("/api/v2/pause"))
+                .header("X-Hivelog-Project", "repo-x"),
+        )
+        .await;
+        p["paused"] == true
+    })
+    .await;
+    let (_, default_pause) = send(c.get(b.url("/api/v2/pause"))).await;
+    assert_eq!(
+        default_pause["paused"], false,
+        "the default project is not paused"
+    );
+}

@@ -223,13 +223,65 @@ impl<P: LogPort + Clone> Projects<P> {
     }
 
     /// Starts every project's background jobs, and those of projects
-    /// opened later; they stop when `stop` turns true.
-    pub fn start_jobs(&self, stop: watch::Receiver<bool>) {
+    /// opened later; they stop when `stop` turns true. Where other
+    /// instances share the store, the projects they record are opened
+    /// here too, so every instance lists and reaps them.
+    pub fn start_jobs(self: &Arc<Self>, stop: watch::Receiver<bool>) {
         let mut handles = self.default.jobs(stop.clone());
         for (c, _) in lock(&self.open).values() {
             handles.extend(c.jobs(stop.clone()));
         }
+        if self.port.is_shared() {
+            handles.push(tokio::spawn(self.clone().follow_records(stop.clone())));
+        }
         *lock(&self.jobs) = Some(Jobs { stop, handles });
+    }
+
+    /// Opens each project another instance records, until `stop`.
+    async fn follow_records(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        let filter = format!("{RECORDS}.*");
+        let mut after = self.port.head(&filter).await.unwrap_or(0);
+        loop {
+            let mut watch = match self.port.watch(&filter, after).await {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot follow the project records; trying again");
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                        _ = stop.changed() => return,
+                    }
+                }
+            };
+            loop {
+                tokio::select! {
+                    next = futures_util::StreamExt::next(&mut watch) => match next {
+                        Some(Ok(r)) => {
+                            after = after.max(r.seq);
+                            let Ok(info) = serde_json::from_slice::<ProjectInfo>(&r.payload) else {
+                                continue;
+                            };
+                            // The newest record is what is known about it.
+                            if let Some((_, known)) = lock(&self.open).get_mut(&info.name) {
+                                *known = info;
+                                continue;
+                            }
+                            let _one = self.opening.lock().await;
+                            if self.known(&info.name, None).is_none() {
+                                if let Err(e) = self.open_project(info, false).await {
+                                    tracing::warn!(error = %e, "cannot open a project another instance recorded");
+                                }
+                            }
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "the project watch ended; following again");
+                            break;
+                        }
+                        None => break,
+                    },
+                    _ = stop.changed() => return,
+                }
+            }
+        }
     }
 
     /// Waits for the background jobs to end (after `stop` turned true).
