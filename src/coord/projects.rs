@@ -21,6 +21,8 @@ use super::time::Timestamp;
 use super::{lock, CoordConfig, CoordError, Coordinator, Pause};
 use crate::streams::LogPort;
 
+mod follow;
+
 /// Where the projects are recorded (not under any project's root).
 const RECORDS: &str = "hivelog.state.project";
 
@@ -235,53 +237,6 @@ impl<P: LogPort + Clone> Projects<P> {
             handles.push(tokio::spawn(self.clone().follow_records(stop.clone())));
         }
         *lock(&self.jobs) = Some(Jobs { stop, handles });
-    }
-
-    /// Opens each project another instance records, until `stop`.
-    async fn follow_records(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let filter = format!("{RECORDS}.*");
-        let mut after = self.port.head(&filter).await.unwrap_or(0);
-        loop {
-            let mut watch = match self.port.watch(&filter, after).await {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot follow the project records; trying again");
-                    tokio::select! {
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
-                        _ = stop.changed() => return,
-                    }
-                }
-            };
-            loop {
-                tokio::select! {
-                    next = futures_util::StreamExt::next(&mut watch) => match next {
-                        Some(Ok(r)) => {
-                            after = after.max(r.seq);
-                            let Ok(info) = serde_json::from_slice::<ProjectInfo>(&r.payload) else {
-                                continue;
-                            };
-                            // The newest record is what is known about it.
-                            if let Some((_, known)) = lock(&self.open).get_mut(&info.name) {
-                                *known = info;
-                                continue;
-                            }
-                            let _one = self.opening.lock().await;
-                            if self.known(&info.name, None).is_none() {
-                                if let Err(e) = self.open_project(info, false).await {
-                                    tracing::warn!(error = %e, "cannot open a project another instance recorded");
-                                }
-                            }
-                        }
-                        Some(Err(e)) => {
-                            tracing::warn!(error = %e, "the project watch ended; following again");
-                            break;
-                        }
-                        None => break,
-                    },
-                    _ = stop.changed() => return,
-                }
-            }
-        }
     }
 
     /// Waits for the background jobs to end (after `stop` turned true).
