@@ -1,14 +1,14 @@
 // hivelog dashboard: loads the current state over HTTP, then follows it
 // live over /ws. No framework, no build step, no request leaves the server.
 
-import { $, el, api, parseTs, ago, countdown, TOKEN, whenUnauthorized } from "./util.js";
+import { $, el, api, parseTs, ago, countdown, TOKEN, PROJECT, ALL, whenUnauthorized } from "./util.js";
 import {
   setPause, loadPause, filterQuery, matches, initControls, loadReservations, loadSlots,
   refreshSoon, retryTask, showDetail, approvalControls,
 } from "./work.js";
 
 const state = {
-  prefix: "mjwork", staleAfter: 90, deadAfter: 120,
+  prefix: "mjwork", root: "hivelog.state", staleAfter: 90, deadAfter: 120, projects: [],
   agents: new Map(), selected: null, timeline: [], counts: null,
   columns: Object.fromEntries(["available", "blocked", "claimed", "completed", "failed", "needs_human"]
     .map((c) => [c, { tasks: [], next: null }])),
@@ -22,6 +22,56 @@ whenUnauthorized(() => setConn("reconnecting", "this server needs a token: open 
 window.addEventListener("hashchange", () => {
   if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
 });
+
+// ---- projects ---------------------------------------------------------------
+
+// Each project is one repository's tasks, agents, files and messages. The
+// header switches between them (the page loads again with ?project=) and
+// shows each one's counts; "all projects" is an overview of them.
+function projectHref(name) {
+  return name === "*" ? "?project=*" : name === "default" ? location.pathname : `?project=${encodeURIComponent(name)}`;
+}
+
+function renderProjects() {
+  const current = ALL ? "*" : PROJECT || "default";
+  const select = $("#project");
+  const options = [el("option", { value: "*", text: "all projects" }),
+    ...state.projects.map((p) => el("option", { value: p.name, text: p.name }))];
+  if (!state.projects.some((p) => p.name === current) && current !== "*") {
+    options.push(el("option", { value: current, text: current }));
+  }
+  select.replaceChildren(...options);
+  select.value = current;
+  $("#project-counts").replaceChildren(...state.projects.map((p) => el("a", {
+    href: projectHref(p.name), "data-project": p.name, "data-paused": String(p.paused),
+    title: `${p.name}: ${p.tasks.claimable} available, ${p.tasks.claimed} claimed, ${p.agents} agents${p.paused ? " (paused)" : ""}`,
+    "aria-current": p.name === current ? "page" : "false",
+    text: `${p.name} ${p.tasks.claimable}·${p.tasks.claimed}`,
+  })));
+  if (ALL) {
+    $("#projects tbody").replaceChildren(...state.projects.map((p) => el("tr", { "data-project": p.name },
+      el("td", {}, el("a", { href: projectHref(p.name), text: p.name })),
+      el("td", { text: p.repository || "" }), el("td", { text: p.agents }),
+      el("td", { text: p.tasks.claimable }), el("td", { text: p.tasks.claimed }),
+      el("td", { text: p.tasks.needs_human }), el("td", { text: p.tasks.completed }),
+      el("td", { text: p.tasks.failed }), el("td", { text: p.paused ? "paused" : "" }))));
+    const n = state.projects.reduce((a, p) => a + p.tasks.total, 0);
+    $("#summary").textContent = `${state.projects.length} projects · ${n} tasks`;
+  }
+}
+
+async function loadProjects() {
+  const list = await api("/api/v2/projects");
+  state.projects = list.projects;
+  const here = list.projects.find((p) => p.name === (PROJECT || "default"));
+  if (here) { state.prefix = here.subject_prefix; state.root = here.state_subjects; }
+  renderProjects();
+  return list;
+}
+
+$("#project").addEventListener("change", (ev) => { location.href = projectHref(ev.target.value); });
+document.body.dataset.all = String(ALL);
+$("#projects-section").hidden = !ALL;
 
 // ---- agents ---------------------------------------------------------------
 
@@ -331,6 +381,7 @@ function setConn(s, text) {
 }
 
 function summary() {
+  if (ALL) return;
   const n = state.counts || {};
   const parts = [["claimable", "available"], ["blocked", "blocked"], ["claimed", "claimed"],
     ["completed", "completed"], ["failed", "failed"], ["needs_human", "need a human"]].map(([k, label]) => `${n[k] ?? 0} ${label}`);
@@ -346,6 +397,8 @@ async function loadState() {
   state.prefix = h.subject_prefix || state.prefix;
   state.staleAfter = h.agent_stale_after_seconds ?? state.staleAfter;
   state.deadAfter = h.agent_dead_after_seconds ?? state.deadAfter;
+  await loadProjects();
+  if (ALL) { loadStreams(); await loadPause(); return; }
   const [agents, counts, coord, errors, events] = await Promise.all([
     api("/api/agents?include_stale=true"), api("/api/v2/tasks/counts"),
     api(`/api/v2/messages/coordination?limit=100`), api(`/api/v2/messages/errors?limit=100`),
@@ -377,8 +430,13 @@ function onFrame(f) {
       for (const [id, a] of state.agents) if (f.subject.endsWith("." + id)) state.agents.delete(id);
       renderAgents();
     } else upsertAgent(f.data);
-  } else if (f.sid === "sys") { metrics(f.data); setCounts(f.data.tasks); }
-  else if (f.sid === "control") { if (f.subject.endsWith(".pause")) setPause(f.data); }
+  } else if (f.sid === "sys") {
+    metrics(f.data);
+    // The server's report counts the default project's tasks.
+    if (!PROJECT) setCounts(f.data.tasks);
+  }
+  else if (f.sid === "control") { if (f.subject === `${state.root}.control.pause`) setPause(f.data); }
+  else if (f.sid === "machine") { loadPause().catch(() => {}); }
   else if (f.sid === "res") { refreshSoon("reservations", loadReservations); }
   else if (f.sid === "slots") { refreshSoon("slots", loadSlots); }
   else if (f.sid === "tail") addTail(f);
@@ -390,12 +448,18 @@ function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws${query}`);
   state.ws = ws;
   ws.onopen = async () => {
-    send({ op: "sub", sid: "work", subject: `${state.prefix}.>` });
-    send({ op: "sub", sid: "agents", subject: "hivelog.state.agent.*" });
+    // The project's subjects first, so nothing between them and the
+    // subscriptions is missed.
+    try { await loadProjects(); } catch (e) { console.warn(e); }
     send({ op: "sub", sid: "sys", subject: "$SYS.metrics" });
-    send({ op: "sub", sid: "control", subject: "hivelog.state.control.*" });
-    send({ op: "sub", sid: "res", subject: "hivelog.state.reservation.*" });
-    send({ op: "sub", sid: "slots", subject: "hivelog.state.slot.*" });
+    send({ op: "sub", sid: "machine", subject: "hivelog.state.control.machine" });
+    if (!ALL) {
+      send({ op: "sub", sid: "work", subject: `${state.prefix}.>` });
+      send({ op: "sub", sid: "agents", subject: `${state.root}.agent.*` });
+      send({ op: "sub", sid: "control", subject: `${state.root}.control.*` });
+      send({ op: "sub", sid: "res", subject: `${state.root}.reservation.*` });
+      send({ op: "sub", sid: "slots", subject: `${state.root}.slot.*` });
+    }
     subscribeTail();
     try { await loadState(); } catch (e) { console.warn(e); }
     state.retry = 0;
@@ -421,4 +485,5 @@ initControls(() => {
 setInterval(renderAgents, 1000);
 setInterval(() => { loadReservations().catch(() => {}); loadSlots().catch(() => {}); }, 5000);
 setInterval(loadStreams, 5000);
+setInterval(() => { loadProjects().catch(() => {}); }, 5000);
 connect();

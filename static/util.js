@@ -26,12 +26,21 @@ export const TOKEN = (() => {
   return sessionStorage.getItem("hivelog-token");
 })();
 
+// The project this page shows: ?project=<name> ("*": every project, as an
+// overview); none is the server's default project. Every API call names it.
+export const PROJECT = (() => {
+  const p = new URLSearchParams(location.search).get("project");
+  return p && p !== "default" ? p : null;
+})();
+export const ALL = PROJECT === "*";
+
 let onUnauthorized = () => {};
 export const whenUnauthorized = (f) => { onUnauthorized = f; };
 
 export async function api(path, options = {}) {
   const headers = { ...(options.headers || {}) };
   if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
+  if (PROJECT && !ALL) headers["X-Hivelog-Project"] = PROJECT;
   if (options.json !== undefined) {
     headers["content-type"] = "application/json";
     options = { ...options, method: options.method || "POST", body: JSON.stringify(options.json) };

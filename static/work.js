@@ -2,25 +2,35 @@
 // file reservations (and tasks waiting on them), slots, the task detail
 // view, retrying tasks that need a human, and answering approval requests.
 
-import { $, el, api, parseTs, ago, countdown } from "./util.js";
+import { $, el, api, parseTs, ago, countdown, ALL } from "./util.js";
 
 // ---- pause ------------------------------------------------------------------
 
 let paused = false;
 
+let machine = null;
+
+// In the overview of every project the button is the machine's switch.
 export function setPause(p) {
+  if (ALL) p = machine;
   paused = !!(p && p.paused);
+  const all = machine && machine.paused;
   const btn = $("#pause-btn");
-  btn.textContent = paused ? "Resume grants" : "Pause grants";
+  const what = ALL ? " in every project" : "";
+  btn.textContent = (paused ? "Resume grants" : "Pause grants") + what;
   btn.setAttribute("aria-pressed", String(paused));
-  document.body.dataset.paused = String(paused);
-  $("#pause-state").textContent = paused
-    ? `paused${p.by ? " by " + p.by : ""}${p.reason ? ": " + p.reason : ""} — no task is granted`
-    : "";
+  document.body.dataset.paused = String(paused || !!all);
+  $("#pause-state").textContent = all
+    ? `every project is paused${machine.reason ? ": " + machine.reason : ""} (hivelog resume --all)`
+    : paused
+      ? `paused${p.by ? " by " + p.by : ""}${p.reason ? ": " + p.reason : ""} — no task is granted`
+      : "";
 }
 
 export async function loadPause() {
-  setPause(await api("/api/v2/pause"));
+  const [own, all] = await Promise.all([api("/api/v2/pause"), api("/api/v2/pause/machine")]);
+  machine = all;
+  setPause(own);
 }
 
 // ---- filters ----------------------------------------------------------------
@@ -47,7 +57,10 @@ export function matches(t) {
 export function initControls(onFilter) {
   $("#pause-btn").addEventListener("click", async () => {
     try {
-      setPause(await api("/api/v2/pause", { json: { paused: !paused, by: "dashboard" } }));
+      const route = ALL ? "/api/v2/pause/machine" : "/api/v2/pause";
+      const now = await api(route, { json: { paused: !paused, by: "dashboard" } });
+      if (ALL) machine = now;
+      setPause(now);
     } catch (e) { alert(e.message); }
   });
   let timer = null;

@@ -381,6 +381,12 @@ impl<P: LogPort> Coordinator<P> {
         &self.config
     }
 
+    /// What this project's state records' subjects start with
+    /// (`hivelog.state`, `hivelog.state.p.<name>`).
+    pub fn state_root(&self) -> &str {
+        &self.subjects.root
+    }
+
     /// The storage coordination runs on.
     pub fn port(&self) -> &P {
         &self.port

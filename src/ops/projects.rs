@@ -20,6 +20,11 @@ pub struct ProjectSummary {
     pub tasks: TaskCounts,
     /// This project's own switch (the machine's is beside the list).
     pub paused: bool,
+    /// Where its task events and channel messages are published
+    /// (`mjwork` for the default project, `mjwork.p.<name>` for others).
+    pub subject_prefix: String,
+    /// What its state records' subjects start with.
+    pub state_subjects: String,
 }
 
 /// `GET /api/v2/projects`.
@@ -41,6 +46,8 @@ pub fn list<P: LogPort + Clone>(projects: &Projects<P>) -> ProjectList {
             agents: coord.agents().health_counts().iter().map(|(_, n)| n).sum(),
             tasks: coord.tasks().counts(),
             paused: coord.pause_state().paused,
+            subject_prefix: coord.config().prefix.clone(),
+            state_subjects: coord.state_root().to_string(),
         })
         .collect();
     ProjectList {
