@@ -51,6 +51,8 @@ mod gone_tests;
 mod jetstream_tests;
 #[cfg(test)]
 mod project_tests;
+#[cfg(test)]
+mod projects_tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
