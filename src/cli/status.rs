@@ -82,6 +82,13 @@ pub async fn run(client: &Client, out: Out) -> Result<(), CliError> {
         .join(" · ");
     let mut fields = vec![
         ("server", format!("{server} ({})", health.status)),
+        (
+            "project",
+            client
+                .project()
+                .unwrap_or(crate::coord::project::DEFAULT_PROJECT)
+                .to_string(),
+        ),
         ("version", health.version.clone()),
         ("uptime", seconds(health.uptime_seconds)),
         (
