@@ -294,11 +294,25 @@ async fn a_bad_project_name_is_refused_and_the_number_of_projects_is_bounded() {
     }
     let got = send(client().get(server.url("/api/tasks?project=a.b"))).await;
     assert_error(&got, 422, "project");
+    // Looking at a project that does not exist makes none.
+    assert_eq!(task_ids(&server, Some("ghost")).await, Vec::<String>::new());
+    let (status, _) = send(get(&server, Some("ghost"), "/api/v2/pause")).await;
+    assert_eq!(status, 200);
+    let (_, list) = send(get(&server, None, "/api/v2/projects")).await;
+    assert_eq!(list["projects"].as_array().map(Vec::len), Some(1), "{list}");
     // The default and two more; a third is refused, the others still work.
     add_task(&server, Some("one"), "t", "t").await;
     add_task(&server, Some("two"), "t", "t").await;
-    let got = send(get(&server, Some("three"), "/api/tasks")).await;
+    let got = send(post(
+        &server,
+        Some("three"),
+        "/api/tasks",
+        json!({"task_id": "t", "title": "t", "description": ""}),
+    ))
+    .await;
     assert_error(&got, 422, "at most 3 projects");
+    // Reading one more is still fine (and makes none).
+    assert_eq!(task_ids(&server, Some("three")).await, Vec::<String>::new());
     assert_eq!(task_ids(&server, Some("two")).await, ["t"]);
     let (_, list) = send(get(&server, None, "/api/v2/projects")).await;
     assert_eq!(list["projects"].as_array().map(Vec::len), Some(3), "{list}");

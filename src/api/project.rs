@@ -47,13 +47,18 @@ fn repository(parts: &Parts) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// The coordinator of the project a request names (opened the first time).
+/// The coordinator of the project a request names: opened and recorded
+/// the first time something is written to it; a read of a project that
+/// does not exist sees it empty and leaves nothing behind.
 pub async fn of_request(
     parts: &Parts,
     state: &AppState,
 ) -> Result<Arc<Coordinator<Backend>>, ApiError> {
     let name = named(parts)?;
     let repository = repository(parts)?;
+    if parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD {
+        return Ok(state.projects.peek(name.as_deref()).await?);
+    }
     Ok(state
         .projects
         .get(name.as_deref(), repository.as_deref())

@@ -6,11 +6,11 @@
 //! default project's coordinator on `hivelog.state.control.machine` and
 //! shared in memory with every other project's). Both survive a restart.
 
+use std::sync::Mutex;
+
 use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
-use std::sync::Mutex;
-
 use super::{lock, CoordError, Coordinator};
 use crate::streams::LogPort;
 

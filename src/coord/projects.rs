@@ -154,6 +154,40 @@ impl<P: LogPort + Clone> Projects<P> {
         self.open_project(info, true).await
     }
 
+    /// As `get`, for a reader: a project nobody has written to is not
+    /// made by looking at it (a typo in a dashboard link, a `task ls`
+    /// with the wrong `--project`); it reads as empty from a coordinator
+    /// that is neither recorded nor kept.
+    pub async fn peek(&self, name: Option<&str>) -> Result<Arc<Coordinator<P>>, CoordError> {
+        let Some(name) = name.filter(|n| *n != DEFAULT_PROJECT) else {
+            return Ok(self.default.clone());
+        };
+        validate_project(name)?;
+        if let Some(c) = self.known(name, None) {
+            return Ok(c);
+        }
+        if self.port.last(&record_subject(name)).await?.is_some() {
+            return self.get(Some(name), None).await;
+        }
+        Coordinator::open_in(
+            self.port.clone(),
+            self.config_of(name),
+            self.clock.clone(),
+            self.machine.clone(),
+        )
+        .await
+    }
+
+    /// Project `name`'s settings: the default project's, with its name and
+    /// its own subject prefix for task events and channel messages.
+    fn config_of(&self, name: &str) -> CoordConfig {
+        CoordConfig {
+            project: name.to_string(),
+            prefix: format!("{}.p.{name}", self.config.prefix),
+            ..self.config.clone()
+        }
+    }
+
     /// An open project's coordinator; records a repository it lacked.
     fn known(&self, name: &str, repository: Option<&str>) -> Option<Arc<Coordinator<P>>> {
         let mut open = lock(&self.open);
@@ -184,14 +218,9 @@ impl<P: LogPort + Clone> Projects<P> {
                 self.max
             )));
         }
-        let config = CoordConfig {
-            project: info.name.clone(),
-            prefix: format!("{}.p.{}", self.config.prefix, info.name),
-            ..self.config.clone()
-        };
         let coord = Coordinator::open_in(
             self.port.clone(),
-            config,
+            self.config_of(&info.name),
             self.clock.clone(),
             self.machine.clone(),
         )
