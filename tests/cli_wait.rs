@@ -271,3 +271,56 @@ async fn exit_status_tells_usage_errors_from_an_unreachable_or_refusing_server()
         "bad agent id"
     );
 }
+
+/// One agent name in two projects has two inboxes, and `wait` remembers
+/// what it reported in each apart: what it reported in one does not hide
+/// what arrived earlier in the other.
+#[tokio::test]
+async fn each_project_has_its_own_inbox_and_its_own_memory() {
+    let server = Server::start();
+    let state = tempfile::tempdir().unwrap();
+    let note = |project: &'static str, text: &'static str| {
+        let body = json!({"agent_id": "bob", "channel": "coordination", "content": format!("@ada {text}")});
+        client()
+            .post(server.url("/api/messages"))
+            .header("X-Hivelog-Project", project)
+            .json(&body)
+    };
+    assert_eq!(send(note("beta", "first, in beta")).await.0, 200);
+    assert_eq!(send(note("alpha", "later, in alpha")).await.0, 200);
+    assert_eq!(send(note("beta", "last, in beta")).await.0, 200);
+    let (alpha, _) = wait(
+        &server,
+        state.path(),
+        &["--timeout", "2s", "--project", "alpha"],
+    )
+    .await;
+    assert_eq!(alpha.status.code(), Some(0));
+    assert!(
+        stdout(&alpha).contains("later, in alpha"),
+        "{}",
+        stdout(&alpha)
+    );
+    assert!(!stdout(&alpha).contains("in beta"), "{}", stdout(&alpha));
+    let (beta, _) = wait(
+        &server,
+        state.path(),
+        &["--timeout", "2s", "--project", "beta"],
+    )
+    .await;
+    assert_eq!(
+        beta.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&beta.stderr)
+    );
+    assert!(
+        stdout(&beta).contains("first, in beta"),
+        "{}",
+        stdout(&beta)
+    );
+    assert!(stdout(&beta).contains("last, in beta"), "{}", stdout(&beta));
+    // The default project's inbox has none of it.
+    let (default, _) = wait(&server, state.path(), &["--timeout", "1s"]).await;
+    assert_eq!(default.status.code(), Some(1));
+}

@@ -27,8 +27,9 @@ pub struct WaitArgs {
     all: bool,
 }
 
-/// Where `wait` remembers, per server and agent, the last item it
-/// reported, so a loop of waits reports each item once.
+/// Where `wait` remembers, per server, project and agent, the last item
+/// it reported, so a loop of waits reports each item once. (The default
+/// project's files keep the name they had before projects existed.)
 fn wait_cursor_file(client: &Client, agent: &str) -> Option<std::path::PathBuf> {
     let base = std::env::var_os("XDG_STATE_HOME")
         .filter(|d| !d.is_empty())
@@ -36,7 +37,11 @@ fn wait_cursor_file(client: &Client, agent: &str) -> Option<std::path::PathBuf> 
         .or_else(|| {
             std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/state"))
         })?;
-    let name: String = format!("{}-{agent}", client.url(&[]))
+    let project = client
+        .project()
+        .map(|p| format!("{p}-"))
+        .unwrap_or_default();
+    let name: String = format!("{}-{project}{agent}", client.url(&[]))
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
