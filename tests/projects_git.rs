@@ -310,3 +310,29 @@ async fn setup_is_stable_and_project_overrides_git() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--project"));
     assert!(!c.b.join(".mcp.json").exists());
 }
+
+#[tokio::test]
+async fn the_cli_refuses_a_bad_project_name_and_survives_an_odd_repository_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_in(dir.path(), &[]);
+    let here = tempfile::tempdir().unwrap();
+    let bad = hivelog(&server, here.path(), &["--project", "no.dots", "task", "ls"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("--project") && said.contains("no.dots"), "{said}");
+    // A repository path no header can carry is left out; the call works.
+    let out = Command::new(env!("CARGO_BIN_EXE_hivelog"))
+        .current_dir(here.path())
+        .args(["--server", &server.base, "--project", "odd", "task", "add", "t", "title"])
+        .env("HIVELOG_REPOSITORY", "/home/zoë/src/app")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, t) = send(
+        client()
+            .get(server.url("/api/tasks/t"))
+            .header("X-Hivelog-Project", "odd"),
+    )
+    .await;
+    assert_eq!(t["title"], "title");
+}

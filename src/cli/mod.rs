@@ -197,13 +197,24 @@ impl Conn {
 
     /// A client of the server this command talks to.
     fn client(&self) -> Result<Client, CliError> {
+        let project = self.project();
+        if let Some(p) = &project {
+            crate::coord::project::validate_project(p)
+                .map_err(|e| CliError::input(format!("--project (HIVELOG_PROJECT): {e}")))?;
+        }
+        // Recorded as given where a header can carry it; a path a header
+        // cannot (not ASCII) is left out rather than failing every call.
+        let repository = self
+            .repository
+            .as_deref()
+            .filter(|r| axum::http::HeaderValue::from_str(r).is_ok());
         Ok(Client::new(
             &self.server,
             self.server_origin,
             self.token()?,
             self.ca_cert.as_deref(),
         )?
-        .in_project(self.project().as_deref(), self.repository.as_deref()))
+        .in_project(project.as_deref(), repository))
     }
 }
 

@@ -81,7 +81,6 @@ pub struct SetupArgs {
     /// The agent name the harness works as (default: <harness>-<worktree directory name>-<hash>, unique per worktree and repository).
     #[arg(long, value_name = "AGENT_ID")]
     agent: Option<String>,
-
     /// Print what would be written instead of writing it.
     #[arg(long)]
     dry_run: bool,
