@@ -316,18 +316,38 @@ async fn the_cli_refuses_a_bad_project_name_and_survives_an_odd_repository_path(
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_in(dir.path(), &[]);
     let here = tempfile::tempdir().unwrap();
-    let bad = hivelog(&server, here.path(), &["--project", "no.dots", "task", "ls"]);
+    let bad = hivelog(
+        &server,
+        here.path(),
+        &["--project", "no.dots", "task", "ls"],
+    );
     assert_eq!(bad.status.code(), Some(1));
     let said = String::from_utf8_lossy(&bad.stderr);
-    assert!(said.contains("--project") && said.contains("no.dots"), "{said}");
+    assert!(
+        said.contains("--project") && said.contains("no.dots"),
+        "{said}"
+    );
     // A repository path no header can carry is left out; the call works.
     let out = Command::new(env!("CARGO_BIN_EXE_hivelog"))
         .current_dir(here.path())
-        .args(["--server", &server.base, "--project", "odd", "task", "add", "t", "title"])
+        .args([
+            "--server",
+            &server.base,
+            "--project",
+            "odd",
+            "task",
+            "add",
+            "t",
+            "title",
+        ])
         .env("HIVELOG_REPOSITORY", "/home/zoë/src/app")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (_, t) = send(
         client()
             .get(server.url("/api/tasks/t"))
