@@ -207,7 +207,7 @@ impl Conn {
         let repository = self
             .repository
             .as_deref()
-            .filter(|r| axum::http::HeaderValue::from_str(r).is_ok());
+            .filter(|r| r.bytes().all(|b| b.is_ascii_graphic() || b == b' '));
         Ok(Client::new(
             &self.server,
             self.server_origin,
