@@ -65,6 +65,13 @@ async function loadProjects() {
   state.projects = list.projects;
   const here = list.projects.find((p) => p.name === (PROJECT || "default"));
   if (here) { state.prefix = here.subject_prefix; state.root = here.state_subjects; }
+  else if (PROJECT && !ALL) {
+    // Nothing written to it yet: its subjects are where its first records
+    // will go, never the default project's.
+    const base = list.projects[0] ? list.projects[0].subject_prefix : "mjwork";
+    state.prefix = `${base}.p.${PROJECT}`;
+    state.root = `hivelog.state.p.${PROJECT}`;
+  }
   renderProjects();
   return list;
 }

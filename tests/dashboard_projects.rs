@@ -128,6 +128,20 @@ async fn the_switcher_shows_one_project_at_a_time_and_all_of_them_side_by_side()
         "the default project was not paused"
     );
 
+    // A project nobody wrote to yet: empty, and its first task shows up
+    // live (the page follows its subjects, not the default project's).
+    b.client.goto(&server.url("/?project=fresh")).await.unwrap();
+    b.wait_text("#conn", "live").await;
+    add(&server, None, "legacy3", "default, while fresh is open").await;
+    add(&server, Some("fresh"), "f1", "fresh's first").await;
+    b.wait("[data-task='f1']").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        count(&b, "[data-task='legacy3']").await,
+        0,
+        "the default's task is not shown"
+    );
+
     // All projects: the overview, with each project's counts.
     b.client.goto(&server.url("/?project=*")).await.unwrap();
     b.wait_text("#projects [data-project='alpha']", "alpha")
@@ -135,7 +149,7 @@ async fn the_switcher_shows_one_project_at_a_time_and_all_of_them_side_by_side()
     let row = b.wait_text("#projects [data-project='alpha']", "3").await;
     assert!(row.contains("paused"), "{row}");
     b.wait_text("#projects [data-project='beta']", "beta").await;
-    b.wait_text("#projects [data-project='default']", "2").await;
+    b.wait_text("#projects [data-project='default']", "3").await;
     let board_shown = b
         .client
         .execute(
