@@ -98,35 +98,23 @@ impl<P: LogPort> Coordinator<P> {
                 "the machine's pause switch is kept by the default project".into(),
             ));
         }
-        let state = Pause {
-            paused,
-            by,
-            reason,
-            since: Some(self.clock.now()),
-        };
-        let payload = serde_json::to_vec(&state).map_err(|e| CoordError::Corrupt(e.to_string()))?;
-        self.port
-            .append(&self.switch_subject(MACHINE_SWITCH), payload, None)
-            .await?;
-        *lock(&self.machine.pause) = state.clone();
-        self.claimable.notify_waiters();
-        tracing::info!(
-            paused,
-            "grants in every project {}",
-            if paused { "paused" } else { "resumed" }
-        );
-        Ok(state)
+        self.turn(MACHINE_SWITCH, paused, by, reason).await
     }
 
-    /// Lets waiting claim-next callers look again (a switch they depend on
-    /// changed).
-    pub fn wake_claimers(&self) {
-        self.claimable.notify_waiters();
-    }
-
-    /// Turns the switch; answers the new state.
+    /// Turns this project's switch; answers the new state.
     pub async fn set_paused(
         &self,
+        paused: bool,
+        by: Option<String>,
+        reason: Option<String>,
+    ) -> Result<Pause, CoordError> {
+        self.turn(PROJECT_SWITCH, paused, by, reason).await
+    }
+
+    /// Stores switch `id`'s new state, then applies it here.
+    async fn turn(
+        &self,
+        id: &str,
         paused: bool,
         by: Option<String>,
         reason: Option<String>,
@@ -139,18 +127,21 @@ impl<P: LogPort> Coordinator<P> {
         };
         let payload = serde_json::to_vec(&state).map_err(|e| CoordError::Corrupt(e.to_string()))?;
         self.port
-            .append(&self.switch_subject(PROJECT_SWITCH), payload, None)
+            .append(&self.switch_subject(id), payload, None)
             .await?;
-        *lock(&self.pause) = state.clone();
-        if !paused {
-            // Waiting claim-next callers look again.
-            self.claimable.notify_waiters();
-        }
+        self.apply_switch(id, state.clone());
         tracing::info!(
             paused,
+            switch = id,
             "grants {}",
             if paused { "paused" } else { "resumed" }
         );
         Ok(state)
+    }
+
+    /// Lets waiting claim-next callers look again (a switch they depend on
+    /// changed).
+    pub fn wake_claimers(&self) {
+        self.claimable.notify_waiters();
     }
 }

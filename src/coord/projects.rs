@@ -13,8 +13,6 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::clock::Clock;
-use super::control::Machine;
 use super::project::{validate_project, DEFAULT_PROJECT};
 use super::slots::{Slot, SlotScope};
 use super::time::Timestamp;
@@ -53,13 +51,9 @@ struct Jobs {
     handles: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Every other project is opened on the default project's store, clock,
+/// settings (but its name and prefix) and machine switch.
 pub struct Projects<P: LogPort + Clone> {
-    port: P,
-    /// The default project's settings; another project's differ in name
-    /// and prefix.
-    config: CoordConfig,
-    clock: Arc<dyn Clock>,
-    machine: Arc<Machine>,
     default: Arc<Coordinator<P>>,
     open: Mutex<BTreeMap<String, Opened<P>>>,
     /// One opening at a time, so two requests naming a new project get
@@ -74,10 +68,6 @@ impl<P: LogPort + Clone> Projects<P> {
     /// yet (`load` opens the recorded ones).
     pub fn around(default: Arc<Coordinator<P>>) -> Self {
         Projects {
-            port: default.port.clone(),
-            config: default.config.clone(),
-            clock: default.clock.clone(),
-            machine: default.machine.clone(),
             default,
             open: Mutex::default(),
             opening: tokio::sync::Mutex::new(()),
@@ -94,7 +84,11 @@ impl<P: LogPort + Clone> Projects<P> {
     /// Opens every recorded project (one that no longer opens is logged
     /// and left out, so it cannot stop the start).
     pub async fn load(&self) -> Result<usize, CoordError> {
-        let records = self.port.last_per_subject(&format!("{RECORDS}.*")).await?;
+        let records = self
+            .default
+            .port
+            .last_per_subject(&format!("{RECORDS}.*"))
+            .await?;
         for r in records {
             let Ok(info) = serde_json::from_slice::<ProjectInfo>(&r.payload) else {
                 tracing::error!(subject = %r.subject, "skipping a project record that does not decode");
@@ -136,7 +130,7 @@ impl<P: LogPort + Clone> Projects<P> {
         if let Some(c) = self.known(name, repository) {
             return Ok(c);
         }
-        if let Some(info) = self.port.last(&record_subject(name)).await? {
+        if let Some(info) = self.default.port.last(&record_subject(name)).await? {
             // Recorded by another instance sharing the store.
             if let Ok(mut info) = serde_json::from_slice::<ProjectInfo>(&info.payload) {
                 let add = info.repository.is_none() && repository.is_some();
@@ -149,7 +143,7 @@ impl<P: LogPort + Clone> Projects<P> {
         let info = ProjectInfo {
             name: name.to_string(),
             repository: repository.map(str::to_string),
-            created_at: Some(self.clock.now()),
+            created_at: Some(self.default.clock.now()),
         };
         self.open_project(info, true).await
     }
@@ -166,14 +160,20 @@ impl<P: LogPort + Clone> Projects<P> {
         if let Some(c) = self.known(name, None) {
             return Ok(c);
         }
-        if self.port.last(&record_subject(name)).await?.is_some() {
+        if self
+            .default
+            .port
+            .last(&record_subject(name))
+            .await?
+            .is_some()
+        {
             return self.get(Some(name), None).await;
         }
         Coordinator::open_in(
-            self.port.clone(),
+            self.default.port.clone(),
             self.config_of(name),
-            self.clock.clone(),
-            self.machine.clone(),
+            self.default.clock.clone(),
+            self.default.machine.clone(),
         )
         .await
     }
@@ -183,8 +183,8 @@ impl<P: LogPort + Clone> Projects<P> {
     fn config_of(&self, name: &str) -> CoordConfig {
         CoordConfig {
             project: name.to_string(),
-            prefix: format!("{}.p.{name}", self.config.prefix),
-            ..self.config.clone()
+            prefix: format!("{}.p.{name}", self.default.config.prefix),
+            ..self.default.config.clone()
         }
     }
 
@@ -195,7 +195,7 @@ impl<P: LogPort + Clone> Projects<P> {
         if info.repository.is_none() {
             if let Some(repository) = repository {
                 info.repository = Some(repository.to_string());
-                let (port, info) = (self.port.clone(), info.clone());
+                let (port, info) = (self.default.port.clone(), info.clone());
                 // Best effort: the project works without it.
                 tokio::spawn(async move {
                     if let Err(e) = record(&port, &info).await {
@@ -219,14 +219,14 @@ impl<P: LogPort + Clone> Projects<P> {
             )));
         }
         let coord = Coordinator::open_in(
-            self.port.clone(),
+            self.default.port.clone(),
             self.config_of(&info.name),
-            self.clock.clone(),
-            self.machine.clone(),
+            self.default.clock.clone(),
+            self.default.machine.clone(),
         )
         .await?;
         if store {
-            record(&self.port, &info).await?;
+            record(&self.default.port, &info).await?;
         }
         if let Some(jobs) = lock(&self.jobs).as_mut() {
             let stop = jobs.stop.clone();
@@ -262,7 +262,7 @@ impl<P: LogPort + Clone> Projects<P> {
         for (c, _) in lock(&self.open).values() {
             handles.extend(c.jobs(stop.clone()));
         }
-        if self.port.is_shared() {
+        if self.default.port.is_shared() {
             handles.push(tokio::spawn(self.clone().follow_records(stop.clone())));
         }
         *lock(&self.jobs) = Some(Jobs { stop, handles });

@@ -14,9 +14,9 @@ impl<P: LogPort + Clone> Projects<P> {
     /// Opens each project another instance records, until `stop`.
     pub(super) async fn follow_records(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let filter = format!("{RECORDS}.*");
-        let mut after = self.port.head(&filter).await.unwrap_or(0);
+        let mut after = self.default.port.head(&filter).await.unwrap_or(0);
         loop {
-            let mut watch = match self.port.watch(&filter, after).await {
+            let mut watch = match self.default.port.watch(&filter, after).await {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot follow the project records; trying again");
